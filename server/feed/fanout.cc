@@ -1,0 +1,56 @@
+#include "feed/fanout.h"
+
+#include <algorithm>
+
+namespace kessan {
+
+void FanOut::Add(std::shared_ptr<Subscription> subscription) {
+  absl::MutexLock lock(&mu_);
+  subscriptions_.push_back(std::move(subscription));
+}
+
+void FanOut::Remove(const Subscription* subscription) {
+  absl::MutexLock lock(&mu_);
+  auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                         [&](const auto& s) { return s.get() == subscription; });
+  if (it != subscriptions_.end()) {
+    std::swap(*it, subscriptions_.back());
+    subscriptions_.pop_back();
+  }
+}
+
+void FanOut::Deliver(const std::vector<EventPtr>& events) {
+  std::vector<std::shared_ptr<Subscription>> to_wake;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& subscription : subscriptions_) {
+      bool wake = false;
+      for (const EventPtr& event : events) {
+        if (subscription->filter().Matches(event->attrs)) {
+          wake = subscription->Push(event) || wake;
+        }
+      }
+      if (wake) to_wake.push_back(subscription);
+    }
+  }
+  for (const auto& subscription : to_wake) subscription->Wake();
+}
+
+void FanOut::CloseAll(const absl::Status& status) {
+  std::vector<std::shared_ptr<Subscription>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.swap(subscriptions_);
+  }
+  for (const auto& subscription : all) {
+    subscription->Close(status);
+    subscription->Wake();
+  }
+}
+
+size_t FanOut::size() const {
+  absl::MutexLock lock(&mu_);
+  return subscriptions_.size();
+}
+
+}  // namespace kessan

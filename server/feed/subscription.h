@@ -1,0 +1,86 @@
+// Subscription: one subscriber's ordered source of events.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "feed/encoded_event.h"
+#include "feed/filter.h"
+#include "log/event_log.h"
+
+namespace kessan {
+
+// Waker is told that a subscription has events to take. Wake() may be called
+// from any thread, and must not block.
+class Waker {
+ public:
+  virtual ~Waker() = default;
+  virtual void Wake() = 0;
+};
+
+// Subscription yields, in order: its initial events (a snapshot), then the
+// journal's events in (backlog_after, backlog_up_to] that match its filter
+// (a resume), then live events pushed by the fan-out. The live queue is
+// bounded: on overflow the subscription closes with RESOURCE_EXHAUSTED
+// naming the sequence to resume from, and drops what it held.
+//
+// Thread-safety: Push, Close and SetWaker may be called from any thread;
+// Take and Finished from the one consumer at a time.
+class Subscription {
+ public:
+  struct Options {
+    EventFilter filter;
+    std::vector<EventPtr> initial;
+    EventLog* log = nullptr;  // for the backlog; unowned, outlives this
+    uint64_t backlog_after = 0;
+    uint64_t backlog_up_to = 0;
+    size_t max_queued = 65536;
+  };
+  explicit Subscription(Options options);
+
+  const EventFilter& filter() const { return filter_; }
+
+  // Queues a live event; returns true when the consumer should be woken.
+  bool Push(EventPtr event);
+  // Ends the subscription with `status` once the queue is drained (OK) or at
+  // once (an error).
+  void Close(absl::Status status);
+  void SetWaker(std::shared_ptr<Waker> waker);
+  // Wakes the consumer, if one is set.
+  void Wake();
+
+  // Takes up to `max_events` events totalling about `max_bytes`. Empty when
+  // nothing is ready; then Finished() says whether more may come.
+  std::vector<EventPtr> Take(size_t max_events, size_t max_bytes);
+  // When the subscription is over: its final status. Nullopt while live.
+  std::optional<absl::Status> Finished();
+
+  // The highest journaled sequence taken by the consumer.
+  uint64_t last_taken() const { return last_taken_.load(std::memory_order_relaxed); }
+
+ private:
+  const EventFilter filter_;
+  EventLog* const log_;
+  const size_t max_queued_;
+
+  // Consumer-only state.
+  std::deque<EventPtr> initial_;
+  uint64_t backlog_after_;
+  const uint64_t backlog_up_to_;
+  absl::Status backlog_error_;
+  std::atomic<uint64_t> last_taken_{0};
+
+  absl::Mutex mu_;
+  std::deque<EventPtr> queue_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> close_ ABSL_GUARDED_BY(mu_);
+  bool waiting_ ABSL_GUARDED_BY(mu_) = true;  // consumer found nothing last time
+  std::shared_ptr<Waker> waker_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kessan

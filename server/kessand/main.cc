@@ -1,0 +1,48 @@
+// kessand: the Kessan feed daemon.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "kessan/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve on");
+ABSL_FLAG(std::string, data_dir, "kessan-data", "directory of the journal (kessan.db)");
+ABSL_FLAG(std::string, seed, "",
+          "data set file (kessan.v1.DataSet, text format or .json) loaded into an "
+          "empty journal on first start");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("kessand --listen HOST:PORT --data_dir DIR [--seed FILE]");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals before any thread starts, then wait for them here.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  kessan::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.seed_path = absl::GetFlag(FLAGS_seed);
+  absl::StatusOr<std::unique_ptr<kessan::Server>> server = kessan::Server::Start(options);
+  if (!server.ok()) {
+    spdlog::error("kessand: {}", server.status().ToString());
+    return 1;
+  }
+  // A line scripts can wait for.
+  std::printf("kessand listening on port %d\n", (*server)->port());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stop, &signal);
+  spdlog::info("signal {}: shutting down", signal);
+  (*server)->Shutdown();
+  return 0;
+}

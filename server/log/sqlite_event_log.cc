@@ -1,0 +1,203 @@
+#include "log/sqlite_event_log.h"
+
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "util/status_macros.h"
+
+namespace kessan {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("sqlite: ", what, ": ", db ? absl::string_view(sqlite3_errmsg(db)) : absl::string_view("out of memory")));
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status = absl::InternalError(absl::StrCat("sqlite: ", sql, ": ",
+                                                           error ? error : "error"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    absl::Status status = SqliteError(db, absl::StrCat("open ", path));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
+    const std::string& path) {
+  std::unique_ptr<SqliteEventLog> log(new SqliteEventLog());
+  absl::MutexLock w(&log->write_mu_);
+  absl::MutexLock r(&log->read_mu_);
+  ASSIGN_OR_RETURN(log->writer_, OpenConnection(path, /*create=*/true));
+  sqlite3* db = log->writer_;
+  RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
+  // FULL: the WAL is synced at every commit, so an acknowledged append
+  // survives power loss, not only a process crash.
+  RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(Exec(db,
+                       "CREATE TABLE IF NOT EXISTS meta("
+                       " key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                       "CREATE TABLE IF NOT EXISTS events("
+                       " sequence INTEGER PRIMARY KEY,"
+                       " time_ns INTEGER NOT NULL,"
+                       " kind INTEGER NOT NULL,"
+                       " item_key TEXT NOT NULL,"
+                       " body BLOB NOT NULL);"));
+  RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR IGNORE INTO meta VALUES"
+                                        "('schema_version', ", kSchemaVersion, ")")
+                               .c_str()));
+  {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1,
+                           &stmt, nullptr) != SQLITE_OK) {
+      return SqliteError(db, "read schema version");
+    }
+    int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+    if (version != kSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ",
+                       kSchemaVersion));
+    }
+  }
+  {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(sequence), 0), COUNT(*) FROM events",
+                           -1, &stmt, nullptr) != SQLITE_OK) {
+      return SqliteError(db, "read last sequence");
+    }
+    sqlite3_step(stmt);
+    log->last_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    uint64_t count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    sqlite3_finalize(stmt);
+    if (count != log->last_sequence_) {
+      return absl::DataLossError(absl::StrCat(path, ": journal holds ", count,
+                                              " events but its last sequence is ",
+                                              log->last_sequence_));
+    }
+  }
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO events(sequence, time_ns, kind, item_key, body)"
+                         " VALUES(?, ?, ?, ?, ?)",
+                         -1, &log->insert_, nullptr) != SQLITE_OK) {
+    return SqliteError(db, "prepare insert");
+  }
+  ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
+  if (sqlite3_prepare_v2(log->reader_,
+                         "SELECT body FROM events WHERE sequence > ? AND sequence <= ?"
+                         " ORDER BY sequence LIMIT ?",
+                         -1, &log->select_, nullptr) != SQLITE_OK) {
+    return SqliteError(log->reader_, "prepare select");
+  }
+  return log;
+}
+
+SqliteEventLog::~SqliteEventLog() {
+  {
+    absl::MutexLock r(&read_mu_);
+    sqlite3_finalize(select_);
+    sqlite3_close(reader_);
+  }
+  absl::MutexLock w(&write_mu_);
+  sqlite3_finalize(insert_);
+  sqlite3_close(writer_);
+}
+
+absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events) {
+  absl::MutexLock lock(&write_mu_);
+  uint64_t expected = last_sequence_ + 1;
+  for (const EventPtr& e : events) {
+    if (e->sequence() != expected++) {
+      return absl::InternalError(absl::StrCat("append out of order: sequence ",
+                                              e->sequence(), " where ", expected - 1,
+                                              " was due"));
+    }
+  }
+  RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
+  for (const EventPtr& e : events) {
+    absl::string_view body = e->body();
+    sqlite3_reset(insert_);
+    sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(e->sequence()));
+    sqlite3_bind_int64(insert_, 2, google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+                                       e->event.time()));
+    sqlite3_bind_int(insert_, 3, static_cast<int>(e->attrs.kind));
+    sqlite3_bind_text(insert_, 4, e->attrs.item_key.data(),
+                      static_cast<int>(e->attrs.item_key.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(insert_, 5, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+    if (sqlite3_step(insert_) != SQLITE_DONE) {
+      absl::Status status = SqliteError(writer_, "insert event");
+      sqlite3_reset(insert_);
+      Exec(writer_, "ROLLBACK").IgnoreError();
+      return status;
+    }
+  }
+  sqlite3_reset(insert_);
+  if (absl::Status status = Exec(writer_, "COMMIT"); !status.ok()) {
+    Exec(writer_, "ROLLBACK").IgnoreError();
+    return status;
+  }
+  last_sequence_ += events.size();
+  return absl::OkStatus();
+}
+
+uint64_t SqliteEventLog::last_sequence() const {
+  absl::MutexLock lock(&write_mu_);
+  return last_sequence_;
+}
+
+absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
+                                            size_t max_count,
+                                            const std::function<void(EventPtr)>& fn) {
+  std::vector<EventPtr> batch;
+  {
+    absl::MutexLock lock(&read_mu_);
+    sqlite3_reset(select_);
+    sqlite3_bind_int64(select_, 1, static_cast<sqlite3_int64>(after));
+    sqlite3_bind_int64(select_, 2, static_cast<sqlite3_int64>(up_to));
+    sqlite3_bind_int64(select_, 3, static_cast<sqlite3_int64>(max_count));
+    int rc;
+    uint64_t expected = after + 1;
+    while ((rc = sqlite3_step(select_)) == SQLITE_ROW) {
+      const void* data = sqlite3_column_blob(select_, 0);
+      int size = sqlite3_column_bytes(select_, 0);
+      absl::StatusOr<EventPtr> event =
+          DecodeEvent(absl::string_view(static_cast<const char*>(data), size));
+      if (!event.ok()) {
+        sqlite3_reset(select_);
+        return event.status();
+      }
+      if ((*event)->sequence() != expected) {
+        sqlite3_reset(select_);
+        return absl::DataLossError(absl::StrCat("journal gap: found sequence ",
+                                                (*event)->sequence(), " where ",
+                                                expected, " was due"));
+      }
+      ++expected;
+      batch.push_back(*std::move(event));
+    }
+    sqlite3_reset(select_);
+    if (rc != SQLITE_DONE) return SqliteError(reader_, "read events");
+  }
+  for (EventPtr& e : batch) fn(std::move(e));
+  return batch.size();
+}
+
+}  // namespace kessan

@@ -1,0 +1,44 @@
+// SqliteEventLog: the embedded EventLog, one SQLite file in WAL mode.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "log/event_log.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace kessan {
+
+// SqliteEventLog keeps the journal in one SQLite database file (WAL,
+// synchronous=FULL, so a committed append survives a crash or power loss).
+// One connection writes, another reads; both are guarded by their mutex.
+class SqliteEventLog final : public EventLog {
+ public:
+  // Opens or creates the journal at `path`.
+  static absl::StatusOr<std::unique_ptr<SqliteEventLog>> Open(const std::string& path);
+  ~SqliteEventLog() override;
+
+  absl::Status Append(const std::vector<EventPtr>& events) override;
+  uint64_t last_sequence() const override;
+  absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
+                              const std::function<void(EventPtr)>& fn) override;
+
+ private:
+  SqliteEventLog() = default;
+
+  mutable absl::Mutex write_mu_;
+  sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  sqlite3_stmt* insert_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  absl::Mutex read_mu_;
+  sqlite3* reader_ ABSL_GUARDED_BY(read_mu_) = nullptr;
+  sqlite3_stmt* select_ ABSL_GUARDED_BY(read_mu_) = nullptr;
+};
+
+}  // namespace kessan

@@ -1,0 +1,74 @@
+#include "model/keys.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kessan {
+
+std::string PeriodLabel(const v1::FiscalPeriod& period) {
+  std::string label = absl::StrCat("FY", period.fiscal_year());
+  switch (period.kind()) {
+    case v1::PERIOD_KIND_QUARTER:
+      absl::StrAppend(&label, "Q", period.number());
+      break;
+    case v1::PERIOD_KIND_HALF:
+      absl::StrAppend(&label, "H", period.number());
+      break;
+    case v1::PERIOD_KIND_FULL_YEAR:
+      break;
+    default:
+      absl::StrAppend(&label, "?", period.number());
+  }
+  return label;
+}
+
+std::string FactKeyString(const v1::FactKey& key) {
+  std::string s = absl::StrCat(key.issuer(), "/", key.concept_id(), "/",
+                               PeriodLabel(key.period()));
+  if (!key.segment().empty()) absl::StrAppend(&s, "/seg:", key.segment());
+  if (key.has_comparison_period()) {
+    absl::StrAppend(&s, "/vs:", PeriodLabel(key.comparison_period()));
+  }
+  return s;
+}
+
+EventAttrs AttrsOf(const v1::FeedEvent& event) {
+  EventAttrs a;
+  switch (event.body_case()) {
+    case v1::FeedEvent::kIssuer:
+      a.kind = v1::EVENT_KIND_ISSUER;
+      a.issuer = event.issuer().id();
+      a.item_key = absl::StrCat("issuer:", a.issuer);
+      break;
+    case v1::FeedEvent::kSegment:
+      a.kind = v1::EVENT_KIND_SEGMENT;
+      a.issuer = event.segment().issuer();
+      a.segment = event.segment().id();
+      a.item_key = absl::StrCat("segment:", a.issuer, "/", a.segment);
+      break;
+    case v1::FeedEvent::kFact:
+      a.kind = v1::EVENT_KIND_FACT;
+      a.issuer = event.fact().key().issuer();
+      a.concept_id = event.fact().key().concept_id();
+      a.segment = event.fact().key().segment();
+      a.item_key = absl::StrCat("fact:", FactKeyString(event.fact().key()));
+      break;
+    case v1::FeedEvent::kCapitalAction:
+      a.kind = v1::EVENT_KIND_CAPITAL_ACTION;
+      a.issuer = event.capital_action().issuer();
+      a.item_key = absl::StrCat("capital_action:", a.issuer, "/",
+                                event.capital_action().action_id());
+      break;
+    case v1::FeedEvent::kGuidance:
+      a.kind = v1::EVENT_KIND_GUIDANCE;
+      a.issuer = event.guidance().key().issuer();
+      a.concept_id = event.guidance().key().concept_id();
+      a.segment = event.guidance().key().segment();
+      a.item_key = absl::StrCat("guidance:", FactKeyString(event.guidance().key()));
+      break;
+    default:
+      break;
+  }
+  return a;
+}
+
+}  // namespace kessan

@@ -1,0 +1,29 @@
+// Validation of publish batches and subscription filters.
+#pragma once
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kessan/v1/feed.pb.h"
+#include "model/catalog.h"
+
+namespace kessan {
+
+inline constexpr int kMaxBatchItems = 1000;
+
+// ValidatePublish checks every item of `request` against the model's rules
+// and `catalog` (issuers and segments published earlier in the same batch
+// count), and returns the items normalised: issuer aliases resolved to the
+// canonical id, period dates filled in, an unspecified qualifier made EQUAL.
+// Any broken rule refuses the whole batch with InvalidArgument whose message
+// lists "items[i].field.path: rule" for each violation found.
+absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
+    const v1::PublishRequest& request, const Catalog& catalog);
+
+// ValidateFilter checks a subscription or snapshot filter and returns it with
+// issuer aliases resolved. A name that is unknown, or an unspecified event
+// kind, is InvalidArgument naming the field ("filter.issuers[0]").
+absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
+                                          const Catalog& catalog);
+
+}  // namespace kessan

@@ -1,0 +1,30 @@
+// FeedServiceImpl: kessan.v1.FeedService over a Feed.
+#pragma once
+
+#include "feed/feed.h"
+#include "kessan/v1/feed.grpc.pb.h"
+
+namespace kessan {
+
+// Publish and GetSnapshot run on gRPC's synchronous pool (a publish waits
+// for the journal's fsync); Subscribe is a raw callback stream that writes
+// the events' pre-encoded bytes, several queued events per message, one
+// write in flight. The Feed must outlive the service.
+class FeedServiceImpl final
+    : public v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service> {
+ public:
+  explicit FeedServiceImpl(Feed& feed) : feed_(feed) {}
+
+  grpc::Status Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
+                       v1::PublishResponse* response) override;
+  grpc::Status GetSnapshot(grpc::ServerContext* context,
+                           const v1::GetSnapshotRequest* request,
+                           v1::GetSnapshotResponse* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
+
+ private:
+  Feed& feed_;
+};
+
+}  // namespace kessan

@@ -1,0 +1,21 @@
+#include "rpc/status_util.h"
+
+#include <string>
+
+namespace kessan {
+
+// The numeric codes of absl::StatusCode and grpc::StatusCode are the same
+// (both are google.rpc.Code).
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+}  // namespace kessan

@@ -1,0 +1,138 @@
+#include "rpc/subscribe_stream.h"
+
+#include "rpc/status_util.h"
+
+namespace kessan {
+namespace {
+
+constexpr size_t kMaxEventsPerMessage = 256;
+constexpr size_t kMaxBytesPerMessage = 256 * 1024;
+
+// A slice that keeps the event's encoded bytes alive, without copying them.
+grpc::Slice SliceOf(const EventPtr& event) {
+  auto* hold = new EventPtr(event);
+  return grpc::Slice(const_cast<char*>(event->frame.data()), event->frame.size(),
+                     [](void* p) { delete static_cast<EventPtr*>(p); }, hold);
+}
+
+class SubscribeReactor;
+
+// StreamCore is the stream's state shared with the Subscription (as its
+// Waker), so a wake-up that races the end of the RPC finds it still alive.
+// Every StartWrite and Finish happens with writing_ false and finished_
+// false, decided under mu_; the reactor is deleted only after Finish.
+class StreamCore final : public Waker {
+ public:
+  StreamCore(std::shared_ptr<Subscription> subscription, SubscribeReactor* reactor)
+      : subscription_(std::move(subscription)), reactor_(reactor) {}
+
+  void Wake() override;
+  void OnWriteDone(bool ok);
+  void OnCancel();
+
+ private:
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::shared_ptr<Subscription> subscription_;
+  SubscribeReactor* const reactor_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
+};
+
+class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  SubscribeReactor(Feed& feed, std::shared_ptr<Subscription> subscription)
+      : feed_(feed), subscription_(subscription),
+        core_(std::make_shared<StreamCore>(std::move(subscription), this)) {}
+
+  void Start() {
+    subscription_->SetWaker(core_);
+    core_->Wake();
+  }
+  void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
+  void OnCancel() override { core_->OnCancel(); }
+  void OnDone() override {
+    subscription_->SetWaker(nullptr);
+    subscription_->Close(absl::CancelledError("stream done"));
+    feed_.Unsubscribe(subscription_.get());
+    delete this;
+  }
+
+ private:
+  Feed& feed_;
+  const std::shared_ptr<Subscription> subscription_;
+  const std::shared_ptr<StreamCore> core_;
+};
+
+void StreamCore::Wake() {
+  mu_.Lock();
+  if (writing_ || finished_) {
+    mu_.Unlock();
+    return;
+  }
+  std::vector<EventPtr> events =
+      subscription_->Take(kMaxEventsPerMessage, kMaxBytesPerMessage);
+  if (events.empty()) {
+    if (std::optional<absl::Status> done = subscription_->Finished()) {
+      FinishLocked(ToGrpcStatus(*done));
+    }
+    mu_.Unlock();
+    return;
+  }
+  std::vector<grpc::Slice> slices;
+  slices.reserve(events.size());
+  for (const EventPtr& e : events) slices.push_back(SliceOf(e));
+  buffer_ = grpc::ByteBuffer(slices.data(), slices.size());
+  writing_ = true;
+  mu_.Unlock();
+  // Safe unlocked: while writing_ is set nobody calls Finish, so the
+  // reactor cannot be done; buffer_ is not touched until OnWriteDone.
+  reactor_->StartWrite(&buffer_);
+}
+
+void StreamCore::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+  }
+  Wake();
+}
+
+void StreamCore::OnCancel() {
+  subscription_->Close(absl::CancelledError("cancelled by the client"));
+  absl::MutexLock lock(&mu_);
+  if (!writing_) FinishLocked(grpc::Status::CANCELLED);
+}
+
+void StreamCore::FinishLocked(grpc::Status status) {
+  if (finished_) return;
+  finished_ = true;
+  reactor_->Finish(std::move(status));
+}
+
+class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit RefusedReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(
+    Feed& feed, std::shared_ptr<Subscription> subscription) {
+  auto* reactor = new SubscribeReactor(feed, std::move(subscription));
+  reactor->Start();
+  return reactor;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status) {
+  return new RefusedReactor(status);
+}
+
+}  // namespace kessan

@@ -1,0 +1,42 @@
+// State: the latest revision of every item, rebuilt from the journal.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "feed/encoded_event.h"
+#include "feed/filter.h"
+#include "model/catalog.h"
+
+namespace kessan {
+
+// State holds the latest revision of each item (issuer, segment, fact,
+// capital action, guidance) keyed by its item key, and the catalog of
+// issuers and segments. Not thread-safe: the Feed guards it.
+class State : public Catalog {
+ public:
+  // Applies a journaled event; events must come in sequence order.
+  void Apply(const EventPtr& event);
+
+  // The latest revision of `item_key`, or nullptr.
+  EventPtr Latest(const std::string& item_key) const;
+
+  // The latest revision of every item that `filter` matches, in sequence order.
+  std::vector<EventPtr> Snapshot(const EventFilter& filter) const;
+
+  uint64_t last_sequence() const { return last_sequence_; }
+  size_t item_count() const { return items_.size(); }
+
+  const v1::Issuer* FindIssuer(absl::string_view id_or_alias) const override;
+  bool HasSegment(absl::string_view issuer, absl::string_view segment_id) const override;
+
+ private:
+  std::map<std::string, EventPtr, std::less<>> items_;
+  std::map<std::string, std::string, std::less<>> issuer_by_name_;  // id or alias -> id
+  std::set<std::string, std::less<>> segments_;                     // "issuer/segment"
+  uint64_t last_sequence_ = 0;
+};
+
+}  // namespace kessan
