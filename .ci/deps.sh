@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Kessan needs and this machine lacks: Debian packages (with
+# sudo when not root) and the npm packages of clients/node. Quiet when all
+# is there already.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+  libspdlog-dev python3 python3-grpcio python3-grpc-tools python3-protobuf
+  nodejs
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x clients/node/node_modules/.bin/buf ] ||
+   [ clients/node/package-lock.json -nt clients/node/node_modules/.package-lock.json ]; then
+  echo "deps: npm ci in clients/node"
+  (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,373 @@
+// End-to-end tests of kessan::Server over gRPC on 127.0.0.1: the IIJ data
+// set served from its seed, live delivery, bad input, restart and resume.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/text_format.h"
+#include "kessan/server.h"
+#include "kessan/v1/feed.grpc.pb.h"
+
+namespace kessan {
+namespace {
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+std::chrono::system_clock::time_point Deadline() {
+  return absl::ToChronoTime(absl::Now() + kWait);
+}
+
+template <typename T>
+T ParseText(const std::string& text) {
+  T message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
+  return message;
+}
+
+// A revenue fact of IIJ for the fourth quarter of `fiscal_year`.
+v1::PublishItem RevenueItem(int fiscal_year, int64_t units) {
+  return ParseText<v1::PublishItem>(absl::StrCat(R"pb(
+    fact {
+      key {
+        issuer: "IIJ"
+        concept_id: "revenue"
+        period { fiscal_year: )pb", fiscal_year, R"pb( kind: PERIOD_KIND_QUARTER number: 4 }
+      }
+      value {
+        money { currency_code: "JPY" units: )pb", units, R"pb( }
+        precision { decimals: -8 qualifier: QUALIFIER_EQUAL }
+      }
+      provenance {
+        document: "integration-test"
+        line_start: 1
+        line_end: 1
+        quote: "test figure"
+      }
+    })pb"));
+}
+
+v1::PublishRequest Batch(std::vector<v1::PublishItem> items) {
+  v1::PublishRequest request;
+  for (auto& item : items) *request.add_items() = std::move(item);
+  return request;
+}
+
+// Reads a Subscribe stream on its own thread and collects its events.
+class StreamCollector {
+ public:
+  StreamCollector(v1::FeedService::Stub& stub, const v1::SubscribeRequest& request) {
+    context_.set_deadline(Deadline());
+    reader_ = stub.Subscribe(&context_, request);
+    thread_ = std::thread([this] {
+      v1::SubscribeResponse response;
+      while (reader_->Read(&response)) {
+        absl::MutexLock lock(&mu_);
+        for (const auto& e : response.events()) events_.push_back(e);
+      }
+      grpc::Status status = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+      done_ = true;
+    });
+  }
+  ~StreamCollector() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // Waits until `n` events arrived or the stream ended; returns a copy.
+  std::vector<v1::FeedEvent> WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&] { return events_.size() >= n || done_; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
+    return events_;
+  }
+  // Waits for the end of the stream and returns its status.
+  grpc::Status WaitDone() {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&done_), kWait);
+    return done_ ? status_ : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "still open");
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<v1::FeedEvent> events_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class ServerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = std::filesystem::path(testing::TempDir()) /
+                absl::StrCat("kessan_it_", getpid(), "_",
+                             testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(data_dir_);
+    StartServer();
+  }
+  void TearDown() override {
+    stub_.reset();
+    server_.reset();
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  void StartServer() {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.data_dir = data_dir_.string();
+    options.seed_path = KESSAN_DATASET_FILE;
+    absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                       grpc::InsecureChannelCredentials());
+    stub_ = v1::FeedService::NewStub(channel);
+  }
+  void RestartServer() {
+    stub_.reset();
+    server_.reset();
+    StartServer();
+  }
+
+  v1::GetSnapshotResponse Snapshot(const std::string& filter_text = "") {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::GetSnapshotRequest request;
+    *request.mutable_filter() = ParseText<v1::Filter>(filter_text);
+    v1::GetSnapshotResponse response;
+    grpc::Status status = stub_->GetSnapshot(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    return stub_->Publish(&context, request, response);
+  }
+
+  std::filesystem::path data_dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<v1::FeedService::Stub> stub_;
+};
+
+const v1::Fact* FindFact(const v1::GetSnapshotResponse& snapshot, const std::string& concept_id,
+                         int fiscal_year, v1::PeriodKind kind, int number) {
+  for (const auto& e : snapshot.events()) {
+    if (!e.has_fact()) continue;
+    const v1::FactKey& key = e.fact().key();
+    if (key.concept_id() == concept_id && key.period().fiscal_year() == fiscal_year &&
+        key.period().kind() == kind && key.period().number() == number &&
+        key.segment().empty() && !key.has_comparison_period()) {
+      return &e.fact();
+    }
+  }
+  return nullptr;
+}
+
+TEST_F(ServerTest, ServesTheIijDataSetFromItsSeed) {
+  v1::GetSnapshotResponse snapshot = Snapshot();
+  ASSERT_GT(snapshot.sequence(), 0u);
+  ASSERT_EQ(static_cast<uint64_t>(snapshot.events_size()), snapshot.sequence());
+
+  const v1::Fact* revenue = FindFact(snapshot, "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
+  ASSERT_NE(revenue, nullptr);
+  EXPECT_EQ(revenue->key().issuer(), "IIJ");
+  EXPECT_EQ(revenue->value().money().currency_code(), "JPY");
+  EXPECT_EQ(revenue->value().money().units(), 13'000'000'000);
+  EXPECT_EQ(revenue->value().precision().decimals(), -9);
+  EXPECT_EQ(revenue->revision(), 1);
+  EXPECT_EQ(revenue->key().period().start_date().month(), 1);
+  EXPECT_EQ(revenue->key().period().end_date().year(), 2003);
+
+  const v1::Fact* loss = FindFact(snapshot, "operating_income", 2002, v1::PERIOD_KIND_FULL_YEAR, 0);
+  ASSERT_NE(loss, nullptr);
+  EXPECT_EQ(loss->value().money().units(), -1'700'000'000);
+
+  int placements = 0;
+  for (const auto& e : snapshot.events()) {
+    if (!e.has_capital_action()) continue;
+    const v1::PrivatePlacement& pp = e.capital_action().private_placement();
+    EXPECT_EQ(pp.shares(), 8400);
+    EXPECT_EQ(pp.issue_price().units(), 418'200);
+    EXPECT_EQ(pp.amount_not_credited_per_share().units(), 209'100);
+    ++placements;
+  }
+  EXPECT_EQ(placements, 1);
+
+  // Filters select: facts of one concept, by an OCR alias of the issuer.
+  v1::GetSnapshotResponse filtered =
+      Snapshot(R"pb(issuers: "11J" concepts: "adjusted_ebitda")pb");
+  ASSERT_GT(filtered.events_size(), 0);
+  for (const auto& e : filtered.events()) {
+    ASSERT_TRUE(e.has_fact());
+    EXPECT_EQ(e.fact().key().concept_id(), "adjusted_ebitda");
+  }
+}
+
+TEST_F(ServerTest, SubscriberSeesSnapshotThenRevisionLive) {
+  uint64_t head = Snapshot().sequence();
+  v1::SubscribeRequest request;
+  request.mutable_filter()->add_concepts("revenue");
+  StreamCollector stream(*stub_, request);
+
+  std::vector<v1::FeedEvent> seen = stream.WaitFor(1);
+  ASSERT_FALSE(seen.empty());
+  ASSERT_TRUE(seen.front().has_snapshot_begin());
+  EXPECT_EQ(seen.front().snapshot_begin().sequence(), head);
+  size_t snapshot_size = 0;
+  while (seen.empty() || !seen.back().has_snapshot_end()) {
+    size_t before = seen.size();
+    seen = stream.WaitFor(seen.size() + 1);
+    ASSERT_GT(seen.size(), before) << "snapshot did not end";
+  }
+  snapshot_size = seen.size() - 2;
+  EXPECT_EQ(seen.back().snapshot_end().item_count(), snapshot_size);
+  EXPECT_GT(snapshot_size, 0u);
+  uint64_t original = 0;
+  for (size_t i = 1; i + 1 < seen.size(); ++i) {
+    ASSERT_EQ(seen[i].fact().key().concept_id(), "revenue");
+    if (seen[i].fact().key().period().fiscal_year() == 2002 &&
+        seen[i].fact().key().period().number() == 4 &&
+        !seen[i].fact().key().has_comparison_period()) {
+      original = seen[i].sequence();
+    }
+  }
+  ASSERT_NE(original, 0u);
+
+  v1::PublishResponse published;
+  ASSERT_TRUE(Publish(Batch({RevenueItem(2002, 13'100'000'000)}), &published).ok());
+  ASSERT_EQ(published.sequences_size(), 1);
+  EXPECT_EQ(published.sequences(0), head + 1);
+
+  seen = stream.WaitFor(seen.size() + 1);
+  const v1::FeedEvent& live = seen.back();
+  ASSERT_TRUE(live.has_fact());
+  EXPECT_EQ(live.sequence(), head + 1);
+  EXPECT_EQ(live.fact().revision(), 2);
+  EXPECT_EQ(live.fact().supersedes_sequence(), original);
+  EXPECT_EQ(live.fact().value().money().units(), 13'100'000'000);
+
+  // The snapshot now holds the revision only.
+  const v1::Fact* latest = FindFact(Snapshot(), "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
+  ASSERT_NE(latest, nullptr);
+  EXPECT_EQ(latest->revision(), 2);
+}
+
+TEST_F(ServerTest, InvalidBatchIsRefusedWholeAndChangesNothing) {
+  uint64_t head = Snapshot().sequence();
+  v1::PublishItem bad = RevenueItem(2002, 1);
+  bad.mutable_fact()->mutable_value()->mutable_money()->set_nanos(5);
+  v1::PublishResponse response;
+  grpc::Status status = Publish(Batch({RevenueItem(2003, 5), bad}), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("items[1].fact.value.money.nanos"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(Snapshot().sequence(), head);
+  EXPECT_EQ(FindFact(Snapshot(), "revenue", 2003, v1::PERIOD_KIND_QUARTER, 4), nullptr);
+
+  // The server keeps serving, and a good batch then gets the next sequence.
+  ASSERT_TRUE(Publish(Batch({RevenueItem(2003, 5)}), &response).ok());
+  EXPECT_EQ(response.sequences(0), head + 1);
+}
+
+TEST_F(ServerTest, SubscriptionNamingNothingValidIsRefused) {
+  v1::SubscribeRequest request;
+  request.mutable_filter()->add_issuers("NOPE");
+  StreamCollector stream(*stub_, request);
+  grpc::Status status = stream.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("filter.issuers[0]"), std::string::npos);
+
+  v1::SubscribeRequest beyond;
+  beyond.set_start(v1::START_MODE_FROM_SEQUENCE);
+  beyond.set_from_sequence(Snapshot().sequence() + 10);
+  StreamCollector late(*stub_, beyond);
+  EXPECT_EQ(late.WaitDone().error_code(), grpc::StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(ServerTest, StateAndSequencesSurviveRestartAndResumeHasNoGap) {
+  v1::PublishResponse response;
+  for (int year = 2003; year < 2008; ++year) {
+    ASSERT_TRUE(Publish(Batch({RevenueItem(year, year)}), &response).ok());
+  }
+  v1::GetSnapshotResponse before = Snapshot();
+  RestartServer();
+  v1::GetSnapshotResponse after = Snapshot();
+  ASSERT_EQ(after.sequence(), before.sequence());
+  ASSERT_EQ(after.events_size(), before.events_size());
+  for (int i = 0; i < after.events_size(); ++i) {
+    EXPECT_EQ(after.events(i).SerializeAsString(), before.events(i).SerializeAsString());
+  }
+  // The seed is not loaded again into a journal that has events.
+  uint64_t head = after.sequence();
+
+  ASSERT_TRUE(Publish(Batch({RevenueItem(2003, 42)}), &response).ok());
+  EXPECT_EQ(response.sequences(0), head + 1);
+  EXPECT_EQ(response.events(0).fact().revision(), 2);
+
+  const uint64_t k = head - 3;
+  v1::SubscribeRequest resume;
+  resume.set_start(v1::START_MODE_FROM_SEQUENCE);
+  resume.set_from_sequence(k);
+  StreamCollector stream(*stub_, resume);
+  std::vector<v1::FeedEvent> seen = stream.WaitFor(head + 1 - k);
+  ASSERT_EQ(seen.size(), head + 1 - k);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].sequence(), k + 1 + i);
+
+  ASSERT_TRUE(Publish(Batch({RevenueItem(2004, 43)}), &response).ok());
+  seen = stream.WaitFor(head + 2 - k);
+  ASSERT_EQ(seen.size(), head + 2 - k);
+  EXPECT_EQ(seen.back().sequence(), head + 2);
+}
+
+TEST_F(ServerTest, ConcurrentSubscribersReceiveTheSameOrderedEvents) {
+  constexpr int kSubscribers = 4;
+  constexpr int kBatches = 50;
+  constexpr int kPerBatch = 4;
+  uint64_t head = Snapshot().sequence();
+  // An empty snapshot (no fact has this concept yet) proves each stream is
+  // registered before the burst: SnapshotBegin, SnapshotEnd.
+  v1::SubscribeRequest request;
+  request.mutable_filter()->add_concepts("burst_revenue");
+  std::vector<std::unique_ptr<StreamCollector>> streams;
+  for (int i = 0; i < kSubscribers; ++i) {
+    streams.push_back(std::make_unique<StreamCollector>(*stub_, request));
+  }
+  for (auto& s : streams) {
+    std::vector<v1::FeedEvent> seen = s->WaitFor(2);
+    ASSERT_EQ(seen.size(), 2u);
+    ASSERT_TRUE(seen[1].has_snapshot_end());
+  }
+  std::thread publisher([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<v1::PublishItem> items;
+      for (int i = 0; i < kPerBatch; ++i) {
+        items.push_back(RevenueItem(2011 + i, b));
+        items.back().mutable_fact()->mutable_key()->set_concept_id("burst_revenue");
+      }
+      v1::PublishResponse r;
+      EXPECT_TRUE(Publish(Batch(std::move(items)), &r).ok());
+    }
+  });
+  publisher.join();
+  const size_t expected = 2 + kBatches * kPerBatch;
+  for (auto& s : streams) {
+    std::vector<v1::FeedEvent> seen = s->WaitFor(expected);
+    ASSERT_EQ(seen.size(), expected);
+    for (size_t i = 2; i < seen.size(); ++i) {
+      ASSERT_EQ(seen[i].sequence(), head + i - 1);
+      ASSERT_EQ(seen[i].fact().revision(), static_cast<int>((i - 2) / kPerBatch) + 1);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kessan
