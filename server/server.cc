@@ -13,11 +13,26 @@
 #include "feed/feed.h"
 #include "log/sqlite_event_log.h"
 #include "model/validate.h"
+#include "plugin/paths.h"
+#include "plugin/plugin_host.h"
+#include "plugin/scenario_engine.h"
 #include "rpc/feed_service.h"
+#include "rpc/scenario_service.h"
 #include "util/status_macros.h"
 
 namespace kessan {
 namespace {
+
+// Long idle streams stay up: the server pings every 30 s, and accepts
+// client keepalive pings as often as every 5 s, even without calls, so a
+// client's keepalive never earns a GOAWAY "too_many_pings".
+void AddKeepalive(grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
 
 absl::Status LoadSeed(Feed& feed, const std::string& path) {
   ASSIGN_OR_RETURN(v1::DataSet data_set, LoadDataSet(path));
@@ -41,12 +56,39 @@ class Server::Impl {
  public:
   std::unique_ptr<Feed> feed;
   std::unique_ptr<FeedServiceImpl> service;
+  // Scenarios (declared after the feed, before the gRPC server: destroyed
+  // after the server stops, before the feed).
+  std::unique_ptr<PluginHost> plugin_host;
+  std::unique_ptr<ScenarioEngine> scenario_engine;
+  std::unique_ptr<ScenarioServiceImpl> scenario_service;
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
 
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
+
+namespace {
+
+// The plugin host (over options.plugin_dir or the bundled plugins) and the
+// ScenarioService.
+absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
+  PluginHostOptions host;
+  host.plugin_dir = options.plugin_dir.empty() ? DefaultPluginDir() : options.plugin_dir;
+  if (host.plugin_dir == "none") host.plugin_dir.clear();
+  host.worker_path = DefaultWorkerPath();
+  if (!host.plugin_dir.empty() && host.worker_path.empty()) {
+    return absl::FailedPreconditionError("plugin_dir " + host.plugin_dir +
+                                         ": kessan-plugin-worker not found next to the executable");
+  }
+  if (host.plugin_dir.empty()) spdlog::warn("no plugin directory: ScenarioService has no scenarios");
+  ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
+  impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host);
+  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.scenario_engine);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -62,7 +104,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::string journal = (std::filesystem::path(options.data_dir) / "kessan.db").string();
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteEventLog> log, SqliteEventLog::Open(journal));
-  ASSIGN_OR_RETURN(impl->feed, Feed::Open(std::move(log)));
+  Feed::Options feed_options;
+  feed_options.retain_events = options.retain_events;
+  feed_options.max_queued_events = options.max_queued_events;
+  feed_options.default_heartbeat = options.default_heartbeat;
+  ASSIGN_OR_RETURN(impl->feed, Feed::Open(std::move(log), std::move(feed_options)));
   spdlog::info("journal {}: {} events", journal, impl->feed->last_sequence());
   if (impl->feed->last_sequence() == 0 && !options.seed_path.empty()) {
     RETURN_IF_ERROR(LoadSeed(*impl->feed, options.seed_path));
@@ -71,9 +117,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl->service = std::make_unique<FeedServiceImpl>(*impl->feed);
+  RETURN_IF_ERROR(StartScenarios(*impl, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
+  AddKeepalive(builder);
   builder.RegisterService(impl->service.get());
+  builder.RegisterService(impl->scenario_service.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
@@ -93,6 +142,7 @@ void Server::Shutdown(absl::Duration grace) {
     impl_->shut_down = true;
   }
   impl_->feed->CloseSubscriptions();
+  impl_->scenario_service->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   impl_->grpc_server->Wait();
 }

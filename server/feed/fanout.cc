@@ -36,6 +36,17 @@ void FanOut::Deliver(const std::vector<EventPtr>& events) {
   for (const auto& subscription : to_wake) subscription->Wake();
 }
 
+void FanOut::Tick(absl::Time now, uint64_t last_sequence) {
+  std::vector<std::shared_ptr<Subscription>> to_wake;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& subscription : subscriptions_) {
+      if (subscription->MaybeHeartbeat(now, last_sequence)) to_wake.push_back(subscription);
+    }
+  }
+  for (const auto& subscription : to_wake) subscription->Wake();
+}
+
 void FanOut::CloseAll(const absl::Status& status) {
   std::vector<std::shared_ptr<Subscription>> all;
   {

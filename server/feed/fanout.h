@@ -6,6 +6,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "feed/subscription.h"
 
 namespace kessan {
@@ -19,6 +20,8 @@ class FanOut {
   void Remove(const Subscription* subscription);
   // Events must come in sequence order.
   void Deliver(const std::vector<EventPtr>& events);
+  // Gives each idle subscription its heartbeat when due.
+  void Tick(absl::Time now, uint64_t last_sequence);
   // Closes every subscription with `status` and forgets them.
   void CloseAll(const absl::Status& status);
   size_t size() const;

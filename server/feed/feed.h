@@ -4,10 +4,12 @@
 
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "feed/fanout.h"
 #include "feed/subscription.h"
@@ -24,15 +26,35 @@ class Feed {
  public:
   using Clock = std::function<absl::Time()>;
 
+  struct Options {
+    Clock clock = &absl::Now;
+    // Keep at least this many latest events complete for resume; older
+    // superseded revisions are pruned. 0 keeps everything.
+    uint64_t retain_events = 0;
+    // Bound of each subscriber's live queue.
+    size_t max_queued_events = 65536;
+    // Heartbeat interval when a subscriber asks for 0, and the bounds.
+    absl::Duration default_heartbeat = absl::Seconds(5);
+    absl::Duration min_heartbeat = absl::Milliseconds(100);
+    absl::Duration max_heartbeat = absl::Seconds(60);
+    // How often heartbeats are checked; zero disables the ticker thread.
+    absl::Duration tick = absl::Milliseconds(50);
+  };
+
   // Rebuilds the state from `log`.
   static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<EventLog> log,
+                                                    Options options);
+  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<EventLog> log,
                                                     Clock clock = &absl::Now);
+  ~Feed();
 
   // Validates and journals the batch, all or nothing, and returns the
   // sequences and committed events once they are durable.
   absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& request);
 
   absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::Filter& filter);
+  // The state at a point in time: latest, first reported, or as of a time.
+  absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::GetSnapshotRequest& request);
 
   // Starts a subscription; the caller must Unsubscribe it when done.
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
@@ -45,16 +67,30 @@ class Feed {
   uint64_t last_sequence() const;
   size_t subscriber_count() const { return fanout_.size(); }
 
+  // Sends the heartbeats that are due; the ticker thread calls it.
+  void Tick();
+
  private:
-  Feed(std::unique_ptr<EventLog> log, Clock clock)
-      : log_(std::move(log)), clock_(std::move(clock)) {}
+  Feed(std::unique_ptr<EventLog> log, Options options)
+      : log_(std::move(log)), options_(std::move(options)) {}
+
+  // The revisions of a point-in-time view that match `filter`.
+  absl::StatusOr<std::vector<EventPtr>> ViewLocked(const EventFilter& filter,
+                                                   const v1::PointInTime& when)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The response to a batch applied before.
+  absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch);
+  void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<EventLog> log_;
-  const Clock clock_;
+  const Options options_;
   FanOut fanout_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+
+  absl::Notification stop_;
+  std::thread ticker_;
 };
 
 }  // namespace kessan

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace kessan {
@@ -13,16 +14,22 @@ Subscription::Subscription(Options options)
     : filter_(std::move(options.filter)),
       log_(options.log),
       max_queued_(options.max_queued),
+      policy_(options.policy),
+      heartbeat_interval_(options.heartbeat_interval),
       initial_(std::make_move_iterator(options.initial.begin()),
                std::make_move_iterator(options.initial.end())),
       backlog_after_(options.backlog_after),
-      backlog_up_to_(options.backlog_up_to) {}
+      backlog_up_to_(options.backlog_up_to),
+      last_activity_(options.now) {}
 
 bool Subscription::Push(EventPtr event) {
   absl::MutexLock lock(&mu_);
   if (close_.has_value()) return false;
-  if (queue_.size() >= max_queued_) {
+  if (queue_.size() >= max_queued_ &&
+      (policy_ != Options::Policy::kConflate || ConflateLocked() == 0)) {
+    dropped_ += queue_.size() + 1;
     queue_.clear();
+    control_.clear();
     close_ = absl::ResourceExhaustedError(absl::StrCat(
         "slow consumer: more than ", max_queued_,
         " events queued; resume with start=START_MODE_FROM_SEQUENCE from_sequence=",
@@ -33,6 +40,56 @@ bool Subscription::Push(EventPtr event) {
   bool wake = waiting_;
   waiting_ = false;
   return wake;
+}
+
+size_t Subscription::ConflateLocked() {
+  absl::flat_hash_set<absl::string_view> seen;
+  std::deque<EventPtr> kept;
+  for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
+    if (seen.insert((*it)->attrs.item_key).second) kept.push_front(*it);
+  }
+  size_t skipped = queue_.size() - kept.size();
+  if (skipped == 0) return 0;
+  queue_.swap(kept);
+  conflated_ += skipped;
+  v1::FeedEvent mark;
+  mark.mutable_conflated()->set_skipped_count(skipped);
+  mark.mutable_conflated()->set_conflated_count(conflated_);
+  control_.push_back(EncodeEvent(std::move(mark)));
+  return skipped;
+}
+
+bool Subscription::MaybeHeartbeat(absl::Time now, uint64_t last_sequence) {
+  absl::MutexLock lock(&mu_);
+  if (sent_since_check_) {
+    sent_since_check_ = false;
+    last_activity_ = now;
+    return false;
+  }
+  if (heartbeat_interval_ <= absl::ZeroDuration() || close_.has_value() || !waiting_ ||
+      now - last_activity_ < heartbeat_interval_) {
+    return false;
+  }
+  v1::FeedEvent beat;
+  v1::Heartbeat& h = *beat.mutable_heartbeat();
+  h.set_last_sequence(last_sequence);
+  h.set_delivered_sequence(last_taken());
+  h.set_conflated_count(conflated_);
+  h.set_dropped_count(dropped_);
+  control_.push_back(EncodeEvent(std::move(beat)));
+  last_activity_ = now;
+  waiting_ = false;
+  return true;
+}
+
+uint64_t Subscription::conflated_count() {
+  absl::MutexLock lock(&mu_);
+  return conflated_;
+}
+
+uint64_t Subscription::dropped_count() {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
 }
 
 void Subscription::Close(absl::Status status) {
@@ -58,6 +115,11 @@ void Subscription::Wake() {
 
 std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
   std::vector<EventPtr> out;
+  {
+    // An error ends the subscription at once, snapshot and backlog included.
+    absl::MutexLock lock(&mu_);
+    if (close_.has_value() && !close_->ok()) return out;
+  }
   size_t bytes = 0;
   auto room = [&] { return out.size() < max_events && bytes < max_bytes; };
   auto add = [&](EventPtr e) {
@@ -87,14 +149,21 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
   }
   if (!out.empty() || backlog_after_ < backlog_up_to_) {
     if (!backlog_error_.ok()) Close(backlog_error_);
+    absl::MutexLock lock(&mu_);
+    sent_since_check_ = sent_since_check_ || !out.empty();
     return out;
   }
   absl::MutexLock lock(&mu_);
+  while (room() && !control_.empty()) {
+    add(std::move(control_.front()));
+    control_.pop_front();
+  }
   while (room() && !queue_.empty()) {
     add(std::move(queue_.front()));
     queue_.pop_front();
   }
   waiting_ = out.empty();
+  if (!out.empty()) sent_since_check_ = true;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "feed/encoded_event.h"
 #include "feed/filter.h"
 #include "log/event_log.h"
@@ -27,8 +28,10 @@ class Waker {
 // Subscription yields, in order: its initial events (a snapshot), then the
 // journal's events in (backlog_after, backlog_up_to] that match its filter
 // (a resume), then live events pushed by the fan-out. The live queue is
-// bounded: on overflow the subscription closes with RESOURCE_EXHAUSTED
-// naming the sequence to resume from, and drops what it held.
+// bounded. On overflow, policy kDisconnect closes the subscription with
+// RESOURCE_EXHAUSTED naming the sequence to resume from and drops what it
+// held; kConflate keeps the latest queued revision per item and marks the
+// skip with a Conflated event. Heartbeats go out when the stream is idle.
 //
 // Thread-safety: Push, Close and SetWaker may be called from any thread;
 // Take and Finished from the one consumer at a time.
@@ -41,6 +44,10 @@ class Subscription {
     uint64_t backlog_after = 0;
     uint64_t backlog_up_to = 0;
     size_t max_queued = 65536;
+    enum class Policy { kDisconnect, kConflate } policy = Policy::kDisconnect;
+    // Zero: no heartbeats.
+    absl::Duration heartbeat_interval = absl::ZeroDuration();
+    absl::Time now = absl::UnixEpoch();
   };
   explicit Subscription(Options options);
 
@@ -54,6 +61,9 @@ class Subscription {
   void SetWaker(std::shared_ptr<Waker> waker);
   // Wakes the consumer, if one is set.
   void Wake();
+  // Queues a heartbeat when the stream has sent nothing for its interval;
+  // returns true when the consumer should be woken.
+  bool MaybeHeartbeat(absl::Time now, uint64_t last_sequence);
 
   // Takes up to `max_events` events totalling about `max_bytes`. Empty when
   // nothing is ready; then Finished() says whether more may come.
@@ -63,11 +73,15 @@ class Subscription {
 
   // The highest journaled sequence taken by the consumer.
   uint64_t last_taken() const { return last_taken_.load(std::memory_order_relaxed); }
+  uint64_t conflated_count();
+  uint64_t dropped_count();
 
  private:
   const EventFilter filter_;
   EventLog* const log_;
   const size_t max_queued_;
+  const Options::Policy policy_;
+  const absl::Duration heartbeat_interval_;
 
   // Consumer-only state.
   std::deque<EventPtr> initial_;
@@ -81,6 +95,15 @@ class Subscription {
   std::optional<absl::Status> close_ ABSL_GUARDED_BY(mu_);
   bool waiting_ ABSL_GUARDED_BY(mu_) = true;  // consumer found nothing last time
   std::shared_ptr<Waker> waker_ ABSL_GUARDED_BY(mu_);
+  // Control events (heartbeats, conflation marks) go before queue_.
+  std::deque<EventPtr> control_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_activity_ ABSL_GUARDED_BY(mu_);
+  bool sent_since_check_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t conflated_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Keeps the latest queued revision per item; returns how many it dropped.
+  size_t ConflateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace kessan

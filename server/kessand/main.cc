@@ -15,6 +15,16 @@ ABSL_FLAG(std::string, data_dir, "kessan-data", "directory of the journal (kessa
 ABSL_FLAG(std::string, seed, "",
           "data set file (kessan.v1.DataSet, text format or .json) loaded into an "
           "empty journal on first start");
+ABSL_FLAG(uint64_t, retain_events, 0,
+          "resume window: keep every event of the last N (older superseded revisions "
+          "are pruned; an older resume gets a resync and a snapshot); 0 keeps all");
+ABSL_FLAG(uint64_t, max_queued_events, 65536, "bound of each subscriber's queue");
+ABSL_FLAG(int32_t, heartbeat_ms, 5000,
+          "heartbeat interval for subscribers that ask for none (100-60000)");
+
+ABSL_FLAG(std::string, plugin_dir, "",
+          "directory of scenario plugins (*.so); default: the bundled plugins of this "
+          "build or install; \"none\": no plugins");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kessand --listen HOST:PORT --data_dir DIR [--seed FILE]");
@@ -31,6 +41,10 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.seed_path = absl::GetFlag(FLAGS_seed);
+  options.retain_events = absl::GetFlag(FLAGS_retain_events);
+  options.max_queued_events = absl::GetFlag(FLAGS_max_queued_events);
+  options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
+  options.plugin_dir = absl::GetFlag(FLAGS_plugin_dir);
   absl::StatusOr<std::unique_ptr<kessan::Server>> server = kessan::Server::Start(options);
   if (!server.ok()) {
     spdlog::error("kessand: {}", server.status().ToString());

@@ -3,32 +3,77 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "feed/encoded_event.h"
 
 namespace kessan {
 
+// A publish batch's idempotence key, journaled with its events.
+struct BatchRecord {
+  std::string publisher_id;
+  std::string batch_key;
+  // A digest of the batch's items: a key reused for other items is an error.
+  uint64_t fingerprint = 0;
+};
+
+// Where an earlier batch with the same key landed.
+struct BatchLocation {
+  uint64_t first_sequence = 0;
+  uint64_t count = 0;
+  uint64_t fingerprint = 0;
+};
+
+// Which revision of each item ReadView yields.
+enum class View { kFirstReported, kLatest, kAsOf };
+
 // EventLog stores events in sequence order. Sequences start at 1 and have
-// no gaps. Implementations are thread-safe: one appender at a time (calls to
-// Append are serialized by the caller) and any number of concurrent readers.
+// no gaps, except below first_sequence() where retention has pruned
+// superseded revisions. Implementations are thread-safe: one appender at a
+// time (calls to Append are serialized by the caller) and any number of
+// concurrent readers.
 class EventLog {
  public:
   virtual ~EventLog() = default;
 
   // Appends `events`, whose sequences must be last_sequence()+1, +2, ... in
-  // order, all or nothing. Returns OK only once the events are durable.
-  virtual absl::Status Append(const std::vector<EventPtr>& events) = 0;
+  // order, all or nothing, with `batch` (may be null) in the same
+  // transaction. Returns OK only once the events are durable.
+  virtual absl::Status Append(const std::vector<EventPtr>& events,
+                              const BatchRecord* batch) = 0;
+  absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, nullptr); }
 
   // The highest sequence appended; 0 for an empty log.
   virtual uint64_t last_sequence() const = 0;
 
-  // Calls `fn` with the events whose sequence is in (after, up_to], in
-  // order, at most `max_count` of them. Returns the number read.
-  virtual absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to,
-                                      size_t max_count,
+  // The lowest sequence from which the log holds every event up to
+  // last_sequence(): 1 until retention prunes, then the prune horizon.
+  virtual uint64_t first_sequence() const = 0;
+
+  // Calls `fn` with the events held whose sequence is in (after, up_to], in
+  // order, at most `max_count` of them. Returns the number read. From
+  // first_sequence() on there are no gaps.
+  virtual absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                                       const std::function<void(EventPtr)>& fn) = 0;
+
+  // Calls `fn`, in sequence order, with one revision per item among the
+  // events up to `up_to`: the first one, the latest one, or the latest one
+  // committed at or before `as_of`.
+  virtual absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
+                                const std::function<void(EventPtr)>& fn) = 0;
+
+  // The batch journaled with this key, if any.
+  virtual absl::StatusOr<std::optional<BatchLocation>> FindBatch(
+      const std::string& publisher_id, const std::string& batch_key) = 0;
+
+  // Deletes the events below `horizon` that a later event of the same item
+  // supersedes; the latest revision of every item stays. Returns how many.
+  virtual absl::StatusOr<size_t> Prune(uint64_t horizon) = 0;
 };
 
 }  // namespace kessan

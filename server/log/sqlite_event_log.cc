@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "util/status_macros.h"
@@ -60,9 +62,18 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                        " time_ns INTEGER NOT NULL,"
                        " kind INTEGER NOT NULL,"
                        " item_key TEXT NOT NULL,"
-                       " body BLOB NOT NULL);"));
+                       " body BLOB NOT NULL);"
+                       "CREATE INDEX IF NOT EXISTS events_by_item ON events(item_key, sequence);"
+                       "CREATE TABLE IF NOT EXISTS batches("
+                       " publisher_id TEXT NOT NULL,"
+                       " batch_key TEXT NOT NULL,"
+                       " first_sequence INTEGER NOT NULL,"
+                       " count INTEGER NOT NULL,"
+                       " fingerprint INTEGER NOT NULL,"
+                       " PRIMARY KEY(publisher_id, batch_key));"));
   RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR IGNORE INTO meta VALUES"
-                                        "('schema_version', ", kSchemaVersion, ")")
+                                        "('schema_version', ", kSchemaVersion,
+                                        "), ('first_sequence', 1)")
                                .c_str()));
   {
     sqlite3_stmt* stmt = nullptr;
@@ -80,18 +91,27 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   }
   {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(sequence), 0), COUNT(*) FROM events",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT COALESCE(MAX(sequence), 0),"
+                           " (SELECT value FROM meta WHERE key='first_sequence'),"
+                           " (SELECT COUNT(*) FROM events WHERE sequence >="
+                           "   (SELECT value FROM meta WHERE key='first_sequence'))"
+                           " FROM events",
                            -1, &stmt, nullptr) != SQLITE_OK) {
       return SqliteError(db, "read last sequence");
     }
     sqlite3_step(stmt);
     log->last_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
-    uint64_t count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    log->first_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    uint64_t count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 2));
     sqlite3_finalize(stmt);
-    if (count != log->last_sequence_) {
-      return absl::DataLossError(absl::StrCat(path, ": journal holds ", count,
-                                              " events but its last sequence is ",
-                                              log->last_sequence_));
+    uint64_t expected = log->last_sequence_ >= log->first_sequence_
+                            ? log->last_sequence_ - log->first_sequence_ + 1
+                            : 0;
+    if (count != expected) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": journal holds ", count, " events from sequence ", log->first_sequence_,
+          " but its last sequence is ", log->last_sequence_));
     }
   }
   if (sqlite3_prepare_v2(db,
@@ -99,6 +119,12 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                          " VALUES(?, ?, ?, ?, ?)",
                          -1, &log->insert_, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare insert");
+  }
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO batches(publisher_id, batch_key, first_sequence,"
+                         " count, fingerprint) VALUES(?, ?, ?, ?, ?)",
+                         -1, &log->insert_batch_, nullptr) != SQLITE_OK) {
+    return SqliteError(db, "prepare insert batch");
   }
   ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
   if (sqlite3_prepare_v2(log->reader_,
@@ -117,11 +143,13 @@ SqliteEventLog::~SqliteEventLog() {
     sqlite3_close(reader_);
   }
   absl::MutexLock w(&write_mu_);
+  sqlite3_finalize(insert_batch_);
   sqlite3_finalize(insert_);
   sqlite3_close(writer_);
 }
 
-absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events) {
+absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
+                                    const BatchRecord* batch) {
   absl::MutexLock lock(&write_mu_);
   uint64_t expected = last_sequence_ + 1;
   for (const EventPtr& e : events) {
@@ -150,6 +178,23 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events) {
     }
   }
   sqlite3_reset(insert_);
+  if (batch != nullptr && !events.empty()) {
+    sqlite3_reset(insert_batch_);
+    sqlite3_bind_text(insert_batch_, 1, batch->publisher_id.data(),
+                      static_cast<int>(batch->publisher_id.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_batch_, 2, batch->batch_key.data(),
+                      static_cast<int>(batch->batch_key.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(insert_batch_, 3, static_cast<sqlite3_int64>(events.front()->sequence()));
+    sqlite3_bind_int64(insert_batch_, 4, static_cast<sqlite3_int64>(events.size()));
+    sqlite3_bind_int64(insert_batch_, 5, static_cast<sqlite3_int64>(batch->fingerprint));
+    int rc = sqlite3_step(insert_batch_);
+    sqlite3_reset(insert_batch_);
+    if (rc != SQLITE_DONE) {
+      absl::Status status = SqliteError(writer_, "insert batch");
+      Exec(writer_, "ROLLBACK").IgnoreError();
+      return status;
+    }
+  }
   if (absl::Status status = Exec(writer_, "COMMIT"); !status.ok()) {
     Exec(writer_, "ROLLBACK").IgnoreError();
     return status;
@@ -163,10 +208,16 @@ uint64_t SqliteEventLog::last_sequence() const {
   return last_sequence_;
 }
 
+uint64_t SqliteEventLog::first_sequence() const {
+  absl::MutexLock lock(&write_mu_);
+  return first_sequence_;
+}
+
 absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
                                             size_t max_count,
                                             const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> batch;
+  const uint64_t complete_from = first_sequence();
   {
     absl::MutexLock lock(&read_mu_);
     sqlite3_reset(select_);
@@ -184,13 +235,13 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
         sqlite3_reset(select_);
         return event.status();
       }
-      if ((*event)->sequence() != expected) {
+      if ((*event)->sequence() != expected && (*event)->sequence() > complete_from) {
         sqlite3_reset(select_);
         return absl::DataLossError(absl::StrCat("journal gap: found sequence ",
                                                 (*event)->sequence(), " where ",
                                                 expected, " was due"));
       }
-      ++expected;
+      expected = (*event)->sequence() + 1;
       batch.push_back(*std::move(event));
     }
     sqlite3_reset(select_);
@@ -198,6 +249,99 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
   }
   for (EventPtr& e : batch) fn(std::move(e));
   return batch.size();
+}
+
+absl::Status SqliteEventLog::ReadView(View view, absl::Time as_of, uint64_t up_to,
+                                      const std::function<void(EventPtr)>& fn) {
+  const char* sql = nullptr;
+  switch (view) {
+    case View::kFirstReported:
+      sql = "SELECT body FROM events WHERE sequence IN (SELECT MIN(sequence) FROM events"
+            " WHERE sequence <= ?1 GROUP BY item_key) ORDER BY sequence";
+      break;
+    case View::kLatest:
+      sql = "SELECT body FROM events WHERE sequence IN (SELECT MAX(sequence) FROM events"
+            " WHERE sequence <= ?1 GROUP BY item_key) ORDER BY sequence";
+      break;
+    case View::kAsOf:
+      sql = "SELECT body FROM events WHERE sequence IN (SELECT MAX(sequence) FROM events"
+            " WHERE sequence <= ?1 AND time_ns <= ?2 GROUP BY item_key) ORDER BY sequence";
+      break;
+  }
+  std::vector<EventPtr> events;
+  {
+    absl::MutexLock lock(&read_mu_);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(reader_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      return SqliteError(reader_, "prepare view");
+    }
+    sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(up_to));
+    sqlite3_bind_int64(stmt, 2, absl::ToUnixNanos(as_of));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      absl::StatusOr<EventPtr> event = DecodeEvent(absl::string_view(
+          static_cast<const char*>(sqlite3_column_blob(stmt, 0)), sqlite3_column_bytes(stmt, 0)));
+      if (!event.ok()) {
+        sqlite3_finalize(stmt);
+        return event.status();
+      }
+      events.push_back(*std::move(event));
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) return SqliteError(reader_, "read view");
+  }
+  for (EventPtr& e : events) fn(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<BatchLocation>> SqliteEventLog::FindBatch(
+    const std::string& publisher_id, const std::string& batch_key) {
+  absl::MutexLock lock(&read_mu_);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(reader_,
+                         "SELECT first_sequence, count, fingerprint FROM batches"
+                         " WHERE publisher_id = ? AND batch_key = ?",
+                         -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(reader_, "prepare find batch");
+  }
+  sqlite3_bind_text(stmt, 1, publisher_id.data(), static_cast<int>(publisher_id.size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, batch_key.data(), static_cast<int>(batch_key.size()),
+                    SQLITE_STATIC);
+  std::optional<BatchLocation> found;
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    found = BatchLocation{static_cast<uint64_t>(sqlite3_column_int64(stmt, 0)),
+                          static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)),
+                          static_cast<uint64_t>(sqlite3_column_int64(stmt, 2))};
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(reader_, "find batch");
+  return found;
+}
+
+absl::StatusOr<size_t> SqliteEventLog::Prune(uint64_t horizon) {
+  absl::MutexLock lock(&write_mu_);
+  horizon = std::min(horizon, last_sequence_ + 1);
+  if (horizon <= first_sequence_) return 0;
+  RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
+  std::string prune = absl::StrCat(
+      "DELETE FROM events WHERE sequence < ", horizon,
+      " AND sequence NOT IN (SELECT MAX(sequence) FROM events GROUP BY item_key)");
+  absl::Status status = Exec(writer_, prune.c_str());
+  size_t deleted = static_cast<size_t>(sqlite3_changes(writer_));
+  if (status.ok()) {
+    status = Exec(writer_, absl::StrCat("UPDATE meta SET value = ", horizon,
+                                        " WHERE key = 'first_sequence'")
+                               .c_str());
+  }
+  if (status.ok()) status = Exec(writer_, "COMMIT");
+  if (!status.ok()) {
+    Exec(writer_, "ROLLBACK").IgnoreError();
+    return status;
+  }
+  first_sequence_ = horizon;
+  return deleted;
 }
 
 }  // namespace kessan

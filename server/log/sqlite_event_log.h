@@ -23,10 +23,18 @@ class SqliteEventLog final : public EventLog {
   static absl::StatusOr<std::unique_ptr<SqliteEventLog>> Open(const std::string& path);
   ~SqliteEventLog() override;
 
-  absl::Status Append(const std::vector<EventPtr>& events) override;
+  using EventLog::Append;
+  absl::Status Append(const std::vector<EventPtr>& events,
+                      const BatchRecord* batch) override;
   uint64_t last_sequence() const override;
+  uint64_t first_sequence() const override;
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                               const std::function<void(EventPtr)>& fn) override;
+  absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
+                        const std::function<void(EventPtr)>& fn) override;
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(
+      const std::string& publisher_id, const std::string& batch_key) override;
+  absl::StatusOr<size_t> Prune(uint64_t horizon) override;
 
  private:
   SqliteEventLog() = default;
@@ -34,7 +42,9 @@ class SqliteEventLog final : public EventLog {
   mutable absl::Mutex write_mu_;
   sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  sqlite3_stmt* insert_batch_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
+  uint64_t first_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
 
   absl::Mutex read_mu_;
   sqlite3* reader_ ABSL_GUARDED_BY(read_mu_) = nullptr;

@@ -2,6 +2,8 @@
 // published items against.
 #pragma once
 
+#include <string>
+
 #include "absl/strings/string_view.h"
 
 #include "kessan/v1/model.pb.h"
@@ -18,6 +20,8 @@ class Catalog {
   // True when `issuer` (a canonical id) has the segment `segment_id`.
   virtual bool HasSegment(absl::string_view issuer,
                           absl::string_view segment_id) const = 0;
+  // True when the item with this key exists and is not retracted.
+  virtual bool HasLiveItem(const std::string& item_key) const = 0;
 };
 
 }  // namespace kessan

@@ -65,10 +65,47 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.segment = event.guidance().key().segment();
       a.item_key = absl::StrCat("guidance:", FactKeyString(event.guidance().key()));
       break;
+    case v1::FeedEvent::kRetraction: {
+      const v1::ItemRef& ref = event.retraction().item();
+      a.kind = v1::EVENT_KIND_RETRACTION;
+      a.item_key = ItemKeyOf(ref);
+      switch (ref.item_case()) {
+        case v1::ItemRef::kFact:
+        case v1::ItemRef::kGuidance: {
+          const v1::FactKey& key = ref.has_fact() ? ref.fact() : ref.guidance();
+          a.target_kind = ref.has_fact() ? v1::EVENT_KIND_FACT : v1::EVENT_KIND_GUIDANCE;
+          a.issuer = key.issuer();
+          a.concept_id = key.concept_id();
+          a.segment = key.segment();
+          break;
+        }
+        case v1::ItemRef::kCapitalAction:
+          a.target_kind = v1::EVENT_KIND_CAPITAL_ACTION;
+          a.issuer = ref.capital_action().issuer();
+          break;
+        default:
+          break;
+      }
+      break;
+    }
     default:
       break;
   }
   return a;
+}
+
+std::string ItemKeyOf(const v1::ItemRef& ref) {
+  switch (ref.item_case()) {
+    case v1::ItemRef::kFact:
+      return absl::StrCat("fact:", FactKeyString(ref.fact()));
+    case v1::ItemRef::kGuidance:
+      return absl::StrCat("guidance:", FactKeyString(ref.guidance()));
+    case v1::ItemRef::kCapitalAction:
+      return absl::StrCat("capital_action:", ref.capital_action().issuer(), "/",
+                          ref.capital_action().action_id());
+    default:
+      return "";
+  }
 }
 
 }  // namespace kessan

@@ -23,9 +23,15 @@ struct EventAttrs {
   std::string concept_id;
   std::string segment;
   std::string item_key;
+  // For a retraction: the kind of the item it withdraws.
+  v1::EventKind target_kind = v1::EVENT_KIND_UNSPECIFIED;
 };
 
 // Attributes of a journaled event; kind is UNSPECIFIED for control events.
+// A retraction has the item key and attributes of the item it withdraws.
 EventAttrs AttrsOf(const v1::FeedEvent& event);
+
+// The item key of what `ref` names: "fact:IIJ/revenue/FY2002Q4", ...
+std::string ItemKeyOf(const v1::ItemRef& ref);
 
 }  // namespace kessan

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "model/calendar.h"
 #include "model/currency.h"
+#include "model/keys.h"
 
 namespace kessan {
 namespace {
@@ -78,12 +79,18 @@ class BatchCatalog : public Catalog {
   void AddSegment(const v1::Segment& segment) {
     segments_.insert(absl::StrCat(segment.issuer(), "/", segment.id()));
   }
+  bool HasLiveItem(const std::string& item_key) const override {
+    auto it = live_.find(item_key);
+    return it != live_.end() ? it->second : base_.HasLiveItem(item_key);
+  }
+  void SetLive(const std::string& item_key, bool live) { live_[item_key] = live; }
 
  private:
   const Catalog& base_;
   std::map<std::string, v1::Issuer> issuers_;
   std::map<std::string, std::string> alias_to_id_;
   std::set<std::string> segments_;
+  std::map<std::string, bool> live_;
 };
 
 // Collects violations as "path: rule".
@@ -186,6 +193,7 @@ class ItemValidator {
     }
     RequiredProvenance(p, fact.has_provenance(), fact.provenance());
     ServerSet(p, fact.revision(), fact.supersedes_sequence(), fact.has_known_at());
+    catalog_.SetLive(absl::StrCat("fact:", FactKeyString(fact.key())), true);
   }
 
   void CapitalAction(const std::string& p, v1::CapitalAction& action) {
@@ -205,6 +213,8 @@ class ItemValidator {
       default:
         v_.Add(p + ".kind", "must be set (private_placement)");
     }
+    catalog_.SetLive(
+        absl::StrCat("capital_action:", action.issuer(), "/", action.action_id()), true);
   }
 
   void Guidance(const std::string& p, v1::Guidance& guidance) {
@@ -221,6 +231,45 @@ class ItemValidator {
     RequiredProvenance(p, guidance.has_provenance(), guidance.provenance());
     ServerSet(p, guidance.revision(), guidance.supersedes_sequence(),
               guidance.has_known_at());
+    catalog_.SetLive(absl::StrCat("guidance:", FactKeyString(guidance.key())), true);
+  }
+
+  void Retraction(const std::string& p, v1::Retraction& retraction) {
+    size_t before = v_.count();
+    v1::ItemRef& ref = *retraction.mutable_item();
+    std::string rp = p + ".item";
+    switch (ref.item_case()) {
+      case v1::ItemRef::kFact:
+        Key(rp + ".fact", *ref.mutable_fact());
+        break;
+      case v1::ItemRef::kGuidance:
+        Key(rp + ".guidance", *ref.mutable_guidance());
+        break;
+      case v1::ItemRef::kCapitalAction: {
+        v1::CapitalActionRef& action = *ref.mutable_capital_action();
+        ResolveIssuer(rp + ".capital_action.issuer", action.mutable_issuer());
+        if (!IsSnakeId(action.action_id())) {
+          v_.Add(rp + ".capital_action.action_id", "must be lower snake case");
+        }
+        break;
+      }
+      default:
+        v_.Add(rp, "must name a fact, guidance or capital_action");
+    }
+    Text(p + ".reason", retraction.reason(), /*required=*/true);
+    if (retraction.has_provenance()) {
+      Provenance(p + ".provenance", retraction.provenance());
+    }
+    ServerSet(p, retraction.revision(), retraction.supersedes_sequence(),
+              retraction.has_known_at());
+    if (v_.count() != before) return;
+    std::string key = ItemKeyOf(ref);
+    if (!catalog_.HasLiveItem(key)) {
+      v_.Add(rp, absl::StrCat("no published item '", key,
+                              "' to retract (never published, or retracted already)"));
+      return;
+    }
+    catalog_.SetLive(key, false);
   }
 
  private:
@@ -465,6 +514,14 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
                                 " items per batch, got ", request.items_size()));
     return v.ToStatus("batch");
   }
+  if (request.publisher_id().empty() != request.batch_key().empty()) {
+    v.Add(request.publisher_id().empty() ? "publisher_id" : "batch_key",
+          "publisher_id and batch_key go together: set both or neither");
+  }
+  for (auto [name, value] : {std::pair{"publisher_id", &request.publisher_id()},
+                             std::pair{"batch_key", &request.batch_key()}}) {
+    if (value->size() > 128) v.Add(name, "must be at most 128 bytes");
+  }
   BatchCatalog batch(catalog);
   ItemValidator check(batch, v);
   std::vector<v1::PublishItem> items(request.items().begin(), request.items().end());
@@ -487,8 +544,11 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
       case v1::PublishItem::kGuidance:
         check.Guidance(p + ".guidance", *item.mutable_guidance());
         break;
+      case v1::PublishItem::kRetraction:
+        check.Retraction(p + ".retraction", *item.mutable_retraction());
+        break;
       default:
-        v.Add(p, "must hold an issuer, segment, fact, capital_action or guidance");
+        v.Add(p, "must hold an issuer, segment, fact, capital_action, guidance or retraction");
     }
   }
   if (!v.empty()) return v.ToStatus("batch");
@@ -533,7 +593,7 @@ absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
     if (out.event_kinds(i) == v1::EVENT_KIND_UNSPECIFIED ||
         !v1::EventKind_IsValid(out.event_kinds(i))) {
       v.Add(absl::StrCat("filter.event_kinds[", i, "]"),
-            "must be ISSUER, SEGMENT, FACT, CAPITAL_ACTION or GUIDANCE");
+            "must be ISSUER, SEGMENT, FACT, CAPITAL_ACTION, GUIDANCE or RETRACTION");
     }
   }
   if (!v.empty()) return v.ToStatus("filter");

@@ -17,7 +17,7 @@ grpc::Status FeedServiceImpl::Publish(grpc::ServerContext*,
 grpc::Status FeedServiceImpl::GetSnapshot(grpc::ServerContext*,
                                           const v1::GetSnapshotRequest* request,
                                           v1::GetSnapshotResponse* response) {
-  absl::StatusOr<v1::GetSnapshotResponse> result = feed_.Snapshot(request->filter());
+  absl::StatusOr<v1::GetSnapshotResponse> result = feed_.Snapshot(*request);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;

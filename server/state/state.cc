@@ -28,7 +28,9 @@ EventPtr State::Latest(const std::string& item_key) const {
 std::vector<EventPtr> State::Snapshot(const EventFilter& filter) const {
   std::vector<EventPtr> out;
   for (const auto& [key, event] : items_) {
-    if (filter.Matches(event->attrs)) out.push_back(event);
+    if (event->attrs.kind != v1::EVENT_KIND_RETRACTION && filter.Matches(event->attrs)) {
+      out.push_back(event);
+    }
   }
   std::sort(out.begin(), out.end(), [](const EventPtr& a, const EventPtr& b) {
     return a->sequence() < b->sequence();
@@ -41,6 +43,11 @@ const v1::Issuer* State::FindIssuer(absl::string_view id_or_alias) const {
   if (it == issuer_by_name_.end()) return nullptr;
   EventPtr e = Latest(absl::StrCat("issuer:", it->second));
   return e ? &e->event.issuer() : nullptr;
+}
+
+bool State::HasLiveItem(const std::string& item_key) const {
+  auto it = items_.find(item_key);
+  return it != items_.end() && it->second->attrs.kind != v1::EVENT_KIND_RETRACTION;
 }
 
 bool State::HasSegment(absl::string_view issuer, absl::string_view segment_id) const {

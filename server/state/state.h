@@ -23,7 +23,8 @@ class State : public Catalog {
   // The latest revision of `item_key`, or nullptr.
   EventPtr Latest(const std::string& item_key) const;
 
-  // The latest revision of every item that `filter` matches, in sequence order.
+  // The latest revision of every item that `filter` matches, in sequence
+  // order; retracted items are left out.
   std::vector<EventPtr> Snapshot(const EventFilter& filter) const;
 
   uint64_t last_sequence() const { return last_sequence_; }
@@ -31,6 +32,7 @@ class State : public Catalog {
 
   const v1::Issuer* FindIssuer(absl::string_view id_or_alias) const override;
   bool HasSegment(absl::string_view issuer, absl::string_view segment_id) const override;
+  bool HasLiveItem(const std::string& item_key) const override;
 
  private:
   std::map<std::string, EventPtr, std::less<>> items_;

@@ -31,6 +31,18 @@ struct ServerOptions {
   // A data set file (kessan.v1.DataSet, text format or .json) published
   // when the journal is empty, i.e. on the first start. Empty: none.
   std::string seed_path;
+  // Directory of scenario plugins (*.so), each run in its own worker
+  // process. Empty: the bundled plugins of the build or install this
+  // library belongs to (none if there are none). "none": no plugins.
+  std::string plugin_dir;
+  // Resume window: the journal keeps every event of the last retain_events
+  // (older superseded revisions are pruned; a resume from before the window
+  // gets a resync and a snapshot). 0 keeps everything.
+  uint64_t retain_events = 0;
+  // Bound of each subscriber's queue (see SlowConsumerPolicy).
+  size_t max_queued_events = 65536;
+  // Heartbeat interval of a subscriber that asks for 0.
+  absl::Duration default_heartbeat = absl::Seconds(5);
 };
 
 // Server is thread-safe. Destroying it shuts it down.

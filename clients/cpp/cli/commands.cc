@@ -1,0 +1,130 @@
+#include "cli/commands.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "kessan/publish_file.h"
+
+namespace kessan::cli {
+namespace {
+
+namespace pb = ::google::protobuf;
+
+// One JSON object: on one line, or indented when `pretty`. No trailing
+// newline either way.
+absl::StatusOr<std::string> ToJson(const pb::Message& message, bool pretty) {
+  pb::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  std::string json;
+  pb::util::Status status =
+      pb::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("encoding ", message.GetTypeName(),
+                     " as JSON: ", std::string(status.message())));
+  }
+  absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(json);
+  json.resize(trimmed.size());
+  return json;
+}
+
+v1::SubscribeRequest MakeSubscribeRequest(const Args& args) {
+  v1::SubscribeRequest request;
+  *request.mutable_filter() = args.filter;
+  request.set_start(args.start);
+  if (args.start == v1::START_MODE_FROM_SEQUENCE) {
+    request.set_from_sequence(args.from_sequence);
+  }
+  return request;
+}
+
+absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
+                          std::ostream& out) {
+  absl::Status encode_status;
+  uint64_t count = 0;
+  absl::Status status = client.Subscribe(
+      MakeSubscribeRequest(args),
+      [&](const v1::FeedEvent& event) {
+        absl::StatusOr<std::string> json = ToJson(event, /*pretty=*/false);
+        if (!json.ok()) {
+          encode_status = json.status();
+          return false;
+        }
+        out << *json << '\n' << std::flush;  // Live: one line at a time.
+        // --limit counts journaled events; control events (snapshot
+        // boundaries, heartbeats) carry sequence 0 and are not counted.
+        if (event.sequence() != 0) ++count;
+        return args.limit == 0 || count < args.limit;
+      },
+      call);
+  return encode_status.ok() ? status : encode_status;
+}
+
+absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call,
+                         std::ostream& out) {
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
+      client.GetSnapshot(args.filter, call);
+  if (!snapshot.ok()) return snapshot.status();
+  if (!args.jsonl) {
+    absl::StatusOr<std::string> json = ToJson(*snapshot, /*pretty=*/true);
+    if (!json.ok()) return json.status();
+    out << *json << '\n';
+    return absl::OkStatus();
+  }
+  for (const v1::FeedEvent& event : snapshot->events()) {
+    absl::StatusOr<std::string> json = ToJson(event, /*pretty=*/false);
+    if (!json.ok()) return json.status();
+    out << *json << '\n';
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
+                        std::ostream& out) {
+  absl::StatusOr<v1::PublishRequest> request =
+      LoadPublishRequestFromFile(args.file);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<v1::PublishResponse> response = client.Publish(*request, call);
+  if (!response.ok()) return response.status();
+  // Plain JSON numbers: sequences stay far below 2^53.
+  out << "{\"sequences\":[" << absl::StrJoin(response->sequences(), ",")
+      << "]}\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunCommand(const Args& args, Client& client, std::ostream& out,
+               std::ostream& err) {
+  const CallOptions call{.timeout = args.timeout};
+  absl::Status status;
+  switch (args.command) {
+    case Command::kSubscribe:
+      status = RunSubscribe(args, client, call, out);
+      break;
+    case Command::kSnapshot:
+      status = RunSnapshot(args, client, call, out);
+      break;
+    case Command::kPublish:
+      status = RunPublish(args, client, call, out);
+      break;
+    case Command::kHelp:
+      out << Usage();
+      return kExitOk;
+  }
+  out.flush();
+  if (!status.ok()) {
+    err << "kessan: " << absl::StatusCodeToString(status.code()) << ": "
+        << status.message() << '\n';
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace kessan::cli

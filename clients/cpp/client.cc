@@ -1,0 +1,102 @@
+#include "kessan/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <utility>
+
+#include "grpc_status.h"
+#include "kessan/v1/feed.grpc.pb.h"
+
+namespace kessan {
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  return grpc::CreateCustomChannel(options.address,
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+void ApplyCallOptions(const CallOptions& call, grpc::ClientContext& context) {
+  if (call.timeout != absl::InfiniteDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + call.timeout));
+  }
+}
+
+}  // namespace
+
+struct Client::Impl {
+  explicit Impl(ClientOptions options_in)
+      : options(std::move(options_in)),
+        stub(v1::FeedService::NewStub(MakeChannel(options))) {}
+
+  const ClientOptions options;
+  const std::unique_ptr<v1::FeedService::Stub> stub;
+};
+
+Client::Client(std::string address)
+    : Client(ClientOptions{.address = std::move(address)}) {}
+
+Client::Client(ClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Client::~Client() = default;
+
+const std::string& Client::address() const { return impl_->options.address; }
+
+absl::StatusOr<v1::PublishResponse> Client::Publish(
+    const v1::PublishRequest& request, const CallOptions& call) {
+  grpc::ClientContext context;
+  ApplyCallOptions(call, context);
+  v1::PublishResponse response;
+  grpc::Status status = impl_->stub->Publish(&context, request, &response);
+  if (!status.ok()) return internal::FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(
+    const v1::Filter& filter, const CallOptions& call) {
+  v1::GetSnapshotRequest request;
+  *request.mutable_filter() = filter;
+  return GetSnapshot(request, call);
+}
+
+absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(
+    const v1::GetSnapshotRequest& request, const CallOptions& call) {
+  grpc::ClientContext context;
+  ApplyCallOptions(call, context);
+  v1::GetSnapshotResponse response;
+  grpc::Status status = impl_->stub->GetSnapshot(&context, request, &response);
+  if (!status.ok()) return internal::FromGrpcStatus(status);
+  return response;
+}
+
+absl::Status Client::Subscribe(const v1::SubscribeRequest& request,
+                               EventCallback on_event,
+                               const CallOptions& call) {
+  grpc::ClientContext context;
+  ApplyCallOptions(call, context);
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      impl_->stub->Subscribe(&context, request);
+  v1::SubscribeResponse response;
+  bool stopped = false;
+  while (!stopped && reader->Read(&response)) {
+    for (const v1::FeedEvent& event : response.events()) {
+      if (!on_event(event)) {
+        stopped = true;
+        break;
+      }
+    }
+  }
+  if (stopped) {
+    context.TryCancel();
+    // Drain what was in flight so Finish() sees a quiet stream.
+    while (reader->Read(&response)) {
+    }
+    reader->Finish().IgnoreError();  // CANCELLED, by us.
+    return absl::OkStatus();
+  }
+  return internal::FromGrpcStatus(reader->Finish());
+}
+
+}  // namespace kessan

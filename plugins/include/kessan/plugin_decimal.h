@@ -1,0 +1,127 @@
+// kessan/plugin_decimal.h: exact decimal arithmetic for plugins, header-only.
+//
+// Money stays in integers (yen are whole units); ratios are written as
+// decimal strings with a stated number of digits. Nothing here uses a
+// floating point number.
+//
+//   kessan::plugin::ScaledDecimal g;
+//   kessan::plugin::ParseDecimal("0.077", &g);     // {77, 3}
+//   kessan::plugin::FormatRatio(1, 3, 6);          // "0.333333"
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kessan::plugin {
+
+using int128 = __int128;
+
+// ScaledDecimal is units / 10^scale.
+struct ScaledDecimal {
+  int128 units = 0;
+  int scale = 0;
+};
+
+// Pow10(n): 10^n for 0 <= n <= 36.
+inline int128 Pow10(int n) {
+  int128 p = 1;
+  for (int i = 0; i < n; ++i) p *= 10;
+  return p;
+}
+
+// ParseDecimal: "-0.530", "4", "0.10", "+1.5". False on anything else
+// (exponents, empty, more than 30 digits).
+inline bool ParseDecimal(const std::string& text, ScaledDecimal* out) {
+  size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  int128 units = 0;
+  int scale = 0, digits = 0;
+  bool point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !point) {
+      point = true;
+    } else if (c >= '0' && c <= '9') {
+      if (++digits > 30) return false;
+      units = units * 10 + (c - '0');
+      if (point) ++scale;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0) return false;
+  out->units = negative ? -units : units;
+  out->scale = scale;
+  return true;
+}
+
+// Rescale `d` to `scale` digits; rounds half away from zero when digits
+// are dropped.
+inline int128 Rescale(const ScaledDecimal& d, int scale) {
+  if (scale >= d.scale) return d.units * Pow10(scale - d.scale);
+  int128 div = Pow10(d.scale - scale);
+  int128 q = d.units / div, r = d.units % div;
+  if (r < 0) r = -r;
+  if (2 * r >= div) q += d.units < 0 ? -1 : 1;
+  return q;
+}
+
+// Compare(a, b): -1, 0, 1.
+inline int Compare(const ScaledDecimal& a, const ScaledDecimal& b) {
+  int s = a.scale > b.scale ? a.scale : b.scale;
+  int128 x = Rescale(a, s), y = Rescale(b, s);
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+inline std::string Int128ToString(int128 v) {
+  if (v == 0) return "0";
+  bool negative = v < 0;
+  std::string s;
+  while (v != 0) {
+    int digit = static_cast<int>(v % 10);
+    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
+    v /= 10;
+  }
+  if (negative) s.insert(s.begin(), '-');
+  return s;
+}
+
+// FormatScaled(units, scale): units / 10^scale as "-0.0123".
+inline std::string FormatScaled(int128 units, int scale) {
+  bool negative = units < 0;
+  std::string digits = Int128ToString(negative ? -units : units);
+  if (scale > 0) {
+    if (static_cast<int>(digits.size()) <= scale) {
+      digits.insert(0, static_cast<size_t>(scale + 1 - static_cast<int>(digits.size())), '0');
+    }
+    digits.insert(digits.size() - static_cast<size_t>(scale), ".");
+  }
+  return negative ? "-" + digits : digits;
+}
+
+inline std::string FormatDecimal(const ScaledDecimal& d) { return FormatScaled(d.units, d.scale); }
+
+// DivideRounded(num, den): num / den rounded half away from zero; den != 0.
+inline int128 DivideRounded(int128 num, int128 den) {
+  if (den < 0) num = -num, den = -den;
+  int128 q = num / den, r = num % den;
+  if (r < 0) r = -r;
+  if (2 * r >= den) q += num < 0 ? -1 : 1;
+  return q;
+}
+
+// FormatRatio(num, den, digits): num / den written with `digits` decimals,
+// rounded half away from zero. den must not be 0.
+inline std::string FormatRatio(int128 num, int128 den, int digits) {
+  return FormatScaled(DivideRounded(num * Pow10(digits), den), digits);
+}
+
+// FormatYen(12345678) -> "12,345,678" (for derivations).
+inline std::string FormatGrouped(int128 v) {
+  std::string s = Int128ToString(v < 0 ? -v : v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return v < 0 ? "-" + s : s;
+}
+
+}  // namespace kessan::plugin

@@ -1,0 +1,55 @@
+#include "plugin/paths.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+namespace kessan {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FirstExisting(const std::vector<fs::path>& candidates, bool directory) {
+  for (const fs::path& p : candidates) {
+    std::error_code ec;
+    if (p.empty()) continue;
+    if (directory ? fs::is_directory(p, ec) : (fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0)) {
+      return fs::weakly_canonical(p, ec).string();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ExecutableDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "" : exe.parent_path().string();
+}
+
+std::string DefaultPluginDir() {
+  const std::string dir = ExecutableDir();
+  std::vector<fs::path> candidates;
+  if (!dir.empty()) {
+    candidates.push_back(fs::path(dir) / ".." / "plugins" / "lib");
+    candidates.push_back(fs::path(dir) / ".." / "lib" / "kessan" / "plugins");
+  }
+  candidates.push_back(KESSAN_BUNDLED_PLUGIN_DIR);
+  return FirstExisting(candidates, true);
+}
+
+std::string DefaultWorkerPath() {
+  const std::string dir = ExecutableDir();
+  std::vector<fs::path> candidates;
+  if (!dir.empty()) {
+    candidates.push_back(fs::path(dir) / "kessan-plugin-worker");
+    candidates.push_back(fs::path(dir) / ".." / "libexec" / "kessan" / "kessan-plugin-worker");
+  }
+  candidates.push_back(KESSAN_PLUGIN_WORKER_BUILD_PATH);
+  return FirstExisting(candidates, false);
+}
+
+}  // namespace kessan

@@ -1,0 +1,159 @@
+#include "cli/commands.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "fake_feed_service.h"
+
+namespace kessan::cli {
+namespace {
+
+using fakes::FactEvent;
+using fakes::FakeFeedService;
+using fakes::FakeServer;
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  FakeFeedService& service() { return server_.service(); }
+
+  // Parses `argv`, runs it against the fake; output lands in out_ / err_.
+  int Run(const std::vector<std::string>& argv) {
+    absl::StatusOr<Args> args = ParseArgs(argv);
+    EXPECT_TRUE(args.ok()) << args.status();
+    if (!args.ok()) return -1;
+    return RunCommand(*args, client_, out_, err_);
+  }
+
+  std::vector<std::string> OutLines() const {
+    return absl::StrSplit(out_.str(), '\n', absl::SkipEmpty());
+  }
+
+  FakeServer server_;
+  Client client_{server_.address()};
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(CommandsTest, SubscribePrintsOneJsonLinePerEventUpToTheLimit) {
+  v1::SubscribeResponse batch;
+  batch.add_events()->mutable_snapshot_begin()->set_sequence(5);
+  for (uint64_t s = 6; s <= 10; ++s) {
+    *batch.add_events() = FactEvent(s, "IIJ", "revenue");
+  }
+  service().subscribe_responses = {batch};
+  EXPECT_EQ(
+      Run({"subscribe", "--from", "5", "--issuer", "IIJ", "--limit", "2"}),
+      kExitOk)
+      << err_.str();
+
+  // The control event is printed but not counted.
+  std::vector<std::string> lines = OutLines();
+  ASSERT_EQ(lines.size(), 3u) << out_.str();
+  EXPECT_EQ(lines[0], R"({"snapshotBegin":{"sequence":"5"}})");
+  EXPECT_TRUE(absl::StrContains(lines[1], R"("conceptId":"revenue")"))
+      << lines[1];
+  v1::FeedEvent event;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(lines[2], &event).ok());
+  EXPECT_EQ(event.sequence(), 7u);
+  EXPECT_EQ(err_.str(), "");
+  ASSERT_TRUE(service().last_subscribe.has_value());
+  EXPECT_EQ(service().last_subscribe->start(), v1::START_MODE_FROM_SEQUENCE);
+  EXPECT_EQ(service().last_subscribe->from_sequence(), 5u);
+  EXPECT_EQ(service().last_subscribe->filter().issuers(0), "IIJ");
+}
+
+TEST_F(CommandsTest, SubscribeEndsWithTheStream) {
+  v1::SubscribeResponse batch;
+  *batch.add_events()->mutable_snapshot_begin() = v1::SnapshotBegin();
+  *batch.add_events() = FactEvent(3, "IIJ", "revenue");
+  service().subscribe_responses = {batch};
+  EXPECT_EQ(Run({"subscribe", "--live"}), kExitOk) << err_.str();
+  EXPECT_EQ(OutLines().size(), 2u);
+  EXPECT_EQ(service().last_subscribe->start(), v1::START_MODE_LIVE_ONLY);
+}
+
+TEST_F(CommandsTest, SubscribeServerError) {
+  service().subscribe_status =
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                   "filter.issuers[0]: unknown issuer \"XYZ\"");
+  EXPECT_EQ(Run({"subscribe", "--issuer", "XYZ"}), kExitFailure);
+  EXPECT_EQ(err_.str(),
+            "kessan: INVALID_ARGUMENT: filter.issuers[0]: unknown issuer "
+            "\"XYZ\"\n");
+}
+
+TEST_F(CommandsTest, SubscribeTimeout) {
+  service().subscribe_end = FakeFeedService::StreamEnd::kHang;
+  EXPECT_EQ(Run({"subscribe", "--timeout", "200ms"}), kExitFailure);
+  EXPECT_TRUE(absl::StartsWith(err_.str(), "kessan: DEADLINE_EXCEEDED: "))
+      << err_.str();
+}
+
+TEST_F(CommandsTest, SnapshotPrintsTheResponseAsJson) {
+  service().snapshot_response.set_sequence(9);
+  *service().snapshot_response.add_events() = FactEvent(8, "IIJ", "revenue");
+  *service().snapshot_response.add_events() = FactEvent(9, "IIJ", "ebitda");
+  EXPECT_EQ(Run({"snapshot", "--kind", "fact"}), kExitOk) << err_.str();
+
+  v1::GetSnapshotResponse printed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok())
+      << out_.str();
+  EXPECT_EQ(printed.SerializeAsString(),
+            service().snapshot_response.SerializeAsString());
+  EXPECT_GT(OutLines().size(), 2u);  // Pretty: indented over many lines.
+  EXPECT_EQ(service().last_snapshot->filter().event_kinds(0),
+            v1::EVENT_KIND_FACT);
+}
+
+TEST_F(CommandsTest, SnapshotJsonl) {
+  *service().snapshot_response.add_events() = FactEvent(8, "IIJ", "revenue");
+  *service().snapshot_response.add_events() = FactEvent(9, "IIJ", "ebitda");
+  EXPECT_EQ(Run({"snapshot", "--jsonl"}), kExitOk) << err_.str();
+  std::vector<std::string> lines = OutLines();
+  ASSERT_EQ(lines.size(), 2u) << out_.str();
+  EXPECT_TRUE(absl::StrContains(lines[1], "\"sequence\":\"9\"")) << lines[1];
+}
+
+TEST_F(CommandsTest, SnapshotServerError) {
+  service().snapshot_status =
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "journal is restarting");
+  EXPECT_EQ(Run({"snapshot"}), kExitFailure);
+  EXPECT_EQ(err_.str(), "kessan: UNAVAILABLE: journal is restarting\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(CommandsTest, PublishPrintsTheSequences) {
+  const std::string path = ::testing::TempDir() + "/commands_publish.txtpb";
+  std::ofstream(path)
+      << "issuers { id: \"IIJ\" }\n"
+         "facts { key { issuer: \"IIJ\" concept_id: \"x\" } }\n";
+  service().publish_response.add_sequences(1);
+  service().publish_response.add_sequences(2);
+  EXPECT_EQ(Run({"publish", path}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), "{\"sequences\":[1,2]}\n");
+  ASSERT_TRUE(service().last_publish.has_value());
+  EXPECT_EQ(service().last_publish->items_size(), 2);
+}
+
+TEST_F(CommandsTest, PublishBadFileSendsNothing) {
+  const std::string path = ::testing::TempDir() + "/commands_bad.txtpb";
+  std::ofstream(path) << "issuers { id: }\n";
+  EXPECT_EQ(Run({"publish", path}), kExitFailure);
+  EXPECT_TRUE(absl::StartsWith(
+      err_.str(), absl::StrCat("kessan: INVALID_ARGUMENT: ", path, ":1:")))
+      << err_.str();
+  EXPECT_FALSE(service().last_publish.has_value());
+}
+
+}  // namespace
+}  // namespace kessan::cli

@@ -1,0 +1,55 @@
+// Tests of server/feed/encoded_event.cc: events encoded once, framed as
+// elements of SubscribeResponse.events.
+#include "feed/encoded_event.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testing/test_util.h"
+
+namespace kessan {
+namespace {
+
+using ::kessan::test::EqualsProto;
+using ::kessan::test::FactEvent;
+using ::kessan::test::StatusIs;
+
+TEST(EncodedEventTest, BodyIsTheSerializedEvent) {
+  EventPtr e = FactEvent(7);
+  EXPECT_EQ(e->sequence(), 7u);
+  EXPECT_EQ(e->body(), e->event.SerializeAsString());
+  EXPECT_EQ(e->attrs.kind, v1::EVENT_KIND_FACT);
+  EXPECT_EQ(e->attrs.item_key, "fact:IIJ/c7/FY2002Q4");
+}
+
+TEST(EncodedEventTest, FramesConcatenateIntoASubscribeResponse) {
+  v1::FeedEvent big = FactEvent(2)->event;
+  // Long enough for a three-byte length.
+  big.mutable_fact()->mutable_provenance()->set_quote(std::string(20000, 'q'));
+  std::vector<EventPtr> events = {FactEvent(1), EncodeEvent(big), FactEvent(3)};
+
+  std::string wire;
+  for (const EventPtr& e : events) wire += e->frame;
+  v1::SubscribeResponse response;
+  ASSERT_TRUE(response.ParseFromString(wire));
+  ASSERT_EQ(response.events_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(response.events(i), EqualsProto(events[i]->event));
+  }
+}
+
+TEST(EncodedEventTest, DecodeRoundTrip) {
+  EventPtr original = FactEvent(5);
+  absl::StatusOr<EventPtr> decoded = DecodeEvent(original->body());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_THAT((*decoded)->event, EqualsProto(original->event));
+  EXPECT_EQ((*decoded)->frame, original->frame);
+  EXPECT_EQ((*decoded)->attrs.item_key, original->attrs.item_key);
+}
+
+TEST(EncodedEventTest, DecodeRefusesGarbage) {
+  EXPECT_THAT(DecodeEvent("\xff\xff\xff"), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+}  // namespace
+}  // namespace kessan

@@ -1,0 +1,427 @@
+// Tests of server/feed/feed.cc: Feed::Open over a SqliteEventLog in a
+// temporary directory, with an injected clock.
+#include "feed/feed.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "log/sqlite_event_log.h"
+#include "model/calendar.h"
+#include "testing/test_util.h"
+
+namespace kessan {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::kessan::test::Batch;
+using ::kessan::test::Describe;
+using ::kessan::test::Drain;
+using ::kessan::test::EqualsProto;
+using ::kessan::test::FullYear;
+using ::kessan::test::Iij;
+using ::kessan::test::Item;
+using ::kessan::test::MakeCapitalAction;
+using ::kessan::test::MakeFact;
+using ::kessan::test::MakeGuidance;
+using ::kessan::test::MakeIssuer;
+using ::kessan::test::MakeSegment;
+using ::kessan::test::FactEvent;
+using ::kessan::test::FakeClock;
+using ::kessan::test::Quarter;
+using ::kessan::test::Sequences;
+using ::kessan::test::StatusIs;
+using ::kessan::test::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+
+v1::PublishItem Revenue(const char* issuer, int64_t yen = 13'000'000'000) {
+  return Item(MakeFact(issuer, "revenue", Quarter(2002, 4), yen));
+}
+v1::PublishItem OperatingIncome(const char* issuer) {
+  return Item(MakeFact(issuer, "operating_income", Quarter(2002, 4), 500'000'000));
+}
+
+v1::Filter FilterOf(std::vector<std::string> issuers, std::vector<std::string> concepts = {},
+                    std::vector<v1::EventKind> kinds = {}) {
+  v1::Filter filter;
+  for (auto& issuer : issuers) filter.add_issuers(issuer);
+  for (auto& concept_id : concepts) filter.add_concepts(concept_id);
+  for (v1::EventKind kind : kinds) filter.add_event_kinds(kind);
+  return filter;
+}
+
+v1::SubscribeRequest FromSequence(uint64_t from_sequence) {
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_FROM_SEQUENCE);
+  request.set_from_sequence(from_sequence);
+  return request;
+}
+
+class FeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  // Opens (or reopens) the feed on the journal in dir_.
+  void Open() {
+    feed_.reset();
+    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+        SqliteEventLog::Open(dir_.File("journal.db"));
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = log->get();
+    absl::StatusOr<std::unique_ptr<Feed>> feed =
+        Feed::Open(*std::move(log), clock_.AsFunction());
+    ASSERT_TRUE(feed.ok()) << feed.status();
+    feed_ = *std::move(feed);
+  }
+
+  v1::PublishResponse MustPublish(std::vector<v1::PublishItem> items) {
+    absl::StatusOr<v1::PublishResponse> response = feed_->Publish(Batch(std::move(items)));
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *std::move(response) : v1::PublishResponse();
+  }
+
+  // Sequences 1-2: IIJ and its segment.
+  void PublishIij() {
+    MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))});
+  }
+
+  // Sequences 1-7: IIJ (1), its segment (2), SONY (3), IIJ revenue (4, then
+  // 6 as revision 2), IIJ operating income (5), SONY revenue (7).
+  void PublishSample() {
+    PublishIij();
+    MustPublish({Item(MakeIssuer("SONY", 3)), Revenue("IIJ", 12'000'000'000),
+                 OperatingIncome("IIJ")});
+    MustPublish({Revenue("11J"), Revenue("SONY")});
+  }
+
+  v1::GetSnapshotResponse MustSnapshot(const v1::Filter& filter = {}) {
+    absl::StatusOr<v1::GetSnapshotResponse> snapshot = feed_->Snapshot(filter);
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    return snapshot.ok() ? *std::move(snapshot) : v1::GetSnapshotResponse();
+  }
+
+  std::shared_ptr<Subscription> MustSubscribe(const v1::SubscribeRequest& request) {
+    absl::StatusOr<std::shared_ptr<Subscription>> s = feed_->Subscribe(request);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *std::move(s) : nullptr;
+  }
+
+  TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1054166400)};  // 2003-05-29
+  SqliteEventLog* log_ = nullptr;                        // owned by feed_
+  std::unique_ptr<Feed> feed_;
+};
+
+TEST_F(FeedTest, PublishReturnsContiguousSequences) {
+  v1::PublishResponse first =
+      MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))});
+  EXPECT_THAT(first.sequences(), ElementsAre(1, 2));
+  v1::PublishResponse second = MustPublish({Revenue("IIJ"), OperatingIncome("IIJ"),
+                                            Item(MakeCapitalAction("IIJ"))});
+  EXPECT_THAT(second.sequences(), ElementsAre(3, 4, 5));
+  EXPECT_THAT(Sequences(second.events()), ElementsAre(3, 4, 5));
+  EXPECT_EQ(feed_->last_sequence(), 5u);
+  EXPECT_EQ(log_->last_sequence(), 5u);
+}
+
+TEST_F(FeedTest, PublishStampsServerFieldsWithTheInjectedClock) {
+  PublishIij();
+  v1::PublishResponse response = MustPublish({Revenue("11J")});
+  ASSERT_EQ(response.events_size(), 1);
+  const v1::FeedEvent& e = response.events(0);
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(e.time()), absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_THAT(e.fact().known_at(), EqualsProto(e.time()));
+  EXPECT_EQ(e.fact().revision(), 1);
+  EXPECT_EQ(e.fact().supersedes_sequence(), 0u);
+  // The committed event is the normalised item.
+  EXPECT_EQ(e.fact().key().issuer(), "IIJ");
+  EXPECT_EQ(FormatDate(e.fact().key().period().start_date()), "2003-01-01");
+  EXPECT_EQ(e.fact().value().precision().qualifier(), v1::QUALIFIER_EQUAL);
+}
+
+TEST_F(FeedTest, RevisionSupersedesTheEarlierSequence) {
+  PublishIij();
+  EXPECT_THAT(MustPublish({Revenue("IIJ", 1)}).sequences(), ElementsAre(3));
+  clock_.Advance(absl::Hours(1));
+  v1::PublishResponse revised = MustPublish({OperatingIncome("IIJ"), Revenue("11J", 2)});
+  const v1::Fact& fact = revised.events(1).fact();
+  EXPECT_EQ(fact.revision(), 2);
+  EXPECT_EQ(fact.supersedes_sequence(), 3u);
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(fact.known_at()), absl::ToUnixSeconds(clock_.Now()));
+  // The first report of another key is revision 1.
+  EXPECT_EQ(revised.events(0).fact().revision(), 1);
+}
+
+TEST_F(FeedTest, RevisionsTwiceInOneBatch) {
+  PublishIij();
+  MustPublish({Revenue("IIJ", 1)});  // 3
+  v1::PublishResponse response = MustPublish({Revenue("IIJ", 2), Revenue("IIJ", 3)});
+  EXPECT_THAT(Describe(response.events()),
+              ElementsAre("4 fact:IIJ/revenue/FY2002Q4 r2", "5 fact:IIJ/revenue/FY2002Q4 r3"));
+  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 3u);
+  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 4u);
+  // Twice in the batch that first reports the key.
+  response = MustPublish({OperatingIncome("IIJ"), OperatingIncome("IIJ")});
+  EXPECT_EQ(response.events(0).fact().revision(), 1);
+  EXPECT_EQ(response.events(1).fact().revision(), 2);
+  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 6u);
+}
+
+TEST_F(FeedTest, CapitalActionsAndGuidanceAreRevisedToo) {
+  PublishIij();
+  v1::PublishItem guidance = Item(MakeGuidance("IIJ", "revenue_growth", FullYear(2003)));
+  MustPublish({Item(MakeCapitalAction("IIJ")), guidance});  // 3, 4
+  v1::PublishResponse response = MustPublish({guidance, Item(MakeCapitalAction("IIJ"))});
+  EXPECT_EQ(response.events(0).guidance().revision(), 2);
+  EXPECT_EQ(response.events(0).guidance().supersedes_sequence(), 4u);
+  EXPECT_EQ(response.events(1).capital_action().revision(), 2);
+  EXPECT_EQ(response.events(1).capital_action().supersedes_sequence(), 3u);
+}
+
+TEST_F(FeedTest, AnInvalidBatchChangesNothing) {
+  PublishIij();
+  auto live = MustSubscribe(FromSequence(2));
+  v1::GetSnapshotResponse before = MustSnapshot();
+  v1::PublishItem bad = Revenue("IIJ");
+  bad.mutable_fact()->mutable_key()->mutable_period()->set_number(5);
+  EXPECT_THAT(feed_->Publish(Batch({Revenue("IIJ"), bad})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("items[1].fact.key.period")));
+  EXPECT_EQ(feed_->last_sequence(), 2u);
+  EXPECT_EQ(log_->last_sequence(), 2u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  EXPECT_THAT(Drain(*live), IsEmpty());
+  // The next good batch takes the next sequence.
+  EXPECT_THAT(MustPublish({Revenue("IIJ")}).sequences(), ElementsAre(3));
+}
+
+// A batch the journal refuses changes nothing either. The refusal is forced
+// by a second writer that takes the next sequence behind the feed's back.
+TEST_F(FeedTest, ABatchTheJournalRefusesChangesNothing) {
+  PublishIij();
+  auto live = MustSubscribe(FromSequence(2));
+  v1::GetSnapshotResponse before = MustSnapshot();
+  {
+    absl::StatusOr<std::unique_ptr<SqliteEventLog>> intruder =
+        SqliteEventLog::Open(dir_.File("journal.db"));
+    ASSERT_TRUE(intruder.ok()) << intruder.status();
+    ASSERT_TRUE((*intruder)->Append({FactEvent(3)}).ok());
+  }
+  EXPECT_FALSE(feed_->Publish(Batch({Revenue("IIJ")})).ok());
+  EXPECT_EQ(feed_->last_sequence(), 2u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  EXPECT_THAT(Drain(*live), IsEmpty());
+}
+
+TEST_F(FeedTest, SnapshotHoldsLatestRevisionsWithItsSequence) {
+  PublishSample();
+  v1::GetSnapshotResponse all = MustSnapshot();
+  EXPECT_EQ(all.sequence(), 7u);
+  EXPECT_THAT(Describe(all.events()),
+              ElementsAre("1 issuer:IIJ", "2 segment:IIJ/systems_integration", "3 issuer:SONY",
+                          "5 fact:IIJ/operating_income/FY2002Q4 r1",
+                          "6 fact:IIJ/revenue/FY2002Q4 r2", "7 fact:SONY/revenue/FY2002Q4 r1"));
+}
+
+TEST_F(FeedTest, SnapshotFilters) {
+  PublishSample();
+  // By issuer alias.
+  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({"11J"})).events()), ElementsAre(1, 2, 5, 6));
+  // By concept: items without a concept do not match.
+  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({}, {"revenue"})).events()), ElementsAre(6, 7));
+  // By event kind.
+  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({}, {}, {v1::EVENT_KIND_ISSUER})).events()),
+              ElementsAre(1, 3));
+  // All at once.
+  v1::GetSnapshotResponse one =
+      MustSnapshot(FilterOf({"SONY"}, {"revenue"}, {v1::EVENT_KIND_FACT}));
+  EXPECT_EQ(one.sequence(), 7u);
+  EXPECT_THAT(Sequences(one.events()), ElementsAre(7));
+}
+
+TEST_F(FeedTest, SnapshotAndSubscribeRefuseAnInvalidFilter) {
+  PublishIij();
+  EXPECT_THAT(feed_->Snapshot(FilterOf({"SONY"})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.issuers[0]")));
+  v1::SubscribeRequest request;
+  *request.mutable_filter() = FilterOf({}, {}, {v1::EVENT_KIND_UNSPECIFIED});
+  EXPECT_THAT(feed_->Subscribe(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.event_kinds[0]")));
+  EXPECT_EQ(feed_->subscriber_count(), 0u);
+}
+
+TEST_F(FeedTest, SubscribeSnapshotThenLive) {
+  PublishSample();
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
+  *request.mutable_filter() = FilterOf({}, {"revenue"});
+  auto s = MustSubscribe(request);
+  EXPECT_THAT(Describe(Drain(*s)),
+              ElementsAre("begin@7", "6 fact:IIJ/revenue/FY2002Q4 r2",
+                          "7 fact:SONY/revenue/FY2002Q4 r1", "end@7:2"));
+
+  MustPublish({OperatingIncome("IIJ"), Revenue("SONY")});  // 8, 9
+  EXPECT_THAT(Describe(Drain(*s)), ElementsAre("9 fact:SONY/revenue/FY2002Q4 r2"));
+}
+
+TEST_F(FeedTest, SubscribeUnspecifiedStartIsSnapshotThenLive) {
+  PublishIij();
+  auto s = MustSubscribe(v1::SubscribeRequest());
+  EXPECT_THAT(Describe(Drain(*s)), ElementsAre("begin@2", "1 issuer:IIJ",
+                                               "2 segment:IIJ/systems_integration", "end@2:2"));
+}
+
+TEST_F(FeedTest, SubscribeSnapshotOfAnEmptyFeed) {
+  auto s = MustSubscribe(v1::SubscribeRequest());
+  EXPECT_THAT(Describe(Drain(*s)), ElementsAre("begin@0", "end@0:0"));
+  PublishIij();
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2));
+}
+
+TEST_F(FeedTest, SubscribeFromSequenceReplaysThenGoesLive) {
+  PublishSample();
+  for (uint64_t k : {0, 3, 6, 7}) {
+    auto s = MustSubscribe(FromSequence(k));
+    std::vector<uint64_t> expected;
+    for (uint64_t seq = k + 1; seq <= 7; ++seq) expected.push_back(seq);
+    EXPECT_EQ(Sequences(Drain(*s)), expected) << "from_sequence " << k;
+  }
+  auto s = MustSubscribe(FromSequence(4));
+  MustPublish({Revenue("SONY")});  // 8, published before the backlog is read
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(5, 6, 7, 8));
+  MustPublish({OperatingIncome("IIJ")});
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(9));
+}
+
+TEST_F(FeedTest, SubscribeFromSequenceAppliesTheFilter) {
+  PublishSample();
+  v1::SubscribeRequest request = FromSequence(0);
+  *request.mutable_filter() = FilterOf({"SONY"});
+  auto s = MustSubscribe(request);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(3, 7));
+}
+
+TEST_F(FeedTest, SubscribeFromBeyondTheHeadIsOutOfRange) {
+  PublishSample();
+  EXPECT_THAT(feed_->Subscribe(FromSequence(8)),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("from_sequence")));
+  EXPECT_EQ(feed_->subscriber_count(), 0u);
+}
+
+TEST_F(FeedTest, SubscribeLiveOnly) {
+  PublishSample();
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_LIVE_ONLY);
+  auto s = MustSubscribe(request);
+  EXPECT_THAT(Drain(*s), IsEmpty());
+  MustPublish({Revenue("SONY")});
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(8));
+}
+
+TEST_F(FeedTest, SubscribeUnknownStartModeIsInvalid) {
+  v1::SubscribeRequest request;
+  request.set_start(static_cast<v1::StartMode>(42));
+  EXPECT_THAT(feed_->Subscribe(request), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(FeedTest, UnsubscribeAndCloseSubscriptions) {
+  auto a = MustSubscribe(v1::SubscribeRequest());
+  auto b = MustSubscribe(v1::SubscribeRequest());
+  EXPECT_EQ(feed_->subscriber_count(), 2u);
+  feed_->Unsubscribe(a.get());
+  EXPECT_EQ(feed_->subscriber_count(), 1u);
+  Drain(*b);
+  feed_->CloseSubscriptions();
+  EXPECT_EQ(feed_->subscriber_count(), 0u);
+  EXPECT_THAT(b->Finished(), Optional(StatusIs(absl::StatusCode::kUnavailable)));
+  // The feed still works.
+  PublishIij();
+  EXPECT_EQ(feed_->last_sequence(), 2u);
+}
+
+TEST_F(FeedTest, ReopenRebuildsTheSameState) {
+  PublishSample();
+  v1::GetSnapshotResponse before = MustSnapshot();
+  Open();
+  EXPECT_EQ(feed_->last_sequence(), 7u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  // Aliases and revisions survive too.
+  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({"11J"})).events()), ElementsAre(1, 2, 5, 6));
+  v1::PublishResponse response = MustPublish({Revenue("11J")});
+  EXPECT_THAT(response.sequences(), ElementsAre(8));
+  EXPECT_EQ(response.events(0).fact().revision(), 3);
+  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 6u);
+}
+
+// Replay reads the journal in chunks of 4096 events.
+TEST_F(FeedTest, ReopenReplaysAcrossReadChunks) {
+  PublishIij();
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<v1::PublishItem> items;
+    for (int i = 0; i < 1000; ++i) {
+      items.push_back(Item(MakeFact("IIJ", absl::StrCat("concept_", batch * 1000 + i),
+                                    Quarter(2002, 4))));
+    }
+    MustPublish(std::move(items));
+  }
+  MustPublish({Revenue("IIJ")});
+  v1::GetSnapshotResponse before = MustSnapshot();
+  ASSERT_EQ(before.events_size(), 5003);
+  Open();
+  EXPECT_EQ(feed_->last_sequence(), 5003u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+}
+
+// Whatever the interleaving of a subscribe with concurrent publishes, the
+// snapshot plus the live events that follow it are the feed's final state,
+// and the live events are exactly the sequences after the snapshot.
+TEST_F(FeedTest, SnapshotThenLiveSeesEveryLaterEventOnce) {
+  PublishIij();
+  constexpr int kBatches = 60;
+  std::thread publisher([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      v1::PublishItem item = Item(MakeFact("IIJ", absl::StrCat("concept_", i % 5),
+                                           Quarter(2002, 4), 1'000'000 * (i + 1)));
+      ASSERT_TRUE(feed_->Publish(Batch({item})).ok());
+    }
+  });
+  auto s = MustSubscribe(v1::SubscribeRequest());
+  publisher.join();
+  ASSERT_NE(s, nullptr);
+
+  std::vector<EventPtr> events = Drain(*s);
+  ASSERT_GE(events.size(), 2u);
+  ASSERT_TRUE(events[0]->event.has_snapshot_begin());
+  uint64_t snapshot_sequence = events[0]->event.snapshot_begin().sequence();
+  std::map<std::string, uint64_t> state;  // item key -> sequence
+  size_t i = 1;
+  for (; i < events.size() && !events[i]->event.has_snapshot_end(); ++i) {
+    EXPECT_LE(events[i]->sequence(), snapshot_sequence);
+    state[events[i]->attrs.item_key] = events[i]->sequence();
+  }
+  ASSERT_LT(i, events.size()) << "no SnapshotEnd";
+  EXPECT_EQ(events[i]->event.snapshot_end().sequence(), snapshot_sequence);
+  EXPECT_EQ(events[i]->event.snapshot_end().item_count(), state.size());
+  uint64_t expected = snapshot_sequence + 1;
+  for (++i; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]->sequence(), expected++);
+    state[events[i]->attrs.item_key] = events[i]->sequence();
+  }
+  EXPECT_EQ(expected - 1, feed_->last_sequence());
+
+  std::map<std::string, uint64_t> final_state;
+  v1::GetSnapshotResponse snapshot = MustSnapshot();
+  for (const v1::FeedEvent& e : snapshot.events()) {
+    final_state[AttrsOf(e).item_key] = e.sequence();
+  }
+  EXPECT_EQ(state, final_state);
+}
+
+}  // namespace
+}  // namespace kessan

@@ -1,0 +1,230 @@
+// Tests of server/feed/subscription.cc: initial events, backlog, live queue,
+// overflow, closing and waking.
+#include "feed/subscription.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "log/sqlite_event_log.h"
+#include "testing/test_util.h"
+
+namespace kessan {
+namespace {
+
+using ::kessan::test::CountingWaker;
+using ::kessan::test::Drain;
+using ::kessan::test::FactEvent;
+using ::kessan::test::FactEvents;
+using ::kessan::test::Sequences;
+using ::kessan::test::StatusIs;
+using ::kessan::test::TempDir;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+using ::testing::SizeIs;
+
+constexpr size_t kManyBytes = size_t{1} << 30;
+
+// A control event (sequence 0), as a snapshot boundary.
+EventPtr Control() {
+  v1::FeedEvent e;
+  e.mutable_snapshot_begin()->set_sequence(0);
+  return EncodeEvent(std::move(e));
+}
+
+std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> out(last - first + 1);
+  std::iota(out.begin(), out.end(), first);
+  return out;
+}
+
+// The backlog comes from a SqliteEventLog in a temporary directory.
+class SubscriptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+        SqliteEventLog::Open(dir_.File("journal.db"));
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+  }
+
+  // A journal holding events 1..count.
+  void FillLog(size_t count) { ASSERT_TRUE(log_->Append(FactEvents(1, count)).ok()); }
+
+  std::unique_ptr<Subscription> Make(std::vector<EventPtr> initial = {},
+                                     uint64_t backlog_after = 0, uint64_t backlog_up_to = 0,
+                                     size_t max_queued = 100, v1::Filter filter = {}) {
+    Subscription::Options options;
+    options.filter = EventFilter(filter);
+    options.initial = std::move(initial);
+    options.log = log_.get();
+    options.backlog_after = backlog_after;
+    options.backlog_up_to = backlog_up_to;
+    options.max_queued = max_queued;
+    return std::make_unique<Subscription>(std::move(options));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteEventLog> log_;
+};
+
+TEST_F(SubscriptionTest, InitialThenBacklogThenLiveInOrder) {
+  FillLog(5);
+  auto s = Make({Control(), FactEvent(1), FactEvent(2), Control()}, /*backlog_after=*/2,
+                /*backlog_up_to=*/5);
+  // Live events pushed before the consumer starts queue behind the backlog.
+  s->Push(FactEvent(6));
+  s->Push(FactEvent(7));
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(0, 1, 2, 0, 3, 4, 5, 6, 7));
+  s->Push(FactEvent(8));
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(8));
+  EXPECT_EQ(s->Finished(), std::nullopt);
+}
+
+TEST_F(SubscriptionTest, TakeHonoursMaxEvents) {
+  FillLog(4);
+  auto s = Make({FactEvent(1), FactEvent(2)}, 2, 4);
+  s->Push(FactEvent(5));
+  EXPECT_THAT(Sequences(s->Take(3, kManyBytes)), ElementsAre(1, 2, 3));
+  EXPECT_THAT(Sequences(s->Take(3, kManyBytes)), ElementsAre(4));
+  EXPECT_THAT(Sequences(s->Take(3, kManyBytes)), ElementsAre(5));
+  EXPECT_THAT(s->Take(3, kManyBytes), IsEmpty());
+}
+
+TEST_F(SubscriptionTest, TakeStopsAtMaxBytes) {
+  auto s = Make();
+  for (uint64_t seq = 1; seq <= 3; ++seq) s->Push(FactEvent(seq));
+  // One event's frame exceeds one byte: each Take returns one event.
+  EXPECT_THAT(s->Take(100, 1), SizeIs(1));
+  EXPECT_THAT(s->Take(100, 1), SizeIs(1));
+  EXPECT_THAT(s->Take(100, kManyBytes), SizeIs(1));
+}
+
+// The backlog is read from the journal in chunks of 512 events; the reads
+// chain without gaps or repeats.
+TEST_F(SubscriptionTest, BacklogAcrossChunkBoundaries) {
+  FillLog(1300);
+  auto s = Make({}, /*backlog_after=*/100, /*backlog_up_to=*/1300);
+  EXPECT_THAT(Sequences(Drain(*s, /*max_events=*/10000)), ElementsAreArray(Range(101, 1300)));
+}
+
+TEST_F(SubscriptionTest, BacklogInSmallTakes) {
+  FillLog(600);
+  auto s = Make({}, 0, 600);
+  std::vector<uint64_t> all;
+  for (std::vector<EventPtr> taken; !(taken = s->Take(256, kManyBytes)).empty();) {
+    EXPECT_LE(taken.size(), 256u);
+    for (const EventPtr& e : taken) all.push_back(e->sequence());
+  }
+  EXPECT_THAT(all, ElementsAreArray(Range(1, 600)));
+}
+
+TEST_F(SubscriptionTest, BacklogIsFiltered) {
+  ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "SONY"), FactEvent(3, "IIJ"),
+                            FactEvent(4, "SONY")})
+                  .ok());
+  v1::Filter sony;
+  sony.add_issuers("SONY");
+  auto s = Make({}, 0, 4, 100, sony);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(2, 4));
+}
+
+TEST_F(SubscriptionTest, BacklogBeyondTheJournalEndsWithDataLoss) {
+  FillLog(3);
+  auto s = Make({}, 0, /*backlog_up_to=*/10);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2, 3));
+  EXPECT_THAT(s->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss,
+                                               HasSubstr("journal ends before sequence 10"))));
+}
+
+TEST_F(SubscriptionTest, PushWakesOnlyAWaitingConsumer) {
+  auto s = Make();
+  EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());  // the consumer now waits
+  EXPECT_TRUE(s->Push(FactEvent(1)));
+  EXPECT_FALSE(s->Push(FactEvent(2)));  // already woken
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes)), ElementsAre(1, 2));
+  EXPECT_FALSE(s->Push(FactEvent(3)));  // busy with what it took
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes)), ElementsAre(3));
+  EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());
+  EXPECT_TRUE(s->Push(FactEvent(4)));
+}
+
+TEST_F(SubscriptionTest, OverflowClosesWithResourceExhaustedNamingTheResumePoint) {
+  auto s = Make({}, 0, 0, /*max_queued=*/2);
+  s->Push(FactEvent(1));
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes)), ElementsAre(1));
+  s->Push(FactEvent(2));
+  s->Push(FactEvent(3));
+  EXPECT_TRUE(s->Push(FactEvent(4)));  // overflow: wake the consumer to end it
+  EXPECT_FALSE(s->Push(FactEvent(5)));
+  EXPECT_THAT(s->Finished(),
+              Optional(StatusIs(absl::StatusCode::kResourceExhausted,
+                                HasSubstr("from_sequence=1"))));
+  EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());  // what it held is dropped
+  EXPECT_EQ(s->last_taken(), 1u);
+}
+
+TEST_F(SubscriptionTest, CloseOkDrainsFirst) {
+  auto s = Make({FactEvent(1)});
+  s->Push(FactEvent(2));
+  s->Push(FactEvent(3));
+  s->Close(absl::OkStatus());
+  EXPECT_FALSE(s->Push(FactEvent(4)));  // closed: not queued
+  EXPECT_EQ(s->Finished(), std::nullopt);
+  EXPECT_THAT(Sequences(s->Take(1, kManyBytes)), ElementsAre(1));
+  EXPECT_EQ(s->Finished(), std::nullopt);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(2, 3));
+  EXPECT_THAT(s->Finished(), Optional(StatusIs(absl::StatusCode::kOk)));
+}
+
+TEST_F(SubscriptionTest, CloseWithErrorDropsTheQueue) {
+  auto s = Make();
+  s->Push(FactEvent(1));
+  s->Close(absl::UnavailableError("shutting down"));
+  s->Close(absl::OkStatus());  // the first close wins
+  EXPECT_THAT(s->Finished(), Optional(StatusIs(absl::StatusCode::kUnavailable)));
+  EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());
+}
+
+// subscription.h: Close ends the subscription "at once (an error)" and the
+// subscription "drops what it held". A snapshot or backlog not yet taken
+// must not be streamed after the error either.
+TEST_F(SubscriptionTest, CloseWithErrorEndsAtOnceDuringSnapshotAndBacklog) {
+  FillLog(5);
+  auto snapshot = Make({Control(), FactEvent(1), Control()});
+  snapshot->Close(absl::UnavailableError("shutting down"));
+  EXPECT_THAT(Sequences(snapshot->Take(10, kManyBytes)), IsEmpty());
+  EXPECT_THAT(snapshot->Finished(), Optional(StatusIs(absl::StatusCode::kUnavailable)));
+
+  auto backlog = Make({}, 0, 5);
+  backlog->Close(absl::UnavailableError("shutting down"));
+  EXPECT_THAT(Sequences(backlog->Take(10, kManyBytes)), IsEmpty());
+  EXPECT_THAT(backlog->Finished(), Optional(StatusIs(absl::StatusCode::kUnavailable)));
+}
+
+TEST_F(SubscriptionTest, LastTakenIgnoresControlEvents) {
+  auto s = Make({Control(), FactEvent(4), Control()});
+  Drain(*s);
+  EXPECT_EQ(s->last_taken(), 4u);
+}
+
+TEST_F(SubscriptionTest, WakeCallsTheWakerSet) {
+  auto s = Make();
+  auto waker = std::make_shared<CountingWaker>();
+  s->Wake();  // no waker yet: nothing happens
+  s->SetWaker(waker);
+  s->Wake();
+  s->Wake();
+  EXPECT_THAT(waker->wakes(), Eq(2));
+  s->SetWaker(nullptr);
+  s->Wake();
+  EXPECT_THAT(waker->wakes(), Eq(2));
+}
+
+}  // namespace
+}  // namespace kessan
