@@ -4,17 +4,31 @@
 
 #include <utility>
 
+#include "client_impl.h"
 #include "grpc_status.h"
 #include "kessan/v1/feed.grpc.pb.h"
 
 namespace kessan {
-namespace {
+namespace internal {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
+grpc::ChannelArguments ChannelArgumentsOf(const ClientOptions& options) {
+  auto ms = [](absl::Duration d) {
+    return static_cast<int>(absl::ToInt64Milliseconds(d));
+  };
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  return grpc::CreateCustomChannel(options.address,
-                                   grpc::InsecureChannelCredentials(), args);
+  if (options.keepalive_time > absl::ZeroDuration()) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // Keep pinging a quiet connection (gRPC stops after 2 pings by default).
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              ms(options.reconnect_backoff_initial));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              ms(options.reconnect_backoff_max));
+  return args;
 }
 
 void ApplyCallOptions(const CallOptions& call, grpc::ClientContext& context) {
@@ -23,16 +37,15 @@ void ApplyCallOptions(const CallOptions& call, grpc::ClientContext& context) {
   }
 }
 
-}  // namespace
+}  // namespace internal
 
-struct Client::Impl {
-  explicit Impl(ClientOptions options_in)
-      : options(std::move(options_in)),
-        stub(v1::FeedService::NewStub(MakeChannel(options))) {}
+using internal::ApplyCallOptions;
 
-  const ClientOptions options;
-  const std::unique_ptr<v1::FeedService::Stub> stub;
-};
+Client::Impl::Impl(ClientOptions options_in)
+    : options(std::move(options_in)),
+      stub(v1::FeedService::NewStub(grpc::CreateCustomChannel(
+          options.address, grpc::InsecureChannelCredentials(),
+          internal::ChannelArgumentsOf(options)))) {}
 
 Client::Client(std::string address)
     : Client(ClientOptions{.address = std::move(address)}) {}

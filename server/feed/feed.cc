@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -208,54 +209,191 @@ void Feed::MaybePruneLocked() {
   }
 }
 
-absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& request) {
-  absl::MutexLock lock(&mu_);
-  std::optional<BatchRecord> batch;
-  if (!request.publisher_id().empty() && !request.batch_key().empty()) {
-    batch = BatchRecord{request.publisher_id(), request.batch_key(), Fingerprint(request)};
-    ASSIGN_OR_RETURN(std::optional<BatchLocation> earlier,
-                     log_->FindBatch(batch->publisher_id, batch->batch_key));
-    if (earlier.has_value()) {
-      if (earlier->fingerprint != batch->fingerprint) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "batch_key '", batch->batch_key, "' of publisher '", batch->publisher_id,
-            "' was used for a different batch (sequences ", earlier->first_sequence, "..",
-            earlier->first_sequence + earlier->count - 1, ")"));
+struct Feed::PendingPublish {
+  const v1::PublishRequest* request = nullptr;
+  absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
+  bool done = false;
+  // Set while the leader commits the group.
+  bool staged = false;
+  uint64_t first_sequence = 0;
+  size_t count = 0;
+  PendingPublish* duplicate_of = nullptr;
+  uint64_t fingerprint = 0;
+};
+
+namespace {
+
+constexpr size_t kMaxGroupRequests = 256;
+constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
+
+// The catalog of a commit group: the state plus the events staged by the
+// batches before, so a batch may build on an earlier one of the same group.
+class GroupCatalog final : public Catalog {
+ public:
+  explicit GroupCatalog(const State& state) : state_(state) {}
+
+  const v1::Issuer* FindIssuer(absl::string_view id) const override {
+    auto it = issuer_names_.find(std::string(id));
+    return it != issuer_names_.end() ? &latest_.at(it->second)->event.issuer()
+                                     : state_.FindIssuer(id);
+  }
+  bool HasSegment(absl::string_view issuer, absl::string_view id) const override {
+    return latest_.count(absl::StrCat("segment:", issuer, "/", id)) > 0 ||
+           state_.HasSegment(issuer, id);
+  }
+  bool HasLiveItem(const std::string& item_key) const override {
+    auto it = latest_.find(item_key);
+    return it != latest_.end() ? it->second->attrs.kind != v1::EVENT_KIND_RETRACTION
+                               : state_.HasLiveItem(item_key);
+  }
+  EventPtr Latest(const std::string& item_key) const {
+    auto it = latest_.find(item_key);
+    return it != latest_.end() ? it->second : state_.Latest(item_key);
+  }
+  void Stage(const EventPtr& e) {
+    latest_[e->attrs.item_key] = e;
+    if (e->attrs.kind == v1::EVENT_KIND_ISSUER) {
+      issuer_names_[e->attrs.issuer] = e->attrs.item_key;
+      for (const auto& alias : e->event.issuer().aliases()) {
+        issuer_names_[alias] = e->attrs.item_key;
       }
-      return Replay(*earlier);
     }
   }
-  ASSIGN_OR_RETURN(std::vector<v1::PublishItem> items, ValidatePublish(request, state_));
-  google::protobuf::Timestamp now = ToTimestamp(options_.clock());
-  uint64_t sequence = state_.last_sequence();
-  std::map<std::string, Revision> in_batch;
+
+ private:
+  const State& state_;
+  std::map<std::string, EventPtr> latest_;
+  std::map<std::string, std::string> issuer_names_;  // id or alias -> item key
+};
+
+}  // namespace
+
+absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& request) {
+  PendingPublish me;
+  me.request = &request;
+  std::vector<PendingPublish*> group;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(&me);
+    auto my_turn = [&] {
+      queue_mu_.AssertHeld();
+      return me.done || (!leader_active_ && queue_.front() == &me);
+    };
+    queue_mu_.Await(absl::Condition(&my_turn));
+    if (me.done) return std::move(me.result);
+    leader_active_ = true;
+    size_t items = 0;
+    while (!queue_.empty() && group.size() < kMaxGroupRequests &&
+           (group.empty() || items + queue_.front()->request->items_size() <= kMaxGroupItems)) {
+      items += queue_.front()->request->items_size();
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+  }
+  CommitGroup(group);
+  absl::MutexLock lock(&queue_mu_);
+  for (PendingPublish* p : group) p->done = true;
+  leader_active_ = false;
+  return std::move(me.result);
+}
+
+void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
+  absl::MutexLock lock(&mu_);
+  GroupCatalog catalog(state_);
+  const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
+  const uint64_t first = state_.last_sequence() + 1;
+  uint64_t sequence = first - 1;
   std::vector<EventPtr> events;
-  events.reserve(items.size());
-  for (v1::PublishItem& item : items) {
-    std::string key = PublishItemKey(item);
-    Revision prior;
-    if (auto it = in_batch.find(key); it != in_batch.end()) {
-      prior = it->second;
-    } else if (EventPtr latest = state_.Latest(key)) {
-      prior = RevisionOf(latest->event);
+  std::vector<BatchRecord> batches;
+  std::map<std::pair<std::string, std::string>, PendingPublish*> keyed;
+  for (PendingPublish* p : group) {
+    const v1::PublishRequest& request = *p->request;
+    std::optional<BatchRecord> batch;
+    if (!request.publisher_id().empty() && !request.batch_key().empty()) {
+      batch = BatchRecord{request.publisher_id(), request.batch_key(), Fingerprint(request)};
+      auto key = std::make_pair(batch->publisher_id, batch->batch_key);
+      p->fingerprint = batch->fingerprint;
+      if (auto it = keyed.find(key); it != keyed.end()) {
+        if (it->second->fingerprint == p->fingerprint) {
+          p->duplicate_of = it->second;  // the same batch twice in one group
+        } else {
+          p->result = absl::AlreadyExistsError(absl::StrCat(
+              "batch_key '", batch->batch_key, "' of publisher '", batch->publisher_id,
+              "' was used for a different batch"));
+        }
+        continue;
+      }
+      absl::StatusOr<std::optional<BatchLocation>> earlier =
+          log_->FindBatch(batch->publisher_id, batch->batch_key);
+      if (!earlier.ok()) {
+        p->result = earlier.status();
+        continue;
+      }
+      if (earlier->has_value()) {
+        const BatchLocation& at = **earlier;
+        if (at.fingerprint != batch->fingerprint) {
+          p->result = absl::AlreadyExistsError(absl::StrCat(
+              "batch_key '", batch->batch_key, "' of publisher '", batch->publisher_id,
+              "' was used for a different batch (sequences ", at.first_sequence, "..",
+              at.first_sequence + at.count - 1, ")"));
+        } else {
+          p->result = Replay(at);
+        }
+        continue;
+      }
+      keyed[key] = p;
     }
-    v1::FeedEvent e;
-    e.set_sequence(++sequence);
-    *e.mutable_time() = now;
-    SetBody(std::move(item), prior, now, e);
-    in_batch[key] = RevisionOf(e);
-    events.push_back(EncodeEvent(std::move(e)));
+    absl::StatusOr<std::vector<v1::PublishItem>> items = ValidatePublish(request, catalog);
+    if (!items.ok()) {
+      p->result = items.status();
+      continue;
+    }
+    p->staged = true;
+    p->first_sequence = sequence + 1;
+    p->count = items->size();
+    for (v1::PublishItem& item : *items) {
+      std::string key = PublishItemKey(item);
+      EventPtr latest = catalog.Latest(key);
+      Revision prior = latest ? RevisionOf(latest->event) : Revision{};
+      v1::FeedEvent e;
+      e.set_sequence(++sequence);
+      *e.mutable_time() = now;
+      SetBody(std::move(item), prior, now, e);
+      EventPtr encoded = EncodeEvent(std::move(e));
+      catalog.Stage(encoded);
+      events.push_back(std::move(encoded));
+    }
+    if (batch) {
+      batch->first_sequence = p->first_sequence;
+      batch->count = p->count;
+      batches.push_back(*std::move(batch));
+    }
   }
-  RETURN_IF_ERROR(log_->Append(events, batch ? &*batch : nullptr));
-  v1::PublishResponse response;
-  for (const EventPtr& e : events) {
-    state_.Apply(e);
-    response.add_sequences(e->sequence());
-    *response.add_events() = e->event;
+  absl::Status committed = events.empty() ? absl::OkStatus() : log_->Append(events, batches);
+  if (committed.ok() && !events.empty()) {
+    for (const EventPtr& e : events) state_.Apply(e);
+    fanout_.Deliver(events);
+    MaybePruneLocked();
   }
-  fanout_.Deliver(events);
-  MaybePruneLocked();
-  return response;
+  for (PendingPublish* p : group) {
+    if (!p->staged) continue;
+    if (!committed.ok()) {
+      p->result = committed;
+      continue;
+    }
+    v1::PublishResponse response;
+    for (size_t i = 0; i < p->count; ++i) {
+      const EventPtr& e = events[p->first_sequence - first + i];
+      response.add_sequences(e->sequence());
+      *response.add_events() = e->event;
+    }
+    p->result = std::move(response);
+  }
+  for (PendingPublish* p : group) {
+    if (p->duplicate_of == nullptr) continue;
+    p->result = p->duplicate_of->result;
+    if (p->result.ok()) p->result->set_duplicate(true);
+  }
 }
 
 absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::Filter& filter) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <deque>
 #include <memory>
 #include <thread>
 
@@ -78,6 +79,13 @@ class Feed {
   absl::StatusOr<std::vector<EventPtr>> ViewLocked(const EventFilter& filter,
                                                    const v1::PointInTime& when)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // One Publish call waiting in the commit queue.
+  struct PendingPublish;
+  // Validates and stamps each batch of `group` against the state and the
+  // batches before it, journals the group in one transaction (group commit:
+  // one fsync for every publisher that queued meanwhile), then applies and
+  // fans it out, and sets each batch's result.
+  void CommitGroup(const std::vector<PendingPublish*>& group);
   // The response to a batch applied before.
   absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -88,6 +96,11 @@ class Feed {
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+
+  // The commit queue; the caller at its front with no leader active leads.
+  absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::deque<PendingPublish*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   absl::Notification stop_;
   std::thread ticker_;

@@ -20,6 +20,9 @@ struct BatchRecord {
   std::string batch_key;
   // A digest of the batch's items: a key reused for other items is an error.
   uint64_t fingerprint = 0;
+  // Where the batch's events are in the append.
+  uint64_t first_sequence = 0;
+  uint64_t count = 0;
 };
 
 // Where an earlier batch with the same key landed.
@@ -42,11 +45,11 @@ class EventLog {
   virtual ~EventLog() = default;
 
   // Appends `events`, whose sequences must be last_sequence()+1, +2, ... in
-  // order, all or nothing, with `batch` (may be null) in the same
-  // transaction. Returns OK only once the events are durable.
+  // order, all or nothing, with the idempotence keys of the publish batches
+  // they hold, in one transaction. Returns OK only once they are durable.
   virtual absl::Status Append(const std::vector<EventPtr>& events,
-                              const BatchRecord* batch) = 0;
-  absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, nullptr); }
+                              const std::vector<BatchRecord>& batches) = 0;
+  absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, {}); }
 
   // The highest sequence appended; 0 for an empty log.
   virtual uint64_t last_sequence() const = 0;

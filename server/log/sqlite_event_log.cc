@@ -149,7 +149,7 @@ SqliteEventLog::~SqliteEventLog() {
 }
 
 absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
-                                    const BatchRecord* batch) {
+                                    const std::vector<BatchRecord>& batches) {
   absl::MutexLock lock(&write_mu_);
   uint64_t expected = last_sequence_ + 1;
   for (const EventPtr& e : events) {
@@ -178,15 +178,15 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
     }
   }
   sqlite3_reset(insert_);
-  if (batch != nullptr && !events.empty()) {
+  for (const BatchRecord& batch : batches) {
     sqlite3_reset(insert_batch_);
-    sqlite3_bind_text(insert_batch_, 1, batch->publisher_id.data(),
-                      static_cast<int>(batch->publisher_id.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_batch_, 2, batch->batch_key.data(),
-                      static_cast<int>(batch->batch_key.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(insert_batch_, 3, static_cast<sqlite3_int64>(events.front()->sequence()));
-    sqlite3_bind_int64(insert_batch_, 4, static_cast<sqlite3_int64>(events.size()));
-    sqlite3_bind_int64(insert_batch_, 5, static_cast<sqlite3_int64>(batch->fingerprint));
+    sqlite3_bind_text(insert_batch_, 1, batch.publisher_id.data(),
+                      static_cast<int>(batch.publisher_id.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_batch_, 2, batch.batch_key.data(),
+                      static_cast<int>(batch.batch_key.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(insert_batch_, 3, static_cast<sqlite3_int64>(batch.first_sequence));
+    sqlite3_bind_int64(insert_batch_, 4, static_cast<sqlite3_int64>(batch.count));
+    sqlite3_bind_int64(insert_batch_, 5, static_cast<sqlite3_int64>(batch.fingerprint));
     int rc = sqlite3_step(insert_batch_);
     sqlite3_reset(insert_batch_);
     if (rc != SQLITE_DONE) {

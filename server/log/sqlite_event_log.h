@@ -25,7 +25,7 @@ class SqliteEventLog final : public EventLog {
 
   using EventLog::Append;
   absl::Status Append(const std::vector<EventPtr>& events,
-                      const BatchRecord* batch) override;
+                      const std::vector<BatchRecord>& batches) override;
   uint64_t last_sequence() const override;
   uint64_t first_sequence() const override;
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,

@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "kessan/backoff.h"
+#include "kessan/resume.h"
 #include "kessan/v1/feed.pb.h"
 
 namespace kessan {
@@ -31,7 +33,36 @@ struct ClientOptions {
   // Largest response the client accepts, in bytes; a snapshot of a large
   // data set can exceed gRPC's default of 4 MiB. Negative: no limit.
   int max_receive_message_bytes = 64 << 20;
+  // Keepalive pings, also while no call is open, so a dead connection is
+  // noticed on a quiet stream (kessand accepts pings every 5 s or more).
+  // Zero keepalive_time: no pings.
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  // Bounds of the channel's own reconnect backoff (gRPC's default grows to
+  // 120 s, which would keep a resumed subscription waiting long after the
+  // server is back).
+  absl::Duration reconnect_backoff_initial = absl::Milliseconds(100);
+  absl::Duration reconnect_backoff_max = absl::Seconds(5);
 };
+
+// PublishRetryOptions
+//
+// How Client::PublishWithRetry() retries.
+struct PublishRetryOptions {
+  BackoffOptions backoff = {.max_attempts = 10};
+  // Deadline of each attempt; one that passes is retried.
+  absl::Duration attempt_timeout = absl::Seconds(10);
+  // For tests: the source of jitter and the sleep between attempts.
+  Backoff::Random random;
+  std::function<void(absl::Duration)> sleep;
+};
+
+// AssignBatchIdentity()
+//
+// Fills an empty publisher_id ("kessan-cpp-" and 16 random hex digits) and
+// an empty batch_key (32 random hex digits) of `request`, so that a retry
+// of it is recognised by the server and applied once.
+void AssignBatchIdentity(v1::PublishRequest& request);
 
 // CallOptions
 //
@@ -96,6 +127,40 @@ class Client {
   //     that error (events delivered before it stay delivered).
   absl::Status Subscribe(const v1::SubscribeRequest& request,
                          EventCallback on_event, const CallOptions& call = {});
+
+  // Like Subscribe(), but a stream that ends for a retryable reason (see
+  // IsRetryableSubscribeEnd(): connection lost, server restarting, a
+  // stalled stream, a slow-consumer disconnect) is resumed after a backoff
+  // with full jitter, with START_MODE_FROM_SEQUENCE from the last journaled
+  // sequence delivered; a stream that ended inside a snapshot starts the
+  // snapshot over. `on_event` sees every journaled event once, in order
+  // (ResumeTracker's rules); reconnects and resyncs are reported to
+  // `resume.on_notice`. LIVE_ONLY first asks GetSnapshot for the journal's
+  // last sequence (with a filter that matches nothing) and resumes from
+  // there. A request without a heartbeat interval gets
+  // `resume.heartbeat_interval`, so that a silent stream can be told from a
+  // quiet one.
+  //
+  // Returns OK when `on_event` returns false or the server ends the stream
+  // cleanly; DATA_LOSS if the server broke the sequence rules; otherwise
+  // the status that ended the last stream: a non-retryable one at once, a
+  // retryable one after `resume.backoff.max_attempts` attempts without
+  // progress. `call.timeout` bounds the whole subscription, reconnects
+  // included.
+  absl::Status SubscribeResuming(const v1::SubscribeRequest& request,
+                                 EventCallback on_event,
+                                 const ResumeOptions& resume = {},
+                                 const CallOptions& call = {});
+
+  // Publishes `request` with a publisher_id and batch_key (AssignBatchIdentity()
+  // fills the empty ones), retrying UNAVAILABLE and DEADLINE_EXCEEDED after
+  // a backoff. The server applies a batch key once: a retry of a batch that
+  // was applied returns the original sequences with duplicate = true. Other
+  // errors (INVALID_ARGUMENT, ALREADY_EXISTS for a key reused with other
+  // items) return at once. `call.timeout` bounds all attempts together.
+  absl::StatusOr<v1::PublishResponse> PublishWithRetry(
+      v1::PublishRequest request, const PublishRetryOptions& retry = {},
+      const CallOptions& call = {});
 
  private:
   struct Impl;
