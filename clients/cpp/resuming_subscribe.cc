@@ -91,7 +91,8 @@ struct StreamEnd {
   // The caller's callback said stop, or the feed broke its rules: do not
   // resume.
   bool final = false;
-  // The stream delivered something.
+  // The stream delivered an event to the caller (a duplicate does not
+  // count).
   bool progress = false;
 };
 
@@ -138,17 +139,18 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
         impl_->stub->Subscribe(&context, next);
     StallWatchdog watchdog(context, stall_limit);
     v1::SubscribeResponse response;
+    bool responded = false;
     while (!end.final) {
       watchdog.WaitingStarts();
       const bool read = reader->Read(&response);
       watchdog.WaitingEnds();
       if (!read) break;
-      if (!end.progress && backoff.attempts() > 0) {
+      if (!responded && backoff.attempts() > 0) {
         notify({.kind = ResumeNotice::Kind::kResumed,
                 .attempt = backoff.attempts(),
                 .resume_from = next.from_sequence()});
       }
-      end.progress = true;
+      responded = true;
       for (const v1::FeedEvent& event : response.events()) {
         absl::StatusOr<ResumeTracker::Verdict> verdict = tracker.Accept(event);
         if (!verdict.ok()) {
@@ -164,6 +166,7 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
                   .restart_snapshot = true,
                   .resync = event.resync()});
         }
+        end.progress = true;
         if (!on_event(event)) {
           end.final = true;
           break;

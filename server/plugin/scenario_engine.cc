@@ -258,51 +258,22 @@ absl::Status ScenarioEngine::Gather(const PreparedScenario& prepared, absl::Time
     *sequence = feed_.last_sequence();
     return absl::OkStatus();
   }
-  if (as_of == absl::InfiniteFuture()) {
-    ASSIGN_OR_RETURN(v1::GetSnapshotResponse snapshot, feed_.Snapshot(filter));
-    *sequence = snapshot.sequence();
-    for (v1::FeedEvent& e : *snapshot.mutable_events()) {
-      if (!e.has_retraction() && IsInput(prepared.descriptor, e)) inputs->push_back(std::move(e));
-    }
-    return absl::OkStatus();
+  v1::GetSnapshotRequest request;
+  *request.mutable_filter() = filter;
+  const bool latest = as_of == absl::InfiniteFuture();
+  if (!latest) {
+    request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
+    *request.mutable_point_in_time()->mutable_as_of() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(as_of));
   }
-  // As of a time: replay the journal in-process (FROM_SEQUENCE 0) and keep
-  // the latest revision of each item committed at or before `as_of`.
-  const uint64_t head = feed_.last_sequence();
-  v1::SubscribeRequest request;  // empty filter: every sequence is seen
-  request.set_start(v1::START_MODE_FROM_SEQUENCE);
-  request.set_from_sequence(0);
-  ASSIGN_OR_RETURN(std::shared_ptr<Subscription> replay, feed_.Subscribe(request));
-  std::map<std::string, v1::FeedEvent> latest;
-  uint64_t seen = 0;
-  absl::Status status;
-  while (replay->last_taken() < head) {
-    std::vector<EventPtr> events = replay->Take(4096, 64 << 20);
-    if (events.empty()) {
-      std::optional<absl::Status> done = replay->Finished();
-      status = done.has_value() && !done->ok() ? *done : absl::DataLossError("journal replay ended early");
-      break;
-    }
-    for (const EventPtr& e : events) {
-      if (e->sequence() == 0 || e->sequence() > head) continue;
-      const v1::FeedEvent& event = e->event;
-      if (google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time()) > absl::ToUnixNanos(as_of)) continue;
-      if (!prepared.issuer.empty() && e->attrs.issuer != prepared.issuer) continue;
-      if (!IsInput(prepared.descriptor, event)) continue;
-      if (event.has_retraction()) {
-        latest.erase(e->attrs.item_key);  // withdrawn: leaves the state
-      } else {
-        latest[e->attrs.item_key] = event;
-      }
-      seen = std::max(seen, e->sequence());
-    }
+  ASSIGN_OR_RETURN(v1::GetSnapshotResponse snapshot, feed_.Snapshot(request));
+  // As of a time, the state is the one after the last input known then.
+  *sequence = latest ? snapshot.sequence() : 0;
+  for (v1::FeedEvent& e : *snapshot.mutable_events()) {
+    if (!IsInput(prepared.descriptor, e)) continue;
+    if (!latest) *sequence = std::max(*sequence, e.sequence());
+    inputs->push_back(std::move(e));
   }
-  feed_.Unsubscribe(replay.get());
-  RETURN_IF_ERROR(status);
-  for (auto& [key, event] : latest) inputs->push_back(std::move(event));
-  std::sort(inputs->begin(), inputs->end(),
-            [](const v1::FeedEvent& a, const v1::FeedEvent& b) { return a.sequence() < b.sequence(); });
-  *sequence = seen;
   return absl::OkStatus();
 }
 

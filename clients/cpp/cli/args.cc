@@ -38,6 +38,13 @@ constexpr FlagSpec kFlags[] = {
     {"segment", true, kOnFiltered}, {"kind", true, kOnFiltered},
     {"from", true, kOnSubscribe},   {"live", false, kOnSubscribe},
     {"limit", true, kOnSubscribe},  {"jsonl", false, kOnSnapshot},
+    {"no-reconnect", false, kOnSubscribe},
+    {"heartbeat-ms", true, kOnSubscribe},
+    {"policy", true, kOnSubscribe},
+    {"view", true, kOnFiltered},
+    {"as-of", true, kOnFiltered},
+    {"publisher-id", true, kOnPublish},
+    {"batch-key", true, kOnPublish},
 };
 
 struct Flag {
@@ -101,6 +108,26 @@ absl::StatusOr<uint64_t> ParseCount(const Flag& flag) {
   return n;
 }
 
+absl::StatusOr<v1::RevisionView> ParseView(absl::string_view text) {
+  const std::string name =
+      absl::StrReplaceAll(absl::AsciiStrToLower(text), {{"_", "-"}});
+  if (name == "latest") return v1::REVISION_VIEW_LATEST;
+  if (name == "first" || name == "first-reported") {
+    return v1::REVISION_VIEW_FIRST_REPORTED;
+  }
+  if (name == "as-of") return v1::REVISION_VIEW_AS_OF;
+  return UsageError(absl::StrCat("--view \"", text,
+                                 "\" is not one of latest, first, as-of"));
+}
+
+absl::StatusOr<v1::SlowConsumerPolicy> ParsePolicy(absl::string_view text) {
+  const std::string name = absl::AsciiStrToLower(text);
+  if (name == "disconnect") return v1::SLOW_CONSUMER_POLICY_DISCONNECT;
+  if (name == "conflate") return v1::SLOW_CONSUMER_POLICY_CONFLATE;
+  return UsageError(absl::StrCat("--policy \"", text,
+                                 "\" is not one of disconnect, conflate"));
+}
+
 // Applies one flag to `args`, which already holds the command.
 absl::Status ApplyFlag(const Flag& flag, Args& args) {
   const absl::string_view name = flag.spec->name;
@@ -128,6 +155,42 @@ absl::Status ApplyFlag(const Flag& flag, Args& args) {
     args.limit = *n;
   } else if (name == "jsonl") {
     args.jsonl = true;
+  } else if (name == "no-reconnect") {
+    args.reconnect = false;
+  } else if (name == "heartbeat-ms") {
+    absl::StatusOr<uint64_t> n = ParseCount(flag);
+    if (!n.ok()) return n.status();
+    if (*n < 100 || *n > 60000) {
+      return UsageError("--heartbeat-ms must be within 100..60000");
+    }
+    args.heartbeat_ms = static_cast<uint32_t>(*n);
+  } else if (name == "policy") {
+    absl::StatusOr<v1::SlowConsumerPolicy> policy = ParsePolicy(flag.value);
+    if (!policy.ok()) return policy.status();
+    args.policy = *policy;
+  } else if (name == "view") {
+    absl::StatusOr<v1::RevisionView> view = ParseView(flag.value);
+    if (!view.ok()) return view.status();
+    args.point_in_time.set_view(*view);
+  } else if (name == "as-of") {
+    absl::Time time;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, flag.value, &time, &error)) {
+      return UsageError(absl::StrCat("--as-of \"", flag.value,
+                                     "\" is not an RFC 3339 time "
+                                     "(2003-05-20T00:00:00Z): ",
+                                     error));
+    }
+    const absl::Duration since_epoch = time - absl::UnixEpoch();
+    const int64_t seconds = absl::ToInt64Seconds(since_epoch);
+    args.point_in_time.mutable_as_of()->set_seconds(seconds);
+    args.point_in_time.mutable_as_of()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+  } else if (name == "publisher-id" || name == "batch-key") {
+    if (flag.value.empty()) {
+      return UsageError(absl::StrCat("--", name, " is empty"));
+    }
+    (name == "publisher-id" ? args.publisher_id : args.batch_key) = flag.value;
   } else {  // A filter list.
     absl::StatusOr<std::vector<std::string>> items = SplitList(flag);
     if (!items.ok()) return items.status();
@@ -231,6 +294,16 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
     if (absl::Status s = ApplyFlag(flag, args); !s.ok()) return s;
   }
   if (from && live) return UsageError("--from and --live exclude each other");
+  v1::PointInTime& pit = args.point_in_time;
+  if (pit.has_as_of()) {
+    if (pit.view() == v1::REVISION_VIEW_UNSPECIFIED) {
+      pit.set_view(v1::REVISION_VIEW_AS_OF);
+    } else if (pit.view() != v1::REVISION_VIEW_AS_OF) {
+      return UsageError("--as-of goes with --view as-of only");
+    }
+  } else if (pit.view() == v1::REVISION_VIEW_AS_OF) {
+    return UsageError("--view as-of needs --as-of TIME");
+  }
   return args;
 }
 
@@ -243,14 +316,32 @@ Commands:
       [--live]          live events only (default: snapshot, then live)
       [--limit N]       exit after N journaled events (control events
                         such as snapshot marks are printed, not counted)
+      [--no-reconnect]  end at the first error; by default a lost stream
+                        is resumed after the last sequence printed, with
+                        backoff (notices on stderr)
+      [--heartbeat-ms N]  heartbeat interval, 100..60000 (default 5000);
+                        a stream silent for 3 intervals is resumed
+      [--policy disconnect|conflate]  when this subscriber falls behind:
+                        be disconnected and resume (default), or skip to
+                        the latest revision of each item
+      [--view V] [--as-of TIME]  revisions of the snapshot part
       [filters]
   snapshot    print the latest state as JSON
       [--jsonl]         one event per line instead of the whole response
+      [--view latest|first|as-of] [--as-of RFC3339]
+                        which revision of each item: the latest (default),
+                        the first reported, or the latest known at TIME
+                        (--as-of alone means --view as-of)
       [filters]
   publish FILE
               publish a kessan.v1.PublishRequest or kessan.v1.DataSet
               (text format .txtpb/.textproto/.pbtxt, or JSON .json) and
-              print the assigned sequences: {"sequences":[...]}
+              print the assigned sequences: {"sequences":[...]}, with
+              "duplicate":true when the batch had been applied before.
+              UNAVAILABLE and DEADLINE_EXCEEDED are retried with the
+              same batch key, so the batch is applied once.
+      [--publisher-id ID] [--batch-key KEY]  the batch's identity
+                        (default: generated)
 
 Filters (repeatable, comma lists allowed: --issuer IIJ,XYZ --issuer ABC):
   --issuer ID   --concept CONCEPT   --segment SEGMENT

@@ -39,10 +39,25 @@ struct Args {
   // subscribe: --limit N, stop after N journaled events (sequence > 0);
   // 0 means no limit.
   uint64_t limit = 0;
+  // subscribe: resume after a lost connection (default); --no-reconnect
+  // ends at the first error instead.
+  bool reconnect = true;
+  // subscribe: --heartbeat-ms N, the heartbeat interval asked for; 0: the
+  // client's default (5000).
+  uint32_t heartbeat_ms = 0;
+  // subscribe: --policy disconnect|conflate.
+  v1::SlowConsumerPolicy policy = v1::SLOW_CONSUMER_POLICY_UNSPECIFIED;
+  // subscribe, snapshot: --view latest|first|as-of, --as-of RFC3339 (which
+  // alone means --view as-of).
+  v1::PointInTime point_in_time;
   // snapshot: --jsonl, one event per line instead of the pretty response.
   bool jsonl = false;
   // publish: the file to publish.
   std::string file;
+  // publish: --publisher-id, --batch-key; generated when not given, so a
+  // retried publish is applied once.
+  std::string publisher_id;
+  std::string batch_key;
 };
 
 // ParseArgs()

@@ -41,16 +41,52 @@ v1::SubscribeRequest MakeSubscribeRequest(const Args& args) {
   if (args.start == v1::START_MODE_FROM_SEQUENCE) {
     request.set_from_sequence(args.from_sequence);
   }
+  request.set_heartbeat_interval_ms(args.heartbeat_ms);
+  request.set_slow_consumer_policy(args.policy);
+  if (args.point_in_time.view() != v1::REVISION_VIEW_UNSPECIFIED) {
+    *request.mutable_point_in_time() = args.point_in_time;
+  }
   return request;
 }
 
+std::string StatusText(const absl::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                      status.message());
+}
+
+}  // namespace
+
+std::string DescribeNotice(const ResumeNotice& notice) {
+  switch (notice.kind) {
+    case ResumeNotice::Kind::kDisconnected:
+      return absl::StrCat(
+          "kessan: stream ended (", StatusText(notice.status),
+          "); reconnecting in ", absl::FormatDuration(notice.delay),
+          " (attempt ", notice.attempt, "), ",
+          notice.restart_snapshot
+              ? std::string("starting the snapshot over")
+              : absl::StrCat("resuming after sequence ", notice.resume_from));
+    case ResumeNotice::Kind::kResumed:
+      return absl::StrCat("kessan: reconnected (attempt ", notice.attempt,
+                          ")");
+    case ResumeNotice::Kind::kResync:
+      return absl::StrCat(
+          "kessan: resync: the journal no longer holds the events after "
+          "sequence ",
+          notice.resync.requested_sequence(), " (oldest ",
+          notice.resync.oldest_available_sequence(),
+          "); a full snapshot follows");
+  }
+  return "kessan: notice";
+}
+
+namespace {
+
 absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
-                          std::ostream& out) {
+                          std::ostream& out, std::ostream& err) {
   absl::Status encode_status;
   uint64_t count = 0;
-  absl::Status status = client.Subscribe(
-      MakeSubscribeRequest(args),
-      [&](const v1::FeedEvent& event) {
+  auto on_event = [&](const v1::FeedEvent& event) {
         absl::StatusOr<std::string> json = ToJson(event, /*pretty=*/false);
         if (!json.ok()) {
           encode_status = json.status();
@@ -61,15 +97,30 @@ absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
         // boundaries, heartbeats) carry sequence 0 and are not counted.
         if (event.sequence() != 0) ++count;
         return args.limit == 0 || count < args.limit;
-      },
-      call);
+  };
+  const v1::SubscribeRequest request = MakeSubscribeRequest(args);
+  absl::Status status;
+  if (args.reconnect) {
+    ResumeOptions resume;
+    resume.on_notice = [&](const ResumeNotice& notice) {
+      err << DescribeNotice(notice) << '\n' << std::flush;
+    };
+    status = client.SubscribeResuming(request, on_event, resume, call);
+  } else {
+    status = client.Subscribe(request, on_event, call);
+  }
   return encode_status.ok() ? status : encode_status;
 }
 
 absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call,
                          std::ostream& out) {
+  v1::GetSnapshotRequest request;
+  *request.mutable_filter() = args.filter;
+  if (args.point_in_time.view() != v1::REVISION_VIEW_UNSPECIFIED) {
+    *request.mutable_point_in_time() = args.point_in_time;
+  }
   absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-      client.GetSnapshot(args.filter, call);
+      client.GetSnapshot(request, call);
   if (!snapshot.ok()) return snapshot.status();
   if (!args.jsonl) {
     absl::StatusOr<std::string> json = ToJson(*snapshot, /*pretty=*/true);
@@ -90,11 +141,15 @@ absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
   absl::StatusOr<v1::PublishRequest> request =
       LoadPublishRequestFromFile(args.file);
   if (!request.ok()) return request.status();
-  absl::StatusOr<v1::PublishResponse> response = client.Publish(*request, call);
+  if (!args.publisher_id.empty()) request->set_publisher_id(args.publisher_id);
+  if (!args.batch_key.empty()) request->set_batch_key(args.batch_key);
+  absl::StatusOr<v1::PublishResponse> response =
+      client.PublishWithRetry(*std::move(request), PublishRetryOptions(), call);
   if (!response.ok()) return response.status();
   // Plain JSON numbers: sequences stay far below 2^53.
   out << "{\"sequences\":[" << absl::StrJoin(response->sequences(), ",")
-      << "]}\n";
+      << "]" << (response->duplicate() ? ",\"duplicate\":true" : "")
+      << "}\n";
   return absl::OkStatus();
 }
 
@@ -106,7 +161,7 @@ int RunCommand(const Args& args, Client& client, std::ostream& out,
   absl::Status status;
   switch (args.command) {
     case Command::kSubscribe:
-      status = RunSubscribe(args, client, call, out);
+      status = RunSubscribe(args, client, call, out, err);
       break;
     case Command::kSnapshot:
       status = RunSnapshot(args, client, call, out);

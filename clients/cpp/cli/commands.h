@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ostream>
+#include <string>
 
 #include "cli/args.h"
 #include "kessan/client.h"
@@ -16,7 +17,18 @@ namespace kessan::cli {
 // `err` as one line "kessan: CODE: message". Returns kExitOk or
 // kExitFailure. Blocks for as long as the command runs (a subscription
 // without --limit runs until the server ends it).
+//
+// `kessan subscribe` resumes a lost stream unless --no-reconnect, and says
+// so on `err`, one DescribeNotice() line per notice; `out` stays one JSON
+// line per event.
 int RunCommand(const Args& args, Client& client, std::ostream& out,
                std::ostream& err);
+
+// DescribeNotice()
+//
+// One line (without newline) for a resuming subscription's notice:
+// "kessan: stream ended (UNAVAILABLE: ...); reconnecting in 230ms
+// (attempt 1), resuming after sequence 42".
+std::string DescribeNotice(const ResumeNotice& notice);
 
 }  // namespace kessan::cli

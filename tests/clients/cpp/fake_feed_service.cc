@@ -1,5 +1,6 @@
 #include "fake_feed_service.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -11,6 +12,13 @@ grpc::Status FakeFeedService::Publish(grpc::ServerContext*,
                                       const v1::PublishRequest* request,
                                       v1::PublishResponse* response) {
   last_publish = *request;
+  size_t call;
+  {
+    absl::MutexLock lock(&mu_);
+    call = publish_requests_.size();
+    publish_requests_.push_back(*request);
+  }
+  if (call < publish_failures.size()) return publish_failures[call];
   if (!publish_status.ok()) return publish_status;
   *response = publish_response;
   return grpc::Status::OK;
@@ -29,12 +37,42 @@ grpc::Status FakeFeedService::Subscribe(
     grpc::ServerContext*, const v1::SubscribeRequest* request,
     grpc::ServerWriter<v1::SubscribeResponse>* writer) {
   last_subscribe = *request;
+  size_t call;
+  {
+    absl::MutexLock lock(&mu_);
+    call = subscribe_requests_.size();
+    subscribe_requests_.push_back(*request);
+  }
+  if (!subscribe_script.empty()) {
+    const SubscribeCall& script =
+        subscribe_script[std::min(call, subscribe_script.size() - 1)];
+    for (const v1::SubscribeResponse& response : script.responses) {
+      if (!writer->Write(response)) return grpc::Status::CANCELLED;
+    }
+    return PlayEnd(script.end, script.status, writer);
+  }
   for (const v1::SubscribeResponse& response : subscribe_responses) {
     if (!writer->Write(response)) return grpc::Status::CANCELLED;
   }
-  switch (subscribe_end) {
+  return PlayEnd(subscribe_end, subscribe_status, writer);
+}
+
+std::vector<v1::SubscribeRequest> FakeFeedService::subscribe_requests() const {
+  absl::MutexLock lock(&mu_);
+  return subscribe_requests_;
+}
+
+std::vector<v1::PublishRequest> FakeFeedService::publish_requests() const {
+  absl::MutexLock lock(&mu_);
+  return publish_requests_;
+}
+
+grpc::Status FakeFeedService::PlayEnd(
+    StreamEnd end, const grpc::Status& status,
+    grpc::ServerWriter<v1::SubscribeResponse>* writer) {
+  switch (end) {
     case StreamEnd::kFinish:
-      return subscribe_status;
+      return status;
     case StreamEnd::kEndless:
       // Far more than flow control lets the transport buffer: a client
       // that stops reading blocks the writes well before the cap, and one

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "kessan/v1/feed.grpc.pb.h"
 
@@ -48,7 +49,16 @@ class FakeFeedService final : public v1::FeedService::Service {
       grpc::ServerContext* context, const v1::SubscribeRequest* request,
       grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
 
+  // One Subscribe call of a script: its responses, then its end.
+  struct SubscribeCall {
+    std::vector<v1::SubscribeResponse> responses;
+    grpc::Status status = grpc::Status::OK;
+    StreamEnd end = StreamEnd::kFinish;
+  };
+
   // Canned answers.
+  // The first publish calls fail with these statuses, in turn.
+  std::vector<grpc::Status> publish_failures;
   grpc::Status publish_status = grpc::Status::OK;
   v1::PublishResponse publish_response;
   grpc::Status snapshot_status = grpc::Status::OK;
@@ -56,15 +66,28 @@ class FakeFeedService final : public v1::FeedService::Service {
   std::vector<v1::SubscribeResponse> subscribe_responses;
   StreamEnd subscribe_end = StreamEnd::kFinish;
   grpc::Status subscribe_status = grpc::Status::OK;
+  // When not empty, Subscribe call i plays subscribe_script[i] (the last
+  // entry again for the calls after it) instead of the three fields above.
+  std::vector<SubscribeCall> subscribe_script;
 
   // Recorded requests.
   std::optional<v1::PublishRequest> last_publish;
   std::optional<v1::GetSnapshotRequest> last_snapshot;
   std::optional<v1::SubscribeRequest> last_subscribe;
   absl::Notification subscribe_cancelled;
+  // Every request, in call order (locked: safe to read once the client
+  // call that made them returned).
+  std::vector<v1::SubscribeRequest> subscribe_requests() const;
+  std::vector<v1::PublishRequest> publish_requests() const;
 
  private:
+  grpc::Status PlayEnd(StreamEnd end, const grpc::Status& status,
+                       grpc::ServerWriter<v1::SubscribeResponse>* writer);
+
   absl::Notification release_;  // Lets kHang handlers return.
+  mutable absl::Mutex mu_;
+  std::vector<v1::SubscribeRequest> subscribe_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::PublishRequest> publish_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 // FakeServer

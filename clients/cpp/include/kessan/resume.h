@@ -53,8 +53,8 @@ struct ResumeNotice {
 // How Client::SubscribeResuming() reconnects.
 struct ResumeOptions {
   // Delays between attempts, and how many attempts without progress are
-  // allowed (an attempt makes progress when its stream delivers anything,
-  // a heartbeat included).
+  // allowed (an attempt makes progress when its stream delivers an event to
+  // the caller, a heartbeat included; dropped duplicates do not count).
   BackoffOptions backoff;
   // The heartbeat interval asked for when the request leaves it 0. A stream
   // silent for `stall_heartbeats` intervals is cancelled as stalled
