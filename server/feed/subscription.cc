@@ -20,6 +20,9 @@ Subscription::Subscription(Options options)
                std::make_move_iterator(options.initial.end())),
       backlog_after_(options.backlog_after),
       backlog_up_to_(options.backlog_up_to),
+      // A consumer busy with a snapshot or backlog takes live events when
+      // done; only an idle one needs waking.
+      waiting_(initial_.empty() && backlog_after_ >= backlog_up_to_),
       last_activity_(options.now) {}
 
 bool Subscription::Push(EventPtr event) {

@@ -93,7 +93,7 @@ class Subscription {
   absl::Mutex mu_;
   std::deque<EventPtr> queue_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> close_ ABSL_GUARDED_BY(mu_);
-  bool waiting_ ABSL_GUARDED_BY(mu_) = true;  // consumer found nothing last time
+  bool waiting_ ABSL_GUARDED_BY(mu_);  // the consumer found nothing last time
   std::shared_ptr<Waker> waker_ ABSL_GUARDED_BY(mu_);
   // Control events (heartbeats, conflation marks) go before queue_.
   std::deque<EventPtr> control_ ABSL_GUARDED_BY(mu_);
