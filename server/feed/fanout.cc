@@ -24,13 +24,7 @@ void FanOut::Deliver(const std::vector<EventPtr>& events) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& subscription : subscriptions_) {
-      bool wake = false;
-      for (const EventPtr& event : events) {
-        if (subscription->filter().Matches(event->attrs)) {
-          wake = subscription->Push(event) || wake;
-        }
-      }
-      if (wake) to_wake.push_back(subscription);
+      if (subscription->PushMatching(events)) to_wake.push_back(subscription);
     }
   }
   for (const auto& subscription : to_wake) subscription->Wake();

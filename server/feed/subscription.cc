@@ -27,6 +27,19 @@ Subscription::Subscription(Options options)
 
 bool Subscription::Push(EventPtr event) {
   absl::MutexLock lock(&mu_);
+  return PushLocked(std::move(event));
+}
+
+bool Subscription::PushMatching(const std::vector<EventPtr>& events) {
+  absl::MutexLock lock(&mu_);
+  bool wake = false;
+  for (const EventPtr& event : events) {
+    if (filter_.Matches(event->attrs)) wake = PushLocked(event) || wake;
+  }
+  return wake;
+}
+
+bool Subscription::PushLocked(EventPtr event) {
   if (close_.has_value()) return false;
   if (queue_.size() >= max_queued_ &&
       (policy_ != Options::Policy::kConflate || ConflateLocked() == 0)) {

@@ -55,6 +55,8 @@ class Subscription {
 
   // Queues a live event; returns true when the consumer should be woken.
   bool Push(EventPtr event);
+  // Queues the events of `events` that match the filter, under one lock.
+  bool PushMatching(const std::vector<EventPtr>& events);
   // Ends the subscription with `status` once the queue is drained (OK) or at
   // once (an error).
   void Close(absl::Status status);
@@ -102,6 +104,7 @@ class Subscription {
   uint64_t conflated_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
 
+  bool PushLocked(EventPtr event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the latest queued revision per item; returns how many it dropped.
   size_t ConflateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
