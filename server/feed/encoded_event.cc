@@ -34,6 +34,7 @@ EventPtr EncodeEvent(v1::FeedEvent event) {
   auto encoded = Frame(event.SerializeAsString());
   encoded->attrs = AttrsOf(event);
   encoded->event = std::move(event);
+  encoded->slice = grpc::Slice(encoded->frame);
   return encoded;
 }
 
@@ -43,6 +44,7 @@ absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body) {
     return absl::DataLossError("journal record is not a kessan.v1.FeedEvent");
   }
   encoded->attrs = AttrsOf(encoded->event);
+  encoded->slice = grpc::Slice(encoded->frame);
   return encoded;
 }
 

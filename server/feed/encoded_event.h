@@ -5,6 +5,8 @@
 #include <string>
 #include "absl/strings/string_view.h"
 
+#include <grpcpp/support/slice.h>
+
 #include "absl/status/statusor.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/keys.h"
@@ -19,6 +21,9 @@ struct EncodedEvent {
   v1::FeedEvent event;
   EventAttrs attrs;
   std::string frame;
+  // The frame in a gRPC refcounted slice, made once: each subscriber's
+  // response takes a reference (an atomic increment), never a copy.
+  grpc::Slice slice;
 
   uint64_t sequence() const { return event.sequence(); }
   // The FeedEvent's serialized bytes, inside the frame.

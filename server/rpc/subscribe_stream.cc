@@ -8,13 +8,6 @@ namespace {
 constexpr size_t kMaxEventsPerMessage = 256;
 constexpr size_t kMaxBytesPerMessage = 256 * 1024;
 
-// A slice that keeps the event's encoded bytes alive, without copying them.
-grpc::Slice SliceOf(const EventPtr& event) {
-  auto* hold = new EventPtr(event);
-  return grpc::Slice(const_cast<char*>(event->frame.data()), event->frame.size(),
-                     [](void* p) { delete static_cast<EventPtr*>(p); }, hold);
-}
-
 class SubscribeReactor;
 
 // StreamCore is the stream's state shared with the Subscription (as its
@@ -43,9 +36,9 @@ class StreamCore final : public Waker {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  SubscribeReactor(Feed& feed, std::shared_ptr<Subscription> subscription)
+  SubscribeReactor(Feed& feed, std::shared_ptr<Subscription> subscription, std::shared_ptr<void> lease)
       : feed_(feed), subscription_(subscription),
-        core_(std::make_shared<StreamCore>(std::move(subscription), this)) {}
+        core_(std::make_shared<StreamCore>(std::move(subscription), this)), lease_(std::move(lease)) {}
 
   void Start() {
     subscription_->SetWaker(core_);
@@ -64,6 +57,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   Feed& feed_;
   const std::shared_ptr<Subscription> subscription_;
   const std::shared_ptr<StreamCore> core_;
+  const std::shared_ptr<void> lease_;
 };
 
 void StreamCore::Wake() {
@@ -83,7 +77,7 @@ void StreamCore::Wake() {
   }
   std::vector<grpc::Slice> slices;
   slices.reserve(events.size());
-  for (const EventPtr& e : events) slices.push_back(SliceOf(e));
+  for (const EventPtr& e : events) slices.push_back(e->slice);
   buffer_ = grpc::ByteBuffer(slices.data(), slices.size());
   writing_ = true;
   mu_.Unlock();
@@ -125,8 +119,8 @@ class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(
-    Feed& feed, std::shared_ptr<Subscription> subscription) {
-  auto* reactor = new SubscribeReactor(feed, std::move(subscription));
+    Feed& feed, std::shared_ptr<Subscription> subscription, std::shared_ptr<void> lease) {
+  auto* reactor = new SubscribeReactor(feed, std::move(subscription), std::move(lease));
   reactor->Start();
   return reactor;
 }
