@@ -6,8 +6,22 @@ DATA_DIR ?= $(BUILD_DIR)/kessan-data
 LISTEN ?= 127.0.0.1:50051
 SEED ?= data/iij/iij_4q02_fy2002.txtpb
 JOBS ?= $(shell nproc)
+# The clang build with AddressSanitizer + UndefinedBehaviorSanitizer, which
+# also holds the libFuzzer targets (tests/fuzz).
+SAN_DIR ?= build-asan
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-sanitize=vptr -fsanitize=fuzzer-no-link
+# The shared ASan runtime: plugins link with --no-undefined, and find it
+# (as every executable does) through the rpath.
+SAN_RT_DIR = $(shell dirname "$$(clang -print-file-name=libclang_rt.asan-x86_64.so)")
+SAN_LDFLAGS = -fsanitize=address,undefined -shared-libasan -Wl,-rpath,$(SAN_RT_DIR)
+# Not run under the sanitizers: the plugin SDK install test (recompiles the
+# protos from scratch) and the memory bomb (no RLIMIT_AS under ASan).
+SAN_EXCLUDE ?= plugins.sdk_install_test|MemoryBombIsResourceExhausted
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
 
-.PHONY: all deps configure build run test lint clean
+.PHONY: all deps configure build run test lint clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
 
 all: build
 
@@ -24,11 +38,43 @@ run: build
 	@echo "kessand: journal in $(DATA_DIR), seed $(SEED); Ctrl-C stops it"
 	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --data_dir $(DATA_DIR) --seed $(SEED)
 
+# On CI (CI=true) also the sanitizer build and a bounded fuzz run.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+ifeq ($(CI),true)
+	$(MAKE) --no-print-directory test-sanitize fuzz-smoke
+endif
+
+sanitize-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(SAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Sanitize \
+	  -DCMAKE_C_FLAGS_SANITIZE="$(SAN_FLAGS)" -DCMAKE_CXX_FLAGS_SANITIZE="$(SAN_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$(SAN_LDFLAGS)" \
+	  -DCMAKE_SHARED_LINKER_FLAGS_SANITIZE="$(SAN_LDFLAGS)" \
+	  -DKESSAN_FUZZ=ON -DKESSAN_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) >/dev/null
+	cmake --build $(SAN_DIR) -j $(JOBS)
+
+# Every test under ASan + UBSan (clang); a finding fails the test.
+test-sanitize: sanitize-build
+	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE fuzz -E '$(SAN_EXCLUDE)'
+
+# Each fuzz target for FUZZ_SMOKE_SECONDS (CI), or FUZZ_SECONDS (make fuzz).
+fuzz-smoke: sanitize-build
+	cd $(SAN_DIR) && ctest --output-on-failure -L fuzz
+
+fuzz: sanitize-build
+	tests/fuzz/run_fuzz.sh $(SAN_DIR) $(CURDIR) $(FUZZ_SECONDS)
+
+# Benchmarks: kessand against Redis pub/sub and core NATS (tests/bench/README.md).
+# QUICK=1 runs a subset; REPS=n repetitions (default 3).
+bench-deps: deps
+	@.ci/bench_deps.sh
+
+bench: build bench-deps
+	BUILD_DIR=$(BUILD_DIR) tests/bench/compare.sh
 
 lint: deps
 	clients/node/node_modules/.bin/buf lint proto
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR)

@@ -11,6 +11,9 @@ APT_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libspdlog-dev python3 python3-grpcio python3-grpc-tools python3-protobuf
   nodejs
+  # security: OpenSSL (token hashing, deploy/tls/make-certs.sh); clang with
+  # its sanitizer and libFuzzer runtimes (make test-sanitize, make fuzz)
+  libssl-dev openssl clang clang-14 libclang-rt-14-dev
 )
 
 missing=()

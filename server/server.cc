@@ -6,8 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "auth/token_store.h"
 #include "absl/synchronization/mutex.h"
 #include "dataset/dataset.h"
 #include "feed/feed.h"
@@ -16,6 +20,7 @@
 #include "plugin/paths.h"
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
+#include "rpc/call_guard.h"
 #include "rpc/feed_service.h"
 #include "rpc/scenario_service.h"
 #include "util/status_macros.h"
@@ -50,11 +55,88 @@ absl::Status LoadSeed(Feed& feed, const std::string& path) {
   return absl::OkStatus();
 }
 
+// --- Security: TLS credentials, the principals file, the limits. ---
+
+absl::StatusOr<std::string> ReadFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path);
+  if (!in.is_open()) return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot read the file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// True for 127.0.0.0/8, ::1, localhost and unix sockets.
+bool IsLoopback(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) return true;
+  std::string host = listen;
+  if (absl::StartsWith(host, "[")) {
+    host = host.substr(1, host.find(']') == std::string::npos ? std::string::npos : host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+// The listening port's credentials: TLS (and mTLS) when configured.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const ServerOptions& o) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert and tls_key: give both or neither");
+  }
+  if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("tls_client_ca needs tls_cert and tls_key (mTLS is TLS first)");
+  }
+  if (o.tls_cert_file.empty()) {
+    if (!o.auth_tokens_file.empty() && !IsLoopback(o.listen)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "auth_tokens on ", o.listen, " without TLS would send bearer tokens in clear text over the network: "
+          "add tls_cert and tls_key, or listen on a loopback address"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile("tls_cert", o.tls_cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadFile("tls_key", o.tls_key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!o.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile("tls_client_ca", o.tls_client_ca_file));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::StatusOr<CallGuardOptions> GuardOptions(const ServerOptions& o) {
+  CallGuardOptions g;
+  if (!o.auth_tokens_file.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<auth::TokenStore> store,
+                     auth::TokenStore::Open(o.auth_tokens_file, o.auth_reload_interval));
+    g.tokens = std::move(store);
+  }
+  g.client_certificates = !o.tls_client_ca_file.empty();
+  if (o.max_batch_items < 1 || o.max_batch_items > kMaxBatchItems) {
+    return absl::InvalidArgumentError(absl::StrCat("max_batch_items: 1..", kMaxBatchItems));
+  }
+  if (o.max_message_bytes < 1024) return absl::InvalidArgumentError("max_message_bytes: at least 1024");
+  if (o.max_publish_rate < 0 || o.publish_burst < 0) {
+    return absl::InvalidArgumentError("max_publish_rate and publish_burst cannot be negative");
+  }
+  g.max_batch_items = o.max_batch_items;
+  g.publish_rate = o.max_publish_rate;
+  g.publish_burst = o.publish_burst;
+  g.max_subscriptions_per_connection = o.max_subscriptions_per_connection;
+  g.max_concurrent_scenario_runs = o.max_concurrent_scenario_runs;
+  return g;
+}
+
 }  // namespace
 
 class Server::Impl {
  public:
   std::unique_ptr<Feed> feed;
+  // Authentication, entitlements, limits, audit (after the feed, before
+  // the services that use it).
+  std::unique_ptr<CallGuard> guard;
+  std::shared_ptr<auth::TokenStore> tokens;
   std::unique_ptr<FeedServiceImpl> service;
   // Scenarios (declared after the feed, before the gRPC server: destroyed
   // after the server stops, before the feed).
@@ -84,7 +166,7 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   if (host.plugin_dir.empty()) spdlog::warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
   impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host);
-  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.scenario_engine);
+  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.scenario_engine, *impl.guard);
   return absl::OkStatus();
 }
 
@@ -101,6 +183,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::FailedPreconditionError(
         absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));
   }
+  // Security settings first: a misconfigured server does not start at all.
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(options));
+  ASSIGN_OR_RETURN(CallGuardOptions guard_options, GuardOptions(options));
   std::string journal = (std::filesystem::path(options.data_dir) / "kessan.db").string();
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteEventLog> log, SqliteEventLog::Open(journal));
@@ -116,10 +201,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  impl->service = std::make_unique<FeedServiceImpl>(*impl->feed);
+  impl->tokens = guard_options.tokens;
+  impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
+  impl->service = std::make_unique<FeedServiceImpl>(*impl->feed, *impl->guard);
   RETURN_IF_ERROR(StartScenarios(*impl, options));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(options.listen, credentials, &impl->port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   AddKeepalive(builder);
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->scenario_service.get());
@@ -127,13 +215,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (impl->grpc_server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  spdlog::info("kessand serving kessan.v1.FeedService on port {}", impl->port);
+  spdlog::info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
+               options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
+               impl->guard->enabled() ? ", authentication on" : ", no authentication");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 int Server::port() const { return impl_->port; }
 
 uint64_t Server::last_sequence() const { return impl_->feed->last_sequence(); }
+
+absl::Status Server::ReloadAuthTokens() {
+  if (impl_->tokens == nullptr) return absl::FailedPreconditionError("no auth_tokens file");
+  return impl_->tokens->Reload();
+}
 
 void Server::Shutdown(absl::Duration grace) {
   {

@@ -4,8 +4,11 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 #include "client_impl.h"
 #include "grpc_status.h"
+#include "secure_channel.h"
 #include "kessan/v1/feed.grpc.pb.h"
 
 namespace kessan {
@@ -43,9 +46,17 @@ using internal::ApplyCallOptions;
 
 Client::Impl::Impl(ClientOptions options_in)
     : options(std::move(options_in)),
-      stub(v1::FeedService::NewStub(grpc::CreateCustomChannel(
-          options.address, grpc::InsecureChannelCredentials(),
-          internal::ChannelArgumentsOf(options)))) {}
+      channel(internal::CreateChannel(options, internal::ChannelArgumentsOf(options))),
+      stub(v1::FeedService::NewStub(channel)) {}
+
+absl::Status Client::Impl::Reconnect(absl::Time deadline) {
+  grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+  if (channel->WaitForConnected(absl::ToChronoTime(deadline))) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot connect to ", options.address));
+}
 
 Client::Client(std::string address)
     : Client(ClientOptions{.address = std::move(address)}) {}

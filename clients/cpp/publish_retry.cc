@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "client_impl.h"
 #include "kessan/client.h"
 
 namespace kessan {
@@ -36,8 +37,8 @@ absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(
   const absl::Time deadline = call.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + call.timeout;
-  const auto sleep = retry.sleep ? retry.sleep
-                                 : [](absl::Duration d) { absl::SleepFor(d); };
+  const auto sleep =
+      retry.sleep ? retry.sleep : [](absl::Duration d) { absl::SleepFor(d); };
   Backoff backoff(retry.backoff, retry.random);
   for (;;) {
     const CallOptions attempt{
@@ -51,6 +52,9 @@ absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(
     }
     if (absl::Now() >= deadline || backoff.Exhausted()) return response;
     sleep(std::min(backoff.NextDelay(), deadline - absl::Now()));
+    // Not connected in time: the attempt below fails with UNAVAILABLE.
+    impl_->Reconnect(std::min(deadline, absl::Now() + retry.attempt_timeout))
+        .IgnoreError();
   }
 }
 

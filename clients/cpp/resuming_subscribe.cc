@@ -117,11 +117,11 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   // The server clamps the interval to [100 ms, 60 s]; so does the stall
   // limit.
   const absl::Duration stall_limit =
-      absl::Milliseconds(HeartbeatMs(
-          absl::Milliseconds(request.heartbeat_interval_ms()))) *
+      absl::Milliseconds(
+          HeartbeatMs(absl::Milliseconds(request.heartbeat_interval_ms()))) *
       std::max(1, resume.stall_heartbeats);
-  const auto sleep = resume.sleep ? resume.sleep
-                                  : [](absl::Duration d) { absl::SleepFor(d); };
+  const auto sleep =
+      resume.sleep ? resume.sleep : [](absl::Duration d) { absl::SleepFor(d); };
   auto notify = [&](const ResumeNotice& notice) {
     if (resume.on_notice) resume.on_notice(notice);
   };
@@ -204,9 +204,13 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     return absl::OkStatus();
   };
 
-  for (;;) {
+  for (bool retry = false;; retry = true) {
     StreamEnd end;
-    if (request.start() == v1::START_MODE_LIVE_ONLY &&
+    if (retry) {
+      end.status = impl_->Reconnect(
+          std::min(deadline, absl::Now() + resume.connect_timeout));
+    }
+    if (end.status.ok() && request.start() == v1::START_MODE_LIVE_ONLY &&
         !tracker.position_known()) {
       end.status = find_head();
     }

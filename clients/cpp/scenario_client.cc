@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "grpc_status.h"
+#include "secure_channel.h"
 #include "kessan/v1/scenario.grpc.pb.h"
 
 namespace kessan {
@@ -23,7 +24,7 @@ struct ScenarioClient::Impl {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
     stub = v1::ScenarioService::NewStub(
-        grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args));
+        internal::CreateChannel(options, args));
   }
   std::unique_ptr<v1::ScenarioService::Stub> stub;
 };

@@ -27,6 +27,23 @@ ABSL_FLAG(std::string, plugin_dir, "",
           "directory of scenario plugins (*.so); default: the bundled plugins of this "
           "build or install; \"none\": no plugins");
 
+// Security (README "Security").
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) of the server: serve TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require client certificates signed by it (mTLS); the certificate's "
+          "common name is the caller's identity");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "principals file (bearer token hashes, certificate names, roles, entitlements); "
+          "reloaded when it changes and on SIGHUP");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20, "largest request message accepted, in bytes");
+ABSL_FLAG(int32_t, max_batch_items, 1000, "items per Publish batch (1-1000)");
+ABSL_FLAG(double, max_publish_rate, 0, "published items per second per principal; 0: no limit");
+ABSL_FLAG(double, publish_burst, 0, "publish token bucket size in items; 0: one second's worth");
+ABSL_FLAG(uint64_t, max_subscriptions_per_connection, 1000,
+          "Subscribe and WatchScenario streams open at once on one connection; 0: no limit");
+ABSL_FLAG(uint64_t, max_concurrent_scenario_runs, 16, "RunScenario calls running at once; 0: no limit");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("kessand --listen HOST:PORT --data_dir DIR [--seed FILE]");
   absl::ParseCommandLine(argc, argv);
@@ -39,6 +56,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);  // reload --auth_tokens
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   kessan::ServerOptions options;
@@ -49,6 +67,16 @@ int main(int argc, char** argv) {
   options.max_queued_events = absl::GetFlag(FLAGS_max_queued_events);
   options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
   options.plugin_dir = absl::GetFlag(FLAGS_plugin_dir);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
+  options.max_publish_rate = absl::GetFlag(FLAGS_max_publish_rate);
+  options.publish_burst = absl::GetFlag(FLAGS_publish_burst);
+  options.max_subscriptions_per_connection = absl::GetFlag(FLAGS_max_subscriptions_per_connection);
+  options.max_concurrent_scenario_runs = absl::GetFlag(FLAGS_max_concurrent_scenario_runs);
   absl::StatusOr<std::unique_ptr<kessan::Server>> server = kessan::Server::Start(options);
   if (!server.ok()) {
     spdlog::error("kessand: {}", server.status().ToString());
@@ -59,7 +87,12 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int signal = 0;
-  sigwait(&stop, &signal);
+  for (;;) {
+    sigwait(&stop, &signal);
+    if (signal != SIGHUP) break;
+    absl::Status reloaded = (*server)->ReloadAuthTokens();
+    if (!reloaded.ok()) spdlog::warn("SIGHUP: {}", reloaded.ToString());
+  }
   spdlog::info("signal {}: shutting down", signal);
   (*server)->Shutdown();
   return 0;

@@ -253,6 +253,8 @@ absl::Status ScenarioEngine::Gather(const PreparedScenario& prepared, absl::Time
                                     std::vector<v1::FeedEvent>* inputs, uint64_t* sequence) {
   v1::Filter filter;
   if (!prepared.issuer.empty()) filter.add_issuers(prepared.issuer);
+  else *filter.mutable_issuers() = prepared.scope.issuers();
+  *filter.mutable_concepts() = prepared.scope.concepts();
   for (v1::EventKind k : prepared.event_kinds) filter.add_event_kinds(k);
   if (prepared.event_kinds.empty()) {
     *sequence = feed_.last_sequence();

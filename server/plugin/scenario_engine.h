@@ -23,6 +23,9 @@ struct PreparedScenario {
   google::protobuf::Map<std::string, v1::ParameterValue> parameters;  // converted, defaults filled
   // Journaled events of these kinds may be inputs (for subscriptions).
   std::vector<v1::EventKind> event_kinds;
+  // What the caller may see (its entitlement): inputs come only from these
+  // issuers (when `issuer` is empty) and concepts. Empty lists: any.
+  v1::Filter scope;
 };
 
 // Converts `given` to the declared types, checks bounds and required

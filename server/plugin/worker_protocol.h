@@ -63,6 +63,24 @@ inline std::string EncodeReply(int32_t status, const std::string& message, const
   return frame + body;
 }
 
+// A request body (the frame without its length), decoded in place.
+struct RequestView {
+  uint8_t op = 0;
+  uint32_t cpu_seconds = 0;
+  const char* payload = nullptr;  // points into the body
+  size_t payload_size = 0;
+};
+
+// Decodes a request body. False if malformed (shorter than op + budget).
+inline bool DecodeRequest(const std::string& body, RequestView* request) {
+  if (body.size() < 5) return false;
+  request->op = static_cast<uint8_t>(body[0]);
+  request->cpu_seconds = GetU32(body.data() + 1);
+  request->payload = body.data() + 5;
+  request->payload_size = body.size() - 5;
+  return true;
+}
+
 struct Reply {
   int32_t status = 0;
   std::string message;

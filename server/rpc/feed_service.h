@@ -3,17 +3,19 @@
 
 #include "feed/feed.h"
 #include "kessan/v1/feed.grpc.pb.h"
+#include "rpc/call_guard.h"
 
 namespace kessan {
 
 // Publish and GetSnapshot run on gRPC's synchronous pool (a publish waits
 // for the journal's fsync); Subscribe is a raw callback stream that writes
 // the events' pre-encoded bytes, several queued events per message, one
-// write in flight. The Feed must outlive the service.
+// write in flight. Every call is authorized, entitled and limited by the
+// CallGuard first. The Feed and the guard must outlive the service.
 class FeedServiceImpl final
     : public v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service> {
  public:
-  explicit FeedServiceImpl(Feed& feed) : feed_(feed) {}
+  FeedServiceImpl(Feed& feed, CallGuard& guard) : feed_(feed), guard_(guard) {}
 
   grpc::Status Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
                        v1::PublishResponse* response) override;
@@ -25,6 +27,7 @@ class FeedServiceImpl final
 
  private:
   Feed& feed_;
+  CallGuard& guard_;
 };
 
 }  // namespace kessan

@@ -6,9 +6,18 @@
 #include <atomic>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+
 #include "rpc/status_util.h"
 
 namespace kessan {
+namespace {
+
+constexpr char kListScenarios[] = "/kessan.v1.ScenarioService/ListScenarios";
+constexpr char kRunScenario[] = "/kessan.v1.ScenarioService/RunScenario";
+constexpr char kWatchScenario[] = "/kessan.v1.ScenarioService/WatchScenario";
+
+}  // namespace
 
 // WatchReactor: the stream of one WatchScenario call. Thread-safe: results
 // come from the session's thread, completions from gRPC's.
@@ -37,8 +46,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchScenarioResp
 // WatchSession: the thread that re-runs one watched scenario.
 class WatchSession : public std::enable_shared_from_this<WatchSession> {
  public:
-  WatchSession(ScenarioEngine& engine, PreparedScenario prepared, std::shared_ptr<Subscription> subscription)
-      : engine_(engine), prepared_(std::move(prepared)), subscription_(std::move(subscription)) {}
+  WatchSession(ScenarioEngine& engine, PreparedScenario prepared, std::shared_ptr<Subscription> subscription,
+               CallGuard& guard, auth::Principal principal, auth::Lease lease)
+      : engine_(engine), prepared_(std::move(prepared)), subscription_(std::move(subscription)),
+        guard_(guard), principal_(std::move(principal)), lease_(std::move(lease)) {}
 
   void Start(WatchReactor* reactor);
   void Wake() {
@@ -85,6 +96,9 @@ class WatchSession : public std::enable_shared_from_this<WatchSession> {
   ScenarioEngine& engine_;
   const PreparedScenario prepared_;
   const std::shared_ptr<Subscription> subscription_;
+  CallGuard& guard_;
+  const auth::Principal principal_;
+  const auth::Lease lease_;  // a subscription on the caller's connection
   std::thread thread_;
   std::atomic<bool> done_{false};
 
@@ -164,6 +178,10 @@ void WatchSession::Start(WatchReactor* reactor) {
 
 bool WatchSession::RunAndSend(uint64_t trigger) {
   absl::StatusOr<v1::ScenarioResult> result = engine_.Run(prepared_);
+  if (!result.ok()) {
+    guard_.Audit(principal_, kWatchScenario, result.status(),
+                 absl::StrCat("scenario=", prepared_.descriptor.name(), " trigger=", trigger));
+  }
   absl::MutexLock lock(&mu_);
   if (reactor_ == nullptr) return false;
   if (!result.ok()) {
@@ -220,23 +238,59 @@ void ScenarioServiceImpl::Stop() {
   }
 }
 
-grpc::Status ScenarioServiceImpl::ListScenarios(grpc::ServerContext*, const v1::ListScenariosRequest*,
+grpc::Status ScenarioServiceImpl::ListScenarios(grpc::ServerContext* context, const v1::ListScenariosRequest*,
                                                 v1::ListScenariosResponse* response) {
+  absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kListScenarios);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
   for (v1::ScenarioInfo& info : engine_.host().List()) *response->add_scenarios() = std::move(info);
   return grpc::Status::OK;
 }
 
-grpc::Status ScenarioServiceImpl::RunScenario(grpc::ServerContext*, const v1::RunScenarioRequest* request,
+namespace {
+
+// What a caller may run a scenario over: the issuer it names (checked,
+// canonical) and the scope of its inputs (its entitlement).
+struct Entitled {
+  std::string issuer;
+  v1::Filter scope;
+};
+
+absl::StatusOr<Entitled> EntitleRun(CallGuard& guard, const auth::Principal& principal, const std::string& issuer) {
+  Entitled out;
+  absl::StatusOr<std::string> id = guard.EntitleIssuer(principal, issuer);
+  if (!id.ok()) return id.status();
+  out.issuer = *std::move(id);
+  if (principal.restricted()) {
+    absl::StatusOr<v1::Filter> scope = guard.Entitle(principal, v1::Filter());
+    if (!scope.ok()) return scope.status();
+    out.scope = *std::move(scope);
+  }
+  return out;
+}
+
+}  // namespace
+
+grpc::Status ScenarioServiceImpl::RunScenario(grpc::ServerContext* context, const v1::RunScenarioRequest* request,
                                               v1::RunScenarioResponse* response) {
+  absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kRunScenario);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  absl::StatusOr<Entitled> entitled = EntitleRun(guard_, *principal, request->issuer());
+  if (!entitled.ok()) return guard_.Refuse(*principal, kRunScenario, entitled.status());
+  absl::StatusOr<auth::Lease> lease = guard_.AcquireScenarioRun();
+  if (!lease.ok()) return guard_.Refuse(*principal, kRunScenario, lease.status());
   absl::StatusOr<PreparedScenario> prepared =
-      engine_.Prepare(request->name(), request->issuer(), request->parameters());
+      engine_.Prepare(request->name(), entitled->issuer, request->parameters());
   if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  prepared->scope = std::move(entitled->scope);
   absl::Time as_of = absl::InfiniteFuture();
   if (request->has_as_of()) {
     as_of = absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(request->as_of()));
   }
   absl::StatusOr<v1::ScenarioResult> result = engine_.Run(*prepared, as_of);
-  if (!result.ok()) return ToGrpcStatus(result.status());
+  if (!result.ok()) {
+    guard_.Audit(*principal, kRunScenario, result.status(), absl::StrCat("scenario=", request->name()));
+    return ToGrpcStatus(result.status());
+  }
   *response->mutable_result() = *std::move(result);
   return grpc::Status::OK;
 }
@@ -250,21 +304,32 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchScenarioResp
 }  // namespace
 
 grpc::ServerWriteReactor<v1::WatchScenarioResponse>* ScenarioServiceImpl::WatchScenario(
-    grpc::CallbackServerContext*, const v1::WatchScenarioRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchScenarioRequest* request) {
+  absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kWatchScenario);
+  if (!principal.ok()) return new RefusedWatch(ToGrpcStatus(principal.status()));
+  absl::StatusOr<Entitled> entitled = EntitleRun(guard_, *principal, request->issuer());
+  if (!entitled.ok()) return new RefusedWatch(guard_.Refuse(*principal, kWatchScenario, entitled.status()));
+  absl::StatusOr<auth::Lease> lease = guard_.AcquireSubscription(*context);
+  if (!lease.ok()) return new RefusedWatch(guard_.Refuse(*principal, kWatchScenario, lease.status()));
   absl::StatusOr<PreparedScenario> prepared =
-      engine_.Prepare(request->name(), request->issuer(), request->parameters());
+      engine_.Prepare(request->name(), entitled->issuer, request->parameters());
   if (!prepared.ok()) return new RefusedWatch(ToGrpcStatus(prepared.status()));
-  // Subscribe before the first run, so no change between them is missed.
+  prepared->scope = std::move(entitled->scope);
+  // Subscribe before the first run, so no change between them is missed;
+  // only to what the caller may see, so nothing else triggers a run.
   v1::SubscribeRequest subscribe;
   subscribe.set_start(v1::START_MODE_LIVE_ONLY);
   if (!prepared->issuer.empty()) subscribe.mutable_filter()->add_issuers(prepared->issuer);
+  else *subscribe.mutable_filter()->mutable_issuers() = prepared->scope.issuers();
+  *subscribe.mutable_filter()->mutable_concepts() = prepared->scope.concepts();
   for (v1::EventKind k : prepared->event_kinds) subscribe.mutable_filter()->add_event_kinds(k);
   // A withdrawn input changes the result too.
   if (!prepared->event_kinds.empty()) subscribe.mutable_filter()->add_event_kinds(v1::EVENT_KIND_RETRACTION);
   absl::StatusOr<std::shared_ptr<Subscription>> subscription = engine_.feed().Subscribe(subscribe);
   if (!subscription.ok()) return new RefusedWatch(ToGrpcStatus(subscription.status()));
 
-  auto session = std::make_shared<WatchSession>(engine_, *std::move(prepared), *subscription);
+  auto session = std::make_shared<WatchSession>(engine_, *std::move(prepared), *subscription, guard_,
+                                                *std::move(principal), *std::move(lease));
   auto* reactor = new WatchReactor(session);
   {
     absl::MutexLock lock(&mu_);

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "kessan/v1/scenario.grpc.pb.h"
 #include "plugin/scenario_engine.h"
+#include "rpc/call_guard.h"
 
 namespace kessan {
 
@@ -20,12 +21,14 @@ class WatchSession;
 // the scenario's input kinds (woken by the fan-out, never polling), re-runs
 // the scenario when an input item changes and hands the result to the
 // stream's reactor, which keeps one write in flight and only the newest
-// pending result. The engine must outlive the service; destroying the
-// service stops and joins every watch thread.
+// pending result. Every call is authorized by the CallGuard (role analyst);
+// a run reads only the caller's entitled inputs. The engine and the guard
+// must outlive the service; destroying the service stops and joins every
+// watch thread.
 class ScenarioServiceImpl final
     : public v1::ScenarioService::WithCallbackMethod_WatchScenario<v1::ScenarioService::Service> {
  public:
-  explicit ScenarioServiceImpl(ScenarioEngine& engine) : engine_(engine) {}
+  ScenarioServiceImpl(ScenarioEngine& engine, CallGuard& guard) : engine_(engine), guard_(guard) {}
   ~ScenarioServiceImpl() override;
 
   grpc::Status ListScenarios(grpc::ServerContext* context, const v1::ListScenariosRequest* request,
@@ -40,6 +43,7 @@ class ScenarioServiceImpl final
 
  private:
   ScenarioEngine& engine_;
+  CallGuard& guard_;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<WatchSession>> sessions_ ABSL_GUARDED_BY(mu_);

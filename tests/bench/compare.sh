@@ -13,8 +13,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BUILD_DIR=${BUILD_DIR:-build}
 PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/bench/peers}
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 OUT=$(mkdir -p "$BUILD_DIR/bench" && cd "$BUILD_DIR/bench" && pwd)
-BENCH=$ROOT/$BUILD_DIR/tests/bench/kessan-bench
+BENCH=$BUILD_DIR/tests/bench/kessan-bench
 if [ "${QUICK:-0}" = 1 ]; then
   REPS=${REPS:-1}; SIZES=${SIZES:-200}; SUBS=${SUBS:-"1 16 256"}; IDLE_S=${IDLE_S:-2000}
   GRPC_NAIVE=${GRPC_NAIVE:-0}; REPLAY_EVENTS=${REPLAY_EVENTS:-200000}
@@ -25,21 +26,27 @@ LAT_RATE=${LAT_RATE:-1000}; LAT_S=${LAT_S:-256}; IDLE_S=${IDLE_S:-10000}
 GRPC_NAIVE=${GRPC_NAIVE:-1}; REPLAY_EVENTS=${REPLAY_EVENTS:-1000000}
 
 [ -x "$BENCH" ] || { echo "compare.sh: $BENCH not built (make build)"; exit 1; }
-make -s -C "$PEERS_DIR" OUT="$OUT/peers" >/dev/null
+SYSTEMS="kessan redis nats"
+[ "$GRPC_NAIVE" = 1 ] && SYSTEMS="$SYSTEMS grpc-naive"
+if [ -f "$PEERS_DIR/run_one.sh" ]; then
+  make -s -C "$PEERS_DIR" OUT="$OUT/peers" >/dev/null 2>&1 || make -C "$PEERS_DIR" OUT="$OUT/peers"
+else
+  echo "compare.sh: no peer tools in $PEERS_DIR: kessan only (set PEERS_DIR)"
+  SYSTEMS=kessan
+fi
 STAMP=$(date +%Y%m%d-%H%M%S)
 RES=$OUT/results.$STAMP.txt
 LOG=$OUT/results.$STAMP.log
 : >"$RES"
 ln -sf "results.$STAMP.txt" "$OUT/results.txt"
 echo "compare.sh: results in $RES (log $LOG); REPS=$REPS SIZES='$SIZES' SUBS='$SUBS' DURATION=$DURATION"
-
-SYSTEMS="kessan redis nats"
-[ "$GRPC_NAIVE" = 1 ] && SYSTEMS="$SYSTEMS grpc-naive"
+echo "# $(date -u +%FT%TZ) kessan ${KESSAN_REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)}$(git -C "$ROOT" diff --quiet HEAD -- server 2>/dev/null || echo '+local server changes'); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES"
 
 # run SYSTEM SIZE S MODE RATE REP
 run() {
   local sys=$1 size=$2 s=$3 mode=$4 rate=$5 rep=$6
-  echo "  $sys size=$size S=$s $mode${rate:+@$rate} rep $rep" >&2
+  local at=""; [ "$mode" = lat ] && at="@$rate"
+  echo "  $sys size=$size S=$s $mode$at rep $rep" >&2
   if [ "$sys" = kessan ]; then
     local args=(--mode "$mode" -S "$s" --size "$size" --label "kessan-r$rep" --timeout 150)
     if [ "$mode" = lat ]; then args+=(--rate "$rate" --duration "$LAT_SECONDS"); else args+=(--duration "$DURATION"); fi

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import grpc
@@ -28,6 +29,7 @@ if importlib.util.find_spec("kessan_client") is None:
     sys.path.insert(0, str(_CLIENT_DIR))  # Run without PYTHONPATH.
 
 from kessan_client import Client, feed_pb2, feed_pb2_grpc, model_pb2, types_pb2
+from kessan_client import resume
 
 _GEN_DIR = pathlib.Path(feed_pb2.__file__).resolve().parents[2]
 _WAIT = 10.0  # Seconds: bound on every wait in these tests.
@@ -67,9 +69,27 @@ class FakeFeed(feed_pb2_grpc.FeedServiceServicer):
         self.requests = queue.Queue()  # (method name, request)
         self.batch_size = 2
         self.end_after_replay = False
+        # Per Subscribe call, in turn: (events to send, code, details) to
+        # abort the stream after that many events, or "hang" to send
+        # nothing until the client goes away. Empty: behave normally.
+        self.subscribe_faults = []
+        # Per Publish call, in turn: a status code to fail with before
+        # applying, or ("after", code) to apply and then fail (the answer
+        # lost).
+        self.publish_faults = []
+        self.batches = {}  # (publisher_id, batch_key) -> PublishResponse
 
     def Publish(self, request, context):
         self.requests.put(("Publish", request))
+        fault = self.publish_faults.pop(0) if self.publish_faults else None
+        if isinstance(fault, grpc.StatusCode):
+            context.abort(fault, "fake publish fault")
+        key = (request.publisher_id, request.batch_key)
+        if key != ("", "") and key in self.batches:
+            response = feed_pb2.PublishResponse()
+            response.CopyFrom(self.batches[key])
+            response.duplicate = True
+            return response
         for i, item in enumerate(request.items):
             which = item.WhichOneof("item")
             if which is None:
@@ -89,6 +109,10 @@ class FakeFeed(feed_pb2_grpc.FeedServiceServicer):
                 response.sequences.append(event.sequence)
                 response.events.append(event)
             self.cond.notify_all()
+        if key != ("", ""):
+            self.batches[key] = response
+        if fault is not None:
+            context.abort(fault[1], "fake: applied, answer lost")
         return response
 
     def GetSnapshot(self, request, context):
@@ -107,6 +131,11 @@ class FakeFeed(feed_pb2_grpc.FeedServiceServicer):
         # Recorded once the start point is taken: a test that has seen the
         # request knows that what it publishes next is live.
         self.requests.put(("Subscribe", request))
+        fault = self.subscribe_faults.pop(0) if self.subscribe_faults else None
+        if fault == "hang":
+            while context.is_active():
+                time.sleep(0.01)
+            return
         if "NOPE" in flt.issuers:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           'filter.issuers[0]: unknown issuer "NOPE"')
@@ -126,6 +155,10 @@ class FakeFeed(feed_pb2_grpc.FeedServiceServicer):
                       if self._matches(flt, e)]
         else:
             replay = []
+        if fault is not None:
+            count, code, details = fault
+            yield from self._batches(replay[:count])
+            context.abort(code, details)
         yield from self._batches(replay)
         if self.end_after_replay:
             return
@@ -373,6 +406,293 @@ class ClientTest(unittest.TestCase):
             client.snapshot()
 
 
+class BackoffTest(unittest.TestCase):
+
+    def test_ceiling_doubles_from_the_base_up_to_the_cap(self):
+        b = resume.Backoff()
+        self.assertEqual([round(b.ceiling(n), 6) for n in range(8)],
+                         [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
+        self.assertEqual(b.ceiling(10_000), 5.0)
+
+    def test_full_jitter_scales_the_ceiling_by_the_draw(self):
+        draws = iter([0.0, 0.5, 1.0, 2.0, -1.0])
+        b = resume.Backoff(random=lambda: next(draws))
+        self.assertEqual([round(b.next_delay(), 6) for _ in range(5)],
+                         [0.0, 0.1, 0.4, 0.8, 0.0])
+        self.assertEqual(b.attempts, 5)
+
+    def test_default_random_stays_in_bounds_and_varies(self):
+        b = resume.Backoff(max_attempts=0)
+        delays = []
+        for _ in range(50):
+            ceiling = b.ceiling(b.attempts)
+            delay = b.next_delay()
+            self.assertTrue(0 <= delay <= ceiling, (delay, ceiling))
+            delays.append(delay)
+        self.assertGreater(len(set(delays)), 40)
+
+    def test_exhausted_after_max_attempts_until_reset(self):
+        b = resume.Backoff(max_attempts=2, random=lambda: 1.0)
+        b.next_delay()
+        self.assertFalse(b.exhausted())
+        b.next_delay()
+        self.assertTrue(b.exhausted())
+        b.reset()
+        self.assertFalse(b.exhausted())
+        self.assertEqual(b.next_delay(), 0.1)
+
+
+def _ev(sequence, body="issuer", value=0):
+    if body == "issuer":
+        return feed_pb2.FeedEvent(sequence=sequence,
+                                  issuer=model_pb2.Issuer(id=f"I{sequence}"))
+    if body == "begin":
+        return feed_pb2.FeedEvent(snapshot_begin={"sequence": value})
+    if body == "end":
+        return feed_pb2.FeedEvent(snapshot_end={"sequence": value})
+    if body == "heartbeat":
+        return feed_pb2.FeedEvent(heartbeat={"last_sequence": value})
+    if body == "conflated":
+        return feed_pb2.FeedEvent(conflated={"skipped_count": 1})
+    if body == "resync":
+        return feed_pb2.FeedEvent(resync={"requested_sequence": value})
+    raise ValueError(body)
+
+
+class TrackerTest(unittest.TestCase):
+    """The gap/duplicate rule."""
+
+    def tracker(self, start=feed_pb2.START_MODE_FROM_SEQUENCE, at=5,
+                **filter_kwargs):
+        return resume.Tracker(feed_pb2.SubscribeRequest(
+            start=start, from_sequence=at,
+            filter=feed_pb2.Filter(**filter_kwargs)))
+
+    def test_duplicates_are_dropped_and_a_gap_raises(self):
+        t = self.tracker()
+        self.assertTrue(t.accept(_ev(6)))
+        self.assertFalse(t.accept(_ev(6)))
+        self.assertFalse(t.accept(_ev(2)))
+        with self.assertRaises(resume.SequenceError):
+            t.accept(_ev(8))
+        self.assertEqual(t.position, 6)
+        self.assertEqual(t.next_request().from_sequence, 6)
+
+    def test_with_a_filter_jumps_are_other_events(self):
+        t = self.tracker(concepts=["revenue"])
+        self.assertTrue(t.accept(_ev(9)))
+        self.assertTrue(t.accept(_ev(30)))
+        self.assertFalse(t.accept(_ev(30)))
+
+    def test_conflated_allows_jumps_until_the_next_heartbeat(self):
+        t = self.tracker()
+        t.accept(_ev(0, "conflated"))
+        self.assertTrue(t.accept(_ev(9)))
+        self.assertTrue(t.accept(_ev(12)))
+        t.accept(_ev(0, "heartbeat", 12))
+        with self.assertRaises(resume.SequenceError):
+            t.accept(_ev(14))
+
+    def test_snapshot_end_sets_the_position_and_a_cut_restarts_it(self):
+        t = self.tracker(start=feed_pb2.START_MODE_SNAPSHOT_THEN_LIVE, at=0)
+        self.assertIsNone(t.position)
+        t.accept(_ev(0, "begin", 10))
+        for s in (3, 9, 1):
+            self.assertTrue(t.accept(_ev(s)))
+        t.stream_ended()
+        self.assertEqual(t.next_request().start,
+                         feed_pb2.START_MODE_SNAPSHOT_THEN_LIVE)
+        t.accept(_ev(0, "begin", 10))
+        t.accept(_ev(0, "end", 10))
+        self.assertTrue(t.accept(_ev(11)))
+        request = t.next_request()
+        self.assertEqual((request.start, request.from_sequence),
+                         (feed_pb2.START_MODE_FROM_SEQUENCE, 11))
+
+    def test_resync_then_snapshot(self):
+        t = self.tracker(at=3)
+        t.accept(_ev(0, "resync", 3))
+        self.assertEqual(t.next_request().start,
+                         feed_pb2.START_MODE_SNAPSHOT_THEN_LIVE)
+        t.accept(_ev(0, "begin", 50))
+        t.accept(_ev(44))
+        t.accept(_ev(0, "end", 50))
+        self.assertTrue(t.accept(_ev(51)))
+
+    def test_retryable_codes(self):
+        self.assertTrue(resume.is_retryable(grpc.StatusCode.UNAVAILABLE))
+        self.assertTrue(resume.is_retryable(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, "... from_sequence=4"))
+        self.assertFalse(resume.is_retryable(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large"))
+        for code in (grpc.StatusCode.INVALID_ARGUMENT,
+                     grpc.StatusCode.OUT_OF_RANGE,
+                     grpc.StatusCode.PERMISSION_DENIED,
+                     grpc.StatusCode.UNAUTHENTICATED):
+            self.assertFalse(resume.is_retryable(code), code)
+
+
+class ResumingClientTest(ClientTest.__bases__[0]):
+    """Client.subscribe(reconnect=True) and publish(retry=True) against the
+    fake, with faults injected."""
+
+    setUp = ClientTest.setUp
+    last_request = ClientTest.last_request
+    seed = ClientTest.seed
+
+    def subscribe(self, **kwargs):
+        self.notices = []
+        self.sleeps = []
+        kwargs.setdefault("backoff", resume.Backoff(random=lambda: 0.5))
+        sub = self.client.subscribe(
+            reconnect=True, on_notice=self.notices.append,
+            sleep=self.sleeps.append, timeout=_WAIT, **kwargs)
+        self.addCleanup(sub.cancel)
+        return sub
+
+    def test_resumes_after_the_last_sequence_without_duplicates(self):
+        self.seed(5)
+        unavailable = (grpc.StatusCode.UNAVAILABLE, "connection lost")
+        self.fake.subscribe_faults = [(3, *unavailable), (1, *unavailable)]
+        sub = self.subscribe(from_sequence=0)
+        self.assertEqual([next(sub).sequence for _ in range(5)],
+                         [1, 2, 3, 4, 5])
+        requests = []
+        while len(requests) < 3:
+            name, request = self.fake.requests.get(timeout=_WAIT)
+            if name == "Subscribe":
+                requests.append(request)
+        self.assertEqual([r.from_sequence for r in requests], [0, 3, 4])
+        self.assertTrue(all(r.heartbeat_interval_ms == 5000 for r in requests))
+        self.assertEqual([n.kind for n in self.notices],
+                         ["disconnected", "resumed", "disconnected",
+                          "resumed"])
+        self.assertEqual(self.notices[0].resume_from, 3)
+        self.assertEqual(self.notices[0].code, grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(self.sleeps, [0.05, 0.05])  # Progress resets.
+        # Live events continue on the resumed stream.
+        self.client.publish(model_pb2.Issuer(id="LIVE"))
+        self.assertEqual(next(sub).sequence, 6)
+
+    def test_a_cut_inside_the_snapshot_starts_it_over(self):
+        self.seed(3)
+        self.fake.subscribe_faults = [
+            (2, grpc.StatusCode.UNAVAILABLE, "cut")]
+        sub = self.subscribe()
+        bodies = [next(sub).WhichOneof("body") for _ in range(2 + 5)]
+        self.assertEqual(bodies, ["snapshot_begin", "issuer",
+                                  "snapshot_begin", "issuer", "issuer",
+                                  "issuer", "snapshot_end"])
+        self.assertTrue(self.notices[0].restart_snapshot)
+
+    def test_refusals_raise_at_once(self):
+        sub = self.subscribe(issuers=["NOPE"])
+        with self.assertRaises(grpc.RpcError) as cm:
+            next(sub)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(self.notices, [])
+
+    def test_gives_up_after_max_attempts_without_progress(self):
+        self.fake.subscribe_faults = [
+            (0, grpc.StatusCode.UNAVAILABLE, "down")] * 4
+        sub = self.subscribe(from_sequence=0, backoff=resume.Backoff(
+            max_attempts=3, random=lambda: 1.0))
+        with self.assertRaises(grpc.RpcError) as cm:
+            next(sub)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual([round(d, 6) for d in self.sleeps], [0.1, 0.2, 0.4])
+
+    def test_slow_consumer_disconnect_is_resumed(self):
+        self.seed(3)
+        self.fake.subscribe_faults = [
+            (2, grpc.StatusCode.RESOURCE_EXHAUSTED,
+             "slow consumer: resume with from_sequence=2")]
+        sub = self.subscribe(from_sequence=0)
+        self.assertEqual([next(sub).sequence for _ in range(3)], [1, 2, 3])
+
+    def test_a_stalled_stream_is_resumed(self):
+        self.seed(2)
+        self.fake.subscribe_faults = ["hang"]
+        start = time.monotonic()
+        sub = self.subscribe(from_sequence=0, heartbeat_ms=100)
+        self.assertEqual([next(sub).sequence for _ in range(2)], [1, 2])
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertEqual(self.notices[0].code,
+                         grpc.StatusCode.DEADLINE_EXCEEDED)
+
+    def test_live_only_resumes_from_the_head_it_started_at(self):
+        self.seed(4)
+        sub = self.subscribe(start="live")  # Anchored at sequence 4 now.
+        self.client.publish(model_pb2.Issuer(id="LIVE"))
+        self.assertEqual(next(sub).sequence, 5)
+        request = self.last_request("Subscribe")
+        self.assertEqual((request.start, request.from_sequence),
+                         (feed_pb2.START_MODE_FROM_SEQUENCE, 4))
+
+    def test_cancel_ends_iteration_quietly(self):
+        sub = self.subscribe(from_sequence=0)
+        thread, outcome = ClientTest._read_in_thread(self, sub)
+        self.last_request("Subscribe")
+        sub.cancel()
+        kind, value = outcome.get(timeout=_WAIT)
+        self.assertEqual((kind, value), ("events", []))
+        thread.join(_WAIT)
+
+    def test_publish_retry_fills_the_identity_and_applies_once(self):
+        self.fake.publish_faults = [
+            grpc.StatusCode.UNAVAILABLE,
+            ("after", grpc.StatusCode.DEADLINE_EXCEEDED)]
+        sleeps = []
+        response = self.client.publish(
+            model_pb2.Issuer(id="IIJ"), retry=True, sleep=sleeps.append,
+            backoff=resume.Backoff(random=lambda: 1.0))
+        self.assertTrue(response.duplicate)
+        self.assertEqual(list(response.sequences), [1])
+        self.assertEqual(len(self.fake.journal), 1)  # Applied once.
+        sent = [self.last_request("Publish") for _ in range(3)]
+        self.assertTrue(sent[0].publisher_id.startswith("kessan-py-"))
+        self.assertEqual(len(sent[0].batch_key), 32)
+        self.assertEqual({(r.publisher_id, r.batch_key) for r in sent},
+                         {(sent[0].publisher_id, sent[0].batch_key)})
+        self.assertEqual([round(d, 6) for d in sleeps], [0.1, 0.2])
+
+    def test_publish_keeps_a_given_identity_and_refusals_raise(self):
+        ready = feed_pb2.PublishRequest(
+            items=[feed_pb2.PublishItem(issuer=model_pb2.Issuer(id="IIJ"))])
+        self.client.publish(ready, publisher_id="desk", batch_key="b1",
+                            retry=True)
+        self.assertEqual(ready.publisher_id, "")  # The caller's is untouched.
+        sent = self.last_request("Publish")
+        self.assertEqual((sent.publisher_id, sent.batch_key), ("desk", "b1"))
+        again = self.client.publish(ready, publisher_id="desk", batch_key="b1")
+        self.assertTrue(again.duplicate)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.client.publish([_fact(issuer="")], retry=True)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_view_and_policy_reach_the_request(self):
+        import datetime  # pylint: disable=import-outside-toplevel
+        sub = self.client.subscribe(
+            start="live", policy="conflate", view="first", heartbeat_ms=250,
+            timeout=_WAIT)
+        self.addCleanup(sub.cancel)
+        request = self.last_request("Subscribe")
+        self.assertEqual(request.slow_consumer_policy,
+                         feed_pb2.SLOW_CONSUMER_POLICY_CONFLATE)
+        self.assertEqual(request.point_in_time.view,
+                         feed_pb2.REVISION_VIEW_FIRST_REPORTED)
+        self.assertEqual(request.heartbeat_interval_ms, 250)
+        when = datetime.datetime(2003, 5, 20, tzinfo=datetime.timezone.utc)
+        self.client.snapshot(as_of=when)
+        pit = self.last_request("GetSnapshot").point_in_time
+        self.assertEqual(pit.view, feed_pb2.REVISION_VIEW_AS_OF)
+        self.assertEqual(pit.as_of.seconds, 1053388800)
+        with self.assertRaises(ValueError):
+            self.client.snapshot(view="as_of")
+        with self.assertRaises(ValueError):
+            self.client.subscribe(policy="drop")
+
+
 class StubLookupTest(unittest.TestCase):
     """import_stubs() in a fresh interpreter, to control sys.path."""
 
@@ -468,6 +788,26 @@ class ExampleScriptTest(unittest.TestCase):
         r = self.run_script("--issuer", "NOPE")
         self.assertEqual(r.returncode, 1)
         self.assertIn("INVALID_ARGUMENT", r.stderr)
+
+    def test_reconnects_after_a_lost_stream(self):
+        self.fake.subscribe_faults = [
+            (1, grpc.StatusCode.UNAVAILABLE, "connection lost")]
+        r = self.run_script("--from", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([json.loads(l)["sequence"]
+                          for l in r.stdout.splitlines()], ["1", "2", "3"])
+        self.assertIn("subscribe: stream ended (UNAVAILABLE: connection "
+                      "lost); reconnecting in", r.stderr)
+        self.assertIn("resuming after sequence 1", r.stderr)
+        self.assertIn("subscribe: reconnected (attempt 1)", r.stderr)
+
+    def test_no_reconnect_exits_1_at_the_first_error(self):
+        self.fake.subscribe_faults = [
+            (1, grpc.StatusCode.UNAVAILABLE, "connection lost")]
+        r = self.run_script("--from", "0", "--no-reconnect")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stdout.splitlines()), 1)
+        self.assertIn("UNAVAILABLE", r.stderr)
 
     def test_bad_from_is_a_usage_error(self):
         r = self.run_script("--from", "yesterday")

@@ -29,7 +29,7 @@ if importlib.util.find_spec("kessan_client") is None:
     # Run by hand without PYTHONPATH.
     sys.path.insert(0, str(_REPO / "clients" / "python"))
 
-from kessan_client import Client, model_pb2, types_pb2
+from kessan_client import Backoff, Client, model_pb2, types_pb2
 
 _KESSAND = os.environ.get("KESSAN_KESSAND")
 _SEED = os.environ.get(
@@ -146,15 +146,9 @@ class LiveFeedTest(unittest.TestCase):
             data_dir = tempfile.TemporaryDirectory(prefix="kessan-data-")
             self.addCleanup(data_dir.cleanup)
             address = f"127.0.0.1:{_free_port()}"
-            with open(self.log_path, "ab") as log:
-                log.write(f"--- kessand --listen {address}\n".encode())
-                log.flush()
-                proc = subprocess.Popen(
-                    [_KESSAND, "--listen", address,
-                     "--data_dir", data_dir.name, "--seed", _SEED],
-                    stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT)
-            self.addCleanup(self._stop_kessand, proc)
+            self.kessand_args = [_KESSAND, "--listen", address,
+                                 "--data_dir", data_dir.name, "--seed", _SEED]
+            proc = self._spawn_kessand()
             if self._wait_serving(proc, address):
                 self.serving = proc
                 return address
@@ -162,6 +156,28 @@ class LiveFeedTest(unittest.TestCase):
                 break
         self.fail(f"kessand exited with status {proc.returncode} before "
                   f"serving; its output:\n{self._log()}")
+
+    def _spawn_kessand(self):
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- {' '.join(self.kessand_args[1:3])}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                self.kessand_args, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT)
+        self.addCleanup(self._stop_kessand, proc)
+        return proc
+
+    def kill_and_restart(self, pause=0.3):
+        """SIGKILLs the serving kessand and starts it again on the same port
+        and journal."""
+        proc, self.serving = self.serving, None  # Its death is intended.
+        proc.kill()
+        proc.wait(timeout=10)
+        time.sleep(pause)
+        proc = self._spawn_kessand()
+        if not self._wait_serving(proc, self.address):
+            self.fail(f"kessand did not restart; its output:\n{self._log()}")
+        self.serving = proc
 
     def _wait_serving(self, proc, address):
         """True once GetSnapshot answers; False if kessand exits first."""
@@ -413,6 +429,69 @@ class LiveFeedTest(unittest.TestCase):
             live = reader.next()
             self.assertEqual(live.sequence, s + 1)
             self.assertEqual(live, response.events[0])
+
+    def test_resuming_subscriber_survives_a_kill_and_restart(self):
+        head = self.client.snapshot().sequence
+        notices = []
+        subscription = self.client.subscribe(
+            from_sequence=head, reconnect=True, on_notice=notices.append,
+            heartbeat_ms=200, backoff=Backoff(initial=0.05, maximum=0.5,
+                                              max_attempts=0),
+            timeout=_STREAM_DEADLINE)
+        reader = StreamReader(subscription)
+        self.addCleanup(reader.close)
+        publisher = self.second_client()
+        original = self.original_revenue().fact
+
+        def revision(units):
+            fact = self.revision_of(original)
+            fact.value.money.units = units
+            return fact
+
+        published = []
+        for i in range(5):
+            published += publisher.publish(
+                [revision(13_000_000_000 + i * 100_000_000)],
+                retry=True).sequences
+        def next_journaled():
+            while True:
+                event = reader.next()
+                if event.sequence > 0:
+                    return event
+
+        first = next_journaled()  # The stream is up and delivering.
+        self.kill_and_restart()
+        # A publish on a channel that saw the kill is retried until it is
+        # applied, once.
+        for i in range(5, 10):
+            published += publisher.publish(
+                [revision(13_000_000_000 + i * 100_000_000)],
+                retry=True, publisher_id="py-live",
+                batch_key=f"after-restart-{i}").sequences
+        again = publisher.publish([revision(13_900_000_000)], retry=True,
+                                  publisher_id="py-live",
+                                  batch_key="after-restart-9")
+        self.assertTrue(again.duplicate)
+        self.assertEqual(list(published), list(range(head + 1, head + 11)))
+
+        journaled = [first] + [next_journaled() for _ in range(9)]
+        self.assertEqual([e.sequence for e in journaled], published)
+        self.assertEqual(
+            [e.fact.value.money.units for e in journaled],
+            [13_000_000_000 + i * 100_000_000 for i in range(10)])
+        kinds = [n.kind for n in notices]
+        self.assertIn("disconnected", kinds)
+        self.assertIn("resumed", kinds)
+        self.assertNotIn("resync", kinds)
+        # Nothing more: no duplicate arrives after the last event (only
+        # heartbeats, for a second).
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                extra = reader.next(timeout=0.3)
+            except AssertionError:
+                break
+            self.assertEqual(extra.sequence, 0, extra)
 
     def test_resume_past_the_end_is_out_of_range(self):
         s = self.client.snapshot().sequence

@@ -33,11 +33,16 @@ struct FlagSpec {
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"server", true, kOnAll},       {"timeout", true, kOnAll},
-    {"issuer", true, kOnFiltered},  {"concept", true, kOnFiltered},
-    {"segment", true, kOnFiltered}, {"kind", true, kOnFiltered},
-    {"from", true, kOnSubscribe},   {"live", false, kOnSubscribe},
-    {"limit", true, kOnSubscribe},  {"jsonl", false, kOnSnapshot},
+    {"server", true, kOnAll},
+    {"timeout", true, kOnAll},
+    {"issuer", true, kOnFiltered},
+    {"concept", true, kOnFiltered},
+    {"segment", true, kOnFiltered},
+    {"kind", true, kOnFiltered},
+    {"from", true, kOnSubscribe},
+    {"live", false, kOnSubscribe},
+    {"limit", true, kOnSubscribe},
+    {"jsonl", false, kOnSnapshot},
     {"no-reconnect", false, kOnSubscribe},
     {"heartbeat-ms", true, kOnSubscribe},
     {"policy", true, kOnSubscribe},
@@ -116,8 +121,8 @@ absl::StatusOr<v1::RevisionView> ParseView(absl::string_view text) {
     return v1::REVISION_VIEW_FIRST_REPORTED;
   }
   if (name == "as-of") return v1::REVISION_VIEW_AS_OF;
-  return UsageError(absl::StrCat("--view \"", text,
-                                 "\" is not one of latest, first, as-of"));
+  return UsageError(
+      absl::StrCat("--view \"", text, "\" is not one of latest, first, as-of"));
 }
 
 absl::StatusOr<v1::SlowConsumerPolicy> ParsePolicy(absl::string_view text) {

@@ -67,8 +67,7 @@ std::string DescribeNotice(const ResumeNotice& notice) {
               ? std::string("starting the snapshot over")
               : absl::StrCat("resuming after sequence ", notice.resume_from));
     case ResumeNotice::Kind::kResumed:
-      return absl::StrCat("kessan: reconnected (attempt ", notice.attempt,
-                          ")");
+      return absl::StrCat("kessan: reconnected (attempt ", notice.attempt, ")");
     case ResumeNotice::Kind::kResync:
       return absl::StrCat(
           "kessan: resync: the journal no longer holds the events after "
@@ -87,16 +86,16 @@ absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
   absl::Status encode_status;
   uint64_t count = 0;
   auto on_event = [&](const v1::FeedEvent& event) {
-        absl::StatusOr<std::string> json = ToJson(event, /*pretty=*/false);
-        if (!json.ok()) {
-          encode_status = json.status();
-          return false;
-        }
-        out << *json << '\n' << std::flush;  // Live: one line at a time.
-        // --limit counts journaled events; control events (snapshot
-        // boundaries, heartbeats) carry sequence 0 and are not counted.
-        if (event.sequence() != 0) ++count;
-        return args.limit == 0 || count < args.limit;
+    absl::StatusOr<std::string> json = ToJson(event, /*pretty=*/false);
+    if (!json.ok()) {
+      encode_status = json.status();
+      return false;
+    }
+    out << *json << '\n' << std::flush;  // Live: one line at a time.
+    // --limit counts journaled events; control events (snapshot
+    // boundaries, heartbeats) carry sequence 0 and are not counted.
+    if (event.sequence() != 0) ++count;
+    return args.limit == 0 || count < args.limit;
   };
   const v1::SubscribeRequest request = MakeSubscribeRequest(args);
   absl::Status status;
@@ -147,9 +146,8 @@ absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
       client.PublishWithRetry(*std::move(request), PublishRetryOptions(), call);
   if (!response.ok()) return response.status();
   // Plain JSON numbers: sequences stay far below 2^53.
-  out << "{\"sequences\":[" << absl::StrJoin(response->sequences(), ",")
-      << "]" << (response->duplicate() ? ",\"duplicate\":true" : "")
-      << "}\n";
+  out << "{\"sequences\":[" << absl::StrJoin(response->sequences(), ",") << "]"
+      << (response->duplicate() ? ",\"duplicate\":true" : "") << "}\n";
   return absl::OkStatus();
 }
 

@@ -7,15 +7,23 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/scenario_commands.h"
+#include "cli/security_flags.h"
 #include "kessan/client.h"
 
 int main(int argc, char** argv) {
   using ::kessan::cli::Args;
   using ::kessan::cli::Command;
 
-  const std::vector<std::string> argv_tail(argv + 1, argv + argc);
+  kessan::ClientOptions connection;  // TLS and token
+  absl::StatusOr<std::vector<std::string>> rest =
+      kessan::cli::TakeSecurityFlags(std::vector<std::string>(argv + 1, argv + argc), &connection);
+  if (!rest.ok()) {
+    std::cerr << "kessan: " << rest.status().message() << "\n\n" << kessan::cli::SecurityUsage();
+    return kessan::cli::kExitUsage;
+  }
+  const std::vector<std::string>& argv_tail = *rest;
   if (kessan::cli::IsScenarioCommand(argv_tail)) {
-    return kessan::cli::RunScenarioCommand(argv_tail, std::cout, std::cerr);
+    return kessan::cli::RunScenarioCommand(argv_tail, std::cout, std::cerr, connection);
   }
   absl::StatusOr<Args> args = kessan::cli::ParseArgs(argv_tail);
   if (!args.ok()) {
@@ -24,9 +32,11 @@ int main(int argc, char** argv) {
     return kessan::cli::kExitUsage;
   }
   if (args->command == Command::kHelp) {
-    std::cout << kessan::cli::Usage() << "\nScenarios:\n" << kessan::cli::ScenarioUsage();
+    std::cout << kessan::cli::Usage() << "\nScenarios:\n" << kessan::cli::ScenarioUsage() << "\n"
+              << kessan::cli::SecurityUsage();
     return kessan::cli::kExitOk;
   }
-  kessan::Client client(args->server);
+  connection.address = args->server;
+  kessan::Client client(connection);
   return kessan::cli::RunCommand(*args, client, std::cout, std::cerr);
 }

@@ -213,13 +213,16 @@ std::string ScenarioUsage() {
          "  kessan scenario watch NAME [--param K=V]... [--issuer ID] [--limit N] [--json]\n";
 }
 
-int RunScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+int RunScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                       const ClientOptions& connection) {
   ScenarioArgs a;
   if (std::string e = Parse(argv, &a); !e.empty()) {
     err << "kessan: " << e << "\n\nusage:\n" << ScenarioUsage();
     return kExitUsage;
   }
-  ScenarioClient client(a.server);
+  ClientOptions options = connection;
+  options.address = a.server;
+  ScenarioClient client(options);
   CallOptions call;
   call.timeout = a.timeout;
   if (a.command == "scenarios") {

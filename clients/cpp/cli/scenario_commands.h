@@ -9,6 +9,8 @@
 // result (protobuf's JSON mapping), one per line.
 #pragma once
 
+#include "kessan/client.h"
+
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,7 +22,9 @@ bool IsScenarioCommand(const std::vector<std::string>& argv);
 
 // Runs a scenario command; returns the process exit code (kExitOk,
 // kExitFailure, kExitUsage).
-int RunScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+// `connection` gives the security settings (its address is replaced by --server).
+int RunScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                       const ClientOptions& connection = {});
 
 // The usage lines of the scenario commands.
 std::string ScenarioUsage();

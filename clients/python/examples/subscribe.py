@@ -6,7 +6,10 @@
 
 --from: "snapshot" (default: the latest state, then live events), "live"
 (live events only) or a sequence N (resume: every event after N, then live).
-Exits 0 when the server ends the stream, 1 on an RPC error, 130 on Ctrl-C.
+A lost stream is resumed after the last sequence printed, with backoff
+(notices on stderr; stdout stays one JSON line per event); --no-reconnect
+ends at the first error instead. Exits 0 when the server ends the stream, 1
+on an RPC error, 130 on Ctrl-C.
 """
 
 import argparse
@@ -36,6 +39,23 @@ def _start(value):
     return n
 
 
+def _print_notice(notice):
+    if notice.kind == "disconnected":
+        where = ("starting the snapshot over" if notice.restart_snapshot
+                 else f"resuming after sequence {notice.resume_from}")
+        text = (f"stream ended ({notice.code.name}: {notice.details}); "
+                f"reconnecting in {notice.delay:.3f}s (attempt "
+                f"{notice.attempt}), {where}")
+    elif notice.kind == "resumed":
+        text = f"reconnected (attempt {notice.attempt})"
+    else:
+        text = (f"resync: the journal no longer holds the events after "
+                f"sequence {notice.resync.requested_sequence} (oldest "
+                f"{notice.resync.oldest_available_sequence}); a full "
+                "snapshot follows")
+    print(f"subscribe: {text}", file=sys.stderr, flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", default="127.0.0.1:50051",
@@ -48,12 +68,21 @@ def main(argv=None):
                         default="snapshot",
                         help="snapshot (default), live, or a sequence N to "
                         "resume after")
+    parser.add_argument("--no-reconnect", dest="reconnect",
+                        action="store_false",
+                        help="end at the first error instead of resuming")
+    parser.add_argument("--heartbeat-ms", type=int, default=None,
+                        help="heartbeat interval (100..60000; default 5000)")
     args = parser.parse_args(argv)
 
     if isinstance(args.start, int):
         kwargs = {"from_sequence": args.start}
     else:
         kwargs = {"start": args.start}
+    if args.reconnect:
+        kwargs.update(reconnect=True, on_notice=_print_notice)
+    if args.heartbeat_ms is not None:
+        kwargs["heartbeat_ms"] = args.heartbeat_ms
     try:
         with Client(args.server) as client:
             for event in client.subscribe(issuers=args.issuer,

@@ -15,12 +15,16 @@ called from any thread.
 """
 
 import collections
+import secrets
 import threading
+import time
 import weakref
 
 import grpc
 
 from kessan_client._stubs import import_stubs
+from kessan_client.resume import (Backoff, ResumingSubscription,
+                                  wait_connected)
 
 types_pb2, model_pb2, feed_pb2, feed_pb2_grpc = import_stubs()
 
@@ -40,6 +44,34 @@ _START_MODES = {
 }
 
 _DEFAULT = object()  # "use the client's default timeout"
+
+_POLICIES = {
+    "disconnect": feed_pb2.SLOW_CONSUMER_POLICY_DISCONNECT,
+    "conflate": feed_pb2.SLOW_CONSUMER_POLICY_CONFLATE,
+}
+
+_VIEWS = {
+    "latest": feed_pb2.REVISION_VIEW_LATEST,
+    "first": feed_pb2.REVISION_VIEW_FIRST_REPORTED,
+    "first_reported": feed_pb2.REVISION_VIEW_FIRST_REPORTED,
+    "as_of": feed_pb2.REVISION_VIEW_AS_OF,
+}
+
+# Channel options every Client sets (the caller's options win): keepalive
+# pings, also without calls (kessand accepts one every 5 s or more), so a
+# dead connection is noticed on a quiet stream; and a reconnect backoff of
+# at most 5 s instead of gRPC's 120 s.
+_CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 20000),
+    ("grpc.keepalive_timeout_ms", 10000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+)
+
+_PUBLISH_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE,
+                        grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class Subscription:
@@ -106,46 +138,107 @@ class Client:
     for a plaintext channel. timeout: default deadline in seconds of the
     unary calls (publish, snapshot); None for none. Streams have no default
     deadline. options: gRPC channel options.
+
+    Security (kessand's --tls_cert, --tls_client_ca, --auth_tokens):
+    tls_ca: PEM file of the CA of the server's certificate, turns TLS on
+    (unless credentials are given); tls_cert, tls_key: PEM files of this
+    client's certificate and key (mTLS); token: bearer token sent with every
+    call ("authorization: Bearer <token>"), also over plaintext.
     """
 
     def __init__(self, server="127.0.0.1:50051", *, credentials=None,
-                 timeout=30.0, options=None):
+                 timeout=30.0, options=None, tls_ca=None, tls_cert=None,
+                 tls_key=None, token=None):
         self.server = server
         self.timeout = timeout
+        given = dict(options or ())
+        options = list(options or ()) + [
+            o for o in _CHANNEL_OPTIONS if o[0] not in given]
+        if credentials is None and tls_ca is not None:
+            credentials = tls_credentials(tls_ca, tls_cert, tls_key)
         if credentials is None:
             self._channel = grpc.insecure_channel(server, options=options)
         else:
             self._channel = grpc.secure_channel(server, credentials,
                                                 options=options)
+        if token:
+            self._channel = grpc.intercept_channel(self._channel,
+                                                   _BearerToken(token))
         self._stub = feed_pb2_grpc.FeedServiceStub(self._channel)
         self._subscriptions = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def publish(self, items, *, timeout=_DEFAULT):
+    def publish(self, items, *, timeout=_DEFAULT, publisher_id=None,
+                batch_key=None, retry=False, backoff=None, sleep=time.sleep):
         """Publishes a batch, all or nothing; returns the PublishResponse.
 
         items: a PublishRequest, or one or an iterable of PublishItem /
         Issuer / Segment / Fact / CapitalAction / Guidance messages. The
         response carries the sequence of each item in order and the committed
         events (revision, supersedes_sequence, known_at set by the server).
+
+        publisher_id, batch_key: the batch's identity; the server applies a
+        batch key once, and answers a repeat with the original sequences and
+        duplicate=True. retry=True fills a missing identity (random) and
+        retries UNAVAILABLE and DEADLINE_EXCEEDED after a backoff (`backoff`,
+        a resume.Backoff; default 100 ms base, 5 s cap, 10 attempts), so
+        the batch is applied once; timeout is then per attempt. Other errors
+        raise at once.
         """
         if isinstance(items, feed_pb2.PublishRequest):
             request = items
         else:
             request = feed_pb2.PublishRequest(
                 items=[_publish_item(m) for m in _as_list(items)])
-        return self._stub.Publish(request, timeout=self._timeout(timeout))
+        if publisher_id is not None or batch_key is not None or retry:
+            copy = feed_pb2.PublishRequest()
+            copy.CopyFrom(request)
+            request = copy
+            if publisher_id is not None:
+                request.publisher_id = publisher_id
+            if batch_key is not None:
+                request.batch_key = batch_key
+        if not retry:
+            return self._stub.Publish(request, timeout=self._timeout(timeout))
+        if not request.publisher_id:
+            request.publisher_id = "kessan-py-" + secrets.token_hex(8)
+        if not request.batch_key:
+            request.batch_key = secrets.token_hex(16)
+        backoff = backoff or Backoff(max_attempts=10)
+        while True:
+            try:
+                return self._stub.Publish(request,
+                                          timeout=self._timeout(timeout))
+            except grpc.RpcError as e:
+                if (e.code() not in _PUBLISH_RETRY_CODES or
+                        backoff.exhausted()):
+                    raise
+            sleep(backoff.next_delay())
+            try:  # Drive the reconnect rather than fail fast again.
+                wait_connected(self._stub, self._timeout(timeout) or 5.0)
+            except grpc.RpcError:
+                pass  # The attempt will say what is wrong.
 
     def snapshot(self, issuers=(), concepts=(), segments=(), kinds=(), *,
-                 timeout=_DEFAULT):
+                 timeout=_DEFAULT, view=None, as_of=None):
         """Returns the GetSnapshotResponse: `sequence` the state is as of,
-        `events` the latest revision of every matching item."""
+        `events` the latest revision of every matching item.
+
+        view: "latest" (default), "first" (first reported) or "as_of";
+        as_of: a datetime or google.protobuf.Timestamp (alone it means
+        view="as_of")."""
         request = feed_pb2.GetSnapshotRequest(
             filter=make_filter(issuers, concepts, segments, kinds))
+        pit = _point_in_time(view, as_of)
+        if pit is not None:
+            request.point_in_time.CopyFrom(pit)
         return self._stub.GetSnapshot(request, timeout=self._timeout(timeout))
 
     def subscribe(self, issuers=(), concepts=(), segments=(), kinds=(), *,
-                  start=None, from_sequence=None, timeout=None):
+                  start=None, from_sequence=None, timeout=None,
+                  reconnect=False, on_notice=None, heartbeat_ms=None,
+                  policy=None, view=None, as_of=None, backoff=None,
+                  stall_heartbeats=3, connect_timeout=5.0, sleep=None):
         """Opens a Subscribe stream; returns a Subscription over FeedEvents.
 
         start: "snapshot" (SnapshotBegin, the latest matching items,
@@ -156,6 +249,19 @@ class Client:
         "EVENT_KIND_FACT"). timeout: deadline of the whole stream, in
         seconds; None (default) for none. A refused filter raises
         grpc.RpcError on the first next().
+
+        heartbeat_ms: heartbeat interval asked for (with reconnect, 5000 when
+        not given). policy: "disconnect" or "conflate" (slow consumers).
+        view / as_of: the revisions of the snapshot part, as in snapshot().
+
+        reconnect=True returns a resume.ResumingSubscription instead: a lost
+        stream is resumed after the last journaled sequence yielded, with
+        exponential backoff and full jitter (`backoff`, a resume.Backoff;
+        100 ms base, 5 s cap, 20 attempts without progress), never yielding
+        an event twice; a stream silent for stall_heartbeats heartbeat
+        intervals counts as lost. on_notice(resume.Notice) hears of each
+        reconnect and Resync. timeout then bounds the whole subscription.
+        sleep: for tests, the pause between attempts.
         """
         if start is None:
             start = "snapshot" if from_sequence is None else "from_sequence"
@@ -169,8 +275,24 @@ class Client:
         request = feed_pb2.SubscribeRequest(
             filter=make_filter(issuers, concepts, segments, kinds),
             start=mode, from_sequence=from_sequence or 0)
-        subscription = Subscription(
-            self._stub.Subscribe(request, timeout=timeout))
+        if heartbeat_ms is not None:
+            request.heartbeat_interval_ms = heartbeat_ms
+        elif reconnect:
+            request.heartbeat_interval_ms = 5000
+        if policy is not None:
+            request.slow_consumer_policy = _enum(_POLICIES, policy, "policy")
+        pit = _point_in_time(view, as_of)
+        if pit is not None:
+            request.point_in_time.CopyFrom(pit)
+        if reconnect:
+            subscription = ResumingSubscription(
+                self._stub, self._channel, request, on_notice=on_notice,
+                backoff=backoff, stall_heartbeats=stall_heartbeats,
+                connect_timeout=connect_timeout, sleep=sleep,
+                timeout=timeout)
+        else:
+            subscription = Subscription(
+                self._stub.Subscribe(request, timeout=timeout))
         with self._lock:
             self._subscriptions.add(subscription)
         return subscription
@@ -193,6 +315,40 @@ class Client:
 
     def _timeout(self, timeout):
         return self.timeout if timeout is _DEFAULT else timeout
+
+
+def tls_credentials(ca, cert=None, key=None):
+    """grpc.ChannelCredentials from PEM files: the CA of the server's
+    certificate, and this client's certificate and key for mTLS."""
+    if (cert is None) != (key is None):
+        raise ValueError("tls_cert and tls_key go together")
+
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(ca),
+        private_key=read(key) if key else None,
+        certificate_chain=read(cert) if cert else None)
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor,
+                   grpc.UnaryStreamClientInterceptor):
+    """Adds "authorization: Bearer <token>" to every call."""
+
+    def __init__(self, token):
+        self._header = ("authorization", "Bearer " + token)
+
+    def _details(self, details):
+        metadata = list(details.metadata or []) + [self._header]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
 
 
 def make_filter(issuers=(), concepts=(), segments=(), kinds=()):
@@ -236,6 +392,33 @@ def _event_kind(kind):
     if not name.startswith("EVENT_KIND_"):
         name = "EVENT_KIND_" + name
     return feed_pb2.EventKind.Value(name)  # ValueError if unknown.
+
+
+def _enum(names, value, what):
+    if isinstance(value, int):
+        return value
+    try:
+        return names[value.lower().replace("-", "_")]
+    except KeyError:
+        raise ValueError(f"unknown {what} {value!r}; expected one of "
+                         f"{sorted(names)}") from None
+
+
+def _point_in_time(view, as_of):
+    if view is None and as_of is None:
+        return None
+    pit = feed_pb2.PointInTime(
+        view=_enum(_VIEWS, view if view is not None else "as_of", "view"))
+    if as_of is not None:
+        if pit.view != feed_pb2.REVISION_VIEW_AS_OF:
+            raise ValueError("as_of goes with view='as_of' only")
+        if hasattr(as_of, "seconds"):
+            pit.as_of.CopyFrom(as_of)
+        else:
+            pit.as_of.FromDatetime(as_of)
+    elif pit.view == feed_pb2.REVISION_VIEW_AS_OF:
+        raise ValueError("view='as_of' needs as_of")
+    return pit
 
 
 def _start_mode(start):

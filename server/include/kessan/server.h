@@ -43,6 +43,41 @@ struct ServerOptions {
   size_t max_queued_events = 65536;
   // Heartbeat interval of a subscriber that asks for 0.
   absl::Duration default_heartbeat = absl::Seconds(5);
+
+  // Security (README "Security"). The defaults serve plaintext without
+  // authentication, which Start refuses on a non-loopback address once
+  // bearer tokens are on.
+  //
+  // TLS: PEM files of the server's certificate (chain) and private key;
+  // both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // mTLS: PEM file of the CA(s) whose client certificates are accepted;
+  // every client must present a valid one (needs tls_cert_file). The
+  // certificate's common name is the caller's identity.
+  std::string tls_client_ca_file;
+  // The principals file (bearer tokens hashed, certificate names, roles,
+  // entitlements; format in README). Empty: no tokens. Reloaded when it
+  // changes (checked every auth_reload_interval; zero: only by
+  // Server::ReloadAuthTokens). With neither this nor tls_client_ca_file,
+  // every call has every role.
+  std::string auth_tokens_file;
+  absl::Duration auth_reload_interval = absl::Seconds(1);
+
+  // Limits; a breach is RESOURCE_EXHAUSTED naming the limit.
+  // Largest request message, in bytes.
+  int max_message_bytes = 4 << 20;
+  // Items per Publish batch (at most 1000).
+  int max_batch_items = 1000;
+  // Published items per second per principal (token bucket holding
+  // publish_burst items; 0 burst: one second's worth). 0: no limit.
+  double max_publish_rate = 0;
+  double publish_burst = 0;
+  // Subscribe and WatchScenario streams open at once on one connection.
+  // 0: no limit.
+  size_t max_subscriptions_per_connection = 1000;
+  // RunScenario calls running at once. 0: no limit.
+  size_t max_concurrent_scenario_runs = 16;
 };
 
 // Server is thread-safe. Destroying it shuts it down.
@@ -58,6 +93,10 @@ class Server {
   int port() const;
   // The highest sequence in the journal.
   uint64_t last_sequence() const;
+
+  // Rereads ServerOptions::auth_tokens_file now (kessand calls it on
+  // SIGHUP). On error the previous principals stay in force.
+  absl::Status ReloadAuthTokens();
 
   // Ends subscriptions (UNAVAILABLE, so clients resume elsewhere or later),
   // lets calls in flight finish within `grace`, then stops. Idempotent.

@@ -12,12 +12,12 @@ TEST(BackoffTest, CeilingDoublesFromTheBaseUpToTheCap) {
   Backoff backoff(BackoffOptions{});
   std::vector<absl::Duration> ceilings;
   for (int n = 0; n < 9; ++n) ceilings.push_back(backoff.Ceiling(n));
-  EXPECT_EQ(ceilings, (std::vector<absl::Duration>{
-                          absl::Milliseconds(100), absl::Milliseconds(200),
-                          absl::Milliseconds(400), absl::Milliseconds(800),
-                          absl::Milliseconds(1600), absl::Milliseconds(3200),
-                          absl::Seconds(5), absl::Seconds(5),
-                          absl::Seconds(5)}));
+  EXPECT_EQ(ceilings,
+            (std::vector<absl::Duration>{
+                absl::Milliseconds(100), absl::Milliseconds(200),
+                absl::Milliseconds(400), absl::Milliseconds(800),
+                absl::Milliseconds(1600), absl::Milliseconds(3200),
+                absl::Seconds(5), absl::Seconds(5), absl::Seconds(5)}));
   EXPECT_EQ(backoff.Ceiling(1000), absl::Seconds(5));  // No overflow.
 }
 
@@ -25,10 +25,10 @@ TEST(BackoffTest, FullJitterScalesTheCeilingByTheRandomDraw) {
   std::vector<double> draws = {0.0, 0.5, 0.25, 1.0, 0.999};
   size_t next = 0;
   Backoff backoff(BackoffOptions{}, [&] { return draws[next++]; });
-  EXPECT_EQ(backoff.NextDelay(), absl::ZeroDuration());        // [0, 100ms]
-  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(100));     // [0, 200ms]
-  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(100));     // [0, 400ms]
-  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(800));     // [0, 800ms]
+  EXPECT_EQ(backoff.NextDelay(), absl::ZeroDuration());     // [0, 100ms]
+  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(100));  // [0, 200ms]
+  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(100));  // [0, 400ms]
+  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(800));  // [0, 800ms]
   EXPECT_LE(backoff.NextDelay(), absl::Milliseconds(1600));
   EXPECT_EQ(backoff.attempts(), 5);
 }

@@ -23,9 +23,11 @@ v1::FeedEvent Control(const char* which, uint64_t sequence = 0) {
   const std::string kind = which;
   if (kind == "begin") event.mutable_snapshot_begin()->set_sequence(sequence);
   if (kind == "end") event.mutable_snapshot_end()->set_sequence(sequence);
-  if (kind == "heartbeat") event.mutable_heartbeat()->set_last_sequence(sequence);
+  if (kind == "heartbeat")
+    event.mutable_heartbeat()->set_last_sequence(sequence);
   if (kind == "conflated") event.mutable_conflated()->set_skipped_count(1);
-  if (kind == "resync") event.mutable_resync()->set_requested_sequence(sequence);
+  if (kind == "resync")
+    event.mutable_resync()->set_requested_sequence(sequence);
   return event;
 }
 
@@ -69,8 +71,10 @@ TEST(ResumeTrackerTest, WithAFilterSkippedSequencesAreOtherEvents) {
   request.mutable_filter()->add_concepts("revenue");
   ResumeTracker tracker(request);
   EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")), Verdict::kDeliver);
-  EXPECT_EQ(Accept(tracker, FactEvent(20, "IIJ", "revenue")), Verdict::kDeliver);
-  EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")), Verdict::kDuplicate);
+  EXPECT_EQ(Accept(tracker, FactEvent(20, "IIJ", "revenue")),
+            Verdict::kDeliver);
+  EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")),
+            Verdict::kDuplicate);
 }
 
 TEST(ResumeTrackerTest, ConflatedMarkAllowsJumpsUntilTheNextHeartbeat) {

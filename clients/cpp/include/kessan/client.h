@@ -25,8 +25,7 @@ inline constexpr char kDefaultServerAddress[] = "127.0.0.1:50051";
 
 // ClientOptions
 //
-// How a Client reaches its server. The channel is insecure (plaintext) for
-// now; transport security will be added here as further fields.
+// How a Client reaches its server: plaintext unless tls_ca_file is set.
 struct ClientOptions {
   // "host:port" or any gRPC target URI ("unix:/run/kessan.sock").
   std::string address = kDefaultServerAddress;
@@ -43,6 +42,16 @@ struct ClientOptions {
   // server is back).
   absl::Duration reconnect_backoff_initial = absl::Milliseconds(100);
   absl::Duration reconnect_backoff_max = absl::Seconds(5);
+
+  // Security (kessand's --tls_cert, --tls_client_ca, --auth_tokens).
+  // PEM file of the CA(s) that signed the server's certificate; non-empty
+  // turns TLS on. An unreadable file makes every call fail (UNAVAILABLE).
+  std::string tls_ca_file;
+  // mTLS: PEM files of this client's certificate and private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Bearer token sent on every call ("authorization: Bearer <token>").
+  std::string token;
 };
 
 // PublishRetryOptions

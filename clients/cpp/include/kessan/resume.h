@@ -61,6 +61,9 @@ struct ResumeOptions {
   // (DEADLINE_EXCEEDED) and resumed.
   absl::Duration heartbeat_interval = absl::Seconds(5);
   int stall_heartbeats = 3;
+  // How long a reconnect waits for the connection before it counts as a
+  // failed attempt.
+  absl::Duration connect_timeout = absl::Seconds(5);
   // Called for each notice, on the subscribing thread. May be empty.
   std::function<void(const ResumeNotice&)> on_notice;
   // For tests: the source of jitter (uniform in [0, 1)) and the sleep

@@ -140,6 +140,71 @@ TEST(ParseArgsTest, UsageErrors) {
   ExpectUsageError({"publish", "a", "--issuer", "IIJ"},
                    "--issuer does not apply to publish");
   ExpectUsageError({"subscribe", "--server="}, "--server is empty");
+  ExpectUsageError({"subscribe", "--heartbeat-ms", "50"}, "100..60000");
+  ExpectUsageError({"subscribe", "--heartbeat-ms", "60001"}, "100..60000");
+  ExpectUsageError({"subscribe", "--policy", "drop"}, "--policy \"drop\"");
+  ExpectUsageError({"snapshot", "--view", "newest"}, "--view \"newest\"");
+  ExpectUsageError({"snapshot", "--view", "as-of"}, "needs --as-of");
+  ExpectUsageError({"snapshot", "--as-of", "yesterday"}, "RFC 3339");
+  ExpectUsageError({"snapshot", "--as-of", "2003-05-20"}, "RFC 3339");
+  ExpectUsageError(
+      {"snapshot", "--view", "latest", "--as-of", "2003-05-20T00:00:00Z"},
+      "--as-of goes with --view as-of");
+  ExpectUsageError({"snapshot", "--no-reconnect"},
+                   "--no-reconnect does not apply to snapshot");
+  ExpectUsageError({"snapshot", "--policy", "conflate"}, "does not apply");
+  ExpectUsageError({"subscribe", "--batch-key", "k"},
+                   "--batch-key does not apply to subscribe");
+  ExpectUsageError({"publish", "f", "--publisher-id="},
+                   "--publisher-id is empty");
+}
+
+TEST(ParseArgsTest, ResumeFlags) {
+  absl::StatusOr<Args> args = ParseArgs({"subscribe"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_TRUE(args->reconnect);  // The default.
+  EXPECT_EQ(args->heartbeat_ms, 0u);
+  EXPECT_EQ(args->policy, v1::SLOW_CONSUMER_POLICY_UNSPECIFIED);
+  EXPECT_EQ(args->point_in_time.view(), v1::REVISION_VIEW_UNSPECIFIED);
+
+  args = ParseArgs({"subscribe", "--no-reconnect", "--heartbeat-ms=250",
+                    "--policy", "CONFLATE", "--view", "first-reported"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_FALSE(args->reconnect);
+  EXPECT_EQ(args->heartbeat_ms, 250u);
+  EXPECT_EQ(args->policy, v1::SLOW_CONSUMER_POLICY_CONFLATE);
+  EXPECT_EQ(args->point_in_time.view(), v1::REVISION_VIEW_FIRST_REPORTED);
+
+  args = ParseArgs({"subscribe", "--policy", "disconnect", "--view", "latest"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->policy, v1::SLOW_CONSUMER_POLICY_DISCONNECT);
+  EXPECT_EQ(args->point_in_time.view(), v1::REVISION_VIEW_LATEST);
+}
+
+TEST(ParseArgsTest, AsOf) {
+  // --as-of alone means --view as-of; fractions and offsets are kept.
+  absl::StatusOr<Args> args =
+      ParseArgs({"snapshot", "--as-of", "2003-05-20T09:00:00.25+09:00"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->point_in_time.view(), v1::REVISION_VIEW_AS_OF);
+  EXPECT_EQ(args->point_in_time.as_of().seconds(), 1053388800);
+  EXPECT_EQ(args->point_in_time.as_of().nanos(), 250000000);
+
+  args =
+      ParseArgs({"subscribe", "--view=as-of", "--as-of=2003-05-20T00:00:00Z"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->point_in_time.view(), v1::REVISION_VIEW_AS_OF);
+}
+
+TEST(ParseArgsTest, PublishIdentity) {
+  absl::StatusOr<Args> args = ParseArgs(
+      {"publish", "f.txtpb", "--publisher-id", "desk-7", "--batch-key=b-1"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->publisher_id, "desk-7");
+  EXPECT_EQ(args->batch_key, "b-1");
+  args = ParseArgs({"publish", "f.txtpb"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->publisher_id, "");
 }
 
 }  // namespace

@@ -76,9 +76,79 @@ TEST_F(CommandsTest, SubscribeEndsWithTheStream) {
   *batch.add_events()->mutable_snapshot_begin() = v1::SnapshotBegin();
   *batch.add_events() = FactEvent(3, "IIJ", "revenue");
   service().subscribe_responses = {batch};
-  EXPECT_EQ(Run({"subscribe", "--live"}), kExitOk) << err_.str();
+  EXPECT_EQ(Run({"subscribe", "--live", "--no-reconnect"}), kExitOk)
+      << err_.str();
   EXPECT_EQ(OutLines().size(), 2u);
   EXPECT_EQ(service().last_subscribe->start(), v1::START_MODE_LIVE_ONLY);
+}
+
+TEST_F(CommandsTest, ResumingLiveSubscriptionStartsFromTheJournalHead) {
+  // Live only, resumable: events after the head when it started.
+  service().snapshot_response.set_sequence(2);
+  service().subscribe_responses = {v1::SubscribeResponse()};
+  *service().subscribe_responses[0].add_events() = FactEvent(3, "IIJ", "r");
+  EXPECT_EQ(Run({"subscribe", "--live"}), kExitOk) << err_.str();
+  EXPECT_EQ(OutLines().size(), 1u);
+  EXPECT_EQ(service().last_subscribe->start(), v1::START_MODE_FROM_SEQUENCE);
+  EXPECT_EQ(service().last_subscribe->from_sequence(), 2u);
+}
+
+TEST_F(CommandsTest, SubscribeReconnectsAndSaysSoOnStderr) {
+  v1::SubscribeResponse first, second;
+  *first.add_events() = FactEvent(6, "IIJ", "revenue");
+  *first.add_events() = FactEvent(7, "IIJ", "revenue");
+  *second.add_events() = FactEvent(7, "IIJ", "revenue");  // Replayed.
+  *second.add_events() = FactEvent(8, "IIJ", "revenue");
+  service().subscribe_script = {
+      {{first}, grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone")},
+      {{second}, grpc::Status::OK}};
+  EXPECT_EQ(Run({"subscribe", "--from", "5", "--heartbeat-ms", "250",
+                 "--policy", "conflate"}),
+            kExitOk)
+      << err_.str();
+
+  std::vector<std::string> lines = OutLines();
+  ASSERT_EQ(lines.size(), 3u) << out_.str();
+  EXPECT_TRUE(absl::StrContains(lines[2], "\"sequence\":\"8\"")) << lines[2];
+  std::vector<std::string> notes =
+      absl::StrSplit(err_.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(notes.size(), 2u) << err_.str();
+  EXPECT_TRUE(absl::StartsWith(
+      notes[0], "kessan: stream ended (UNAVAILABLE: gone); reconnecting in "))
+      << notes[0];
+  EXPECT_TRUE(absl::EndsWith(notes[0], "resuming after sequence 7"))
+      << notes[0];
+  EXPECT_EQ(notes[1], "kessan: reconnected (attempt 1)");
+  std::vector<v1::SubscribeRequest> requests = service().subscribe_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].heartbeat_interval_ms(), 250u);
+  EXPECT_EQ(requests[0].slow_consumer_policy(),
+            v1::SLOW_CONSUMER_POLICY_CONFLATE);
+  EXPECT_EQ(requests[1].from_sequence(), 7u);
+}
+
+TEST_F(CommandsTest, NoReconnectEndsAtTheFirstError) {
+  service().subscribe_status =
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone");
+  EXPECT_EQ(Run({"subscribe", "--no-reconnect"}), kExitFailure);
+  EXPECT_EQ(err_.str(), "kessan: UNAVAILABLE: gone\n");
+  EXPECT_EQ(service().subscribe_requests().size(), 1u);
+}
+
+TEST_F(CommandsTest, SubscribeSendsTheView) {
+  EXPECT_EQ(Run({"subscribe", "--as-of", "2003-05-20T00:00:00Z"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(service().last_subscribe->point_in_time().view(),
+            v1::REVISION_VIEW_AS_OF);
+  EXPECT_EQ(service().last_subscribe->point_in_time().as_of().seconds(),
+            1053388800);
+}
+
+TEST_F(CommandsTest, SnapshotSendsTheView) {
+  EXPECT_EQ(Run({"snapshot", "--view", "first"}), kExitOk) << err_.str();
+  EXPECT_EQ(service().last_snapshot->point_in_time().view(),
+            v1::REVISION_VIEW_FIRST_REPORTED);
+  EXPECT_FALSE(service().last_snapshot->point_in_time().has_as_of());
 }
 
 TEST_F(CommandsTest, SubscribeServerError) {
@@ -143,6 +213,34 @@ TEST_F(CommandsTest, PublishPrintsTheSequences) {
   EXPECT_EQ(out_.str(), "{\"sequences\":[1,2]}\n");
   ASSERT_TRUE(service().last_publish.has_value());
   EXPECT_EQ(service().last_publish->items_size(), 2);
+}
+
+TEST_F(CommandsTest, PublishRetriesWithTheGivenBatchIdentity) {
+  const std::string path = ::testing::TempDir() + "/commands_retry.txtpb";
+  std::ofstream(path) << "items { issuer { id: \"IIJ\" } }\n";
+  service().publish_failures = {
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")};
+  service().publish_response.add_sequences(4);
+  service().publish_response.set_duplicate(true);
+  EXPECT_EQ(
+      Run({"publish", path, "--publisher-id", "desk-1", "--batch-key", "k-9"}),
+      kExitOk)
+      << err_.str();
+  EXPECT_EQ(out_.str(), "{\"sequences\":[4],\"duplicate\":true}\n");
+  std::vector<v1::PublishRequest> sent = service().publish_requests();
+  ASSERT_EQ(sent.size(), 2u);
+  for (const auto& r : sent) {
+    EXPECT_EQ(r.publisher_id(), "desk-1");
+    EXPECT_EQ(r.batch_key(), "k-9");
+  }
+}
+
+TEST_F(CommandsTest, PublishGeneratesABatchIdentity) {
+  const std::string path = ::testing::TempDir() + "/commands_gen.txtpb";
+  std::ofstream(path) << "items { issuer { id: \"IIJ\" } }\n";
+  EXPECT_EQ(Run({"publish", path}), kExitOk) << err_.str();
+  EXPECT_FALSE(service().last_publish->publisher_id().empty());
+  EXPECT_FALSE(service().last_publish->batch_key().empty());
 }
 
 TEST_F(CommandsTest, PublishBadFileSendsNothing) {

@@ -1,0 +1,81 @@
+// Writes the seed corpora of the fuzz targets from the curated data:
+//
+//   kessan-fuzz-corpus OUT_DIR FILE...
+//
+// Each FILE is a kessan.v1.DataSet or a kessan.v1.PublishRequest in text
+// format (data/iij, data/examples). Writes OUT_DIR/publish_validation
+// (serialized PublishRequests and Filters), OUT_DIR/dataset_loader (the
+// files as the loader reads them, text and JSON) and OUT_DIR/worker_protocol
+// (request and reply frames carrying the data as plugin inputs).
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "dataset/dataset.h"
+#include "kessan/v1/plugin.pb.h"
+#include "plugin/worker_protocol.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int count = 0;
+
+void Write(const fs::path& dir, const std::string& bytes) {
+  fs::create_directories(dir);
+  std::ofstream(dir / ("seed_" + std::to_string(count++)), std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s OUT_DIR FILE...\n", argv[0]);
+    return 2;
+  }
+  const fs::path out = argv[1];
+  namespace wire = kessan::plugin_wire;
+  for (int i = 2; i < argc; ++i) {
+    std::stringstream text;
+    text << std::ifstream(argv[i]).rdbuf();
+    kessan::v1::DataSet ds;
+    kessan::v1::PublishRequest request;
+    const bool is_request = text.str().find("proto-message: kessan.v1.PublishRequest") != std::string::npos;
+    if (!is_request && google::protobuf::TextFormat::ParseFromString(text.str(), &ds) && ds.issuers_size() > 0) {
+      Write(out / "dataset_loader", "t" + text.str());
+      std::string json;
+      if (google::protobuf::util::MessageToJsonString(ds, &json).ok()) Write(out / "dataset_loader", "j" + json);
+      kessan::v1::PluginRunRequest run;
+      run.set_issuer(ds.issuers(0).id());
+      for (const kessan::v1::PublishRequest& batch : kessan::ToPublishRequests(ds, 25)) {
+        Write(out / "publish_validation", batch.SerializeAsString());
+        for (const auto& item : batch.items()) {
+          if (item.has_fact() && run.inputs_size() < 20) *run.add_inputs()->mutable_fact() = item.fact();
+        }
+      }
+      kessan::v1::Filter filter;
+      filter.add_issuers("11J");
+      filter.add_concepts("revenue");
+      filter.add_event_kinds(kessan::v1::EVENT_KIND_FACT);
+      Write(out / "publish_validation", filter.SerializeAsString());
+      kessan::v1::PluginRunResponse response;
+      response.add_used_sequences(1);
+      Write(out / "worker_protocol", wire::EncodeRequest(wire::kDescribe, 5, "") +
+                                         wire::EncodeRequest(wire::kRun, 5, run.SerializeAsString()));
+      Write(out / "worker_protocol", wire::EncodeReply(0, "", response.SerializeAsString()) +
+                                         wire::EncodeReply(3, "parameter x: bad", ""));
+    } else if (google::protobuf::TextFormat::ParseFromString(text.str(), &request)) {
+      Write(out / "publish_validation", request.SerializeAsString());
+    } else {
+      std::fprintf(stderr, "%s: neither a DataSet nor a PublishRequest\n", argv[i]);
+      return 1;
+    }
+  }
+  std::printf("kessan-fuzz-corpus: %d seeds in %s\n", count, out.c_str());
+  return 0;
+}
