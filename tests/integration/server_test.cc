@@ -116,7 +116,8 @@ TEST_F(ServerTest, SubscriberSeesSnapshotThenRevisionLive) {
   EXPECT_EQ(live.fact().value().money().units(), 13'100'000'000);
 
   // The snapshot now holds the revision only.
-  const v1::Fact* latest = FindFact(Snapshot(), "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
+  const v1::GetSnapshotResponse snapshot = Snapshot();  // FindFact points into it
+  const v1::Fact* latest = FindFact(snapshot, "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
   ASSERT_NE(latest, nullptr);
   EXPECT_EQ(latest->revision(), 2);
 }
