@@ -60,11 +60,14 @@ inline v1::PublishRequest Batch(std::vector<v1::PublishItem> items) {
   return request;
 }
 
-// Reads a Subscribe stream on its own thread and collects its events.
+// Reads a Subscribe stream on its own thread and collects its events; with
+// a `token`, the call carries it as a bearer token.
 class StreamCollector {
  public:
-  StreamCollector(v1::FeedService::Stub& stub, const v1::SubscribeRequest& request) {
+  StreamCollector(v1::FeedService::Stub& stub, const v1::SubscribeRequest& request,
+                  const std::string& token = "") {
     context_.set_deadline(Deadline());
+    if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
     reader_ = stub.Subscribe(&context_, request);
     thread_ = std::thread([this] {
       v1::SubscribeResponse response;
@@ -85,10 +88,22 @@ class StreamCollector {
 
   // Waits until `n` events arrived or the stream ended; returns a copy.
   std::vector<v1::FeedEvent> WaitFor(size_t n) {
+    return WaitUntil([n](const std::vector<v1::FeedEvent>& events) { return events.size() >= n; });
+  }
+  // Waits until `pred(events)` holds or the stream ended; returns a copy.
+  template <typename Pred>
+  std::vector<v1::FeedEvent> WaitUntil(Pred pred) {
     absl::MutexLock lock(&mu_);
-    auto ready = [&] { return events_.size() >= n || done_; };
+    auto ready = [&] {
+      mu_.AssertHeld();
+      return done_ || pred(events_);
+    };
     mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
     return events_;
+  }
+  bool done() {
+    absl::MutexLock lock(&mu_);
+    return done_;
   }
   // Waits for the end of the stream and returns its status.
   grpc::Status WaitDone() {

@@ -19,10 +19,10 @@
 #include "absl/time/time.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
+#include "../integration/feed_test_util.h"
 
 namespace kessan::testing_security {
 
-inline constexpr absl::Duration kWait = absl::Seconds(30);
 
 inline std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -96,54 +96,11 @@ inline grpc::Status Publish(v1::FeedService::Stub& stub, const std::string& toke
   return stub.Publish(&context, request, response != nullptr ? response : &ignored);
 }
 
-// Reads a Subscribe stream on its own thread and collects its events.
-class Stream {
+// A Subscribe stream read on its own thread, as `token`'s principal.
+class Stream : public StreamCollector {
  public:
-  Stream(v1::FeedService::Stub& stub, const std::string& token, const v1::SubscribeRequest& request) {
-    Prepare(context_, token, kWait);
-    reader_ = stub.Subscribe(&context_, request);
-    thread_ = std::thread([this] {
-      v1::SubscribeResponse response;
-      while (reader_->Read(&response)) {
-        absl::MutexLock lock(&mu_);
-        for (const auto& e : response.events()) events_.push_back(e);
-      }
-      grpc::Status status = reader_->Finish();
-      absl::MutexLock lock(&mu_);
-      status_ = status;
-      done_ = true;
-    });
-  }
-  ~Stream() {
-    context_.TryCancel();
-    thread_.join();
-  }
-  // Waits until `pred(events)` holds or the stream ended; returns the events.
-  template <typename Pred>
-  std::vector<v1::FeedEvent> WaitUntil(Pred pred) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [&] { return done_ || pred(events_); };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
-    return events_;
-  }
-  grpc::Status WaitDone() {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&done_), kWait);
-    return done_ ? status_ : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "still open");
-  }
-  bool done() {
-    absl::MutexLock lock(&mu_);
-    return done_;
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<v1::FeedEvent> events_ ABSL_GUARDED_BY(mu_);
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  Stream(v1::FeedService::Stub& stub, const std::string& token, const v1::SubscribeRequest& request)
+      : StreamCollector(stub, request, token) {}
 };
 
 // Whether the snapshot's end (or any event with sequence >= `sequence`) has come.
