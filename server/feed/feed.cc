@@ -183,12 +183,14 @@ Feed::~Feed() {
 
 void Feed::Tick() { fanout_.Tick(options_.clock(), last_sequence()); }
 
-absl::StatusOr<v1::PublishResponse> Feed::Replay(const BatchLocation& batch) {
+absl::StatusOr<v1::PublishResponse> Feed::Replay(const BatchLocation& batch,
+                                                  bool with_events) {
   v1::PublishResponse response;
   response.set_duplicate(true);
   for (uint64_t i = 0; i < batch.count; ++i) {
     response.add_sequences(batch.first_sequence + i);
   }
+  if (!with_events) return response;
   RETURN_IF_ERROR(log_->Read(batch.first_sequence - 1,
                              batch.first_sequence + batch.count - 1, batch.count,
                              [&](EventPtr e) { *response.add_events() = e->event; })
@@ -211,6 +213,7 @@ void Feed::MaybePruneLocked() {
 
 struct Feed::PendingPublish {
   const v1::PublishRequest* request = nullptr;
+  absl::string_view retry_scope;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
   // Set while the leader commits the group.
@@ -268,9 +271,11 @@ class GroupCatalog final : public Catalog {
 
 }  // namespace
 
-absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& request) {
+absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& request,
+                                                  absl::string_view retry_scope) {
   PendingPublish me;
   me.request = &request;
+  me.retry_scope = retry_scope;
   std::vector<PendingPublish*> group;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -310,7 +315,12 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     const v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
     if (!request.publisher_id().empty() && !request.batch_key().empty()) {
-      batch = BatchRecord{request.publisher_id(), request.batch_key(), Fingerprint(request)};
+      // Length-prefixed, so no two (scope, publisher_id) pairs collide.
+      std::string publisher = p->retry_scope.empty()
+                                  ? request.publisher_id()
+                                  : absl::StrCat(p->retry_scope.size(), ":", p->retry_scope,
+                                                 "/", request.publisher_id());
+      batch = BatchRecord{std::move(publisher), request.batch_key(), Fingerprint(request)};
       auto key = std::make_pair(batch->publisher_id, batch->batch_key);
       p->fingerprint = batch->fingerprint;
       if (auto it = keyed.find(key); it != keyed.end()) {
@@ -318,7 +328,7 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
           p->duplicate_of = it->second;  // the same batch twice in one group
         } else {
           p->result = absl::AlreadyExistsError(absl::StrCat(
-              "batch_key '", batch->batch_key, "' of publisher '", batch->publisher_id,
+              "batch_key '", batch->batch_key, "' of publisher '", request.publisher_id(),
               "' was used for a different batch"));
         }
         continue;
@@ -333,11 +343,11 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
         const BatchLocation& at = **earlier;
         if (at.fingerprint != batch->fingerprint) {
           p->result = absl::AlreadyExistsError(absl::StrCat(
-              "batch_key '", batch->batch_key, "' of publisher '", batch->publisher_id,
+              "batch_key '", batch->batch_key, "' of publisher '", request.publisher_id(),
               "' was used for a different batch (sequences ", at.first_sequence, "..",
               at.first_sequence + at.count - 1, ")"));
         } else {
-          p->result = Replay(at);
+          p->result = Replay(at, !request.omit_events());
         }
         continue;
       }
@@ -382,10 +392,11 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
       continue;
     }
     v1::PublishResponse response;
+    const bool echo = !p->request->omit_events();
     for (size_t i = 0; i < p->count; ++i) {
       const EventPtr& e = events[p->first_sequence - first + i];
       response.add_sequences(e->sequence());
-      *response.add_events() = e->event;
+      if (echo) *response.add_events() = e->event;
     }
     p->result = std::move(response);
   }

@@ -50,8 +50,12 @@ class Feed {
   ~Feed();
 
   // Validates and journals the batch, all or nothing, and returns the
-  // sequences and committed events once they are durable.
-  absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& request);
+  // sequences and committed events once they are durable. `retry_scope`
+  // (the authenticated publisher) qualifies publisher_id + batch_key, so
+  // one principal can neither replay nor block another's batches; empty
+  // when authentication is off.
+  absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& request,
+                                              absl::string_view retry_scope = {});
 
   absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::Filter& filter);
   // The state at a point in time: latest, first reported, or as of a time.
@@ -86,8 +90,8 @@ class Feed {
   // one fsync for every publisher that queued meanwhile), then applies and
   // fans it out, and sets each batch's result.
   void CommitGroup(const std::vector<PendingPublish*>& group);
-  // The response to a batch applied before.
-  absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch);
+  // The response to a batch applied before, with its events or without.
+  absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch, bool with_events);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<EventLog> log_;

@@ -12,6 +12,11 @@ namespace kessan {
 namespace {
 
 constexpr int kSchemaVersion = 1;
+// WAL pages (4 KiB) after which the checkpointer thread copies the WAL into
+// the database, and after which a commit does it itself (the checkpointer
+// is behind; bounds the WAL's size).
+constexpr int kBackgroundCheckpointPages = 1000;
+constexpr int kInlineCheckpointPages = 64 * 1024;
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(
@@ -126,6 +131,10 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                          -1, &log->insert_batch_, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare insert batch");
   }
+  ASSIGN_OR_RETURN(log->checkpointer_, OpenConnection(path, /*create=*/false));
+  // Replaces SQLite's automatic checkpoint, which runs inside the commit.
+  sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, log.get());
+  log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
   ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
   if (sqlite3_prepare_v2(log->reader_,
                          "SELECT body FROM events WHERE sequence > ? AND sequence <= ?"
@@ -136,7 +145,53 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   return log;
 }
 
+int SqliteEventLog::OnWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+  auto* log = static_cast<SqliteEventLog*>(arg);
+  if (pages < kBackgroundCheckpointPages) return SQLITE_OK;
+  absl::MutexLock lock(&log->checkpoint_mu_);
+  // The checkpointer cannot finish while commits keep coming; once it has
+  // copied the bulk, the commit copies the few frames written since, so the
+  // checkpoint completes and the next transaction starts the WAL over.
+  if (log->checkpoint_phase_ == CheckpointPhase::kCopied || pages >= kInlineCheckpointPages) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    log->checkpoint_phase_ = CheckpointPhase::kIdle;
+  } else if (log->checkpoint_phase_ == CheckpointPhase::kIdle) {
+    log->checkpoint_phase_ = CheckpointPhase::kDue;
+  }
+  return SQLITE_OK;
+}
+
+void SqliteEventLog::CheckpointLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_mu_.Await(absl::Condition(
+          +[](SqliteEventLog* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->checkpoint_mu_) {
+            return l->checkpoint_phase_ == CheckpointPhase::kDue || l->stopping_;
+          },
+          this));
+      if (stopping_) return;
+      checkpoint_phase_ = CheckpointPhase::kCopying;
+    }
+    // PASSIVE: never waits for, nor blocks, the writer or the readers.
+    sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+    absl::MutexLock lock(&checkpoint_mu_);
+    if (checkpoint_phase_ == CheckpointPhase::kCopying) {
+      checkpoint_phase_ = CheckpointPhase::kCopied;
+    }
+  }
+}
+
 SqliteEventLog::~SqliteEventLog() {
+  if (checkpoint_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_thread_.join();
+  }
+  sqlite3_close(checkpointer_);
   {
     absl::MutexLock r(&read_mu_);
     sqlite3_finalize(select_);

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -39,12 +40,25 @@ class SqliteEventLog final : public EventLog {
  private:
   SqliteEventLog() = default;
 
+  // Called by SQLite after each commit with the WAL's size in pages.
+  static int OnWalCommit(void* log, sqlite3* db, const char* name, int pages);
+  // Copies the WAL into the database file off the publish path.
+  void CheckpointLoop();
+
   mutable absl::Mutex write_mu_;
   sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_batch_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
   uint64_t first_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
+
+  // The checkpointer: its own connection and thread, woken by OnWalCommit.
+  sqlite3* checkpointer_ = nullptr;
+  std::thread checkpoint_thread_;
+  absl::Mutex checkpoint_mu_;
+  enum class CheckpointPhase { kIdle, kDue, kCopying, kCopied };
+  CheckpointPhase checkpoint_phase_ ABSL_GUARDED_BY(checkpoint_mu_) = CheckpointPhase::kIdle;
+  bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
 
   absl::Mutex read_mu_;
   sqlite3* reader_ ABSL_GUARDED_BY(read_mu_) = nullptr;

@@ -23,7 +23,8 @@ grpc::Status FeedServiceImpl::Publish(grpc::ServerContext* context,
     guard_.Audit(*principal, kPublish, allowed, items);
     return ToGrpcStatus(allowed);
   }
-  absl::StatusOr<v1::PublishResponse> result = feed_.Publish(*request);
+  absl::StatusOr<v1::PublishResponse> result =
+      feed_.Publish(*request, guard_.enabled() ? absl::string_view(principal->name) : "");
   guard_.Audit(*principal, kPublish, result.status(), items);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);

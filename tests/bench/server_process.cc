@@ -71,6 +71,16 @@ bool ServerProcess::Start(const std::string& binary, const std::string& scratch_
       if (const char* at = std::strstr(seen.c_str(), "listening on port ")) {
         if (std::strchr(at, '\n')) {
           port_ = std::atoi(at + std::strlen("listening on port "));
+          drain_ = std::thread([fd = stdout_fd_, out = data_dir_ + "/kessand.out", seen] {
+            FILE* f = std::fopen(out.c_str(), "w");
+            if (f) std::fwrite(seen.data(), 1, seen.size(), f);
+            char chunk[65536];
+            ssize_t got;
+            while ((got = read(fd, chunk, sizeof chunk)) > 0) {
+              if (f) std::fwrite(chunk, 1, static_cast<size_t>(got), f);
+            }
+            if (f) std::fclose(f);
+          });
           return port_ > 0;
         }
       }
@@ -103,6 +113,8 @@ void ServerProcess::Stop() {
     }
     pid_ = -1;
   }
+  // The server is gone: the drain thread sees end of file.
+  if (drain_.joinable()) drain_.join();
   if (stdout_fd_ >= 0) {
     close(stdout_fd_);
     stdout_fd_ = -1;

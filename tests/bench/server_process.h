@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace kessan::bench {
@@ -36,6 +37,9 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int stdout_fd_ = -1;
+  // Copies kessand's stdout (the audit log among it) to a file, so a full
+  // pipe never blocks the server.
+  std::thread drain_;
   std::string data_dir_;
   bool keep_data_ = false;
 };

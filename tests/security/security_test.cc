@@ -452,6 +452,34 @@ TEST_F(SecurityTest, PublishRateLimitIsPerPrincipal) {
   EXPECT_TRUE(Snapshot(*stub, kReader, v1::Filter(), &r).ok());
 }
 
+TEST_F(SecurityTest, RetryKeysBelongToThePrincipal) {
+  Start(Options());
+  auto stub = Plain();
+  v1::PublishRequest mine = Batch({Revenue("IIJ", 2002, 1300000000)});
+  mine.set_publisher_id("desk-feed");
+  mine.set_batch_key("b-1");
+  v1::PublishResponse first;
+  ASSERT_TRUE(Publish(*stub, kFeeder, mine, &first).ok());
+  ASSERT_FALSE(first.duplicate());
+  // Another principal with the same publisher_id and batch_key neither
+  // gets the first batch back nor is refused: its batch is its own.
+  v1::PublishRequest theirs = Batch({Revenue("IIJ", 2002, 1300000001)});
+  theirs.set_publisher_id("desk-feed");
+  theirs.set_batch_key("b-1");
+  v1::PublishResponse other;
+  grpc::Status s = Publish(*stub, kFeeder2, theirs, &other);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(other.duplicate());
+  ASSERT_EQ(other.sequences_size(), 1);
+  EXPECT_GT(other.sequences(0), first.sequences(0));
+  // The first principal's retry is still recognised as its own.
+  v1::PublishResponse retry;
+  ASSERT_TRUE(Publish(*stub, kFeeder, mine, &retry).ok());
+  EXPECT_TRUE(retry.duplicate());
+  ASSERT_EQ(retry.sequences_size(), 1);
+  EXPECT_EQ(retry.sequences(0), first.sequences(0));
+}
+
 TEST_F(SecurityTest, SubscriptionsPerConnectionLimit) {
   ServerOptions o = Options();
   o.max_subscriptions_per_connection = 2;

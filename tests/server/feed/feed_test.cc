@@ -131,6 +131,40 @@ TEST_F(FeedTest, PublishReturnsContiguousSequences) {
   EXPECT_EQ(log_->last_sequence(), 5u);
 }
 
+TEST_F(FeedTest, OmitEventsAnswersWithSequencesOnly) {
+  PublishIij();
+  v1::PublishRequest request = Batch({Revenue("IIJ"), OperatingIncome("IIJ")});
+  request.set_omit_events(true);
+  request.set_publisher_id("desk");
+  request.set_batch_key("k1");
+  absl::StatusOr<v1::PublishResponse> response = feed_->Publish(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_THAT(response->sequences(), ElementsAre(3, 4));
+  EXPECT_EQ(response->events_size(), 0);
+  // A retry asking for the events gets them from the journal.
+  request.set_omit_events(false);
+  response = feed_->Publish(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_TRUE(response->duplicate());
+  EXPECT_THAT(Sequences(response->events()), ElementsAre(3, 4));
+}
+
+TEST_F(FeedTest, RetryScopesSeparatePublishers) {
+  PublishIij();
+  v1::PublishRequest request = Batch({Revenue("IIJ")});
+  request.set_publisher_id("desk");
+  request.set_batch_key("k1");
+  ASSERT_TRUE(feed_->Publish(request, "alice").ok());
+  absl::StatusOr<v1::PublishResponse> bob = feed_->Publish(request, "bob");
+  ASSERT_TRUE(bob.ok()) << bob.status();
+  EXPECT_FALSE(bob->duplicate());
+  EXPECT_THAT(bob->sequences(), ElementsAre(4));
+  absl::StatusOr<v1::PublishResponse> alice = feed_->Publish(request, "alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  EXPECT_TRUE(alice->duplicate());
+  EXPECT_THAT(alice->sequences(), ElementsAre(3));
+}
+
 TEST_F(FeedTest, PublishStampsServerFieldsWithTheInjectedClock) {
   PublishIij();
   v1::PublishResponse response = MustPublish({Revenue("11J")});
