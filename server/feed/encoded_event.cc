@@ -1,5 +1,7 @@
 #include "feed/encoded_event.h"
 
+#include <cstring>
+
 #include "absl/status/status.h"
 
 namespace kessan {
@@ -8,44 +10,77 @@ namespace {
 // Field 1 (SubscribeResponse.events), wire type 2 (length-delimited).
 constexpr char kEventsTag = (1 << 3) | 2;
 
-std::shared_ptr<EncodedEvent> Frame(absl::string_view body) {
-  auto encoded = std::make_shared<EncodedEvent>();
-  std::string& frame = encoded->frame;
-  frame.reserve(body.size() + 11);
-  frame.push_back(kEventsTag);
-  uint64_t n = body.size();
-  while (n >= 0x80) {
-    frame.push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
+// The frame's header (tag and length) into `out`; returns its size.
+size_t FrameHeader(size_t body_size, char* out) {
+  size_t n = 0;
+  out[n++] = kEventsTag;
+  uint64_t v = body_size;
+  while (v >= 0x80) {
+    out[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
   }
-  frame.push_back(static_cast<char>(n));
-  encoded->body_offset = frame.size();
-  frame.append(body.data(), body.size());
-  return encoded;
+  out[n++] = static_cast<char>(v);
+  return n;
+}
+
+// One allocation: the header and `body` in a new refcounted slice.
+std::shared_ptr<EncodedEvent> Frame(uint64_t sequence, absl::string_view body) {
+  char header[11];
+  size_t header_size = FrameHeader(body.size(), header);
+  grpc::Slice frame(header_size + body.size());
+  char* at = reinterpret_cast<char*>(const_cast<uint8_t*>(frame.begin()));
+  std::memcpy(at, header, header_size);
+  if (!body.empty()) std::memcpy(at + header_size, body.data(), body.size());
+  return std::make_shared<EncodedEvent>(sequence, std::move(frame), header_size);
 }
 
 }  // namespace
 
-absl::string_view EncodedEvent::body() const {
-  return absl::string_view(frame).substr(body_offset);
+absl::string_view EncodedEvent::frame() const {
+  return absl::string_view(reinterpret_cast<const char*>(frame_.begin()), frame_.size());
+}
+
+void EncodedEvent::Decode() const {
+  absl::call_once(decoded_, [this] {
+    absl::string_view b = body();
+    if (event_.ParseFromArray(b.data(), static_cast<int>(b.size()))) attrs_ = AttrsOf(event_);
+  });
+}
+
+const v1::FeedEvent& EncodedEvent::event() const {
+  Decode();
+  return event_;
+}
+
+const EventAttrs& EncodedEvent::attrs() const {
+  Decode();
+  return attrs_;
 }
 
 EventPtr EncodeEvent(v1::FeedEvent event) {
-  auto encoded = Frame(event.SerializeAsString());
-  encoded->attrs = AttrsOf(event);
-  encoded->event = std::move(event);
-  encoded->slice = grpc::Slice(encoded->frame);
+  std::shared_ptr<EncodedEvent> encoded = Frame(event.sequence(), event.SerializeAsString());
+  absl::call_once(encoded->decoded_, [&] {
+    encoded->attrs_ = AttrsOf(event);
+    encoded->event_ = std::move(event);
+  });
   return encoded;
 }
 
 absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body) {
-  auto encoded = Frame(body);
-  if (!encoded->event.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+  v1::FeedEvent event;
+  if (!event.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return absl::DataLossError("journal record is not a kessan.v1.FeedEvent");
   }
-  encoded->attrs = AttrsOf(encoded->event);
-  encoded->slice = grpc::Slice(encoded->frame);
-  return encoded;
+  std::shared_ptr<EncodedEvent> decoded = Frame(event.sequence(), body);
+  absl::call_once(decoded->decoded_, [&] {
+    decoded->attrs_ = AttrsOf(event);
+    decoded->event_ = std::move(event);
+  });
+  return decoded;
+}
+
+EventPtr JournalEvent(uint64_t sequence, absl::string_view body) {
+  return Frame(sequence, body);
 }
 
 }  // namespace kessan

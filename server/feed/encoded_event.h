@@ -3,39 +3,64 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include <grpcpp/support/slice.h>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/keys.h"
 
 namespace kessan {
 
-// EncodedEvent holds an event, its filter attributes and its wire form as
-// one element of SubscribeResponse.events (field tag, length, FeedEvent
-// bytes), so a response of several events is the concatenation of their
-// frames. Immutable once built; shared between threads by EventPtr.
-struct EncodedEvent {
-  v1::FeedEvent event;
-  EventAttrs attrs;
-  std::string frame;
-  // The frame in a gRPC refcounted slice, made once: each subscriber's
-  // response takes a reference (an atomic increment), never a copy.
-  grpc::Slice slice;
+// EncodedEvent holds an event's wire form as one element of
+// SubscribeResponse.events (field tag, length, FeedEvent bytes), so a
+// response of several events is the concatenation of their frames. The frame
+// is one gRPC refcounted slice: each subscriber's response takes a reference
+// (an atomic increment), never a copy. The decoded event and its filter
+// attributes are there from the start for a published event, and are parsed
+// on first use for one read back from the journal, so a replay that needs
+// neither never parses. Immutable once built (the lazy parse is
+// thread-safe); shared between threads by EventPtr.
+class EncodedEvent {
+ public:
+  // Use EncodeEvent or JournalEvent.
+  EncodedEvent(uint64_t sequence, grpc::Slice frame, size_t body_offset)
+      : sequence_(sequence), frame_(std::move(frame)), body_offset_(body_offset) {}
 
-  uint64_t sequence() const { return event.sequence(); }
-  // The FeedEvent's serialized bytes, inside the frame.
-  absl::string_view body() const;
-  size_t body_offset = 0;
+  uint64_t sequence() const { return sequence_; }
+  const v1::FeedEvent& event() const;
+  const EventAttrs& attrs() const;
+  // The frame, and inside it the FeedEvent's serialized bytes.
+  const grpc::Slice& slice() const { return frame_; }
+  size_t frame_size() const { return frame_.size(); }
+  absl::string_view frame() const;
+  absl::string_view body() const { return frame().substr(body_offset_); }
+
+ private:
+  friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
+  friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
+  void Decode() const;
+
+  const uint64_t sequence_;
+  const grpc::Slice frame_;
+  const size_t body_offset_;
+  mutable absl::once_flag decoded_;
+  mutable v1::FeedEvent event_;
+  mutable EventAttrs attrs_;
 };
 using EventPtr = std::shared_ptr<const EncodedEvent>;
 
 // Encodes `event` once.
 EventPtr EncodeEvent(v1::FeedEvent event);
 
-// Builds an EncodedEvent from serialized FeedEvent bytes (the journal form).
+// An event from its serialized FeedEvent bytes (the journal form), parsed
+// at once: DATA_LOSS when they are not a FeedEvent.
 absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body);
+
+// An event from the journal, whose row holds its sequence; the bytes are
+// parsed only when event() or attrs() is first called.
+EventPtr JournalEvent(uint64_t sequence, absl::string_view body);
 
 }  // namespace kessan

@@ -193,7 +193,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Replay(const BatchLocation& batch,
   if (!with_events) return response;
   RETURN_IF_ERROR(log_->Read(batch.first_sequence - 1,
                              batch.first_sequence + batch.count - 1, batch.count,
-                             [&](EventPtr e) { *response.add_events() = e->event; })
+                             [&](EventPtr e) { *response.add_events() = e->event(); })
                       .status());
   return response;
 }
@@ -237,7 +237,7 @@ class GroupCatalog final : public Catalog {
 
   const v1::Issuer* FindIssuer(absl::string_view id) const override {
     auto it = issuer_names_.find(std::string(id));
-    return it != issuer_names_.end() ? &latest_.at(it->second)->event.issuer()
+    return it != issuer_names_.end() ? &latest_.at(it->second)->event().issuer()
                                      : state_.FindIssuer(id);
   }
   bool HasSegment(absl::string_view issuer, absl::string_view id) const override {
@@ -246,7 +246,7 @@ class GroupCatalog final : public Catalog {
   }
   bool HasLiveItem(const std::string& item_key) const override {
     auto it = latest_.find(item_key);
-    return it != latest_.end() ? it->second->attrs.kind != v1::EVENT_KIND_RETRACTION
+    return it != latest_.end() ? it->second->attrs().kind != v1::EVENT_KIND_RETRACTION
                                : state_.HasLiveItem(item_key);
   }
   EventPtr Latest(const std::string& item_key) const {
@@ -254,11 +254,11 @@ class GroupCatalog final : public Catalog {
     return it != latest_.end() ? it->second : state_.Latest(item_key);
   }
   void Stage(const EventPtr& e) {
-    latest_[e->attrs.item_key] = e;
-    if (e->attrs.kind == v1::EVENT_KIND_ISSUER) {
-      issuer_names_[e->attrs.issuer] = e->attrs.item_key;
-      for (const auto& alias : e->event.issuer().aliases()) {
-        issuer_names_[alias] = e->attrs.item_key;
+    latest_[e->attrs().item_key] = e;
+    if (e->attrs().kind == v1::EVENT_KIND_ISSUER) {
+      issuer_names_[e->attrs().issuer] = e->attrs().item_key;
+      for (const auto& alias : e->event().issuer().aliases()) {
+        issuer_names_[alias] = e->attrs().item_key;
       }
     }
   }
@@ -364,7 +364,7 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     for (v1::PublishItem& item : *items) {
       std::string key = PublishItemKey(item);
       EventPtr latest = catalog.Latest(key);
-      Revision prior = latest ? RevisionOf(latest->event) : Revision{};
+      Revision prior = latest ? RevisionOf(latest->event()) : Revision{};
       v1::FeedEvent e;
       e.set_sequence(++sequence);
       *e.mutable_time() = now;
@@ -396,7 +396,7 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     for (size_t i = 0; i < p->count; ++i) {
       const EventPtr& e = events[p->first_sequence - first + i];
       response.add_sequences(e->sequence());
-      if (echo) *response.add_events() = e->event;
+      if (echo) *response.add_events() = e->event();
     }
     p->result = std::move(response);
   }
@@ -437,7 +437,7 @@ absl::StatusOr<std::vector<EventPtr>> Feed::ViewLocked(const EventFilter& filter
   absl::Time as_of = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(when.as_of()));
   std::vector<EventPtr> out;
   RETURN_IF_ERROR(log_->ReadView(view, as_of, state_.last_sequence(), [&](EventPtr e) {
-    if (e->attrs.kind != v1::EVENT_KIND_RETRACTION && filter.Matches(e->attrs)) {
+    if (e->attrs().kind != v1::EVENT_KIND_RETRACTION && filter.Matches(e->attrs())) {
       out.push_back(std::move(e));
     }
   }));
@@ -451,7 +451,7 @@ absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::GetSnapshotRequ
                    ViewLocked(EventFilter(valid), request.point_in_time()));
   v1::GetSnapshotResponse response;
   response.set_sequence(state_.last_sequence());
-  for (const EventPtr& e : events) *response.add_events() = e->event;
+  for (const EventPtr& e : events) *response.add_events() = e->event();
   return response;
 }
 

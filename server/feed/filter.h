@@ -18,6 +18,10 @@ class EventFilter {
   explicit EventFilter(const v1::Filter& filter);
 
   bool Matches(const EventAttrs& attrs) const;
+  // True when every event matches: no attribute needs looking at.
+  bool matches_all() const {
+    return issuers_.empty() && concepts_.empty() && segments_.empty() && kinds_.empty();
+  }
 
  private:
   std::vector<std::string> issuers_;

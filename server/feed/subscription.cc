@@ -34,7 +34,7 @@ bool Subscription::PushMatching(const std::vector<EventPtr>& events) {
   absl::MutexLock lock(&mu_);
   bool wake = false;
   for (const EventPtr& event : events) {
-    if (filter_.Matches(event->attrs)) wake = PushLocked(event) || wake;
+    if (filter_.Matches(event->attrs())) wake = PushLocked(event) || wake;
   }
   return wake;
 }
@@ -62,7 +62,7 @@ size_t Subscription::ConflateLocked() {
   absl::flat_hash_set<absl::string_view> seen;
   std::deque<EventPtr> kept;
   for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
-    if (seen.insert((*it)->attrs.item_key).second) kept.push_front(*it);
+    if (seen.insert((*it)->attrs().item_key).second) kept.push_front(*it);
   }
   size_t skipped = queue_.size() - kept.size();
   if (skipped == 0) return 0;
@@ -139,7 +139,7 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
   size_t bytes = 0;
   auto room = [&] { return out.size() < max_events && bytes < max_bytes; };
   auto add = [&](EventPtr e) {
-    bytes += e->frame.size();
+    bytes += e->frame_size();
     if (e->sequence() > 0) last_taken_.store(e->sequence(), std::memory_order_relaxed);
     out.push_back(std::move(e));
   };
@@ -153,7 +153,7 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
     absl::StatusOr<size_t> n = log_->Read(
         backlog_after_, backlog_up_to_, chunk, [&](EventPtr e) {
           read_to = e->sequence();
-          if (filter_.Matches(e->attrs)) add(std::move(e));
+          if (filter_.matches_all() || filter_.Matches(e->attrs())) add(std::move(e));
         });
     if (!n.ok()) {
       backlog_error_ = n.status();

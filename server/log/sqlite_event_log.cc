@@ -137,7 +137,7 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
   ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
   if (sqlite3_prepare_v2(log->reader_,
-                         "SELECT body FROM events WHERE sequence > ? AND sequence <= ?"
+                         "SELECT sequence, body FROM events WHERE sequence > ? AND sequence <= ?"
                          " ORDER BY sequence LIMIT ?",
                          -1, &log->select_, nullptr) != SQLITE_OK) {
     return SqliteError(log->reader_, "prepare select");
@@ -220,10 +220,10 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
     sqlite3_reset(insert_);
     sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(e->sequence()));
     sqlite3_bind_int64(insert_, 2, google::protobuf::util::TimeUtil::TimestampToNanoseconds(
-                                       e->event.time()));
-    sqlite3_bind_int(insert_, 3, static_cast<int>(e->attrs.kind));
-    sqlite3_bind_text(insert_, 4, e->attrs.item_key.data(),
-                      static_cast<int>(e->attrs.item_key.size()), SQLITE_STATIC);
+                                       e->event().time()));
+    sqlite3_bind_int(insert_, 3, static_cast<int>(e->attrs().kind));
+    sqlite3_bind_text(insert_, 4, e->attrs().item_key.data(),
+                      static_cast<int>(e->attrs().item_key.size()), SQLITE_STATIC);
     sqlite3_bind_blob(insert_, 5, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
     if (sqlite3_step(insert_) != SQLITE_DONE) {
       absl::Status status = SqliteError(writer_, "insert event");
@@ -282,22 +282,18 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
     int rc;
     uint64_t expected = after + 1;
     while ((rc = sqlite3_step(select_)) == SQLITE_ROW) {
-      const void* data = sqlite3_column_blob(select_, 0);
-      int size = sqlite3_column_bytes(select_, 0);
-      absl::StatusOr<EventPtr> event =
-          DecodeEvent(absl::string_view(static_cast<const char*>(data), size));
-      if (!event.ok()) {
+      uint64_t sequence = static_cast<uint64_t>(sqlite3_column_int64(select_, 0));
+      const void* data = sqlite3_column_blob(select_, 1);
+      int size = sqlite3_column_bytes(select_, 1);
+      if (sequence != expected && sequence > complete_from) {
         sqlite3_reset(select_);
-        return event.status();
+        return absl::DataLossError(absl::StrCat("journal gap: found sequence ", sequence,
+                                                " where ", expected, " was due"));
       }
-      if ((*event)->sequence() != expected && (*event)->sequence() > complete_from) {
-        sqlite3_reset(select_);
-        return absl::DataLossError(absl::StrCat("journal gap: found sequence ",
-                                                (*event)->sequence(), " where ",
-                                                expected, " was due"));
-      }
-      expected = (*event)->sequence() + 1;
-      batch.push_back(*std::move(event));
+      expected = sequence + 1;
+      // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
+      batch.push_back(JournalEvent(sequence, absl::string_view(static_cast<const char*>(data),
+                                                               static_cast<size_t>(size))));
     }
     sqlite3_reset(select_);
     if (rc != SQLITE_DONE) return SqliteError(reader_, "read events");

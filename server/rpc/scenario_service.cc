@@ -210,7 +210,7 @@ void WatchSession::Loop() {
       std::vector<EventPtr> events = subscription_->Take(1024, 16 << 20);
       if (events.empty()) break;
       for (const EventPtr& e : events) {
-        if (e->sequence() > 0 && IsInput(prepared_.descriptor, e->event)) trigger = e->sequence();
+        if (e->sequence() > 0 && IsInput(prepared_.descriptor, e->event())) trigger = e->sequence();
       }
     }
     if (trigger > 0) live = RunAndSend(trigger);

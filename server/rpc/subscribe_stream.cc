@@ -77,7 +77,7 @@ void StreamCore::Wake() {
   }
   std::vector<grpc::Slice> slices;
   slices.reserve(events.size());
-  for (const EventPtr& e : events) slices.push_back(e->slice);
+  for (const EventPtr& e : events) slices.push_back(e->slice());
   buffer_ = grpc::ByteBuffer(slices.data(), slices.size());
   writing_ = true;
   mu_.Unlock();

@@ -7,12 +7,12 @@
 namespace kessan {
 
 void State::Apply(const EventPtr& event) {
-  const EventAttrs& a = event->attrs;
+  const EventAttrs& a = event->attrs();
   if (a.kind == v1::EVENT_KIND_UNSPECIFIED) return;
   items_[a.item_key] = event;
   last_sequence_ = event->sequence();
   if (a.kind == v1::EVENT_KIND_ISSUER) {
-    const v1::Issuer& issuer = event->event.issuer();
+    const v1::Issuer& issuer = event->event().issuer();
     issuer_by_name_[issuer.id()] = issuer.id();
     for (const std::string& alias : issuer.aliases()) issuer_by_name_[alias] = issuer.id();
   } else if (a.kind == v1::EVENT_KIND_SEGMENT) {
@@ -28,7 +28,7 @@ EventPtr State::Latest(const std::string& item_key) const {
 std::vector<EventPtr> State::Snapshot(const EventFilter& filter) const {
   std::vector<EventPtr> out;
   for (const auto& [key, event] : items_) {
-    if (event->attrs.kind != v1::EVENT_KIND_RETRACTION && filter.Matches(event->attrs)) {
+    if (event->attrs().kind != v1::EVENT_KIND_RETRACTION && filter.Matches(event->attrs())) {
       out.push_back(event);
     }
   }
@@ -42,12 +42,12 @@ const v1::Issuer* State::FindIssuer(absl::string_view id_or_alias) const {
   auto it = issuer_by_name_.find(id_or_alias);
   if (it == issuer_by_name_.end()) return nullptr;
   EventPtr e = Latest(absl::StrCat("issuer:", it->second));
-  return e ? &e->event.issuer() : nullptr;
+  return e ? &e->event().issuer() : nullptr;
 }
 
 bool State::HasLiveItem(const std::string& item_key) const {
   auto it = items_.find(item_key);
-  return it != items_.end() && it->second->attrs.kind != v1::EVENT_KIND_RETRACTION;
+  return it != items_.end() && it->second->attrs().kind != v1::EVENT_KIND_RETRACTION;
 }
 
 bool State::HasSegment(absl::string_view issuer, absl::string_view segment_id) const {

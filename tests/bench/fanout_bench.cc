@@ -119,7 +119,7 @@ void BM_BatchByteBufferSlices(benchmark::State& state) {
     slices.reserve(events.size());
     for (const EventPtr& e : events) {
       auto* hold = new EventPtr(e);
-      slices.emplace_back(const_cast<char*>(e->frame.data()), e->frame.size(),
+      slices.emplace_back(const_cast<char*>(e->frame().data()), e->frame_size(),
                           [](void* p) { delete static_cast<EventPtr*>(p); }, hold);
     }
     grpc::ByteBuffer buffer(slices.data(), slices.size());
@@ -133,7 +133,7 @@ void BM_BatchByteBufferCopy(benchmark::State& state) {
   std::vector<EventPtr> events = MakeEvents(static_cast<int>(state.range(0)), 200);
   for (auto _ : state) {
     std::string flat;
-    for (const EventPtr& e : events) flat.append(e->frame);
+    for (const EventPtr& e : events) flat.append(e->frame().data(), e->frame_size());
     grpc::Slice slice(flat);
     grpc::ByteBuffer buffer(&slice, 1);
     benchmark::DoNotOptimize(buffer);

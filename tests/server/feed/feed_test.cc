@@ -431,21 +431,21 @@ TEST_F(FeedTest, SnapshotThenLiveSeesEveryLaterEventOnce) {
 
   std::vector<EventPtr> events = Drain(*s);
   ASSERT_GE(events.size(), 2u);
-  ASSERT_TRUE(events[0]->event.has_snapshot_begin());
-  uint64_t snapshot_sequence = events[0]->event.snapshot_begin().sequence();
+  ASSERT_TRUE(events[0]->event().has_snapshot_begin());
+  uint64_t snapshot_sequence = events[0]->event().snapshot_begin().sequence();
   std::map<std::string, uint64_t> state;  // item key -> sequence
   size_t i = 1;
-  for (; i < events.size() && !events[i]->event.has_snapshot_end(); ++i) {
+  for (; i < events.size() && !events[i]->event().has_snapshot_end(); ++i) {
     EXPECT_LE(events[i]->sequence(), snapshot_sequence);
-    state[events[i]->attrs.item_key] = events[i]->sequence();
+    state[events[i]->attrs().item_key] = events[i]->sequence();
   }
   ASSERT_LT(i, events.size()) << "no SnapshotEnd";
-  EXPECT_EQ(events[i]->event.snapshot_end().sequence(), snapshot_sequence);
-  EXPECT_EQ(events[i]->event.snapshot_end().item_count(), state.size());
+  EXPECT_EQ(events[i]->event().snapshot_end().sequence(), snapshot_sequence);
+  EXPECT_EQ(events[i]->event().snapshot_end().item_count(), state.size());
   uint64_t expected = snapshot_sequence + 1;
   for (++i; i < events.size(); ++i) {
     EXPECT_EQ(events[i]->sequence(), expected++);
-    state[events[i]->attrs.item_key] = events[i]->sequence();
+    state[events[i]->attrs().item_key] = events[i]->sequence();
   }
   EXPECT_EQ(expected - 1, feed_->last_sequence());
 

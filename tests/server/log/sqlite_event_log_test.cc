@@ -60,11 +60,11 @@ TEST_F(SqliteEventLogTest, AppendReadRoundTrip) {
   std::vector<EventPtr> read = Read(0, 3);
   ASSERT_EQ(read.size(), 3u);
   for (size_t i = 0; i < read.size(); ++i) {
-    EXPECT_THAT(read[i]->event, EqualsProto(written[i]->event));
+    EXPECT_THAT(read[i]->event(), EqualsProto(written[i]->event()));
     EXPECT_EQ(read[i]->body(), written[i]->body());
-    EXPECT_EQ(read[i]->frame, written[i]->frame);
-    EXPECT_EQ(read[i]->attrs.item_key, written[i]->attrs.item_key);
-    EXPECT_EQ(read[i]->attrs.kind, v1::EVENT_KIND_FACT);
+    EXPECT_EQ(read[i]->frame(), written[i]->frame());
+    EXPECT_EQ(read[i]->attrs().item_key, written[i]->attrs().item_key);
+    EXPECT_EQ(read[i]->attrs().kind, v1::EVENT_KIND_FACT);
   }
 }
 
@@ -135,7 +135,7 @@ TEST_F(SqliteEventLogTest, ReopenKeepsLastSequenceAndEvents) {
   std::vector<EventPtr> read = Read(0, 5);
   ASSERT_EQ(read.size(), 5u);
   for (size_t i = 0; i < read.size(); ++i) {
-    EXPECT_THAT(read[i]->event, EqualsProto(written[i]->event));
+    EXPECT_THAT(read[i]->event(), EqualsProto(written[i]->event()));
   }
   // Appending continues where the journal ended.
   EXPECT_FALSE(log_->Append(FactEvents(1, 1)).ok());

@@ -218,7 +218,7 @@ std::string Describe(const v1::FeedEvent& event) {
 
 std::vector<std::string> Describe(const std::vector<EventPtr>& events) {
   std::vector<std::string> out;
-  for (const EventPtr& e : events) out.push_back(Describe(e->event));
+  for (const EventPtr& e : events) out.push_back(Describe(e->event()));
   return out;
 }
 
