@@ -205,7 +205,7 @@ void Feed::MaybePruneLocked() {
   // Prune in steps of an eighth of the window, not at every publish.
   uint64_t horizon = head - retain + 1;
   if (horizon < log_->first_sequence() + std::max<uint64_t>(1, retain / 8)) return;
-  absl::StatusOr<size_t> pruned = log_->Prune(horizon);
+  absl::StatusOr<size_t> pruned = log_->Prune(horizon, state_.LatestSequencesBelow(horizon));
   if (!pruned.ok()) {
     spdlog::warn("journal retention: {}", pruned.status().ToString());
   }

@@ -74,9 +74,10 @@ class EventLog {
   virtual absl::StatusOr<std::optional<BatchLocation>> FindBatch(
       const std::string& publisher_id, const std::string& batch_key) = 0;
 
-  // Deletes the events below `horizon` that a later event of the same item
-  // supersedes; the latest revision of every item stays. Returns how many.
-  virtual absl::StatusOr<size_t> Prune(uint64_t horizon) = 0;
+  // Deletes the events below `horizon` but those of `keep`: the caller
+  // passes the latest revision of every item, so only superseded revisions
+  // go. Returns how many.
+  virtual absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) = 0;
 };
 
 }  // namespace kessan

@@ -35,7 +35,7 @@ class SqliteEventLog final : public EventLog {
                         const std::function<void(EventPtr)>& fn) override;
   absl::StatusOr<std::optional<BatchLocation>> FindBatch(
       const std::string& publisher_id, const std::string& batch_key) override;
-  absl::StatusOr<size_t> Prune(uint64_t horizon) override;
+  absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override;
 
  private:
   SqliteEventLog() = default;

@@ -38,6 +38,14 @@ std::vector<EventPtr> State::Snapshot(const EventFilter& filter) const {
   return out;
 }
 
+std::vector<uint64_t> State::LatestSequencesBelow(uint64_t horizon) const {
+  std::vector<uint64_t> out;
+  for (const auto& [key, event] : items_) {
+    if (event->sequence() < horizon) out.push_back(event->sequence());
+  }
+  return out;
+}
+
 const v1::Issuer* State::FindIssuer(absl::string_view id_or_alias) const {
   auto it = issuer_by_name_.find(id_or_alias);
   if (it == issuer_by_name_.end()) return nullptr;

@@ -27,6 +27,10 @@ class State : public Catalog {
   // order; retracted items are left out.
   std::vector<EventPtr> Snapshot(const EventFilter& filter) const;
 
+  // The sequences of the latest revisions older than `horizon` (what
+  // retention must keep).
+  std::vector<uint64_t> LatestSequencesBelow(uint64_t horizon) const;
+
   uint64_t last_sequence() const { return last_sequence_; }
   size_t item_count() const { return items_.size(); }
 

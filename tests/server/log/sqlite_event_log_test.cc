@@ -151,6 +151,45 @@ TEST_F(SqliteEventLogTest, ReadSeesAppendsMadeAfterAnEarlierRead) {
   EXPECT_THAT(Sequences(Read(0, 10)), ElementsAre(1, 2));
 }
 
+// Items a (1, 3, 6), b (2, 5), c (4, 7, 8); event s has time base + s seconds.
+std::vector<EventPtr> RevisedEvents() {
+  const char* items[] = {"a", "b", "a", "c", "b", "a", "c", "c"};
+  std::vector<EventPtr> events;
+  for (uint64_t s = 1; s <= 8; ++s) events.push_back(FactEvent(s, "IIJ", items[s - 1]));
+  return events;
+}
+
+TEST_F(SqliteEventLogTest, ViewsPickOneRevisionPerItem) {
+  ASSERT_TRUE(log_->Append(RevisedEvents()).ok());
+  auto view = [&](View v, absl::Time as_of, uint64_t up_to) {
+    std::vector<EventPtr> events;
+    absl::Status s = log_->ReadView(v, as_of, up_to, [&](EventPtr e) { events.push_back(e); });
+    EXPECT_TRUE(s.ok()) << s;
+    return Sequences(events);
+  };
+  EXPECT_THAT(view(View::kFirstReported, absl::InfiniteFuture(), 8), ElementsAre(1, 2, 4));
+  EXPECT_THAT(view(View::kLatest, absl::InfiniteFuture(), 8), ElementsAre(5, 6, 8));
+  EXPECT_THAT(view(View::kLatest, absl::InfiniteFuture(), 6), ElementsAre(4, 5, 6));
+  EXPECT_THAT(view(View::kAsOf, absl::FromUnixSeconds(1054166400 + 4), 8), ElementsAre(2, 3, 4));
+  EXPECT_THAT(view(View::kAsOf, absl::FromUnixSeconds(1054166400), 8), IsEmpty());
+}
+
+TEST_F(SqliteEventLogTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
+  ASSERT_TRUE(log_->Append(RevisedEvents()).ok());
+  absl::StatusOr<size_t> pruned = log_->Prune(7, {6, 5});
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 4u);
+  EXPECT_EQ(log_->first_sequence(), 7u);
+  EXPECT_THAT(Sequences(Read(0, 8)), ElementsAre(5, 6, 7, 8));
+  // A later prune drops what is no longer kept; reopening keeps the horizon.
+  pruned = log_->Prune(9, {6, 8});
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2u);
+  Open();
+  EXPECT_EQ(log_->first_sequence(), 9u);
+  EXPECT_THAT(Sequences(Read(0, 8)), ElementsAre(6, 8));
+}
+
 TEST(SqliteEventLogOpenTest, MissingDirectoryIsAnError) {
   TempDir dir;
   EXPECT_FALSE(SqliteEventLog::Open(dir.File("no/such/dir/journal.db")).ok());
