@@ -18,6 +18,8 @@ constexpr int kSchemaVersion = 1;
 // is behind; bounds the WAL's size).
 constexpr int kBackgroundCheckpointPages = 1000;
 constexpr int kInlineCheckpointPages = 64 * 1024;
+// At most this many frames are left for the commit that completes it.
+constexpr int kCommitCheckpointFrames = 128;
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(
@@ -177,11 +179,15 @@ void SqliteEventLog::CheckpointLoop() {
       checkpoint_phase_ = CheckpointPhase::kCopying;
     }
     // PASSIVE: never waits for, nor blocks, the writer or the readers.
-    sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                              nullptr);
+    // Passes repeat until what is left for the commit to copy is small.
+    int log_frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log_frames, &copied);
     absl::MutexLock lock(&checkpoint_mu_);
     if (checkpoint_phase_ == CheckpointPhase::kCopying) {
-      checkpoint_phase_ = CheckpointPhase::kCopied;
+      checkpoint_phase_ = rc == SQLITE_OK && log_frames - copied > kCommitCheckpointFrames
+                              ? CheckpointPhase::kDue
+                              : CheckpointPhase::kCopied;
     }
   }
 }
