@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-  libspdlog-dev python3 python3-grpcio python3-grpc-tools python3-protobuf
+  libspdlog-dev libjemalloc-dev python3 python3-grpcio python3-grpc-tools python3-protobuf
   nodejs
   # security: OpenSSL (token hashing, deploy/tls/make-certs.sh); clang with
   # its sanitizer and libFuzzer runtimes (make test-sanitize, make fuzz)
