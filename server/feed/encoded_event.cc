@@ -23,14 +23,24 @@ size_t FrameHeader(size_t body_size, char* out) {
   return n;
 }
 
+// A slice for a frame whose body is `body_size` bytes, its header written;
+// `body` points where the body goes.
+grpc::Slice NewFrame(size_t body_size, size_t* header_size, char** body) {
+  char header[11];
+  *header_size = FrameHeader(body_size, header);
+  grpc::Slice frame(*header_size + body_size);
+  char* at = reinterpret_cast<char*>(const_cast<uint8_t*>(frame.begin()));
+  std::memcpy(at, header, *header_size);
+  *body = at + *header_size;
+  return frame;
+}
+
 // One allocation: the header and `body` in a new refcounted slice.
 std::shared_ptr<EncodedEvent> Frame(uint64_t sequence, absl::string_view body) {
-  char header[11];
-  size_t header_size = FrameHeader(body.size(), header);
-  grpc::Slice frame(header_size + body.size());
-  char* at = reinterpret_cast<char*>(const_cast<uint8_t*>(frame.begin()));
-  std::memcpy(at, header, header_size);
-  if (!body.empty()) std::memcpy(at + header_size, body.data(), body.size());
+  size_t header_size;
+  char* at;
+  grpc::Slice frame = NewFrame(body.size(), &header_size, &at);
+  if (!body.empty()) std::memcpy(at, body.data(), body.size());
   return std::make_shared<EncodedEvent>(sequence, std::move(frame), header_size);
 }
 
@@ -58,9 +68,19 @@ const EventAttrs& EncodedEvent::attrs() const {
 }
 
 EventPtr EncodeEvent(v1::FeedEvent event) {
-  std::shared_ptr<EncodedEvent> encoded = Frame(event.sequence(), event.SerializeAsString());
+  EventAttrs attrs = AttrsOf(event);
+  return EncodeEvent(std::move(event), std::move(attrs));
+}
+
+EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs) {
+  // Serialized straight into the frame's slice.
+  size_t header_size;
+  char* at;
+  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
+  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
+  auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
   absl::call_once(encoded->decoded_, [&] {
-    encoded->attrs_ = AttrsOf(event);
+    encoded->attrs_ = std::move(attrs);
     encoded->event_ = std::move(event);
   });
   return encoded;

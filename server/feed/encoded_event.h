@@ -39,7 +39,7 @@ class EncodedEvent {
   absl::string_view body() const { return frame().substr(body_offset_); }
 
  private:
-  friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
+  friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
   void Decode() const;
 
@@ -52,8 +52,9 @@ class EncodedEvent {
 };
 using EventPtr = std::shared_ptr<const EncodedEvent>;
 
-// Encodes `event` once.
+// Encodes `event` once; `attrs`, when given, must be AttrsOf(event).
 EventPtr EncodeEvent(v1::FeedEvent event);
+EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed
 // at once: DATA_LOSS when they are not a FeedEvent.

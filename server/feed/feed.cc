@@ -40,15 +40,8 @@ Revision RevisionOf(const v1::FeedEvent& e) {
   }
 }
 
-// Moves a validated item into the event body, stamping the fields the
-// server owns: revision, supersedes_sequence and known_at.
-void SetBody(v1::PublishItem item, const Revision& prior,
-             const google::protobuf::Timestamp& now, v1::FeedEvent& e) {
-  auto stamp = [&](auto* m) {
-    m->set_revision(prior.revision + 1);
-    m->set_supersedes_sequence(prior.sequence);
-    *m->mutable_known_at() = now;
-  };
+// Moves a validated item into the event body.
+void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
   switch (item.item_case()) {
     case v1::PublishItem::kIssuer:
       e.mutable_issuer()->Swap(item.mutable_issuer());
@@ -58,52 +51,45 @@ void SetBody(v1::PublishItem item, const Revision& prior,
       break;
     case v1::PublishItem::kFact:
       e.mutable_fact()->Swap(item.mutable_fact());
-      stamp(e.mutable_fact());
       break;
     case v1::PublishItem::kCapitalAction:
       e.mutable_capital_action()->Swap(item.mutable_capital_action());
-      stamp(e.mutable_capital_action());
       break;
     case v1::PublishItem::kGuidance:
       e.mutable_guidance()->Swap(item.mutable_guidance());
-      stamp(e.mutable_guidance());
       break;
     case v1::PublishItem::kRetraction:
       e.mutable_retraction()->Swap(item.mutable_retraction());
-      stamp(e.mutable_retraction());
       break;
     default:
       break;
   }
 }
 
-// The item key a publish item will have once it is an event.
-std::string PublishItemKey(const v1::PublishItem& item) {
-  v1::FeedEvent e;
-  switch (item.item_case()) {
-    case v1::PublishItem::kIssuer:
-      e.mutable_issuer()->set_id(item.issuer().id());
+// Stamps the fields the server owns on a revisable body: revision,
+// supersedes_sequence and known_at.
+void Stamp(const Revision& prior, const google::protobuf::Timestamp& now, v1::FeedEvent& e) {
+  auto stamp = [&](auto* m) {
+    m->set_revision(prior.revision + 1);
+    m->set_supersedes_sequence(prior.sequence);
+    *m->mutable_known_at() = now;
+  };
+  switch (e.body_case()) {
+    case v1::FeedEvent::kFact:
+      stamp(e.mutable_fact());
       break;
-    case v1::PublishItem::kSegment:
-      e.mutable_segment()->set_issuer(item.segment().issuer());
-      e.mutable_segment()->set_id(item.segment().id());
+    case v1::FeedEvent::kCapitalAction:
+      stamp(e.mutable_capital_action());
       break;
-    case v1::PublishItem::kFact:
-      *e.mutable_fact()->mutable_key() = item.fact().key();
+    case v1::FeedEvent::kGuidance:
+      stamp(e.mutable_guidance());
       break;
-    case v1::PublishItem::kCapitalAction:
-      e.mutable_capital_action()->set_issuer(item.capital_action().issuer());
-      e.mutable_capital_action()->set_action_id(item.capital_action().action_id());
+    case v1::FeedEvent::kRetraction:
+      stamp(e.mutable_retraction());
       break;
-    case v1::PublishItem::kGuidance:
-      *e.mutable_guidance()->mutable_key() = item.guidance().key();
-      break;
-    case v1::PublishItem::kRetraction:
-      return ItemKeyOf(item.retraction().item());
     default:
       break;
   }
-  return AttrsOf(e).item_key;
 }
 
 // FNV-1a over the items' deterministic encoding: stable across restarts.
@@ -362,14 +348,14 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     p->first_sequence = sequence + 1;
     p->count = items->size();
     for (v1::PublishItem& item : *items) {
-      std::string key = PublishItemKey(item);
-      EventPtr latest = catalog.Latest(key);
-      Revision prior = latest ? RevisionOf(latest->event()) : Revision{};
       v1::FeedEvent e;
       e.set_sequence(++sequence);
       *e.mutable_time() = now;
-      SetBody(std::move(item), prior, now, e);
-      EventPtr encoded = EncodeEvent(std::move(e));
+      MoveBody(item, e);
+      EventAttrs attrs = AttrsOf(e);
+      EventPtr latest = catalog.Latest(attrs.item_key);
+      Stamp(latest ? RevisionOf(latest->event()) : Revision{}, now, e);
+      EventPtr encoded = EncodeEvent(std::move(e), std::move(attrs));
       catalog.Stage(encoded);
       events.push_back(std::move(encoded));
     }
