@@ -94,12 +94,36 @@ class BatchCatalog : public Catalog {
 };
 
 // Collects violations as "path: rule".
+// Path names a field in an error message. It is turned into a string only
+// when a violation is reported, so a valid batch builds none. A Path may
+// refer to its parent and to its part: both must outlive it.
+class Path {
+ public:
+  Path(const char* root) : part_(root) {}  // NOLINT: implicit, for literals
+  Path(std::string&& root) : owned_(std::move(root)), part_(owned_) {}  // NOLINT: idem
+  Path(const Path& parent, absl::string_view part) : parent_(&parent), part_(part) {}
+  Path(const Path& parent, std::string&& part)
+      : parent_(&parent), owned_(std::move(part)), part_(owned_) {}
+  Path(const Path&) = delete;
+  Path& operator=(const Path&) = delete;
+
+  std::string str() const {
+    return parent_ != nullptr ? absl::StrCat(parent_->str(), part_) : std::string(part_);
+  }
+  friend Path operator+(const Path& parent, absl::string_view part) { return Path(parent, part); }
+
+ private:
+  const Path* parent_ = nullptr;
+  std::string owned_;
+  absl::string_view part_;
+};
+
 class Violations {
  public:
-  void Add(const std::string& path, absl::string_view rule) {
+  void Add(const Path& path, absl::string_view rule) {
     ++count_;
     if (messages_.size() < kMaxReported) {
-      messages_.push_back(absl::StrCat(path, ": ", rule));
+      messages_.push_back(absl::StrCat(path.str(), ": ", rule));
     }
   }
   bool empty() const { return count_ == 0; }
@@ -123,7 +147,7 @@ class ItemValidator {
  public:
   ItemValidator(BatchCatalog& catalog, Violations& v) : catalog_(catalog), v_(v) {}
 
-  void Issuer(const std::string& p, v1::Issuer& issuer) {
+  void Issuer(const Path& p, v1::Issuer& issuer) {
     size_t before = v_.count();
     if (issuer.id().empty()) {
       v_.Add(p + ".id", "must not be empty");
@@ -135,7 +159,7 @@ class ItemValidator {
       v_.Add(p + ".fiscal_year_end_month", "must be a month, 1-12");
     }
     for (int i = 0; i < issuer.aliases_size(); ++i) {
-      std::string ap = absl::StrCat(p, ".aliases[", i, "]");
+      const Path ap(p, absl::StrCat(".aliases[", i, "]"));
       const std::string& alias = issuer.aliases(i);
       if (alias.empty() || alias.size() > 32) {
         v_.Add(ap, "must be 1-32 characters");
@@ -154,7 +178,7 @@ class ItemValidator {
     if (v_.count() == before) catalog_.AddIssuer(issuer);
   }
 
-  void Segment(const std::string& p, v1::Segment& segment) {
+  void Segment(const Path& p, v1::Segment& segment) {
     size_t before = v_.count();
     const v1::Issuer* issuer = ResolveIssuer(p + ".issuer", segment.mutable_issuer());
     if (!IsSnakeId(segment.id())) {
@@ -164,7 +188,7 @@ class ItemValidator {
     }
     Text(p + ".name", segment.name(), /*required=*/true);
     for (int i = 0; i < segment.member_ids_size(); ++i) {
-      std::string mp = absl::StrCat(p, ".member_ids[", i, "]");
+      const Path mp(p, absl::StrCat(".member_ids[", i, "]"));
       const std::string& member = segment.member_ids(i);
       if (member == segment.id()) {
         v_.Add(mp, "a segment cannot be its own member");
@@ -177,7 +201,7 @@ class ItemValidator {
     if (v_.count() == before) catalog_.AddSegment(segment);
   }
 
-  void Fact(const std::string& p, v1::Fact& fact) {
+  void Fact(const Path& p, v1::Fact& fact) {
     if (!fact.has_key()) {
       v_.Add(p + ".key", "must be set");
     } else {
@@ -189,14 +213,14 @@ class ItemValidator {
       Value(p + ".value", *fact.mutable_value());
     }
     for (int i = 0; i < fact.translations_size(); ++i) {
-      Value(absl::StrCat(p, ".translations[", i, "]"), *fact.mutable_translations(i));
+      Value(Path(p, absl::StrCat(".translations[", i, "]")), *fact.mutable_translations(i));
     }
     RequiredProvenance(p, fact.has_provenance(), fact.provenance());
     ServerSet(p, fact.revision(), fact.supersedes_sequence(), fact.has_known_at());
     catalog_.SetLive(absl::StrCat("fact:", FactKeyString(fact.key())), true);
   }
 
-  void CapitalAction(const std::string& p, v1::CapitalAction& action) {
+  void CapitalAction(const Path& p, v1::CapitalAction& action) {
     ResolveIssuer(p + ".issuer", action.mutable_issuer());
     if (!IsSnakeId(action.action_id())) {
       v_.Add(p + ".action_id", action.action_id().empty()
@@ -217,7 +241,7 @@ class ItemValidator {
         absl::StrCat("capital_action:", action.issuer(), "/", action.action_id()), true);
   }
 
-  void Guidance(const std::string& p, v1::Guidance& guidance) {
+  void Guidance(const Path& p, v1::Guidance& guidance) {
     if (!guidance.has_key()) {
       v_.Add(p + ".key", "must be set");
     } else {
@@ -234,10 +258,10 @@ class ItemValidator {
     catalog_.SetLive(absl::StrCat("guidance:", FactKeyString(guidance.key())), true);
   }
 
-  void Retraction(const std::string& p, v1::Retraction& retraction) {
+  void Retraction(const Path& p, v1::Retraction& retraction) {
     size_t before = v_.count();
     v1::ItemRef& ref = *retraction.mutable_item();
-    std::string rp = p + ".item";
+    const Path rp = p + ".item";
     switch (ref.item_case()) {
       case v1::ItemRef::kFact:
         Key(rp + ".fact", *ref.mutable_fact());
@@ -273,7 +297,7 @@ class ItemValidator {
   }
 
  private:
-  const v1::Issuer* ResolveIssuer(const std::string& p, std::string* id) {
+  const v1::Issuer* ResolveIssuer(const Path& p, std::string* id) {
     if (id->empty()) {
       v_.Add(p, "must not be empty");
       return nullptr;
@@ -288,7 +312,7 @@ class ItemValidator {
     return issuer;
   }
 
-  void Key(const std::string& p, v1::FactKey& key) {
+  void Key(const Path& p, v1::FactKey& key) {
     const v1::Issuer* issuer = ResolveIssuer(p + ".issuer", key.mutable_issuer());
     if (key.concept_id().empty()) {
       v_.Add(p + ".concept_id", "must not be empty");
@@ -312,11 +336,11 @@ class ItemValidator {
   }
 
   // Fills in the period's dates; dates given must agree with the calendar.
-  void Period(const std::string& p, int fy_end, v1::FiscalPeriod& period) {
+  void Period(const Path& p, int fy_end, v1::FiscalPeriod& period) {
     for (auto [name, date] : {std::pair{"start_date", &period.start_date()},
                               std::pair{"end_date", &period.end_date()}}) {
       if (date->ByteSizeLong() > 0 && !IsValidDate(*date)) {
-        v_.Add(absl::StrCat(p, ".", name),
+        v_.Add(p + "." + name,
                absl::StrCat("must be a valid calendar date, got ",
                             date->year(), "-", date->month(), "-", date->day()));
         return;
@@ -331,7 +355,7 @@ class ItemValidator {
     auto check = [&](const char* name, bool has, const v1::Date& given,
                      const v1::Date& want) {
       if (has && CompareDates(given, want) != 0) {
-        v_.Add(absl::StrCat(p, ".", name),
+        v_.Add(p + "." + name,
                absl::StrCat("is ", FormatDate(given), " but the issuer's ",
                             "calendar puts it at ", FormatDate(want)));
       }
@@ -342,7 +366,7 @@ class ItemValidator {
     *period.mutable_end_date() = span->end;
   }
 
-  void Money(const std::string& p, const v1::Money& money) {
+  void Money(const Path& p, const v1::Money& money) {
     const std::string& code = money.currency_code();
     if (code.empty()) {
       v_.Add(p + ".currency_code", "must not be empty");
@@ -363,7 +387,7 @@ class ItemValidator {
     }
   }
 
-  void Value(const std::string& p, v1::Value& value) {
+  void Value(const Path& p, v1::Value& value) {
     switch (value.kind_case()) {
       case v1::Value::kMoney:
         Money(p + ".money", value.money());
@@ -404,7 +428,7 @@ class ItemValidator {
     }
   }
 
-  void Placement(const std::string& p, const v1::PrivatePlacement& pp) {
+  void Placement(const Path& p, const v1::PrivatePlacement& pp) {
     if (pp.shares() <= 0) v_.Add(p + ".shares", "must be positive");
     Text(p + ".share_class", pp.share_class(), /*required=*/true);
     Text(p + ".allocation_method", pp.allocation_method(), /*required=*/true);
@@ -418,7 +442,7 @@ class ItemValidator {
     }
     if (pp.has_amount_not_credited_per_share()) {
       const v1::Money& nc = pp.amount_not_credited_per_share();
-      std::string np = p + ".amount_not_credited_per_share";
+      const Path np = p + ".amount_not_credited_per_share";
       Money(np, nc);
       if (nc.units() < 0 || nc.nanos() < 0) {
         v_.Add(np, "must not be negative");
@@ -446,9 +470,9 @@ class ItemValidator {
           NamedDate{"dividend_accrual_start", pp.has_dividend_accrual_start(),
                     pp.dividend_accrual_start()}}) {
       if (!d.has) {
-        v_.Add(absl::StrCat(p, ".", d.name), "must be set");
+        v_.Add(p + "." + d.name, "must be set");
       } else if (!IsValidDate(d.date)) {
-        v_.Add(absl::StrCat(p, ".", d.name),
+        v_.Add(p + "." + d.name,
                absl::StrCat("must be a valid calendar date, got ", d.date.year(),
                             "-", d.date.month(), "-", d.date.day()));
       }
@@ -459,7 +483,7 @@ class ItemValidator {
     }
   }
 
-  void Text(const std::string& p, const std::string& text, bool required) {
+  void Text(const Path& p, const std::string& text, bool required) {
     if (required && text.empty()) {
       v_.Add(p, "must not be empty");
     } else if (text.size() > kMaxTextLength) {
@@ -467,7 +491,7 @@ class ItemValidator {
     }
   }
 
-  void RequiredProvenance(const std::string& item, bool has,
+  void RequiredProvenance(const Path& item, bool has,
                           const v1::Provenance& provenance) {
     if (!has) {
       v_.Add(item + ".provenance", "must be set (document, lines and quote)");
@@ -476,7 +500,7 @@ class ItemValidator {
     Provenance(item + ".provenance", provenance);
   }
 
-  void Provenance(const std::string& p, const v1::Provenance& provenance) {
+  void Provenance(const Path& p, const v1::Provenance& provenance) {
     Text(p + ".document", provenance.document(), /*required=*/true);
     Text(p + ".quote", provenance.quote(), /*required=*/true);
     Text(p + ".note", provenance.note(), /*required=*/false);
@@ -487,7 +511,7 @@ class ItemValidator {
     }
   }
 
-  void ServerSet(const std::string& p, int32_t revision, uint64_t supersedes,
+  void ServerSet(const Path& p, int32_t revision, uint64_t supersedes,
                  bool has_known_at) {
     if (revision != 0) v_.Add(p + ".revision", "is set by the server; leave it 0");
     if (supersedes != 0) {
@@ -525,9 +549,10 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
   BatchCatalog batch(catalog);
   ItemValidator check(batch, v);
   std::vector<v1::PublishItem> items(request.items().begin(), request.items().end());
+  const Path items_root("items");
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = items[i];
-    std::string p = absl::StrCat("items[", i, "]");
+    const Path p(items_root, absl::StrCat("[", i, "]"));
     switch (item.item_case()) {
       case v1::PublishItem::kIssuer:
         check.Issuer(p + ".issuer", *item.mutable_issuer());
