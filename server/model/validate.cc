@@ -1,5 +1,6 @@
 #include "model/validate.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -93,7 +94,6 @@ class BatchCatalog : public Catalog {
   std::map<std::string, bool> live_;
 };
 
-// Collects violations as "path: rule".
 // Path names a field in an error message. It is turned into a string only
 // when a violation is reported, so a valid batch builds none. A Path may
 // refer to its parent and to its part: both must outlive it.
@@ -118,6 +118,7 @@ class Path {
   absl::string_view part_;
 };
 
+// Collects violations as "path: rule".
 class Violations {
  public:
   void Add(const Path& path, absl::string_view rule) {
@@ -145,7 +146,10 @@ class Violations {
 
 class ItemValidator {
  public:
-  ItemValidator(BatchCatalog& catalog, Violations& v) : catalog_(catalog), v_(v) {}
+  // `retractions`: the batch holds some, so items it publishes must be
+  // tracked for them (a batch without retractions skips that work).
+  ItemValidator(BatchCatalog& catalog, Violations& v, bool retractions)
+      : catalog_(catalog), v_(v), track_live_(retractions) {}
 
   void Issuer(const Path& p, v1::Issuer& issuer) {
     size_t before = v_.count();
@@ -217,7 +221,7 @@ class ItemValidator {
     }
     RequiredProvenance(p, fact.has_provenance(), fact.provenance());
     ServerSet(p, fact.revision(), fact.supersedes_sequence(), fact.has_known_at());
-    catalog_.SetLive(absl::StrCat("fact:", FactKeyString(fact.key())), true);
+    if (track_live_) catalog_.SetLive(absl::StrCat("fact:", FactKeyString(fact.key())), true);
   }
 
   void CapitalAction(const Path& p, v1::CapitalAction& action) {
@@ -237,7 +241,7 @@ class ItemValidator {
       default:
         v_.Add(p + ".kind", "must be set (private_placement)");
     }
-    catalog_.SetLive(
+    if (track_live_) catalog_.SetLive(
         absl::StrCat("capital_action:", action.issuer(), "/", action.action_id()), true);
   }
 
@@ -255,7 +259,9 @@ class ItemValidator {
     RequiredProvenance(p, guidance.has_provenance(), guidance.provenance());
     ServerSet(p, guidance.revision(), guidance.supersedes_sequence(),
               guidance.has_known_at());
-    catalog_.SetLive(absl::StrCat("guidance:", FactKeyString(guidance.key())), true);
+    if (track_live_) {
+      catalog_.SetLive(absl::StrCat("guidance:", FactKeyString(guidance.key())), true);
+    }
   }
 
   void Retraction(const Path& p, v1::Retraction& retraction) {
@@ -522,6 +528,7 @@ class ItemValidator {
 
   BatchCatalog& catalog_;
   Violations& v_;
+  const bool track_live_;
 };
 
 }  // namespace
@@ -547,7 +554,10 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
     if (value->size() > 128) v.Add(name, "must be at most 128 bytes");
   }
   BatchCatalog batch(catalog);
-  ItemValidator check(batch, v);
+  const bool retractions =
+      std::any_of(request.items().begin(), request.items().end(),
+                  [](const v1::PublishItem& item) { return item.has_retraction(); });
+  ItemValidator check(batch, v, retractions);
   std::vector<v1::PublishItem> items(request.items().begin(), request.items().end());
   const Path items_root("items");
   for (size_t i = 0; i < items.size(); ++i) {

@@ -496,6 +496,27 @@ TEST(ValidateFilterTest, EmptyFilterIsValid) {
   EXPECT_EQ(filter->ByteSizeLong(), 0u);
 }
 
+// A retraction may withdraw what an earlier item of its own batch published.
+v1::PublishItem RetractRevenue4Q02() {
+  v1::PublishItem item;
+  v1::Retraction* r = item.mutable_retraction();
+  *r->mutable_item()->mutable_fact() = Revenue4Q02().key();
+  r->set_reason("published in error");
+  return item;
+}
+
+TEST(ValidatePublishTest, RetractsAnItemOfTheSameBatch) {
+  EXPECT_EQ(Valid(Batch({Item(Revenue4Q02()), RetractRevenue4Q02()})).size(), 2u);
+  // Alone, or before the item, there is nothing to retract.
+  EXPECT_THAT(Refusal(Batch({RetractRevenue4Q02()})),
+              HasSubstr("items[0].retraction.item: no published item 'fact:IIJ/revenue/FY2002Q4'"));
+  EXPECT_THAT(Refusal(Batch({RetractRevenue4Q02(), Item(Revenue4Q02())})),
+              HasSubstr("items[0].retraction.item: no published item"));
+  // Retracted twice in one batch: the second finds nothing live.
+  EXPECT_THAT(Refusal(Batch({Item(Revenue4Q02()), RetractRevenue4Q02(), RetractRevenue4Q02()})),
+              HasSubstr("items[2].retraction.item: no published item"));
+}
+
 TEST(ValidateFilterTest, ResolvesIssuerAliases) {
   v1::Filter filter;
   filter.add_issuers("11J");
