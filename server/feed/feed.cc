@@ -5,6 +5,7 @@
 #include <utility>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -251,7 +252,7 @@ class GroupCatalog final : public Catalog {
 
  private:
   const State& state_;
-  std::map<std::string, EventPtr> latest_;
+  absl::flat_hash_map<std::string, EventPtr> latest_;
   std::map<std::string, std::string> issuer_names_;  // id or alias -> item key
 };
 

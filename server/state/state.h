@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "feed/encoded_event.h"
 #include "feed/filter.h"
 #include "model/catalog.h"
@@ -39,7 +40,8 @@ class State : public Catalog {
   bool HasLiveItem(const std::string& item_key) const override;
 
  private:
-  std::map<std::string, EventPtr, std::less<>> items_;
+  // Unordered: Snapshot sorts by sequence; lookups are on every publish.
+  absl::flat_hash_map<std::string, EventPtr> items_;
   std::map<std::string, std::string, std::less<>> issuer_by_name_;  // id or alias -> id
   std::set<std::string, std::less<>> segments_;                     // "issuer/segment"
   uint64_t last_sequence_ = 0;
