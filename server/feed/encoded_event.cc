@@ -53,7 +53,9 @@ absl::string_view EncodedEvent::frame() const {
 void EncodedEvent::Decode() const {
   absl::call_once(decoded_, [this] {
     absl::string_view b = body();
-    if (event_.ParseFromArray(b.data(), static_cast<int>(b.size()))) attrs_ = AttrsOf(event_);
+    if (event_.ParseFromArray(b.data(), static_cast<int>(b.size())) && !attrs_known_) {
+      attrs_ = AttrsOf(event_);
+    }
   });
 }
 
@@ -63,7 +65,7 @@ const v1::FeedEvent& EncodedEvent::event() const {
 }
 
 const EventAttrs& EncodedEvent::attrs() const {
-  Decode();
+  if (!attrs_known_) Decode();
   return attrs_;
 }
 
@@ -83,6 +85,17 @@ EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs) {
     encoded->attrs_ = std::move(attrs);
     encoded->event_ = std::move(event);
   });
+  return encoded;
+}
+
+EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs) {
+  size_t header_size;
+  char* at;
+  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
+  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
+  auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
+  encoded->attrs_ = std::move(attrs);
+  encoded->attrs_known_ = true;
   return encoded;
 }
 

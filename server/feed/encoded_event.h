@@ -19,10 +19,11 @@ namespace kessan {
 // response of several events is the concatenation of their frames. The frame
 // is one gRPC refcounted slice: each subscriber's response takes a reference
 // (an atomic increment), never a copy. The decoded event and its filter
-// attributes are there from the start for a published event, and are parsed
-// on first use for one read back from the journal, so a replay that needs
-// neither never parses. Immutable once built (the lazy parse is
-// thread-safe); shared between threads by EventPtr.
+// attributes are there from the start for an event encoded from a message;
+// a published event keeps its attributes and parses its bytes only if the
+// event itself is asked for; one read back from the journal parses on first
+// use of either, so a replay that needs neither never parses. Immutable once
+// built (the lazy parse is thread-safe); shared between threads by EventPtr.
 class EncodedEvent {
  public:
   // Use EncodeEvent or JournalEvent.
@@ -41,6 +42,8 @@ class EncodedEvent {
  private:
   friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
+  friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event,
+                                                              EventAttrs attrs);
   void Decode() const;
 
   const uint64_t sequence_;
@@ -49,12 +52,18 @@ class EncodedEvent {
   mutable absl::once_flag decoded_;
   mutable v1::FeedEvent event_;
   mutable EventAttrs attrs_;
+  // Set before the event is shared when attrs_ came with it (EncodeSerialized).
+  bool attrs_known_ = false;
 };
 using EventPtr = std::shared_ptr<const EncodedEvent>;
 
 // Encodes `event` once; `attrs`, when given, must be AttrsOf(event).
 EventPtr EncodeEvent(v1::FeedEvent event);
 EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
+
+// Encodes `event`, keeping only its bytes and `attrs` (= AttrsOf(event)):
+// event() parses them if it is ever called. For events built on an arena.
+EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed
 // at once: DATA_LOSS when they are not a FeedEvent.

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
@@ -25,21 +26,6 @@ struct Revision {
   int32_t revision = 0;
   uint64_t sequence = 0;
 };
-
-Revision RevisionOf(const v1::FeedEvent& e) {
-  switch (e.body_case()) {
-    case v1::FeedEvent::kFact:
-      return {e.fact().revision(), e.sequence()};
-    case v1::FeedEvent::kCapitalAction:
-      return {e.capital_action().revision(), e.sequence()};
-    case v1::FeedEvent::kGuidance:
-      return {e.guidance().revision(), e.sequence()};
-    case v1::FeedEvent::kRetraction:
-      return {e.retraction().revision(), e.sequence()};
-    default:
-      return {1, e.sequence()};
-  }
-}
 
 // Moves a validated item into the event body.
 void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
@@ -291,6 +277,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
 
 void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
   absl::MutexLock lock(&mu_);
+  google::protobuf::Arena arena;
   GroupCatalog catalog(state_);
   const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
   const uint64_t first = state_.last_sequence() + 1;
@@ -340,7 +327,8 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
       }
       keyed[key] = p;
     }
-    absl::StatusOr<std::vector<v1::PublishItem>> items = ValidatePublish(request, catalog);
+    absl::StatusOr<std::vector<v1::PublishItem*>> items =
+        ValidatePublish(request, catalog, &arena);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -348,15 +336,22 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     p->staged = true;
     p->first_sequence = sequence + 1;
     p->count = items->size();
-    for (v1::PublishItem& item : *items) {
-      v1::FeedEvent e;
-      e.set_sequence(++sequence);
-      *e.mutable_time() = now;
-      MoveBody(item, e);
-      EventAttrs attrs = AttrsOf(e);
+    for (v1::PublishItem* item : *items) {
+      // On the group's arena with the item: the body moves by pointer, and
+      // nothing is freed one by one. The event keeps only its bytes.
+      auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(&arena);
+      e->set_sequence(++sequence);
+      *e->mutable_time() = now;
+      MoveBody(*item, *e);
+      EventAttrs attrs = AttrsOf(*e);
       EventPtr latest = catalog.Latest(attrs.item_key);
-      Stamp(latest ? RevisionOf(latest->event()) : Revision{}, now, e);
-      EventPtr encoded = EncodeEvent(std::move(e), std::move(attrs));
+      const Revision prior =
+          latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
+      Stamp(prior, now, *e);
+      if (attrs.kind != v1::EVENT_KIND_ISSUER && attrs.kind != v1::EVENT_KIND_SEGMENT) {
+        attrs.revision = prior.revision + 1;
+      }
+      EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       events.push_back(std::move(encoded));
     }

@@ -6,7 +6,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "util/status_macros.h"
 
 namespace kessan {
@@ -228,8 +227,7 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
     absl::string_view body = e->body();
     sqlite3_reset(insert_);
     sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(e->sequence()));
-    sqlite3_bind_int64(insert_, 2, google::protobuf::util::TimeUtil::TimestampToNanoseconds(
-                                       e->event().time()));
+    sqlite3_bind_int64(insert_, 2, e->attrs().time_ns);
     sqlite3_bind_int(insert_, 3, static_cast<int>(e->attrs().kind));
     sqlite3_bind_text(insert_, 4, e->attrs().item_key.data(),
                       static_cast<int>(e->attrs().item_key.size()), SQLITE_STATIC);

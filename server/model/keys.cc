@@ -33,6 +33,23 @@ std::string FactKeyString(const v1::FactKey& key) {
 
 EventAttrs AttrsOf(const v1::FeedEvent& event) {
   EventAttrs a;
+  a.time_ns = event.time().seconds() * 1000000000 + event.time().nanos();
+  switch (event.body_case()) {
+    case v1::FeedEvent::kFact:
+      a.revision = event.fact().revision();
+      break;
+    case v1::FeedEvent::kCapitalAction:
+      a.revision = event.capital_action().revision();
+      break;
+    case v1::FeedEvent::kGuidance:
+      a.revision = event.guidance().revision();
+      break;
+    case v1::FeedEvent::kRetraction:
+      a.revision = event.retraction().revision();
+      break;
+    default:
+      a.revision = 1;
+  }
   switch (event.body_case()) {
     case v1::FeedEvent::kIssuer:
       a.kind = v1::EVENT_KIND_ISSUER;

@@ -25,6 +25,10 @@ struct EventAttrs {
   std::string item_key;
   // For a retraction: the kind of the item it withdraws.
   v1::EventKind target_kind = v1::EVENT_KIND_UNSPECIFIED;
+  // The body's revision (1 for issuers and segments, which have none) and
+  // the event's time, so that neither needs the event decoded.
+  int32_t revision = 0;
+  int64_t time_ns = 0;
 };
 
 // Attributes of a journaled event; kind is UNSPECIFIED for control events.

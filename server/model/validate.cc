@@ -533,8 +533,8 @@ class ItemValidator {
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
-    const v1::PublishRequest& request, const Catalog& catalog) {
+absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(
+    const v1::PublishRequest& request, const Catalog& catalog, google::protobuf::Arena* arena) {
   Violations v;
   if (request.items().empty()) {
     v.Add("items", "must not be empty");
@@ -558,10 +558,15 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
       std::any_of(request.items().begin(), request.items().end(),
                   [](const v1::PublishItem& item) { return item.has_retraction(); });
   ItemValidator check(batch, v, retractions);
-  std::vector<v1::PublishItem> items(request.items().begin(), request.items().end());
+  std::vector<v1::PublishItem*> items;
+  items.reserve(request.items_size());
+  for (const v1::PublishItem& item : request.items()) {
+    items.push_back(google::protobuf::Arena::CreateMessage<v1::PublishItem>(arena));
+    items.back()->CopyFrom(item);
+  }
   const Path items_root("items");
   for (size_t i = 0; i < items.size(); ++i) {
-    v1::PublishItem& item = items[i];
+    v1::PublishItem& item = *items[i];
     const Path p(items_root, absl::StrCat("[", i, "]"));
     switch (item.item_case()) {
       case v1::PublishItem::kIssuer:
@@ -588,6 +593,17 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
   }
   if (!v.empty()) return v.ToStatus("batch");
   return items;
+}
+
+absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
+    const v1::PublishRequest& request, const Catalog& catalog) {
+  google::protobuf::Arena arena;
+  absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(request, catalog, &arena);
+  if (!items.ok()) return items.status();
+  std::vector<v1::PublishItem> out;
+  out.reserve(items->size());
+  for (const v1::PublishItem* item : *items) out.push_back(*item);
+  return out;
 }
 
 absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,

@@ -58,6 +58,20 @@ TEST(EncodedEventTest, JournalEventsParseOnFirstUse) {
   EXPECT_THAT(lazy->event(), EqualsProto(original->event()));
 }
 
+TEST(EncodedEventTest, SerializedEventsKeepTheirAttributesAndParseOnDemand) {
+  EventPtr original = FactEvent(6);
+  EventAttrs attrs = original->attrs();
+  attrs.concept_id = "as_given";  // kept as given, not recomputed from the bytes
+  EventPtr e = EncodeSerialized(original->event(), attrs);
+  EXPECT_EQ(e->sequence(), 6u);
+  EXPECT_EQ(e->frame(), original->frame());
+  EXPECT_EQ(e->attrs().concept_id, "as_given");
+  EXPECT_EQ(e->attrs().revision, 1);
+  EXPECT_EQ(e->attrs().time_ns, int64_t{1054166406} * 1000000000);
+  EXPECT_THAT(e->event(), EqualsProto(original->event()));
+  EXPECT_EQ(e->attrs().concept_id, "as_given");
+}
+
 TEST(EncodedEventTest, JournalGarbageHasNoAttributes) {
   EventPtr lazy = JournalEvent(9, "\xff\xff\xff");
   EXPECT_EQ(lazy->frame_size(), 5u);
