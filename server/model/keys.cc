@@ -34,22 +34,7 @@ std::string FactKeyString(const v1::FactKey& key) {
 EventAttrs AttrsOf(const v1::FeedEvent& event) {
   EventAttrs a;
   a.time_ns = event.time().seconds() * 1000000000 + event.time().nanos();
-  switch (event.body_case()) {
-    case v1::FeedEvent::kFact:
-      a.revision = event.fact().revision();
-      break;
-    case v1::FeedEvent::kCapitalAction:
-      a.revision = event.capital_action().revision();
-      break;
-    case v1::FeedEvent::kGuidance:
-      a.revision = event.guidance().revision();
-      break;
-    case v1::FeedEvent::kRetraction:
-      a.revision = event.retraction().revision();
-      break;
-    default:
-      a.revision = 1;
-  }
+  a.revision = 1;  // issuers and segments have no revision
   switch (event.body_case()) {
     case v1::FeedEvent::kIssuer:
       a.kind = v1::EVENT_KIND_ISSUER;
@@ -64,6 +49,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       break;
     case v1::FeedEvent::kFact:
       a.kind = v1::EVENT_KIND_FACT;
+      a.revision = event.fact().revision();
       a.issuer = event.fact().key().issuer();
       a.concept_id = event.fact().key().concept_id();
       a.segment = event.fact().key().segment();
@@ -71,12 +57,14 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       break;
     case v1::FeedEvent::kCapitalAction:
       a.kind = v1::EVENT_KIND_CAPITAL_ACTION;
+      a.revision = event.capital_action().revision();
       a.issuer = event.capital_action().issuer();
       a.item_key = absl::StrCat("capital_action:", a.issuer, "/",
                                 event.capital_action().action_id());
       break;
     case v1::FeedEvent::kGuidance:
       a.kind = v1::EVENT_KIND_GUIDANCE;
+      a.revision = event.guidance().revision();
       a.issuer = event.guidance().key().issuer();
       a.concept_id = event.guidance().key().concept_id();
       a.segment = event.guidance().key().segment();
@@ -85,6 +73,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
     case v1::FeedEvent::kRetraction: {
       const v1::ItemRef& ref = event.retraction().item();
       a.kind = v1::EVENT_KIND_RETRACTION;
+      a.revision = event.retraction().revision();
       a.item_key = ItemKeyOf(ref);
       switch (ref.item_case()) {
         case v1::ItemRef::kFact:
