@@ -44,6 +44,15 @@ std::shared_ptr<EncodedEvent> Frame(uint64_t sequence, absl::string_view body) {
   return std::make_shared<EncodedEvent>(sequence, std::move(frame), header_size);
 }
 
+// `event` serialized straight into a new frame's slice.
+std::shared_ptr<EncodedEvent> SerializeToFrame(const v1::FeedEvent& event) {
+  size_t header_size;
+  char* at;
+  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
+  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
+  return std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
+}
+
 }  // namespace
 
 absl::string_view EncodedEvent::frame() const {
@@ -70,30 +79,16 @@ const EventAttrs& EncodedEvent::attrs() const {
 }
 
 EventPtr EncodeEvent(v1::FeedEvent event) {
-  EventAttrs attrs = AttrsOf(event);
-  return EncodeEvent(std::move(event), std::move(attrs));
-}
-
-EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs) {
-  // Serialized straight into the frame's slice.
-  size_t header_size;
-  char* at;
-  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
-  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
-  auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
+  std::shared_ptr<EncodedEvent> encoded = SerializeToFrame(event);
   absl::call_once(encoded->decoded_, [&] {
-    encoded->attrs_ = std::move(attrs);
+    encoded->attrs_ = AttrsOf(event);
     encoded->event_ = std::move(event);
   });
   return encoded;
 }
 
 EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs) {
-  size_t header_size;
-  char* at;
-  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
-  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
-  auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
+  std::shared_ptr<EncodedEvent> encoded = SerializeToFrame(event);
   encoded->attrs_ = std::move(attrs);
   encoded->attrs_known_ = true;
   return encoded;

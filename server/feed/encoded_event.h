@@ -40,7 +40,7 @@ class EncodedEvent {
   absl::string_view body() const { return frame().substr(body_offset_); }
 
  private:
-  friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
+  friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
   friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event,
                                                               EventAttrs attrs);
@@ -57,9 +57,8 @@ class EncodedEvent {
 };
 using EventPtr = std::shared_ptr<const EncodedEvent>;
 
-// Encodes `event` once; `attrs`, when given, must be AttrsOf(event).
+// Encodes `event` once.
 EventPtr EncodeEvent(v1::FeedEvent event);
-EventPtr EncodeEvent(v1::FeedEvent event, EventAttrs attrs);
 
 // Encodes `event`, keeping only its bytes and `attrs` (= AttrsOf(event)):
 // event() parses them if it is ever called. For events built on an arena.

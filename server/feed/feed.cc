@@ -54,8 +54,9 @@ void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
 }
 
 // Stamps the fields the server owns on a revisable body: revision,
-// supersedes_sequence and known_at.
-void Stamp(const Revision& prior, const google::protobuf::Timestamp& now, v1::FeedEvent& e) {
+// supersedes_sequence and known_at. Returns the event's revision (1 for
+// issuers and segments, which have none).
+int32_t Stamp(const Revision& prior, const google::protobuf::Timestamp& now, v1::FeedEvent& e) {
   auto stamp = [&](auto* m) {
     m->set_revision(prior.revision + 1);
     m->set_supersedes_sequence(prior.sequence);
@@ -75,8 +76,9 @@ void Stamp(const Revision& prior, const google::protobuf::Timestamp& now, v1::Fe
       stamp(e.mutable_retraction());
       break;
     default:
-      break;
+      return 1;
   }
+  return prior.revision + 1;
 }
 
 // FNV-1a over the items' deterministic encoding: stable across restarts.
@@ -347,10 +349,7 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior =
           latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
-      Stamp(prior, now, *e);
-      if (attrs.kind != v1::EVENT_KIND_ISSUER && attrs.kind != v1::EVENT_KIND_SEGMENT) {
-        attrs.revision = prior.revision + 1;
-      }
+      attrs.revision = Stamp(prior, now, *e);
       EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       events.push_back(std::move(encoded));
