@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -16,6 +17,17 @@ namespace kessan {
 // subscriptions that were idle, outside its lock. Thread-safe.
 class FanOut {
  public:
+  enum class Wakes {
+    kInline,  // Deliver wakes the subscriptions before it returns
+    // A thread of the FanOut's own wakes them, so the publisher's commit
+    // does not wait for the streams' first writes (each may be a syscall).
+    kOwnThread,
+  };
+  explicit FanOut(Wakes wakes = Wakes::kInline);
+  ~FanOut();
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
+
   void Add(std::shared_ptr<Subscription> subscription);
   void Remove(const Subscription* subscription);
   // Events must come in sequence order.
@@ -27,8 +39,16 @@ class FanOut {
   size_t size() const;
 
  private:
+  void WakeAll(std::vector<std::shared_ptr<Subscription>> to_wake);
+  void WakeLoop();
+
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex wake_mu_;
+  std::vector<std::shared_ptr<Subscription>> to_wake_ ABSL_GUARDED_BY(wake_mu_);
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
+  std::thread waker_;
 };
 
 }  // namespace kessan

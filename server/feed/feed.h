@@ -96,7 +96,7 @@ class Feed {
 
   const std::unique_ptr<EventLog> log_;
   const Options options_;
-  FanOut fanout_;
+  FanOut fanout_{FanOut::Wakes::kOwnThread};
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
