@@ -57,6 +57,10 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   absl::MutexLock r(&log->read_mu_);
   ASSIGN_OR_RETURN(log->writer_, OpenConnection(path, /*create=*/true));
   sqlite3* db = log->writer_;
+  // 64 KiB pages (a new journal only; an existing one keeps its size): a
+  // commit writes a few large WAL frames instead of dozens of 4 KiB ones,
+  // ~10% less server CPU per published event (tests/bench/README.md).
+  RETURN_IF_ERROR(Exec(db, "PRAGMA page_size=65536"));
   RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
   // FULL: the WAL is synced at every commit, so an acknowledged append
   // survives power loss, not only a process crash.

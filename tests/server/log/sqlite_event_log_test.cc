@@ -7,6 +7,8 @@
 
 #include <fstream>
 
+#include <sqlite3.h>
+
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -188,6 +190,18 @@ TEST_F(SqliteEventLogTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
   Open();
   EXPECT_EQ(log_->first_sequence(), 9u);
   EXPECT_THAT(Sequences(Read(0, 8)), ElementsAre(6, 8));
+}
+
+TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
+  // Another connection reads what Open chose for a new file.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 65536);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
 }
 
 TEST(SqliteEventLogOpenTest, MissingDirectoryIsAnError) {
