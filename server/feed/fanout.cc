@@ -1,60 +1,8 @@
 #include "feed/fanout.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 
 namespace kessan {
-
-FanOut::FanOut(Wakes wakes) {
-  if (wakes == Wakes::kOwnThread) {
-    waker_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "kessan-wake");
-      WakeLoop();
-    });
-  }
-}
-
-FanOut::~FanOut() {
-  if (!waker_.joinable()) return;
-  {
-    absl::MutexLock lock(&wake_mu_);
-    stopping_ = true;
-  }
-  waker_.join();
-}
-
-void FanOut::WakeAll(std::vector<std::shared_ptr<Subscription>> to_wake) {
-  if (to_wake.empty()) return;
-  if (!waker_.joinable()) {
-    for (const auto& subscription : to_wake) subscription->Wake();
-    return;
-  }
-  absl::MutexLock lock(&wake_mu_);
-  if (to_wake_.empty()) {
-    to_wake_.swap(to_wake);
-  } else {
-    to_wake_.insert(to_wake_.end(), to_wake.begin(), to_wake.end());
-  }
-}
-
-void FanOut::WakeLoop() {
-  std::vector<std::shared_ptr<Subscription>> batch;
-  while (true) {
-    {
-      absl::MutexLock lock(&wake_mu_);
-      auto ready = [this] {
-        wake_mu_.AssertHeld();
-        return stopping_ || !to_wake_.empty();
-      };
-      wake_mu_.Await(absl::Condition(&ready));
-      if (to_wake_.empty()) return;  // stopping, nothing left to wake
-      batch.swap(to_wake_);
-    }
-    for (const auto& subscription : batch) subscription->Wake();
-    batch.clear();
-  }
-}
 
 void FanOut::Add(std::shared_ptr<Subscription> subscription) {
   absl::MutexLock lock(&mu_);
@@ -71,15 +19,17 @@ void FanOut::Remove(const Subscription* subscription) {
   }
 }
 
-void FanOut::Deliver(const std::vector<EventPtr>& events) {
+std::vector<std::shared_ptr<Subscription>> FanOut::Push(const std::vector<EventPtr>& events) {
   std::vector<std::shared_ptr<Subscription>> to_wake;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& subscription : subscriptions_) {
-      if (subscription->PushMatching(events)) to_wake.push_back(subscription);
-    }
+  absl::MutexLock lock(&mu_);
+  for (const auto& subscription : subscriptions_) {
+    if (subscription->PushMatching(events)) to_wake.push_back(subscription);
   }
-  WakeAll(std::move(to_wake));
+  return to_wake;
+}
+
+void FanOut::Deliver(const std::vector<EventPtr>& events) {
+  for (const auto& subscription : Push(events)) subscription->Wake();
 }
 
 void FanOut::Tick(absl::Time now, uint64_t last_sequence) {

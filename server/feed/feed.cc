@@ -270,14 +270,18 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
       queue_.pop_front();
     }
   }
-  CommitGroup(group);
-  absl::MutexLock lock(&queue_mu_);
-  for (PendingPublish* p : group) p->done = true;
-  leader_active_ = false;
+  std::vector<std::shared_ptr<Subscription>> to_wake = CommitGroup(group);
+  {
+    absl::MutexLock lock(&queue_mu_);
+    for (PendingPublish* p : group) p->done = true;
+    leader_active_ = false;
+  }
+  for (const auto& subscription : to_wake) subscription->Wake();
   return std::move(me.result);
 }
 
-void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
+std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(
+    const std::vector<PendingPublish*>& group) {
   absl::MutexLock lock(&mu_);
   google::protobuf::Arena arena;
   GroupCatalog catalog(state_);
@@ -361,9 +365,10 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     }
   }
   absl::Status committed = events.empty() ? absl::OkStatus() : log_->Append(events, batches);
+  std::vector<std::shared_ptr<Subscription>> to_wake;
   if (committed.ok() && !events.empty()) {
     for (const EventPtr& e : events) state_.Apply(e);
-    fanout_.Deliver(events);
+    to_wake = fanout_.Push(events);
     MaybePruneLocked();
   }
   for (PendingPublish* p : group) {
@@ -386,6 +391,7 @@ void Feed::CommitGroup(const std::vector<PendingPublish*>& group) {
     p->result = p->duplicate_of->result;
     if (p->result.ok()) p->result->set_duplicate(true);
   }
+  return to_wake;
 }
 
 absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::Filter& filter) {

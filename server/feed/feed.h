@@ -89,14 +89,18 @@ class Feed {
   // batches before it, journals the group in one transaction (group commit:
   // one fsync for every publisher that queued meanwhile), then applies and
   // fans it out, and sets each batch's result.
-  void CommitGroup(const std::vector<PendingPublish*>& group);
+  // Returns the subscriptions to wake: the caller wakes them once it has
+  // handed the commit queue on, so the next group need not wait for the
+  // streams' first writes.
+  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(
+      const std::vector<PendingPublish*>& group);
   // The response to a batch applied before, with its events or without.
   absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch, bool with_events);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<EventLog> log_;
   const Options options_;
-  FanOut fanout_{FanOut::Wakes::kOwnThread};
+  FanOut fanout_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);

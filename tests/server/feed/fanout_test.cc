@@ -5,11 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <thread>
-#include <vector>
-
-#include "absl/synchronization/mutex.h"
-
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -98,68 +93,6 @@ TEST(FanOutTest, CloseAllClosesWakesAndForgets) {
   }
   fanout.Deliver({FactEvent(1)});
   EXPECT_THAT(Drain(*a.subscription), IsEmpty());
-}
-
-// Records the threads it is woken on.
-class ThreadWaker : public Waker {
- public:
-  void Wake() override {
-    absl::MutexLock lock(&mu_);
-    threads_.push_back(std::this_thread::get_id());
-  }
-  // Waits, at most 30 s, for `n` wakes and returns their threads.
-  std::vector<std::thread::id> WaitFor(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&] {
-      mu_.AssertHeld();
-      return threads_.size() >= n;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
-    return threads_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
-};
-
-TEST(FanOutTest, OwnThreadWakesOffTheDeliveringThread) {
-  FanOut fanout(FanOut::Wakes::kOwnThread);
-  Subscription::Options options;
-  auto subscription = std::make_shared<Subscription>(std::move(options));
-  auto waker = std::make_shared<ThreadWaker>();
-  subscription->SetWaker(waker);
-  fanout.Add(subscription);
-  EXPECT_THAT(subscription->Take(10, 1 << 20), IsEmpty());  // waits
-
-  fanout.Deliver({FactEvent(1), FactEvent(2)});
-  // The events are queued before Deliver returns; only the wake is deferred.
-  EXPECT_THAT(Sequences(Drain(*subscription)), ElementsAre(1, 2));
-  std::vector<std::thread::id> woken = waker->WaitFor(1);
-  ASSERT_EQ(woken.size(), 1u);
-  EXPECT_NE(woken[0], std::this_thread::get_id());
-
-  fanout.Deliver({FactEvent(3)});
-  woken = waker->WaitFor(2);
-  ASSERT_EQ(woken.size(), 2u);
-  EXPECT_EQ(woken[1], woken[0]);  // the same thread, in delivery order
-  EXPECT_THAT(Sequences(Drain(*subscription)), ElementsAre(3));
-}
-
-TEST(FanOutTest, OwnThreadStopsWithWakesPending) {
-  auto waker = std::make_shared<ThreadWaker>();
-  {
-    FanOut fanout(FanOut::Wakes::kOwnThread);
-    std::vector<std::shared_ptr<Subscription>> subscriptions;
-    for (int i = 0; i < 64; ++i) {
-      subscriptions.push_back(std::make_shared<Subscription>(Subscription::Options{}));
-      subscriptions.back()->SetWaker(waker);
-      subscriptions.back()->Take(1, 1 << 20);
-      fanout.Add(subscriptions.back());
-    }
-    fanout.Deliver({FactEvent(1)});
-  }  // joins its thread, which wakes every subscription first
-  EXPECT_EQ(waker->WaitFor(64).size(), 64u);
 }
 
 }  // namespace
