@@ -3,6 +3,9 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace kessan {
 namespace {
@@ -107,7 +110,31 @@ absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body) {
   return decoded;
 }
 
-EventPtr JournalEvent(uint64_t sequence, absl::string_view body) {
+absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body) {
+  // A walk over the top-level fields: a few tens of nanoseconds, where a
+  // parse would halve the replay rate.
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(body.data()),
+                                            static_cast<int>(body.size()));
+  bool has_sequence = false;
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag == WireFormatLite::MakeTag(v1::FeedEvent::kSequenceFieldNumber,
+                                       WireFormatLite::WIRETYPE_VARINT)) {
+      uint64_t value = 0;
+      if (!in.ReadVarint64(&value) || value != sequence) {
+        return absl::DataLossError(absl::StrCat("journal row of sequence ", sequence,
+                                                " holds the event of sequence ", value));
+      }
+      has_sequence = true;
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      break;
+    }
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(body.size()) ||
+      !has_sequence) {
+    return absl::DataLossError(absl::StrCat("journal row of sequence ", sequence,
+                                            " is not a kessan.v1.FeedEvent"));
+  }
   return Frame(sequence, body);
 }
 

@@ -69,7 +69,10 @@ EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
 absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body);
 
 // An event from the journal, whose row holds its sequence; the bytes are
-// parsed only when event() or attrs() is first called.
-EventPtr JournalEvent(uint64_t sequence, absl::string_view body);
+// parsed only when event() or attrs() is first called. Their top level is
+// checked now (a torn or overwritten row, or one whose sequence field is
+// not the row's, is DATA_LOSS); damage inside a nested message is found by
+// that later parse, after which attrs() has kind EVENT_KIND_UNSPECIFIED.
+absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body);
 
 }  // namespace kessan

@@ -132,10 +132,17 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<EventLog> log,
     absl::MutexLock lock(&feed->mu_);
     uint64_t head = feed->log_->last_sequence();
     uint64_t at = 0;
+    absl::Status damaged;
     while (at < head) {
       ASSIGN_OR_RETURN(size_t n, feed->log_->Read(at, head, kReplayChunk, [&](EventPtr e) {
-        feed->state_.Apply(e);
+        // Every journaled event has a body; none means its bytes do not parse.
+        if (e->attrs().kind == v1::EVENT_KIND_UNSPECIFIED && damaged.ok()) {
+          damaged = absl::DataLossError(absl::StrCat(
+              "journal row of sequence ", e->sequence(), " is not a kessan.v1.FeedEvent"));
+        }
+        if (damaged.ok()) feed->state_.Apply(e);
       }));
+      RETURN_IF_ERROR(damaged);
       if (n == 0) {
         return absl::DataLossError(absl::StrCat("journal ends at ", at, " before ", head));
       }

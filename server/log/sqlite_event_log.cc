@@ -303,8 +303,13 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
       }
       expected = sequence + 1;
       // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
-      batch.push_back(JournalEvent(sequence, absl::string_view(static_cast<const char*>(data),
-                                                               static_cast<size_t>(size))));
+      absl::StatusOr<EventPtr> event = JournalEvent(
+          sequence, absl::string_view(static_cast<const char*>(data), static_cast<size_t>(size)));
+      if (!event.ok()) {
+        sqlite3_reset(select_);
+        return event.status();
+      }
+      batch.push_back(*std::move(event));
     }
     sqlite3_reset(select_);
     if (rc != SQLITE_DONE) return SqliteError(reader_, "read events");

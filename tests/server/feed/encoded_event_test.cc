@@ -50,7 +50,9 @@ TEST(EncodedEventTest, DecodeRoundTrip) {
 
 TEST(EncodedEventTest, JournalEventsParseOnFirstUse) {
   EventPtr original = FactEvent(5);
-  EventPtr lazy = JournalEvent(5, original->body());
+  absl::StatusOr<EventPtr> read = JournalEvent(5, original->body());
+  ASSERT_TRUE(read.ok()) << read.status();
+  const EventPtr& lazy = *read;
   EXPECT_EQ(lazy->sequence(), 5u);
   EXPECT_EQ(lazy->frame(), original->frame());
   EXPECT_EQ(lazy->slice().size(), original->frame_size());
@@ -72,11 +74,33 @@ TEST(EncodedEventTest, SerializedEventsKeepTheirAttributesAndParseOnDemand) {
   EXPECT_EQ(e->attrs().concept_id, "as_given");
 }
 
-TEST(EncodedEventTest, JournalGarbageHasNoAttributes) {
-  EventPtr lazy = JournalEvent(9, "\xff\xff\xff");
-  EXPECT_EQ(lazy->frame_size(), 5u);
-  EXPECT_EQ(lazy->attrs().kind, v1::EVENT_KIND_UNSPECIFIED);
-  EXPECT_TRUE(lazy->attrs().item_key.empty());
+TEST(EncodedEventTest, JournalRowsThatAreNotAnEventAreDataLoss) {
+  const std::string body(FactEvent(9)->body());
+  for (const std::string& damaged :
+       {std::string("\xff\xff\xff"), body.substr(0, body.size() - 3), std::string(),
+        std::string(body.size(), '\0')}) {
+    EXPECT_THAT(JournalEvent(9, damaged),
+                StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 9 is not a "
+                                                      "kessan.v1.FeedEvent"));
+  }
+}
+
+TEST(EncodedEventTest, AJournalRowWithAnotherSequenceIsDataLoss) {
+  EXPECT_THAT(JournalEvent(10, FactEvent(9)->body()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "journal row of sequence 10 holds the event of sequence 9"));
+}
+
+TEST(EncodedEventTest, DamageInsideTheBodyLeavesNoAttributes) {
+  // Field 12 (fact), 3 bytes long, holding a truncated varint: the top level
+  // is sound, so the row is read; the parse on first use fails.
+  std::string body(FactEvent(9)->body().substr(0, 2));  // field 1, sequence 9
+  ASSERT_EQ(body, std::string("\x08\x09"));
+  body += std::string("\x62\x03\x08\xff\xff");
+  absl::StatusOr<EventPtr> read = JournalEvent(9, body);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ((*read)->attrs().kind, v1::EVENT_KIND_UNSPECIFIED);
+  EXPECT_TRUE((*read)->attrs().item_key.empty());
 }
 
 TEST(EncodedEventTest, DecodeRefusesGarbage) {

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <map>
 #include <thread>
@@ -391,6 +392,49 @@ TEST_F(FeedTest, ReopenRebuildsTheSameState) {
   EXPECT_THAT(response.sequences(), ElementsAre(8));
   EXPECT_EQ(response.events(0).fact().revision(), 3);
   EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 6u);
+}
+
+// Overwrites the body of one journal row, as a damaged disk or a hand edit
+// would, through a connection of its own while no feed is open.
+void DamageRow(const std::string& path, uint64_t sequence, const std::string& body) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE events SET body = ? WHERE sequence = ?", -1, &stmt,
+                               nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(stmt, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(sequence));
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+absl::Status OpenFeed(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log = SqliteEventLog::Open(path);
+  if (!log.ok()) return log.status();
+  return Feed::Open(*std::move(log)).status();
+}
+
+TEST_F(FeedTest, ADamagedJournalRowRefusesToOpen) {
+  PublishSample();
+  feed_.reset();
+  const std::string path = dir_.File("journal.db");
+  // The last row cut short: its top level no longer parses.
+  std::string body(FactEvent(7)->body());
+  DamageRow(path, 7, std::string("\x08\x07") + "\x62\x40" + "short");
+  EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss,
+                                       "journal row of sequence 7 is not a kessan.v1.FeedEvent"));
+  // A sound top level around a damaged fact: found when the state is rebuilt.
+  DamageRow(path, 7, std::string("\x08\x07\x62\x03\x08\xff\xff"));
+  EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss,
+                                       "journal row of sequence 7 is not a kessan.v1.FeedEvent"));
+  // Another event's bytes in the row.
+  DamageRow(path, 4, body);
+  EXPECT_THAT(OpenFeed(path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "journal row of sequence 4 holds the event of sequence 7"));
 }
 
 // Replay reads the journal in chunks of 4096 events.
