@@ -32,6 +32,7 @@ class StreamCore final : public Waker {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc_slice> borrowed_ ABSL_GUARDED_BY(mu_);
 };
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
@@ -75,10 +76,13 @@ void StreamCore::Wake() {
     mu_.Unlock();
     return;
   }
-  std::vector<grpc::Slice> slices;
-  slices.reserve(events.size());
-  for (const EventPtr& e : events) slices.push_back(e->slice());
-  buffer_ = grpc::ByteBuffer(slices.data(), slices.size());
+  // Borrowed handles: the buffer takes the one new reference to each shared
+  // frame (a grpc::Slice per event would take and drop another). grpc::Slice
+  // is a grpc_slice and nothing else, which ByteBuffer's constructor asserts.
+  borrowed_.clear();
+  for (const EventPtr& e : events) borrowed_.push_back(e->slice().c_slice());
+  buffer_ = grpc::ByteBuffer(reinterpret_cast<const grpc::Slice*>(borrowed_.data()),
+                             borrowed_.size());
   writing_ = true;
   mu_.Unlock();
   // Safe unlocked: while writing_ is set nobody calls Finish, so the
