@@ -121,7 +121,8 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
     if (tag == WireFormatLite::MakeTag(v1::FeedEvent::kSequenceFieldNumber,
                                        WireFormatLite::WIRETYPE_VARINT)) {
       uint64_t value = 0;
-      if (!in.ReadVarint64(&value) || value != sequence) {
+      if (!in.ReadVarint64(&value)) break;
+      if (value != sequence) {
         return absl::DataLossError(absl::StrCat("journal row of sequence ", sequence,
                                                 " holds the event of sequence ", value));
       }

@@ -78,7 +78,7 @@ TEST(EncodedEventTest, JournalRowsThatAreNotAnEventAreDataLoss) {
   const std::string body(FactEvent(9)->body());
   for (const std::string& damaged :
        {std::string("\xff\xff\xff"), body.substr(0, body.size() - 3), std::string(),
-        std::string(body.size(), '\0')}) {
+        std::string(body.size(), '\0'), std::string("\x08\x89")}) {  // last: a cut varint
     EXPECT_THAT(JournalEvent(9, damaged),
                 StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 9 is not a "
                                                       "kessan.v1.FeedEvent"));
