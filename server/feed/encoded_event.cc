@@ -133,10 +133,20 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
   }
   if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(body.size()) ||
       !has_sequence) {
-    return absl::DataLossError(absl::StrCat("journal row of sequence ", sequence,
-                                            " is not a kessan.v1.FeedEvent"));
+    return DamagedJournalRow(sequence);
   }
   return Frame(sequence, body);
+}
+
+absl::Status DamagedJournalRow(uint64_t sequence) {
+  return absl::DataLossError(
+      absl::StrCat("journal row of sequence ", sequence, " is not a kessan.v1.FeedEvent"));
+}
+
+absl::Status CheckParsed(const EncodedEvent& e) {
+  // Every journaled event has a body; none means its bytes do not parse.
+  return e.attrs().kind == v1::EVENT_KIND_UNSPECIFIED ? DamagedJournalRow(e.sequence())
+                                                      : absl::OkStatus();
 }
 
 }  // namespace kessan

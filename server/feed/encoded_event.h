@@ -75,4 +75,11 @@ absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body);
 // that later parse, after which attrs() has kind EVENT_KIND_UNSPECIFIED.
 absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body);
 
+// DATA_LOSS naming the journal row of `sequence`, whose bytes are not a
+// kessan.v1.FeedEvent.
+absl::Status DamagedJournalRow(uint64_t sequence);
+// DamagedJournalRow when `e`, read from the journal, parsed to no body (it
+// parses `e` if it was not yet); OK otherwise.
+absl::Status CheckParsed(const EncodedEvent& e);
+
 }  // namespace kessan

@@ -135,11 +135,7 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<EventLog> log,
     absl::Status damaged;
     while (at < head) {
       ASSIGN_OR_RETURN(size_t n, feed->log_->Read(at, head, kReplayChunk, [&](EventPtr e) {
-        // Every journaled event has a body; none means its bytes do not parse.
-        if (e->attrs().kind == v1::EVENT_KIND_UNSPECIFIED && damaged.ok()) {
-          damaged = absl::DataLossError(absl::StrCat(
-              "journal row of sequence ", e->sequence(), " is not a kessan.v1.FeedEvent"));
-        }
+        if (damaged.ok()) damaged = CheckParsed(*e);
         if (damaged.ok()) feed->state_.Apply(e);
       }));
       RETURN_IF_ERROR(damaged);

@@ -150,12 +150,18 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
   while (room() && backlog_after_ < backlog_up_to_ && backlog_error_.ok()) {
     uint64_t read_to = backlog_after_;
     size_t chunk = std::min(kBacklogChunk, max_events - out.size());
+    absl::Status damaged;
     absl::StatusOr<size_t> n = log_->Read(
         backlog_after_, backlog_up_to_, chunk, [&](EventPtr e) {
+          if (!damaged.ok()) return;
+          // A filter parses the event; an unfiltered resume sends the bytes.
+          if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
           read_to = e->sequence();
           if (filter_.matches_all() || filter_.Matches(e->attrs())) add(std::move(e));
         });
-    if (!n.ok()) {
+    if (!damaged.ok()) {
+      backlog_error_ = damaged;
+    } else if (!n.ok()) {
       backlog_error_ = n.status();
     } else if (*n == 0) {
       backlog_error_ = absl::DataLossError(absl::StrCat(

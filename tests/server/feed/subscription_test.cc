@@ -142,6 +142,23 @@ TEST_F(SubscriptionTest, BacklogBeyondTheJournalEndsWithDataLoss) {
                                                HasSubstr("journal ends before sequence 10"))));
 }
 
+TEST_F(SubscriptionTest, AFilteredBacklogEndsAtADamagedRowWithDataLoss) {
+  // Row 3: a sound top level (sequence 3, a fact) around a damaged fact.
+  absl::StatusOr<EventPtr> damaged =
+      JournalEvent(3, std::string("\x08\x03\x62\x03\x08\xff\xff"));
+  ASSERT_TRUE(damaged.ok()) << damaged.status();
+  ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "IIJ"), *damaged,
+                            FactEvent(4, "IIJ")})
+                  .ok());
+  v1::Filter iij;
+  iij.add_issuers("IIJ");
+  auto s = Make({}, 0, 4, 100, iij);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2));
+  EXPECT_THAT(s->Finished(),
+              Optional(StatusIs(absl::StatusCode::kDataLoss,
+                                "journal row of sequence 3 is not a kessan.v1.FeedEvent")));
+}
+
 TEST_F(SubscriptionTest, PushWakesOnlyAWaitingConsumer) {
   auto s = Make();
   EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());  // the consumer now waits
