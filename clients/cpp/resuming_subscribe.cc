@@ -88,8 +88,8 @@ class StallWatchdog {
 // How one stream ended.
 struct StreamEnd {
   absl::Status status;
-  // The caller's callback said stop, or the feed broke its rules: do not
-  // resume.
+  // The caller's callback said stop, the feed broke its rules or the caller's
+  // deadline passed: do not resume.
   bool final = false;
   // The stream delivered an event to the caller (a duplicate does not
   // count).
@@ -186,6 +186,11 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
                            "stalled stream: no event or heartbeat for ",
                            absl::FormatDuration(stall_limit)))
                      : internal::FromGrpcStatus(finished);
+    // gRPC's timer may fire a little before absl::Now() reaches the
+    // caller's deadline: that end is the caller's, not a reason to resume.
+    end.final = !watchdog.fired() &&
+                finished.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+                absl::Now() + absl::Milliseconds(50) >= deadline;
     return end;
   };
 
@@ -216,7 +221,8 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     }
     if (end.status.ok()) end = run_stream(tracker.NextRequest());
     tracker.StreamEnded();
-    // Stopped by the callback, a broken rule, or a clean end by the server.
+    // Stopped by the callback, a broken rule, the deadline, or a clean end by
+    // the server.
     if (end.final || end.status.ok()) return end.status;
     if (!IsRetryableSubscribeEnd(end.status) || absl::Now() >= deadline) {
       return end.status;

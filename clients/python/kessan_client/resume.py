@@ -356,7 +356,12 @@ class ResumingSubscription:
                 code = grpc.StatusCode.DEADLINE_EXCEEDED
                 details = "stalled stream: no event or heartbeat in time"
             left = self._left()
-            if not is_retryable(code, details) or (left is not None and left <= 0):
+            # gRPC's timer may fire a little before the clock reaches the
+            # caller's deadline: that end is the caller's, not a reason to resume.
+            if left is not None and (left <= 0 or (
+                    left <= 0.05 and code == grpc.StatusCode.DEADLINE_EXCEEDED)):
+                raise error
+            if not is_retryable(code, details):
                 raise error
             if progress:
                 self._backoff.reset()
