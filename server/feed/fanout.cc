@@ -22,8 +22,18 @@ void FanOut::Remove(const Subscription* subscription) {
 std::vector<std::shared_ptr<Subscription>> FanOut::Push(const std::vector<EventPtr>& events) {
   std::vector<std::shared_ptr<Subscription>> to_wake;
   absl::MutexLock lock(&mu_);
+  // Made for the first subscription that takes it, shared by the rest. One
+  // subscriber gains nothing from the copy.
+  WireRunPtr run;
+  std::function<WireRunPtr()> make_run;
+  if (subscriptions_.size() > 1 && !events.empty()) {
+    make_run = [&] {
+      if (!run) run = std::make_shared<const WireRun>(events);
+      return run;
+    };
+  }
   for (const auto& subscription : subscriptions_) {
-    if (subscription->PushMatching(events)) to_wake.push_back(subscription);
+    if (subscription->PushMatching(events, make_run)) to_wake.push_back(subscription);
   }
   return to_wake;
 }

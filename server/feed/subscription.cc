@@ -8,6 +8,9 @@
 namespace kessan {
 namespace {
 constexpr size_t kBacklogChunk = 512;
+// A stalled consumer keeps at most this many groups' runs; older queued
+// events go out as their own frames.
+constexpr size_t kMaxRuns = 8;
 }  // namespace
 
 Subscription::Subscription(Options options)
@@ -30,11 +33,20 @@ bool Subscription::Push(EventPtr event) {
   return PushLocked(std::move(event));
 }
 
-bool Subscription::PushMatching(const std::vector<EventPtr>& events) {
+bool Subscription::PushMatching(const std::vector<EventPtr>& events,
+                                const std::function<WireRunPtr()>& run) {
   absl::MutexLock lock(&mu_);
   bool wake = false;
+  size_t matched = 0;
   for (const EventPtr& event : events) {
-    if (filter_.Matches(event->attrs())) wake = PushLocked(event) || wake;
+    if (filter_.Matches(event->attrs())) {
+      wake = PushLocked(event) || wake;
+      ++matched;
+    }
+  }
+  if (run && matched > 0 && 2 * matched >= events.size() && !close_.has_value()) {
+    if (runs_.size() == kMaxRuns) runs_.pop_front();
+    runs_.push_back(run());
   }
   return wake;
 }
@@ -46,6 +58,7 @@ bool Subscription::PushLocked(EventPtr event) {
     dropped_ += queue_.size() + 1;
     queue_.clear();
     control_.clear();
+    runs_.clear();
     close_ = absl::ResourceExhaustedError(absl::StrCat(
         "slow consumer: more than ", max_queued_,
         " events queued; resume with start=START_MODE_FROM_SEQUENCE from_sequence=",
@@ -111,7 +124,10 @@ uint64_t Subscription::dropped_count() {
 void Subscription::Close(absl::Status status) {
   absl::MutexLock lock(&mu_);
   if (close_.has_value()) return;
-  if (!status.ok()) queue_.clear();
+  if (!status.ok()) {
+    queue_.clear();
+    runs_.clear();
+  }
   close_ = std::move(status);
 }
 
@@ -129,7 +145,8 @@ void Subscription::Wake() {
   if (waker) waker->Wake();
 }
 
-std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
+std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
+                                         std::vector<WireRunPtr>* runs) {
   std::vector<EventPtr> out;
   {
     // An error ends the subscription at once, snapshot and backlog included.
@@ -180,9 +197,24 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes) {
     add(std::move(control_.front()));
     control_.pop_front();
   }
+  const size_t live_from = out.size();
   while (room() && !queue_.empty()) {
     add(std::move(queue_.front()));
     queue_.pop_front();
+  }
+  if (out.size() > live_from && !runs_.empty()) {
+    const uint64_t first = out[live_from]->sequence();
+    const uint64_t last = out.back()->sequence();
+    if (runs != nullptr) {
+      for (const WireRunPtr& run : runs_) {
+        if (run->last_sequence() >= first && run->first_sequence() <= last) runs->push_back(run);
+      }
+    }
+    // Runs ending before what is still queued are done with.
+    while (!runs_.empty() && (queue_.empty() ||
+                              runs_.front()->last_sequence() < queue_.front()->sequence())) {
+      runs_.pop_front();
+    }
   }
   waiting_ = out.empty();
   if (!out.empty()) sent_since_check_ = true;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "feed/encoded_event.h"
 #include "feed/filter.h"
+#include "feed/wire_run.h"
 #include "log/event_log.h"
 
 namespace kessan {
@@ -56,7 +58,11 @@ class Subscription {
   // Queues a live event; returns true when the consumer should be woken.
   bool Push(EventPtr event);
   // Queues the events of `events` that match the filter, under one lock.
-  bool PushMatching(const std::vector<EventPtr>& events);
+  // `run`, when given, holds their frames back to back; it is kept for the
+  // response only when at least half of them match, so a narrow filter
+  // does not hold whole groups for a few events.
+  bool PushMatching(const std::vector<EventPtr>& events,
+                    const std::function<WireRunPtr()>& run = nullptr);
   // Ends the subscription with `status` once the queue is drained (OK) or at
   // once (an error).
   void Close(absl::Status status);
@@ -68,8 +74,11 @@ class Subscription {
   bool MaybeHeartbeat(absl::Time now, uint64_t last_sequence);
 
   // Takes up to `max_events` events totalling about `max_bytes`. Empty when
-  // nothing is ready; then Finished() says whether more may come.
-  std::vector<EventPtr> Take(size_t max_events, size_t max_bytes);
+  // nothing is ready; then Finished() says whether more may come. `runs`,
+  // if given, receives the kept runs that may hold taken events (for
+  // AppendWire).
+  std::vector<EventPtr> Take(size_t max_events, size_t max_bytes,
+                             std::vector<WireRunPtr>* runs = nullptr);
   // When the subscription is over: its final status. Nullopt while live.
   std::optional<absl::Status> Finished();
 
@@ -94,6 +103,8 @@ class Subscription {
 
   absl::Mutex mu_;
   std::deque<EventPtr> queue_ ABSL_GUARDED_BY(mu_);
+  // Runs holding queued events, oldest first; at most kMaxRuns.
+  std::deque<WireRunPtr> runs_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> close_ ABSL_GUARDED_BY(mu_);
   bool waiting_ ABSL_GUARDED_BY(mu_);  // the consumer found nothing last time
   std::shared_ptr<Waker> waker_ ABSL_GUARDED_BY(mu_);

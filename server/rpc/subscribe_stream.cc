@@ -67,8 +67,9 @@ void StreamCore::Wake() {
     mu_.Unlock();
     return;
   }
+  std::vector<WireRunPtr> runs;
   std::vector<EventPtr> events =
-      subscription_->Take(kMaxEventsPerMessage, kMaxBytesPerMessage);
+      subscription_->Take(kMaxEventsPerMessage, kMaxBytesPerMessage, &runs);
   if (events.empty()) {
     if (std::optional<absl::Status> done = subscription_->Finished()) {
       FinishLocked(ToGrpcStatus(*done));
@@ -77,10 +78,11 @@ void StreamCore::Wake() {
     return;
   }
   // Borrowed handles: the buffer takes the one new reference to each shared
-  // frame (a grpc::Slice per event would take and drop another). grpc::Slice
-  // is a grpc_slice and nothing else, which ByteBuffer's constructor asserts.
+  // frame or run (a grpc::Slice each would take and drop another).
+  // grpc::Slice is a grpc_slice and nothing else, which ByteBuffer's
+  // constructor asserts.
   borrowed_.clear();
-  for (const EventPtr& e : events) borrowed_.push_back(e->slice().c_slice());
+  AppendWire(events, runs, &borrowed_);
   buffer_ = grpc::ByteBuffer(reinterpret_cast<const grpc::Slice*>(borrowed_.data()),
                              borrowed_.size());
   writing_ = true;

@@ -18,6 +18,7 @@ using ::kessan::test::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Optional;
+using ::testing::SizeIs;
 
 // A live-only subscription with a counting waker, added to a FanOut.
 struct Subscriber {
@@ -46,6 +47,32 @@ TEST(FanOutTest, DeliversMatchingEventsInOrder) {
   EXPECT_THAT(Sequences(Drain(*all.subscription)), ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(Sequences(Drain(*iij.subscription)), ElementsAre(1, 3));
   EXPECT_THAT(Sequences(Drain(*sony.subscription)), ElementsAre(2, 4));
+}
+
+TEST(FanOutTest, SubscribersOfAGroupShareOneRunOfItsFrames) {
+  FanOut fanout;
+  Subscriber a(fanout), b(fanout), sony(fanout, IssuerFilter("SONY"));
+  fanout.Deliver({FactEvent(1, "IIJ"), FactEvent(2, "IIJ"), FactEvent(3, "SONY")});
+  std::vector<WireRunPtr> runs_a;
+  std::vector<WireRunPtr> runs_b;
+  std::vector<WireRunPtr> runs_sony;
+  EXPECT_THAT(Sequences(a.subscription->Take(10, 1 << 20, &runs_a)), ElementsAre(1, 2, 3));
+  EXPECT_THAT(Sequences(b.subscription->Take(10, 1 << 20, &runs_b)), ElementsAre(1, 2, 3));
+  EXPECT_THAT(Sequences(sony.subscription->Take(10, 1 << 20, &runs_sony)), ElementsAre(3));
+  ASSERT_THAT(runs_a, SizeIs(1));
+  EXPECT_EQ(runs_a, runs_b);  // one copy of the group for all
+  EXPECT_EQ(runs_a[0]->first_sequence(), 1u);
+  EXPECT_EQ(runs_a[0]->last_sequence(), 3u);
+  EXPECT_THAT(runs_sony, IsEmpty());  // one event of three
+}
+
+TEST(FanOutTest, ALoneSubscriberGetsNoRun) {
+  FanOut fanout;
+  Subscriber only(fanout);
+  fanout.Deliver({FactEvent(1), FactEvent(2)});
+  std::vector<WireRunPtr> runs;
+  EXPECT_THAT(Sequences(only.subscription->Take(10, 1 << 20, &runs)), ElementsAre(1, 2));
+  EXPECT_THAT(runs, IsEmpty());
 }
 
 TEST(FanOutTest, WakesWaitingSubscriptionsOncePerDelivery) {

@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <numeric>
+#include <string>
 
 #include "log/sqlite_event_log.h"
 #include "testing/test_util.h"
@@ -157,6 +159,102 @@ TEST_F(SubscriptionTest, AFilteredBacklogEndsAtADamagedRowWithDataLoss) {
   EXPECT_THAT(s->Finished(),
               Optional(StatusIs(absl::StatusCode::kDataLoss,
                                 "journal row of sequence 3 is not a kessan.v1.FeedEvent")));
+}
+
+// A run maker that counts its calls, as FanOut's makes one per group.
+struct RunMaker {
+  explicit RunMaker(std::vector<EventPtr> group) : events(std::move(group)) {}
+  std::function<WireRunPtr()> Fn() {
+    return [this] {
+      ++calls;
+      if (!run) run = std::make_shared<const WireRun>(events);
+      return run;
+    };
+  }
+  std::vector<EventPtr> events;
+  WireRunPtr run;
+  int calls = 0;
+};
+
+TEST_F(SubscriptionTest, KeepsTheRunOfAGroupItTakesWhole) {
+  auto s = Make();
+  RunMaker group(FactEvents(1, 4));
+  s->PushMatching(group.events, group.Fn());
+  EXPECT_EQ(group.calls, 1);
+  std::vector<WireRunPtr> runs;
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes, &runs)), ElementsAre(1, 2, 3, 4));
+  ASSERT_THAT(runs, SizeIs(1));
+  EXPECT_EQ(runs[0], group.run);
+  // Taken whole: the next take no longer names it.
+  RunMaker next(FactEvents(5, 2));
+  s->PushMatching(next.events, next.Fn());
+  runs.clear();
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes, &runs)), ElementsAre(5, 6));
+  ASSERT_THAT(runs, SizeIs(1));
+  EXPECT_EQ(runs[0], next.run);
+}
+
+TEST_F(SubscriptionTest, ARunTakenInPartsServesEachPart) {
+  auto s = Make();
+  RunMaker group(FactEvents(1, 6));
+  s->PushMatching(group.events, group.Fn());
+  std::vector<WireRunPtr> runs;
+  EXPECT_THAT(Sequences(s->Take(4, kManyBytes, &runs)), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(runs, ElementsAre(group.run));
+  runs.clear();
+  EXPECT_THAT(Sequences(s->Take(4, kManyBytes, &runs)), ElementsAre(5, 6));
+  EXPECT_THAT(runs, ElementsAre(group.run));
+}
+
+TEST_F(SubscriptionTest, ANarrowFilterDoesNotHoldTheGroupsRun) {
+  v1::Filter sony;
+  sony.add_issuers("SONY");
+  auto s = Make({}, 0, 0, 100, sony);
+  RunMaker group({FactEvent(1, "IIJ"), FactEvent(2, "SONY"), FactEvent(3, "IIJ")});
+  s->PushMatching(group.events, group.Fn());
+  EXPECT_EQ(group.calls, 0);
+  std::vector<WireRunPtr> runs;
+  EXPECT_THAT(Sequences(s->Take(10, kManyBytes, &runs)), ElementsAre(2));
+  EXPECT_THAT(runs, IsEmpty());
+}
+
+TEST_F(SubscriptionTest, AStalledConsumerHoldsAFewRunsAndStillGetsEveryFrame) {
+  auto s = Make({}, 0, 0, /*max_queued=*/1000);
+  std::vector<RunMaker> groups;
+  groups.reserve(20);
+  for (uint64_t g = 0; g < 20; ++g) groups.emplace_back(FactEvents(1 + 3 * g, 3));
+  for (RunMaker& group : groups) s->PushMatching(group.events, group.Fn());
+  std::vector<WireRunPtr> runs;
+  std::vector<EventPtr> taken = s->Take(100, kManyBytes, &runs);
+  EXPECT_THAT(Sequences(taken), ElementsAreArray(Range(1, 60)));
+  ASSERT_THAT(runs, SizeIs(8));
+  EXPECT_EQ(runs.front(), groups[12].run);
+  EXPECT_EQ(runs.back(), groups[19].run);
+  // The first 12 groups' events go as their own frames, the last 8 as one
+  // slice per run; the bytes are the same.
+  std::vector<grpc_slice> slices;
+  AppendWire(taken, runs, &slices);
+  EXPECT_THAT(slices, SizeIs(36 + 8));
+  std::string wire;
+  std::string frames;
+  for (const grpc_slice& slice : slices) {
+    wire.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(slice)),
+                GRPC_SLICE_LENGTH(slice));
+  }
+  for (const EventPtr& e : taken) frames += std::string(e->frame());
+  EXPECT_EQ(wire, frames);
+}
+
+TEST_F(SubscriptionTest, OverflowDropsTheRunsWithTheQueue) {
+  auto s = Make({}, 0, 0, /*max_queued=*/4);
+  RunMaker group(FactEvents(1, 3));
+  s->PushMatching(group.events, group.Fn());
+  RunMaker more(FactEvents(4, 3));
+  s->PushMatching(more.events, more.Fn());  // overflows: closed
+  EXPECT_EQ(group.run.use_count(), 1);  // only the maker holds it now
+  std::vector<WireRunPtr> runs;
+  EXPECT_THAT(s->Take(10, kManyBytes, &runs), IsEmpty());
+  EXPECT_THAT(runs, IsEmpty());
 }
 
 TEST_F(SubscriptionTest, PushWakesOnlyAWaitingConsumer) {

@@ -1,0 +1,115 @@
+// Tests of server/feed/wire_run.cc: a group's frames back to back, and the
+// slices of a response built from runs and single frames.
+#include "feed/wire_run.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "testing/test_util.h"
+
+namespace kessan {
+namespace {
+
+using ::kessan::test::FactEvent;
+using ::kessan::test::FactEvents;
+using ::testing::SizeIs;
+
+std::string Frames(const std::vector<EventPtr>& events) {
+  std::string out;
+  for (const EventPtr& e : events) out += std::string(e->frame());
+  return out;
+}
+
+std::string Bytes(const std::vector<grpc_slice>& slices) {
+  std::string out;
+  for (const grpc_slice& s : slices) {
+    out.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(s)), GRPC_SLICE_LENGTH(s));
+  }
+  return out;
+}
+
+// Any events from these groups, in order.
+std::vector<EventPtr> Pick(const std::vector<EventPtr>& all, std::vector<size_t> at) {
+  std::vector<EventPtr> out;
+  for (size_t i : at) out.push_back(all[i]);
+  return out;
+}
+
+TEST(WireRunTest, HoldsTheFramesBackToBackAndLocatesEach) {
+  std::vector<EventPtr> events = FactEvents(5, 4);
+  WireRun run(events);
+  EXPECT_EQ(run.first_sequence(), 5u);
+  EXPECT_EQ(run.last_sequence(), 8u);
+  const std::string bytes(reinterpret_cast<const char*>(run.bytes().begin()), run.bytes().size());
+  EXPECT_EQ(bytes, Frames(events));
+  for (const EventPtr& e : events) {
+    size_t begin = 0;
+    size_t end = 0;
+    ASSERT_TRUE(run.Locate(*e, &begin, &end)) << e->sequence();
+    EXPECT_EQ(bytes.substr(begin, end - begin), std::string(e->frame()));
+  }
+}
+
+TEST(WireRunTest, AnotherEventWithARunsSequenceIsNotLocated) {
+  WireRun run(FactEvents(5, 4));
+  size_t begin = 0;
+  size_t end = 0;
+  EXPECT_FALSE(run.Locate(*FactEvent(6), &begin, &end));  // same sequence, other event
+  EXPECT_FALSE(run.Locate(*FactEvent(9), &begin, &end));
+  EXPECT_FALSE(run.Locate(*FactEvent(4), &begin, &end));
+}
+
+TEST(AppendWireTest, ConsecutiveEventsOfARunAreOneSlice) {
+  std::vector<EventPtr> events = FactEvents(1, 6);
+  std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(events)};
+  std::vector<grpc_slice> slices;
+  AppendWire(events, runs, &slices);
+  EXPECT_THAT(slices, SizeIs(1));
+  EXPECT_EQ(Bytes(slices), Frames(events));
+}
+
+TEST(AppendWireTest, AGapOrAnEventOutsideTheRunsSplitsTheSlices) {
+  std::vector<EventPtr> group = FactEvents(1, 6);
+  std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(group)};
+  // 1, 2, then 4 (3 conflated away): two stretches of the run.
+  std::vector<EventPtr> gap = Pick(group, {0, 1, 3});
+  std::vector<grpc_slice> slices;
+  AppendWire(gap, runs, &slices);
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(Bytes(slices), Frames(gap));
+
+  // A heartbeat-like control event first, then the run: its own frame, then one slice.
+  v1::FeedEvent beat;
+  beat.mutable_heartbeat()->set_last_sequence(6);
+  std::vector<EventPtr> mixed = {EncodeEvent(beat), group[4], group[5]};
+  slices.clear();
+  AppendWire(mixed, runs, &slices);
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(Bytes(slices), Frames(mixed));
+}
+
+TEST(AppendWireTest, EventsAcrossTwoRunsAreOneSliceEach) {
+  std::vector<EventPtr> first = FactEvents(1, 3);
+  std::vector<EventPtr> second = FactEvents(4, 3);
+  std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(first),
+                                  std::make_shared<const WireRun>(second)};
+  std::vector<EventPtr> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  std::vector<grpc_slice> slices;
+  AppendWire(all, runs, &slices);
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(Bytes(slices), Frames(all));
+}
+
+TEST(AppendWireTest, WithoutRunsEachEventIsItsOwnFrame) {
+  std::vector<EventPtr> events = FactEvents(1, 4);
+  std::vector<grpc_slice> slices;
+  AppendWire(events, {}, &slices);
+  EXPECT_THAT(slices, SizeIs(4));
+  EXPECT_EQ(Bytes(slices), Frames(events));
+}
+
+}  // namespace
+}  // namespace kessan
