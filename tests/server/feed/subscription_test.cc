@@ -235,14 +235,7 @@ TEST_F(SubscriptionTest, AStalledConsumerHoldsAFewRunsAndStillGetsEveryFrame) {
   std::vector<grpc_slice> slices;
   AppendWire(taken, runs, &slices);
   EXPECT_THAT(slices, SizeIs(36 + 8));
-  std::string wire;
-  std::string frames;
-  for (const grpc_slice& slice : slices) {
-    wire.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(slice)),
-                GRPC_SLICE_LENGTH(slice));
-  }
-  for (const EventPtr& e : taken) frames += std::string(e->frame());
-  EXPECT_EQ(wire, frames);
+  EXPECT_EQ(test::SliceBytes(slices), test::Frames(taken));
 }
 
 TEST_F(SubscriptionTest, OverflowDropsTheRunsWithTheQueue) {

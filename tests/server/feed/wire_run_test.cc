@@ -14,27 +14,23 @@ namespace {
 
 using ::kessan::test::FactEvent;
 using ::kessan::test::FactEvents;
+using ::kessan::test::Frames;
+using ::kessan::test::SliceBytes;
 using ::testing::SizeIs;
 
-std::string Frames(const std::vector<EventPtr>& events) {
-  std::string out;
-  for (const EventPtr& e : events) out += std::string(e->frame());
-  return out;
-}
-
-std::string Bytes(const std::vector<grpc_slice>& slices) {
-  std::string out;
-  for (const grpc_slice& s : slices) {
-    out.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(s)), GRPC_SLICE_LENGTH(s));
-  }
-  return out;
-}
-
-// Any events from these groups, in order.
+// The events of `all` at `at`, in order.
 std::vector<EventPtr> Pick(const std::vector<EventPtr>& all, std::vector<size_t> at) {
   std::vector<EventPtr> out;
   for (size_t i : at) out.push_back(all[i]);
   return out;
+}
+
+// The slices of a response of `events`.
+std::vector<grpc_slice> Wire(const std::vector<EventPtr>& events,
+                             const std::vector<WireRunPtr>& runs) {
+  std::vector<grpc_slice> slices;
+  AppendWire(events, runs, &slices);
+  return slices;
 }
 
 TEST(WireRunTest, HoldsTheFramesBackToBackAndLocatesEach) {
@@ -64,10 +60,9 @@ TEST(WireRunTest, AnotherEventWithARunsSequenceIsNotLocated) {
 TEST(AppendWireTest, ConsecutiveEventsOfARunAreOneSlice) {
   std::vector<EventPtr> events = FactEvents(1, 6);
   std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(events)};
-  std::vector<grpc_slice> slices;
-  AppendWire(events, runs, &slices);
+  std::vector<grpc_slice> slices = Wire(events, runs);
   EXPECT_THAT(slices, SizeIs(1));
-  EXPECT_EQ(Bytes(slices), Frames(events));
+  EXPECT_EQ(SliceBytes(slices), Frames(events));
 }
 
 TEST(AppendWireTest, AGapOrAnEventOutsideTheRunsSplitsTheSlices) {
@@ -75,19 +70,17 @@ TEST(AppendWireTest, AGapOrAnEventOutsideTheRunsSplitsTheSlices) {
   std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(group)};
   // 1, 2, then 4 (3 conflated away): two stretches of the run.
   std::vector<EventPtr> gap = Pick(group, {0, 1, 3});
-  std::vector<grpc_slice> slices;
-  AppendWire(gap, runs, &slices);
+  std::vector<grpc_slice> slices = Wire(gap, runs);
   EXPECT_THAT(slices, SizeIs(2));
-  EXPECT_EQ(Bytes(slices), Frames(gap));
+  EXPECT_EQ(SliceBytes(slices), Frames(gap));
 
   // A heartbeat-like control event first, then the run: its own frame, then one slice.
   v1::FeedEvent beat;
   beat.mutable_heartbeat()->set_last_sequence(6);
   std::vector<EventPtr> mixed = {EncodeEvent(beat), group[4], group[5]};
-  slices.clear();
-  AppendWire(mixed, runs, &slices);
+  slices = Wire(mixed, runs);
   EXPECT_THAT(slices, SizeIs(2));
-  EXPECT_EQ(Bytes(slices), Frames(mixed));
+  EXPECT_EQ(SliceBytes(slices), Frames(mixed));
 }
 
 TEST(AppendWireTest, EventsAcrossTwoRunsAreOneSliceEach) {
@@ -97,18 +90,16 @@ TEST(AppendWireTest, EventsAcrossTwoRunsAreOneSliceEach) {
                                   std::make_shared<const WireRun>(second)};
   std::vector<EventPtr> all = first;
   all.insert(all.end(), second.begin(), second.end());
-  std::vector<grpc_slice> slices;
-  AppendWire(all, runs, &slices);
+  std::vector<grpc_slice> slices = Wire(all, runs);
   EXPECT_THAT(slices, SizeIs(2));
-  EXPECT_EQ(Bytes(slices), Frames(all));
+  EXPECT_EQ(SliceBytes(slices), Frames(all));
 }
 
 TEST(AppendWireTest, WithoutRunsEachEventIsItsOwnFrame) {
   std::vector<EventPtr> events = FactEvents(1, 4);
-  std::vector<grpc_slice> slices;
-  AppendWire(events, {}, &slices);
+  std::vector<grpc_slice> slices = Wire(events, {});
   EXPECT_THAT(slices, SizeIs(4));
-  EXPECT_EQ(Bytes(slices), Frames(events));
+  EXPECT_EQ(SliceBytes(slices), Frames(events));
 }
 
 }  // namespace

@@ -182,6 +182,20 @@ std::vector<EventPtr> FactEvents(uint64_t first, size_t count) {
   return events;
 }
 
+std::string Frames(const std::vector<EventPtr>& events) {
+  std::string out;
+  for (const EventPtr& e : events) out.append(e->frame().data(), e->frame().size());
+  return out;
+}
+
+std::string SliceBytes(const std::vector<grpc_slice>& slices) {
+  std::string out;
+  for (const grpc_slice& s : slices) {
+    out.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(s)), GRPC_SLICE_LENGTH(s));
+  }
+  return out;
+}
+
 std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
   std::vector<uint64_t> out;
   for (const EventPtr& e : events) out.push_back(e->sequence());

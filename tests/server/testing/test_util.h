@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <grpc/slice.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -78,6 +80,10 @@ EventPtr FactEvent(uint64_t sequence, absl::string_view issuer = "IIJ",
 std::vector<EventPtr> FactEvents(uint64_t first, size_t count);
 
 std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events);
+// The events' frames back to back: the bytes of a response of them.
+std::string Frames(const std::vector<EventPtr>& events);
+// The bytes of `slices` back to back.
+std::string SliceBytes(const std::vector<grpc_slice>& slices);
 std::vector<uint64_t> Sequences(
     const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
 
