@@ -4,6 +4,14 @@
 
 namespace kessan {
 
+// grpc::Slice is a grpc_slice and nothing else, which grpc::ByteBuffer's
+// constructor also relies on.
+static_assert(sizeof(grpc::Slice) == sizeof(grpc_slice));
+
+grpc_slice BorrowSlice(const grpc::Slice& s) {
+  return *reinterpret_cast<const grpc_slice*>(&s);
+}
+
 WireRun::WireRun(std::vector<EventPtr> events) : events_(std::move(events)) {
   offsets_.reserve(events_.size() + 1);
   size_t total = 0;
@@ -38,7 +46,7 @@ void AppendWire(const std::vector<EventPtr>& events, const std::vector<WireRunPt
   size_t open_end = 0;
   auto close = [&] {
     if (open != nullptr) {
-      out->push_back(grpc_slice_sub_no_ref(open->bytes().c_slice(), open_begin, open_end));
+      out->push_back(grpc_slice_sub_no_ref(BorrowSlice(open->bytes()), open_begin, open_end));
     }
     open = nullptr;
   };
@@ -59,7 +67,7 @@ void AppendWire(const std::vector<EventPtr>& events, const std::vector<WireRunPt
       open_begin = begin;
       open_end = end;
     } else {
-      out->push_back(e->slice().c_slice());
+      out->push_back(BorrowSlice(e->slice()));
     }
   }
   close();

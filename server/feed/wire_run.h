@@ -37,6 +37,10 @@ class WireRun {
 };
 using WireRunPtr = std::shared_ptr<const WireRun>;
 
+// The handle of `s` without taking a reference: a borrow valid while `s`
+// lives. (grpc::Slice::c_slice() takes one, which the caller must drop.)
+grpc_slice BorrowSlice(const grpc::Slice& s);
+
 // Appends to `out` the slices of a response of `events`: each stretch of
 // consecutive events found in `runs` (sorted by sequence) as one slice of
 // its run, any other event as its own frame. The slices are borrowed (no

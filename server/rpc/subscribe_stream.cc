@@ -80,11 +80,14 @@ void StreamCore::Wake() {
   // Borrowed handles: the buffer takes the one new reference to each shared
   // frame or run (a grpc::Slice each would take and drop another).
   // grpc::Slice is a grpc_slice and nothing else, which ByteBuffer's
-  // constructor asserts.
+  // constructor asserts. Swapped in, not assigned: an assignment copies.
   borrowed_.clear();
   AppendWire(events, runs, &borrowed_);
-  buffer_ = grpc::ByteBuffer(reinterpret_cast<const grpc::Slice*>(borrowed_.data()),
-                             borrowed_.size());
+  {
+    grpc::ByteBuffer fresh(reinterpret_cast<const grpc::Slice*>(borrowed_.data()),
+                           borrowed_.size());
+    buffer_.Swap(&fresh);
+  }
   writing_ = true;
   mu_.Unlock();
   // Safe unlocked: while writing_ is set nobody calls Finish, so the

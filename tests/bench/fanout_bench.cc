@@ -146,7 +146,7 @@ void BM_BatchByteBufferBorrowed(benchmark::State& state) {
   std::vector<grpc_slice> borrowed;
   for (auto _ : state) {
     borrowed.clear();
-    for (const EventPtr& e : events) borrowed.push_back(e->slice().c_slice());
+    for (const EventPtr& e : events) borrowed.push_back(BorrowSlice(e->slice()));
     grpc::ByteBuffer buffer(reinterpret_cast<const grpc::Slice*>(borrowed.data()),
                             borrowed.size());
     benchmark::DoNotOptimize(buffer);

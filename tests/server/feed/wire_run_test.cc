@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
+
+#include <grpcpp/support/byte_buffer.h>
 
 #include "testing/test_util.h"
 
@@ -93,6 +96,36 @@ TEST(AppendWireTest, EventsAcrossTwoRunsAreOneSliceEach) {
   std::vector<grpc_slice> slices = Wire(all, runs);
   EXPECT_THAT(slices, SizeIs(2));
   EXPECT_EQ(SliceBytes(slices), Frames(all));
+}
+
+int released_frames = 0;
+void ReleaseFrame(void* bytes) {
+  ++released_frames;
+  delete[] static_cast<char*>(bytes);
+}
+
+// FactEvent(sequence) with a frame that counts its release.
+EventPtr CountedEvent(uint64_t sequence) {
+  EventPtr model = FactEvent(sequence);
+  auto* bytes = new char[model->frame_size()];
+  std::memcpy(bytes, model->frame().data(), model->frame_size());
+  return std::make_shared<EncodedEvent>(sequence,
+                                        grpc::Slice(bytes, model->frame_size(), ReleaseFrame),
+                                        model->frame_size() - model->body().size());
+}
+
+TEST(AppendWireTest, AResponseLeavesNoReferenceBehind) {
+  released_frames = 0;
+  EventPtr event = CountedEvent(1);
+  {
+    std::vector<grpc_slice> slices = Wire({event}, {});
+    grpc::ByteBuffer response(reinterpret_cast<const grpc::Slice*>(slices.data()),
+                              slices.size());
+    ASSERT_EQ(response.Length(), event->frame_size());
+  }
+  EXPECT_EQ(released_frames, 0);
+  event.reset();
+  EXPECT_EQ(released_frames, 1);  // the event held the last reference
 }
 
 TEST(AppendWireTest, WithoutRunsEachEventIsItsOwnFrame) {
