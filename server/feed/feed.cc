@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<EventLog> log,
       }
       at = feed->state_.last_sequence();
     }
+    feed->staged_last_ = feed->state_.last_sequence();
   }
   if (feed->options_.tick > absl::ZeroDuration()) {
     Feed* f = feed.get();
@@ -194,7 +195,7 @@ struct Feed::PendingPublish {
   absl::string_view retry_scope;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
-  // Set while the leader commits the group.
+  // Set while the group is staged and committed.
   bool staged = false;
   uint64_t first_sequence = 0;
   size_t count = 0;
@@ -202,49 +203,95 @@ struct Feed::PendingPublish {
   uint64_t fingerprint = 0;
 };
 
+// A commit group from staging (validated, stamped, encoded) until it is
+// journaled and applied. Later groups stage on top of it meanwhile.
+struct Feed::StagedGroup {
+  std::vector<PendingPublish*> requests;
+  uint64_t ticket = 0;
+  uint64_t epoch = 0;
+  uint64_t first = 0;
+  std::vector<EventPtr> events;
+  std::vector<BatchRecord> batches;
+  // The group's latest revision of each item, and issuer ids and aliases
+  // to their item keys: what later groups see before it is applied.
+  absl::flat_hash_map<std::string, EventPtr> latest;
+  std::map<std::string, std::string> issuer_names;
+  // A batch key of a group not journaled yet: stage again once it is.
+  bool wait_for_earlier = false;
+};
+
 namespace {
 
 constexpr size_t kMaxGroupRequests = 256;
 constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
+// Groups staged or journaling at once.
+constexpr uint64_t kPipelineDepth = 2;
 
-// The catalog of a commit group: the state plus the events staged by the
-// batches before, so a batch may build on an earlier one of the same group.
+// The catalog a group is staged against: its own events, then the groups
+// staged before it and not yet applied (newest first), then the state.
 class GroupCatalog final : public Catalog {
  public:
-  explicit GroupCatalog(const State& state) : state_(state) {}
+  using Staged = Feed::StagedGroup;
+  GroupCatalog(const State& state, const std::deque<Staged*>& earlier, Staged& own)
+      : state_(state), earlier_(earlier), own_(own) {}
 
   const v1::Issuer* FindIssuer(absl::string_view id) const override {
-    auto it = issuer_names_.find(std::string(id));
-    return it != issuer_names_.end() ? &latest_.at(it->second)->event().issuer()
-                                     : state_.FindIssuer(id);
+    const std::string key(id);
+    const v1::Issuer* found = nullptr;
+    ForEachGroup([&](const Staged& g) {
+      auto it = g.issuer_names.find(key);
+      if (it == g.issuer_names.end()) return false;
+      found = &g.latest.at(it->second)->event().issuer();
+      return true;
+    });
+    return found != nullptr ? found : state_.FindIssuer(id);
   }
   bool HasSegment(absl::string_view issuer, absl::string_view id) const override {
-    return latest_.count(absl::StrCat("segment:", issuer, "/", id)) > 0 ||
-           state_.HasSegment(issuer, id);
+    const std::string key = absl::StrCat("segment:", issuer, "/", id);
+    return Find(key) != nullptr || state_.HasSegment(issuer, id);
   }
   bool HasLiveItem(const std::string& item_key) const override {
-    auto it = latest_.find(item_key);
-    return it != latest_.end() ? it->second->attrs().kind != v1::EVENT_KIND_RETRACTION
-                               : state_.HasLiveItem(item_key);
+    const EventPtr* e = Find(item_key);
+    return e != nullptr ? (*e)->attrs().kind != v1::EVENT_KIND_RETRACTION
+                        : state_.HasLiveItem(item_key);
   }
   EventPtr Latest(const std::string& item_key) const {
-    auto it = latest_.find(item_key);
-    return it != latest_.end() ? it->second : state_.Latest(item_key);
+    const EventPtr* e = Find(item_key);
+    return e != nullptr ? *e : state_.Latest(item_key);
   }
   void Stage(const EventPtr& e) {
-    latest_[e->attrs().item_key] = e;
+    own_.latest[e->attrs().item_key] = e;
     if (e->attrs().kind == v1::EVENT_KIND_ISSUER) {
-      issuer_names_[e->attrs().issuer] = e->attrs().item_key;
+      own_.issuer_names[e->attrs().issuer] = e->attrs().item_key;
       for (const auto& alias : e->event().issuer().aliases()) {
-        issuer_names_[alias] = e->attrs().item_key;
+        own_.issuer_names[alias] = e->attrs().item_key;
       }
     }
   }
 
  private:
+  // Calls fn(group), newest first, until it returns true.
+  template <typename Fn>
+  void ForEachGroup(Fn fn) const {
+    if (fn(own_)) return;
+    for (auto it = earlier_.rbegin(); it != earlier_.rend(); ++it) {
+      if (fn(**it)) return;
+    }
+  }
+  const EventPtr* Find(const std::string& item_key) const {
+    const EventPtr* found = nullptr;
+    ForEachGroup([&](const Staged& g) {
+      auto it = g.latest.find(item_key);
+      if (it == g.latest.end()) return false;
+      found = &it->second;
+      return true;
+    });
+    return found;
+  }
+
   const State& state_;
-  absl::flat_hash_map<std::string, EventPtr> latest_;
-  std::map<std::string, std::string> issuer_names_;  // id or alias -> item key
+  const std::deque<Staged*>& earlier_;
+  Staged& own_;
 };
 
 }  // namespace
@@ -254,47 +301,77 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
   PendingPublish me;
   me.request = &request;
   me.retry_scope = retry_scope;
-  std::vector<PendingPublish*> group;
+  StagedGroup group;
   {
     absl::MutexLock lock(&queue_mu_);
     queue_.push_back(&me);
     auto my_turn = [&] {
       queue_mu_.AssertHeld();
-      return me.done || (!leader_active_ && queue_.front() == &me);
+      // One group journals while the next stages; the rest wait in the
+      // queue, so the group after takes all of them (one fsync).
+      return me.done || (!stager_active_ && queue_.front() == &me &&
+                         next_ticket_ - commit_turn_ < kPipelineDepth);
     };
     queue_mu_.Await(absl::Condition(&my_turn));
     if (me.done) return std::move(me.result);
-    leader_active_ = true;
+    stager_active_ = true;
+    group.ticket = next_ticket_++;
     size_t items = 0;
-    while (!queue_.empty() && group.size() < kMaxGroupRequests &&
-           (group.empty() || items + queue_.front()->request->items_size() <= kMaxGroupItems)) {
+    while (!queue_.empty() && group.requests.size() < kMaxGroupRequests &&
+           (group.requests.empty() ||
+            items + queue_.front()->request->items_size() <= kMaxGroupItems)) {
       items += queue_.front()->request->items_size();
-      group.push_back(queue_.front());
+      group.requests.push_back(queue_.front());
       queue_.pop_front();
     }
+  }
+  auto turn_of = [&](uint64_t ticket) {
+    return [this, ticket] {
+      queue_mu_.AssertHeld();
+      return commit_turn_ == ticket;
+    };
+  };
+  StageGroup(group);
+  if (group.wait_for_earlier) {
+    absl::MutexLock lock(&queue_mu_);
+    auto earlier_done = turn_of(group.ticket);
+    queue_mu_.Await(absl::Condition(&earlier_done));
+  }
+  if (group.wait_for_earlier) StageGroup(group);
+  {
+    // The next group stages while this one waits for the journal.
+    absl::MutexLock lock(&queue_mu_);
+    stager_active_ = false;
+    auto my_commit = turn_of(group.ticket);
+    queue_mu_.Await(absl::Condition(&my_commit));
   }
   std::vector<std::shared_ptr<Subscription>> to_wake = CommitGroup(group);
   {
     absl::MutexLock lock(&queue_mu_);
-    for (PendingPublish* p : group) p->done = true;
-    leader_active_ = false;
+    for (PendingPublish* p : group.requests) p->done = true;
+    ++commit_turn_;
   }
   for (const auto& subscription : to_wake) subscription->Wake();
   return std::move(me.result);
 }
 
-std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(
-    const std::vector<PendingPublish*>& group) {
+void Feed::StageGroup(StagedGroup& group) {
   absl::MutexLock lock(&mu_);
+  group.wait_for_earlier = false;
+  group.events.clear();
+  group.batches.clear();
+  group.latest.clear();
+  group.issuer_names.clear();
+  group.epoch = epoch_;
+  group.first = staged_last_ + 1;
   google::protobuf::Arena arena;
-  GroupCatalog catalog(state_);
+  GroupCatalog catalog(state_, staged_, group);
   const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
-  const uint64_t first = state_.last_sequence() + 1;
-  uint64_t sequence = first - 1;
-  std::vector<EventPtr> events;
-  std::vector<BatchRecord> batches;
+  uint64_t sequence = group.first - 1;
   std::map<std::pair<std::string, std::string>, PendingPublish*> keyed;
-  for (PendingPublish* p : group) {
+  for (PendingPublish* p : group.requests) {
+    p->staged = false;
+    p->duplicate_of = nullptr;
     const v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
     if (!request.publisher_id().empty() && !request.batch_key().empty()) {
@@ -304,6 +381,14 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(
                                   : absl::StrCat(p->retry_scope.size(), ":", p->retry_scope,
                                                  "/", request.publisher_id());
       batch = BatchRecord{std::move(publisher), request.batch_key(), Fingerprint(request)};
+      for (const StagedGroup* earlier : staged_) {
+        for (const BatchRecord& b : earlier->batches) {
+          if (b.publisher_id == batch->publisher_id && b.batch_key == batch->batch_key) {
+            group.wait_for_earlier = true;
+            return;
+          }
+        }
+      }
       auto key = std::make_pair(batch->publisher_id, batch->batch_key);
       p->fingerprint = batch->fingerprint;
       if (auto it = keyed.find(key); it != keyed.end()) {
@@ -359,22 +444,50 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(
       attrs.revision = Stamp(prior, now, *e);
       EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
-      events.push_back(std::move(encoded));
+      group.events.push_back(std::move(encoded));
     }
     if (batch) {
       batch->first_sequence = p->first_sequence;
       batch->count = p->count;
-      batches.push_back(*std::move(batch));
+      group.batches.push_back(*std::move(batch));
     }
   }
-  absl::Status committed = events.empty() ? absl::OkStatus() : log_->Append(events, batches);
-  std::vector<std::shared_ptr<Subscription>> to_wake;
-  if (committed.ok() && !events.empty()) {
-    for (const EventPtr& e : events) state_.Apply(e);
-    to_wake = fanout_.Push(events);
-    MaybePruneLocked();
+  if (!group.events.empty()) {
+    staged_last_ = sequence;
+    staged_.push_back(&group);
   }
-  for (PendingPublish* p : group) {
+}
+
+std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group) {
+  absl::Status committed = absl::OkStatus();
+  if (!group.events.empty()) {
+    bool valid;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      valid = group.epoch == epoch_;
+    }
+    // Not under mu_: the next group stages meanwhile.
+    committed = valid ? log_->Append(group.events, group.batches)
+                      : absl::UnavailableError(
+                            "an earlier batch this one was validated after failed to reach the "
+                            "journal; nothing of this batch was journaled: publish it again");
+  }
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Subscription>> to_wake;
+  if (!group.events.empty() && group.epoch == epoch_) {
+    if (committed.ok()) {
+      for (const EventPtr& e : group.events) state_.Apply(e);
+      to_wake = fanout_.Push(group.events);
+      staged_.pop_front();
+      MaybePruneLocked();
+    } else {
+      // Every group staged on this one is void: restage from the state.
+      ++epoch_;
+      staged_.clear();
+      staged_last_ = state_.last_sequence();
+    }
+  }
+  for (PendingPublish* p : group.requests) {
     if (!p->staged) continue;
     if (!committed.ok()) {
       p->result = committed;
@@ -383,13 +496,13 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(
     v1::PublishResponse response;
     const bool echo = !p->request->omit_events();
     for (size_t i = 0; i < p->count; ++i) {
-      const EventPtr& e = events[p->first_sequence - first + i];
+      const EventPtr& e = group.events[p->first_sequence - group.first + i];
       response.add_sequences(e->sequence());
       if (echo) *response.add_events() = e->event();
     }
     p->result = std::move(response);
   }
-  for (PendingPublish* p : group) {
+  for (PendingPublish* p : group.requests) {
     if (p->duplicate_of == nullptr) continue;
     p->result = p->duplicate_of->result;
     if (p->result.ok()) p->result->set_duplicate(true);

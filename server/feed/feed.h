@@ -20,9 +20,10 @@
 
 namespace kessan {
 
-// Feed is thread-safe. Publishes are serialized (one writer); snapshots and
-// new subscriptions run concurrently with each other. A subscription made
-// with a snapshot sees every later event exactly once, after the snapshot.
+// Feed is thread-safe. Publishes are ordered (one group stages while the one
+// before it is journaled); snapshots and new subscriptions run concurrently
+// with each other. A subscription made with a snapshot sees every later
+// event exactly once, after the snapshot.
 class Feed {
  public:
   using Clock = std::function<absl::Time()>;
@@ -75,6 +76,9 @@ class Feed {
   // Sends the heartbeats that are due; the ticker thread calls it.
   void Tick();
 
+  // A commit group between staging and the journal (feed.cc).
+  struct StagedGroup;
+
  private:
   Feed(std::unique_ptr<EventLog> log, Options options)
       : log_(std::move(log)), options_(std::move(options)) {}
@@ -85,15 +89,19 @@ class Feed {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // One Publish call waiting in the commit queue.
   struct PendingPublish;
-  // Validates and stamps each batch of `group` against the state and the
-  // batches before it, journals the group in one transaction (group commit:
-  // one fsync for every publisher that queued meanwhile), then applies and
-  // fans it out, and sets each batch's result.
+  // Validates and stamps each batch of `group` against the state, the
+  // groups staged before it and the batches before it in the group, and
+  // encodes its events. Holds mu_, not the journal.
+  void StageGroup(StagedGroup& group) ABSL_LOCKS_EXCLUDED(mu_);
+  // In staging order: journals the group in one transaction (group commit:
+  // one fsync for every publisher that queued meanwhile) while the next
+  // group stages, then applies and fans it out, and sets each batch's
+  // result. A group staged on one the journal refused fails too.
   // Returns the subscriptions to wake: the caller wakes them once it has
-  // handed the commit queue on, so the next group need not wait for the
+  // handed the commit turn on, so the next group need not wait for the
   // streams' first writes.
-  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(
-      const std::vector<PendingPublish*>& group);
+  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(StagedGroup& group)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The response to a batch applied before, with its events or without.
   absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch, bool with_events);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -104,11 +112,19 @@ class Feed {
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+  // Groups staged and not yet applied, oldest first; the last sequence
+  // staged; bumped when the journal refuses a group, voiding those after it.
+  std::deque<StagedGroup*> staged_ ABSL_GUARDED_BY(mu_);
+  uint64_t staged_last_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // The commit queue; the caller at its front with no leader active leads.
+  // The commit queue: the caller at its front, when no group is staging,
+  // stages the next group; groups commit in ticket order.
   absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::deque<PendingPublish*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool stager_active_ ABSL_GUARDED_BY(queue_mu_) = false;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  uint64_t commit_turn_ ABSL_GUARDED_BY(queue_mu_) = 0;
 
   absl::Notification stop_;
   std::thread ticker_;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <thread>
 
@@ -65,6 +67,73 @@ v1::SubscribeRequest FromSequence(uint64_t from_sequence) {
   return request;
 }
 
+// Passes everything to a journal, but can hold Append calls and fail the
+// next one: a slow or refusing disk.
+class GatedLog final : public EventLog {
+ public:
+  explicit GatedLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
+
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+  }
+  void FailNext(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_next_ = std::move(status);
+  }
+  // True once an Append call is held.
+  bool AwaitHeldAppend() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* n) { return *n > 0; }, &held_appends_),
+                                absl::Seconds(30));
+  }
+
+  absl::Status Append(const std::vector<EventPtr>& events,
+                      const std::vector<BatchRecord>& batches) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++held_appends_;
+      mu_.Await(absl::Condition(+[](bool* held) { return !*held; }, &held_));
+      --held_appends_;
+      if (!fail_next_.ok()) {
+        absl::Status status = std::move(fail_next_);
+        fail_next_ = absl::OkStatus();
+        return status;
+      }
+    }
+    return log_->Append(events, batches);
+  }
+  uint64_t last_sequence() const override { return log_->last_sequence(); }
+  uint64_t first_sequence() const override { return log_->first_sequence(); }
+  absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
+                              const std::function<void(EventPtr)>& fn) override {
+    return log_->Read(after, up_to, max_count, fn);
+  }
+  absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
+                        const std::function<void(EventPtr)>& fn) override {
+    return log_->ReadView(view, as_of, up_to, fn);
+  }
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(
+      const std::string& publisher_id, const std::string& batch_key) override {
+    return log_->FindBatch(publisher_id, batch_key);
+  }
+  absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override {
+    return log_->Prune(horizon, std::move(keep));
+  }
+
+ private:
+  const std::unique_ptr<EventLog> log_;
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int held_appends_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status fail_next_ ABSL_GUARDED_BY(mu_);
+};
+
 class FeedTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -76,8 +145,13 @@ class FeedTest : public ::testing::Test {
         SqliteEventLog::Open(dir_.File("journal.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = log->get();
-    absl::StatusOr<std::unique_ptr<Feed>> feed =
-        Feed::Open(*std::move(log), clock_.AsFunction());
+    auto gated = std::make_unique<GatedLog>(*std::move(log));
+    gate_ = gated.get();
+    // Each commit group reads the clock once, when it is staged.
+    absl::StatusOr<std::unique_ptr<Feed>> feed = Feed::Open(std::move(gated), [this] {
+      clock_reads_.fetch_add(1);
+      return clock_.Now();
+    });
     ASSERT_TRUE(feed.ok()) << feed.status();
     feed_ = *std::move(feed);
   }
@@ -117,6 +191,8 @@ class FeedTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1054166400)};  // 2003-05-29
   SqliteEventLog* log_ = nullptr;                        // owned by feed_
+  GatedLog* gate_ = nullptr;                             // owned by feed_
+  std::atomic<int> clock_reads_{0};
   std::unique_ptr<Feed> feed_;
 };
 
@@ -252,6 +328,146 @@ TEST_F(FeedTest, ABatchTheJournalRefusesChangesNothing) {
   EXPECT_EQ(feed_->last_sequence(), 2u);
   EXPECT_THAT(MustSnapshot(), EqualsProto(before));
   EXPECT_THAT(Drain(*live), IsEmpty());
+}
+
+// Waits until `reads` exceeds `above`: a commit group has been staged.
+bool AwaitStaged(const std::atomic<int>& reads, int above) {
+  for (int i = 0; i < 3000 && reads.load() <= above; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return reads.load() > above;
+}
+
+// While one group waits for the journal, the next is staged on top of it:
+// a revision stamps on the event not journaled yet, and neither is seen
+// before it is durable.
+TEST_F(FeedTest, AGroupStagesWhileTheOneBeforeIsJournaled) {
+  PublishIij();
+  auto live = MustSubscribe(FromSequence(2));
+  v1::GetSnapshotResponse before = MustSnapshot();
+  gate_->Hold();
+  absl::StatusOr<v1::PublishResponse> first, second;
+  std::thread a([&] { first = feed_->Publish(Batch({Revenue("IIJ", 12'000'000'000)})); });
+  ASSERT_TRUE(gate_->AwaitHeldAppend());
+  int reads = clock_reads_.load();
+  std::thread b([&] { second = feed_->Publish(Batch({Revenue("IIJ", 13'000'000'000)})); });
+  EXPECT_TRUE(AwaitStaged(clock_reads_, reads));
+  EXPECT_EQ(feed_->last_sequence(), 2u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  EXPECT_THAT(Drain(*live), IsEmpty());
+  gate_->Release();
+  a.join();
+  b.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(first->sequences(), ElementsAre(3));
+  EXPECT_THAT(second->sequences(), ElementsAre(4));
+  EXPECT_EQ(second->events(0).fact().revision(), 2);
+  EXPECT_EQ(second->events(0).fact().supersedes_sequence(), 3u);
+  EXPECT_THAT(Sequences(Drain(*live)), ElementsAre(3, 4));
+  EXPECT_EQ(log_->last_sequence(), 4u);
+}
+
+// A group staged on one the journal refuses fails too, retryably, and
+// neither changes anything; the next publish takes the next sequence.
+TEST_F(FeedTest, AGroupStagedOnARefusedOneFailsAndChangesNothing) {
+  PublishIij();
+  auto live = MustSubscribe(FromSequence(2));
+  v1::GetSnapshotResponse before = MustSnapshot();
+  gate_->Hold();
+  gate_->FailNext(absl::InternalError("sqlite: disk I/O error"));
+  absl::StatusOr<v1::PublishResponse> first, second;
+  std::thread a([&] { first = feed_->Publish(Batch({Revenue("IIJ")})); });
+  ASSERT_TRUE(gate_->AwaitHeldAppend());
+  int reads = clock_reads_.load();
+  std::thread b([&] { second = feed_->Publish(Batch({OperatingIncome("IIJ")})); });
+  EXPECT_TRUE(AwaitStaged(clock_reads_, reads));
+  gate_->Release();
+  a.join();
+  b.join();
+  EXPECT_THAT(first, StatusIs(absl::StatusCode::kInternal, HasSubstr("disk I/O error")));
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("publish it again")));
+  EXPECT_EQ(feed_->last_sequence(), 2u);
+  EXPECT_EQ(log_->last_sequence(), 2u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  EXPECT_THAT(Drain(*live), IsEmpty());
+  v1::PublishResponse next = MustPublish({OperatingIncome("IIJ")});
+  EXPECT_THAT(next.sequences(), ElementsAre(3));
+  EXPECT_EQ(next.events(0).fact().revision(), 1);
+  EXPECT_THAT(Sequences(Drain(*live)), ElementsAre(3));
+}
+
+// A retry of a keyed batch that is still on its way to the journal waits
+// for it and is answered as a duplicate, not journaled twice.
+TEST_F(FeedTest, ARetryOfABatchBeingJournaledIsADuplicate) {
+  PublishIij();
+  v1::PublishRequest request = Batch({Revenue("IIJ")});
+  request.set_publisher_id("desk-7");
+  request.set_batch_key("fy2002-q4");
+  gate_->Hold();
+  absl::StatusOr<v1::PublishResponse> first, retry;
+  std::thread a([&] { first = feed_->Publish(request); });
+  ASSERT_TRUE(gate_->AwaitHeldAppend());
+  int reads = clock_reads_.load();
+  std::thread b([&] { retry = feed_->Publish(request); });
+  EXPECT_TRUE(AwaitStaged(clock_reads_, reads));
+  gate_->Release();
+  a.join();
+  b.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_FALSE(first->duplicate());
+  EXPECT_TRUE(retry->duplicate());
+  EXPECT_THAT(retry->sequences(), ElementsAre(3));
+  EXPECT_THAT(retry->events(), ElementsAre(EqualsProto(first->events(0))));
+  EXPECT_EQ(log_->last_sequence(), 3u);
+}
+
+// Publishers racing through the pipeline: every batch lands once, in one
+// contiguous run, and each item's revisions chain without a gap.
+TEST_F(FeedTest, ConcurrentPublishersChainRevisions) {
+  PublishIij();
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 40;
+  std::vector<std::vector<v1::PublishResponse>> responses(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBatches; ++i) {
+        v1::PublishRequest request;
+        for (int j = 0; j <= i % 3; ++j) {
+          *request.add_items() = Item(MakeFact("IIJ", absl::StrCat("concept_", (t + i + j) % 6),
+                                               Quarter(2002, 4), 1'000'000 * (i + j + 1)));
+        }
+        absl::StatusOr<v1::PublishResponse> r = feed_->Publish(request);
+        ASSERT_TRUE(r.ok()) << r.status();
+        responses[t].push_back(*std::move(r));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::map<uint64_t, v1::FeedEvent> by_sequence;
+  for (const auto& mine : responses) {
+    for (const v1::PublishResponse& r : mine) {
+      ASSERT_GT(r.sequences_size(), 0);
+      for (int k = 0; k < r.sequences_size(); ++k) {
+        EXPECT_EQ(r.sequences(k), r.sequences(0) + k);  // a batch is one run
+        EXPECT_TRUE(by_sequence.emplace(r.sequences(k), r.events(k)).second);
+      }
+    }
+  }
+  const uint64_t last = feed_->last_sequence();
+  ASSERT_EQ(by_sequence.size(), last - 2);
+  EXPECT_EQ(by_sequence.begin()->first, 3u);
+  EXPECT_EQ(log_->last_sequence(), last);
+  std::map<std::string, std::pair<int32_t, uint64_t>> chain;  // item -> revision, sequence
+  for (const auto& [sequence, e] : by_sequence) {
+    auto& [revision, previous] = chain[AttrsOf(e).item_key];
+    EXPECT_EQ(e.fact().revision(), revision + 1) << "sequence " << sequence;
+    EXPECT_EQ(e.fact().supersedes_sequence(), previous) << "sequence " << sequence;
+    revision = e.fact().revision();
+    previous = sequence;
+  }
 }
 
 TEST_F(FeedTest, SnapshotHoldsLatestRevisionsWithItsSequence) {

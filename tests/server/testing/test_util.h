@@ -108,9 +108,8 @@ class FakeCatalog : public Catalog {
 
   const v1::Issuer* FindIssuer(absl::string_view id_or_alias) const override;
   bool HasSegment(absl::string_view issuer, absl::string_view segment_id) const override;
-  // No published items. (Overrides Catalog::HasLiveItem where the Catalog
-  // has it; not marked override so the fake builds with either Catalog.)
-  bool HasLiveItem(const std::string& item_key) const { return false; }
+  // No published items.
+  bool HasLiveItem(const std::string& item_key) const override { return false; }
 
  private:
   std::map<std::string, v1::Issuer> issuers_;
