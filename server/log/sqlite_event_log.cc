@@ -118,13 +118,12 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     log->first_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
     uint64_t count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 2));
     sqlite3_finalize(stmt);
-    uint64_t expected = log->last_sequence_ >= log->first_sequence_
-                            ? log->last_sequence_ - log->first_sequence_ + 1
-                            : 0;
+    uint64_t last = log->last_sequence_, first = log->first_sequence_;
+    uint64_t expected = last >= first ? last - first + 1 : 0;
     if (count != expected) {
       return absl::DataLossError(absl::StrCat(
-          path, ": journal holds ", count, " events from sequence ", log->first_sequence_,
-          " but its last sequence is ", log->last_sequence_));
+          path, ": journal holds ", count, " events from sequence ", first,
+          " but its last sequence is ", last));
     }
   }
   if (sqlite3_prepare_v2(db,
@@ -270,13 +269,11 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
 }
 
 uint64_t SqliteEventLog::last_sequence() const {
-  absl::MutexLock lock(&write_mu_);
-  return last_sequence_;
+  return last_sequence_.load();
 }
 
 uint64_t SqliteEventLog::first_sequence() const {
-  absl::MutexLock lock(&write_mu_);
-  return first_sequence_;
+  return first_sequence_.load();
 }
 
 absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
@@ -405,7 +402,7 @@ absl::StatusOr<std::optional<BatchLocation>> SqliteEventLog::FindBatch(
 
 absl::StatusOr<size_t> SqliteEventLog::Prune(uint64_t horizon, std::vector<uint64_t> keep) {
   absl::MutexLock lock(&write_mu_);
-  horizon = std::min(horizon, last_sequence_ + 1);
+  horizon = std::min<uint64_t>(horizon, last_sequence_ + 1);
   if (horizon <= first_sequence_) return 0;
   std::sort(keep.begin(), keep.end());
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));

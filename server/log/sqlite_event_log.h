@@ -1,6 +1,7 @@
 // SqliteEventLog: the embedded EventLog, one SQLite file in WAL mode.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,8 +50,10 @@ class SqliteEventLog final : public EventLog {
   sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_batch_ ABSL_GUARDED_BY(write_mu_) = nullptr;
-  uint64_t last_sequence_ ABSL_GUARDED_BY(write_mu_) = 0;
-  uint64_t first_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
+  // Written under write_mu_; read without it, so readers never wait for a
+  // commit's fsync.
+  std::atomic<uint64_t> last_sequence_{0};
+  std::atomic<uint64_t> first_sequence_{1};
 
   // The checkpointer: its own connection and thread, woken by OnWalCommit.
   sqlite3* checkpointer_ = nullptr;
