@@ -325,25 +325,24 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
       queue_.pop_front();
     }
   }
-  auto turn_of = [&](uint64_t ticket) {
-    return [this, ticket] {
-      queue_mu_.AssertHeld();
-      return commit_turn_ == ticket;
-    };
+  // Every group before this one is journaled (or refused) and applied.
+  auto earlier_done = [&] {
+    queue_mu_.AssertHeld();
+    return commit_turn_ == group.ticket;
   };
   StageGroup(group);
   if (group.wait_for_earlier) {
-    absl::MutexLock lock(&queue_mu_);
-    auto earlier_done = turn_of(group.ticket);
-    queue_mu_.Await(absl::Condition(&earlier_done));
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(&earlier_done));
+    }
+    StageGroup(group);  // nothing is staged before it now
   }
-  if (group.wait_for_earlier) StageGroup(group);
   {
     // The next group stages while this one waits for the journal.
     absl::MutexLock lock(&queue_mu_);
     stager_active_ = false;
-    auto my_commit = turn_of(group.ticket);
-    queue_mu_.Await(absl::Condition(&my_commit));
+    queue_mu_.Await(absl::Condition(&earlier_done));
   }
   std::vector<std::shared_ptr<Subscription>> to_wake = CommitGroup(group);
   {
