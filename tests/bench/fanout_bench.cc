@@ -1,10 +1,14 @@
 // Google Benchmark micro-benchmarks of kessand's delivery path (server
-// internals, no gRPC server): encoding an event once, a subscription's queue,
-// FanOut::Deliver to S subscriptions, and assembling a response ByteBuffer
-// from shared event frames the way rpc/subscribe_stream.cc does.
+// internals, no gRPC server): encoding an event once, a journal append, a
+// subscription's queue, FanOut::Deliver to S subscriptions, and assembling a
+// response ByteBuffer from shared event frames the way
+// rpc/subscribe_stream.cc does.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +19,7 @@
 #include "feed/fanout.h"
 #include "feed/subscription.h"
 #include "feed/wire_run.h"
+#include "log/sqlite_event_log.h"
 
 namespace kessan::bench {
 namespace {
@@ -74,6 +79,39 @@ void BM_JournalEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_JournalEvent)->Arg(200)->Arg(1024);
+
+// SqliteEventLog::Append of a commit group of N 200-byte events: one
+// transaction with its fdatasync, in a scratch directory under /tmp. CPU time
+// is the figure (the wall time is mostly the disk's).
+void BM_JournalAppend(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  char dir[] = "/tmp/kessan-micro-XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  {
+    auto log = SqliteEventLog::Open(std::string(dir) + "/journal.db");
+    if (!log.ok()) {
+      state.SkipWithError(log.status().ToString().c_str());
+    } else {
+      uint64_t next = 1;
+      for (auto _ : state) {
+        state.PauseTiming();
+        std::vector<EventPtr> events;
+        for (int i = 0; i < n; ++i) events.push_back(EncodeEvent(MakeEvent(next++, 200)));
+        state.ResumeTiming();
+        if (absl::Status s = (*log)->Append(events); !s.ok()) {
+          state.SkipWithError(s.ToString().c_str());
+          break;
+        }
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_JournalAppend)->Arg(1)->Arg(500);
 
 // One subscription: push a batch, take it in responses of 256 events.
 void BM_SubscriptionPushTake(benchmark::State& state) {

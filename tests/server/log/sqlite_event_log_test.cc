@@ -99,6 +99,50 @@ TEST_F(SqliteEventLogTest, OutOfOrderAppendIsRefusedAndWritesNothing) {
   EXPECT_THAT(Sequences(Read(0, 10)), ElementsAre(1, 2));
 }
 
+// A commit group's size, read back as written.
+TEST_F(SqliteEventLogTest, ALargeGroupRoundTrips) {
+  std::vector<EventPtr> written = FactEvents(1, 75);
+  ASSERT_TRUE(log_->Append(written).ok());
+  EXPECT_EQ(log_->last_sequence(), 75u);
+  std::vector<EventPtr> read = Read(0, 100);
+  ASSERT_EQ(read.size(), written.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i]->sequence(), i + 1);
+    EXPECT_EQ(read[i]->body(), written[i]->body());
+    EXPECT_EQ(read[i]->attrs().item_key, written[i]->attrs().item_key);
+  }
+}
+
+// A row refused in the middle of a group rolls the whole append back.
+TEST_F(SqliteEventLogTest, ARefusedRowInALargeGroupWritesNothing) {
+  sqlite3* intruder = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &intruder), SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(intruder, sql, nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+  };
+  auto rows = [&] {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(intruder, "SELECT COUNT(*) FROM events", -1, &stmt, nullptr),
+              SQLITE_OK);
+    sqlite3_step(stmt);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+  };
+  // Sequence 40 taken behind the log's back: the 40th insert fails.
+  exec("INSERT INTO events VALUES(40, 0, 1, 'x', x'00')");
+  EXPECT_THAT(log_->Append(FactEvents(1, 75)), StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(log_->last_sequence(), 0u);
+  EXPECT_EQ(rows(), 1);
+  exec("DELETE FROM events");
+  ASSERT_TRUE(log_->Append(FactEvents(1, 75)).ok());
+  EXPECT_EQ(rows(), 75);
+  sqlite3_close(intruder);
+}
+
 TEST_F(SqliteEventLogTest, ReadRanges) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 10)).ok());
   EXPECT_THAT(Sequences(Read(2, 5)), ElementsAre(3, 4, 5));
