@@ -468,8 +468,8 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group)
     // Not under mu_: the next group stages meanwhile.
     committed = valid ? log_->Append(group.events, group.batches)
                       : absl::UnavailableError(
-                            "an earlier batch this one was validated after failed to reach the "
-                            "journal; nothing of this batch was journaled: publish it again");
+                            "the journal refused the commit group this batch was validated "
+                            "after; nothing of this batch was journaled: publish it again");
   }
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> to_wake;
