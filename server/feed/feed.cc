@@ -191,7 +191,7 @@ void Feed::MaybePruneLocked() {
 }
 
 struct Feed::PendingPublish {
-  const v1::PublishRequest* request = nullptr;
+  v1::PublishRequest* request = nullptr;
   absl::string_view retry_scope;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
@@ -298,8 +298,16 @@ class GroupCatalog final : public Catalog {
 
 absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& request,
                                                   absl::string_view retry_scope) {
+  google::protobuf::Arena arena;
+  auto* copy = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
+  *copy = request;
+  return Publish(copy, retry_scope);
+}
+
+absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
+                                                  absl::string_view retry_scope) {
   PendingPublish me;
-  me.request = &request;
+  me.request = request;
   me.retry_scope = retry_scope;
   StagedGroup group;
   {
@@ -363,6 +371,29 @@ void Feed::StageGroup(StagedGroup& group) {
   group.issuer_names.clear();
   group.epoch = epoch_;
   group.first = staged_last_ + 1;
+  // Length-prefixed, so no two (scope, publisher_id) pairs collide.
+  auto publisher_of = [](const PendingPublish& p) {
+    return p.retry_scope.empty() ? p.request->publisher_id()
+                                 : absl::StrCat(p.retry_scope.size(), ":", p.retry_scope, "/",
+                                                p.request->publisher_id());
+  };
+  auto keyed_request = [](const PendingPublish& p) {
+    return !p.request->publisher_id().empty() && !p.request->batch_key().empty();
+  };
+  // Before any item is validated (in place) and moved: a retry of a batch
+  // staged before and not journaled yet is staged once that one is.
+  for (const PendingPublish* p : group.requests) {
+    if (!keyed_request(*p)) continue;
+    const std::string publisher = publisher_of(*p);
+    for (const StagedGroup* earlier : staged_) {
+      for (const BatchRecord& b : earlier->batches) {
+        if (b.publisher_id == publisher && b.batch_key == p->request->batch_key()) {
+          group.wait_for_earlier = true;
+          return;
+        }
+      }
+    }
+  }
   google::protobuf::Arena arena;
   GroupCatalog catalog(state_, staged_, group);
   const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
@@ -371,23 +402,10 @@ void Feed::StageGroup(StagedGroup& group) {
   for (PendingPublish* p : group.requests) {
     p->staged = false;
     p->duplicate_of = nullptr;
-    const v1::PublishRequest& request = *p->request;
+    v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
-    if (!request.publisher_id().empty() && !request.batch_key().empty()) {
-      // Length-prefixed, so no two (scope, publisher_id) pairs collide.
-      std::string publisher = p->retry_scope.empty()
-                                  ? request.publisher_id()
-                                  : absl::StrCat(p->retry_scope.size(), ":", p->retry_scope,
-                                                 "/", request.publisher_id());
-      batch = BatchRecord{std::move(publisher), request.batch_key(), Fingerprint(request)};
-      for (const StagedGroup* earlier : staged_) {
-        for (const BatchRecord& b : earlier->batches) {
-          if (b.publisher_id == batch->publisher_id && b.batch_key == batch->batch_key) {
-            group.wait_for_earlier = true;
-            return;
-          }
-        }
-      }
+    if (keyed_request(*p)) {
+      batch = BatchRecord{publisher_of(*p), request.batch_key(), Fingerprint(request)};
       auto key = std::make_pair(batch->publisher_id, batch->batch_key);
       p->fingerprint = batch->fingerprint;
       if (auto it = keyed.find(key); it != keyed.end()) {
@@ -421,7 +439,7 @@ void Feed::StageGroup(StagedGroup& group) {
       keyed[key] = p;
     }
     absl::StatusOr<std::vector<v1::PublishItem*>> items =
-        ValidatePublish(request, catalog, &arena);
+        ValidatePublish(&request, catalog);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -429,10 +447,11 @@ void Feed::StageGroup(StagedGroup& group) {
     p->staged = true;
     p->first_sequence = sequence + 1;
     p->count = items->size();
+    // On the request's arena with the items: the body moves by pointer, and
+    // nothing is freed one by one. The event keeps only its bytes.
+    google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
     for (v1::PublishItem* item : *items) {
-      // On the group's arena with the item: the body moves by pointer, and
-      // nothing is freed one by one. The event keeps only its bytes.
-      auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(&arena);
+      auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
       *e->mutable_time() = now;
       MoveBody(*item, *e);

@@ -57,6 +57,10 @@ class Feed {
   // when authentication is off.
   absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& request,
                                               absl::string_view retry_scope = {});
+  // The same, validating the items of `*request` in place and moving their
+  // bodies out: no copy when it is on a protobuf arena.
+  absl::StatusOr<v1::PublishResponse> Publish(v1::PublishRequest* request,
+                                              absl::string_view retry_scope = {});
 
   absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::Filter& filter);
   // The state at a point in time: latest, first reported, or as of a time.

@@ -533,8 +533,9 @@ class ItemValidator {
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(
-    const v1::PublishRequest& request, const Catalog& catalog, google::protobuf::Arena* arena) {
+absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* mutable_request,
+                                                              const Catalog& catalog) {
+  const v1::PublishRequest& request = *mutable_request;
   Violations v;
   if (request.items().empty()) {
     v.Add("items", "must not be empty");
@@ -560,10 +561,7 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(
   ItemValidator check(batch, v, retractions);
   std::vector<v1::PublishItem*> items;
   items.reserve(request.items_size());
-  for (const v1::PublishItem& item : request.items()) {
-    items.push_back(google::protobuf::Arena::CreateMessage<v1::PublishItem>(arena));
-    items.back()->CopyFrom(item);
-  }
+  for (v1::PublishItem& item : *mutable_request->mutable_items()) items.push_back(&item);
   const Path items_root("items");
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
@@ -597,12 +595,12 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(
 
 absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
     const v1::PublishRequest& request, const Catalog& catalog) {
-  google::protobuf::Arena arena;
-  absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(request, catalog, &arena);
+  v1::PublishRequest copy = request;
+  absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&copy, catalog);
   if (!items.ok()) return items.status();
   std::vector<v1::PublishItem> out;
   out.reserve(items->size());
-  for (const v1::PublishItem* item : *items) out.push_back(*item);
+  for (v1::PublishItem* item : *items) out.push_back(std::move(*item));
   return out;
 }
 

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "google/protobuf/arena.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/catalog.h"
 
@@ -20,9 +19,10 @@ inline constexpr int kMaxBatchItems = 1000;
 // lists "items[i].field.path: rule" for each violation found.
 absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
     const v1::PublishRequest& request, const Catalog& catalog);
-// The same, with the normalised items allocated on `arena`.
-absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(
-    const v1::PublishRequest& request, const Catalog& catalog, google::protobuf::Arena* arena);
+// The same, normalising the items of `request` in place; the pointers are
+// to its items. On an error some items may be normalised already.
+absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* request,
+                                                              const Catalog& catalog);
 
 // ValidateFilter checks a subscription or snapshot filter and returns it with
 // issuer aliases resolved. A name that is unknown, or an unspecified event

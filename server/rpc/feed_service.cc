@@ -1,6 +1,7 @@
 #include "rpc/feed_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "rpc/status_util.h"
 #include "rpc/subscribe_stream.h"
 
@@ -13,21 +14,29 @@ constexpr char kSubscribe[] = "/kessan.v1.FeedService/Subscribe";
 
 }  // namespace
 
-grpc::Status FeedServiceImpl::Publish(grpc::ServerContext* context,
-                                      const v1::PublishRequest* request,
-                                      v1::PublishResponse* response) {
+grpc::Status FeedServiceImpl::StreamedPublish(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) {
   absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kPublisher, kPublish);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
+  if (!stream->Read(request)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "request is not a kessan.v1.PublishRequest");
+  }
   const std::string items = absl::StrCat("items=", request->items_size());
   if (absl::Status allowed = guard_.CheckPublish(*principal, *request); !allowed.ok()) {
     guard_.Audit(*principal, kPublish, allowed, items);
     return ToGrpcStatus(allowed);
   }
   absl::StatusOr<v1::PublishResponse> result =
-      feed_.Publish(*request, guard_.enabled() ? absl::string_view(principal->name) : "");
+      feed_.Publish(request, guard_.enabled() ? absl::string_view(principal->name) : "");
   guard_.Audit(*principal, kPublish, result.status(), items);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
+  if (!stream->Write(*result)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the publisher went away");
+  }
   return grpc::Status::OK;
 }
 

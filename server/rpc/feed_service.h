@@ -7,18 +7,23 @@
 
 namespace kessan {
 
-// Publish and GetSnapshot run on gRPC's synchronous pool (a publish waits
-// for the journal's fsync); Subscribe is a raw callback stream that writes
-// the events' pre-encoded bytes, several queued events per message, one
-// write in flight. Every call is authorized, entitled and limited by the
+// Publish (streamed unary, to read the request onto an arena) and
+// GetSnapshot run on gRPC's synchronous pool (a publish waits for the
+// journal's fsync); Subscribe is a raw callback stream that writes the
+// events' pre-encoded bytes, several queued events per message, one write
+// in flight. Every call is authorized, entitled and limited by the
 // CallGuard first. The Feed and the guard must outlive the service.
 class FeedServiceImpl final
-    : public v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service> {
+    : public v1::FeedService::WithStreamedUnaryMethod_Publish<
+          v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>> {
  public:
   FeedServiceImpl(Feed& feed, CallGuard& guard) : feed_(feed), guard_(guard) {}
 
-  grpc::Status Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
-                       v1::PublishResponse* response) override;
+  // Publish, read into a protobuf arena: its thousands of submessages are
+  // allocated and freed in blocks, not one by one.
+  grpc::Status StreamedPublish(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) override;
   grpc::Status GetSnapshot(grpc::ServerContext* context,
                            const v1::GetSnapshotRequest* request,
                            v1::GetSnapshotResponse* response) override;

@@ -1,5 +1,6 @@
 // End-to-end tests of kessan::Server over gRPC on 127.0.0.1: the IIJ data
 // set served from its seed, live delivery, bad input, restart and resume.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -137,6 +138,32 @@ TEST_F(ServerTest, InvalidBatchIsRefusedWholeAndChangesNothing) {
   // The server keeps serving, and a good batch then gets the next sequence.
   ASSERT_TRUE(Publish(Batch({RevenueItem(2003, 5)}), &response).ok());
   EXPECT_EQ(response.sequences(0), head + 1);
+}
+
+// Bytes that are not a PublishRequest are refused and change nothing.
+TEST_F(ServerTest, APublishThatDoesNotParseIsInvalidArgument) {
+  uint64_t head = Snapshot().sequence();
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  grpc::CompletionQueue cq;
+  grpc::Slice garbage(std::string("\x0a\xff\xff\xff\xff\x0f", 6));  // items: a length past the end
+  grpc::ByteBuffer request(&garbage, 1), response;
+  auto call = generic.PrepareUnaryCall(&context, "/kessan.v1.FeedService/Publish", request, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_NE(status.error_message().find("PublishRequest"), std::string::npos)
+      << status.error_message();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  EXPECT_EQ(Snapshot().sequence(), head);
 }
 
 TEST_F(ServerTest, SubscriptionNamingNothingValidIsRefused) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 #include "log/sqlite_event_log.h"
 #include "model/calendar.h"
@@ -468,6 +469,28 @@ TEST_F(FeedTest, ConcurrentPublishersChainRevisions) {
     revision = e.fact().revision();
     previous = sequence;
   }
+}
+
+// The RPC path: a request on a protobuf arena, validated in place and its
+// bodies moved into the events, journals what the copying path does.
+TEST_F(FeedTest, ARequestOnAnArenaPublishesLikeACopiedOne) {
+  PublishIij();
+  v1::PublishResponse copied = MustPublish({Revenue("IIJ", 12'000'000'000)});
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
+  *request = Batch({Revenue("11J"), OperatingIncome("IIJ")});
+  absl::StatusOr<v1::PublishResponse> moved = feed_->Publish(request);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_THAT(moved->sequences(), ElementsAre(4, 5));
+  ASSERT_EQ(moved->events_size(), 2);
+  EXPECT_EQ(moved->events(0).fact().key().issuer(), "IIJ");  // the alias resolved
+  EXPECT_EQ(moved->events(0).fact().revision(), 2);
+  EXPECT_EQ(moved->events(0).fact().supersedes_sequence(), copied.sequences(0));
+  EXPECT_EQ(moved->events(0).fact().value().money().units(), 13'000'000'000);
+  EXPECT_EQ(moved->events(1).fact().key().issuer(), "IIJ");
+  v1::GetSnapshotResponse snapshot = MustSnapshot(FilterOf({"IIJ"}, {"revenue"}));
+  ASSERT_EQ(snapshot.events_size(), 1);
+  EXPECT_THAT(snapshot.events(0), EqualsProto(moved->events(0)));
 }
 
 TEST_F(FeedTest, SnapshotHoldsLatestRevisionsWithItsSequence) {
