@@ -365,10 +365,6 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
 void Feed::StageGroup(StagedGroup& group) {
   absl::MutexLock lock(&mu_);
   group.wait_for_earlier = false;
-  group.events.clear();
-  group.batches.clear();
-  group.latest.clear();
-  group.issuer_names.clear();
   group.epoch = epoch_;
   group.first = staged_last_ + 1;
   // Length-prefixed, so no two (scope, publisher_id) pairs collide.
@@ -400,8 +396,6 @@ void Feed::StageGroup(StagedGroup& group) {
   uint64_t sequence = group.first - 1;
   std::map<std::pair<std::string, std::string>, PendingPublish*> keyed;
   for (PendingPublish* p : group.requests) {
-    p->staged = false;
-    p->duplicate_of = nullptr;
     v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
     if (keyed_request(*p)) {

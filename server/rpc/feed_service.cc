@@ -23,7 +23,7 @@ grpc::Status FeedServiceImpl::StreamedPublish(
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
   if (!stream->Read(request)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "request is not a kessan.v1.PublishRequest");
+                        "no request, or one that is not a kessan.v1.PublishRequest");
   }
   const std::string items = absl::StrCat("items=", request->items_size());
   if (absl::Status allowed = guard_.CheckPublish(*principal, *request); !allowed.ok()) {
