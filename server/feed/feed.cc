@@ -226,6 +226,7 @@ constexpr size_t kMaxGroupRequests = 256;
 constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
 // Groups staged or journaling at once.
 constexpr uint64_t kPipelineDepth = 2;
+constexpr size_t kMaxSharedWakeEvents = 64;
 
 // The catalog a group is staged against: its own events, then the groups
 // staged before it and not yet applied (newest first), then the state.
@@ -358,7 +359,14 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     for (PendingPublish* p : group.requests) p->done = true;
     ++commit_turn_;
   }
-  for (const auto& subscription : to_wake) subscription->Wake();
+  // Shared only for a small commit: one of a large group's wakes sends up
+  // to a full message, and under that load a second waker costs more than
+  // it saves (tests/bench/README.md).
+  if (group.events.size() <= kMaxSharedWakeEvents) {
+    wake_pool_.WakeAll(to_wake);
+  } else {
+    for (const auto& subscription : to_wake) subscription->Wake();
+  }
   return std::move(me.result);
 }
 

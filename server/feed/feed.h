@@ -2,8 +2,9 @@
 // applies and fans out; Subscribe and Snapshot read the state.
 #pragma once
 
-#include <functional>
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "absl/time/time.h"
 #include "feed/fanout.h"
 #include "feed/subscription.h"
+#include "feed/wake_pool.h"
 #include "kessan/v1/feed.pb.h"
 #include "log/event_log.h"
 #include "state/state.h"
@@ -41,6 +43,9 @@ class Feed {
     absl::Duration max_heartbeat = absl::Seconds(60);
     // How often heartbeats are checked; zero disables the ticker thread.
     absl::Duration tick = absl::Milliseconds(50);
+    // Threads that help wake the subscribers of a small commit (WakePool):
+    // one fewer than the cores.
+    int wake_helpers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency())) - 1;
   };
 
   // Rebuilds the state from `log`.
@@ -85,7 +90,7 @@ class Feed {
 
  private:
   Feed(std::unique_ptr<EventLog> log, Options options)
-      : log_(std::move(log)), options_(std::move(options)) {}
+      : log_(std::move(log)), options_(std::move(options)), wake_pool_(options_.wake_helpers) {}
 
   // The revisions of a point-in-time view that match `filter`.
   absl::StatusOr<std::vector<EventPtr>> ViewLocked(const EventFilter& filter,
@@ -113,6 +118,7 @@ class Feed {
   const std::unique_ptr<EventLog> log_;
   const Options options_;
   FanOut fanout_;
+  WakePool wake_pool_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);

@@ -22,6 +22,7 @@ namespace kessan {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
+using ::kessan::test::CountingWaker;
 using ::kessan::test::Batch;
 using ::kessan::test::Describe;
 using ::kessan::test::Drain;
@@ -311,6 +312,24 @@ TEST_F(FeedTest, AnInvalidBatchChangesNothing) {
   EXPECT_THAT(Drain(*live), IsEmpty());
   // The next good batch takes the next sequence.
   EXPECT_THAT(MustPublish({Revenue("IIJ")}).sequences(), ElementsAre(3));
+}
+
+// A small commit's wakes are shared with the wake helpers (more than seven
+// subscribers); each subscriber is woken once, before Publish answers.
+TEST_F(FeedTest, ASmallCommitWakesEverySubscriberBeforeItAnswers) {
+  PublishIij();
+  std::vector<std::shared_ptr<Subscription>> live;
+  std::vector<std::shared_ptr<CountingWaker>> wakers;
+  for (int i = 0; i < 40; ++i) {
+    live.push_back(MustSubscribe(FromSequence(2)));
+    wakers.push_back(std::make_shared<CountingWaker>());
+    live.back()->SetWaker(wakers.back());
+  }
+  MustPublish({Revenue("IIJ")});  // 3
+  for (size_t i = 0; i < live.size(); ++i) {
+    EXPECT_EQ(wakers[i]->wakes(), 1) << "subscriber " << i;
+    EXPECT_THAT(Sequences(Drain(*live[i])), ElementsAre(3)) << "subscriber " << i;
+  }
 }
 
 // A batch the journal refuses changes nothing either. The refusal is forced
