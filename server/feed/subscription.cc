@@ -167,10 +167,17 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
   while (room() && backlog_after_ < backlog_up_to_ && backlog_error_.ok()) {
     uint64_t read_to = backlog_after_;
     size_t chunk = std::min(kBacklogChunk, max_events - out.size());
+    if (backlog_frame_bytes_ > 0) {
+      chunk = std::min(chunk, (max_bytes - bytes) / backlog_frame_bytes_ + 1);
+    }
     absl::Status damaged;
+    size_t read_bytes = 0, read_events = 0;
     absl::StatusOr<size_t> n = log_->Read(
         backlog_after_, backlog_up_to_, chunk, [&](EventPtr e) {
-          if (!damaged.ok()) return;
+          // Once the response is full, the rest is read again by the next Take.
+          if (!damaged.ok() || !room()) return;
+          read_bytes += e->frame_size();
+          ++read_events;
           // A filter parses the event; an unfiltered resume sends the bytes.
           if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
           read_to = e->sequence();
@@ -185,6 +192,7 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
           "journal ends before sequence ", backlog_up_to_));
     }
     backlog_after_ = read_to;
+    if (read_events > 0) backlog_frame_bytes_ = std::max<size_t>(1, read_bytes / read_events);
   }
   if (!out.empty() || backlog_after_ < backlog_up_to_) {
     if (!backlog_error_.ok()) Close(backlog_error_);

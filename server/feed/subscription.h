@@ -99,6 +99,9 @@ class Subscription {
   uint64_t backlog_after_;
   const uint64_t backlog_up_to_;
   absl::Status backlog_error_;
+  // Mean frame size of the last backlog read: sizes the next read to the
+  // bytes left in a response.
+  size_t backlog_frame_bytes_ = 0;
   std::atomic<uint64_t> last_taken_{0};
 
   absl::Mutex mu_;

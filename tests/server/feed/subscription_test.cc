@@ -126,6 +126,22 @@ TEST_F(SubscriptionTest, BacklogInSmallTakes) {
   EXPECT_THAT(all, ElementsAreArray(Range(1, 600)));
 }
 
+// A backlog read stops at the byte bound too, not only between reads; what
+// it read past the bound comes in the next Take, without a gap.
+TEST_F(SubscriptionTest, ABacklogTakeStopsAtMaxBytes) {
+  FillLog(600);
+  auto s = Make({}, 0, 600);
+  constexpr size_t kMaxBytes = 4096;
+  std::vector<uint64_t> all;
+  for (std::vector<EventPtr> taken; !(taken = s->Take(1000, kMaxBytes)).empty();) {
+    size_t before_last = 0;
+    for (size_t i = 0; i + 1 < taken.size(); ++i) before_last += taken[i]->frame_size();
+    EXPECT_LT(before_last, kMaxBytes);  // only the last event crosses the bound
+    for (const EventPtr& e : taken) all.push_back(e->sequence());
+  }
+  EXPECT_THAT(all, ElementsAreArray(Range(1, 600)));
+}
+
 TEST_F(SubscriptionTest, BacklogIsFiltered) {
   ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "SONY"), FactEvent(3, "IIJ"),
                             FactEvent(4, "SONY")})
