@@ -257,5 +257,61 @@ TEST_F(ServerTest, ConcurrentSubscribersReceiveTheSameOrderedEvents) {
   }
 }
 
+// A backlog is sent in messages of several events, each bounded in count
+// and in bytes, in order and without a gap.
+TEST_F(ServerTest, ABacklogComesInMessagesBoundedInCountAndBytes) {
+  constexpr size_t kMaxEvents = 1024;
+  constexpr size_t kMaxBytes = 256 * 1024;
+  const uint64_t head = Snapshot().sequence();
+  size_t published = 0;
+  for (int b = 0; b < 3; ++b) {  // small events: the count binds
+    std::vector<v1::PublishItem> items;
+    for (int i = 0; i < 1000; ++i) items.push_back(RevenueItem(2000 + i % 20, b * 1000 + i));
+    v1::PublishResponse r;
+    ASSERT_TRUE(Publish(Batch(std::move(items)), &r).ok());
+    published += 1000;
+  }
+  for (int b = 0; b < 2; ++b) {  // 4 KB events: the bytes bind
+    std::vector<v1::PublishItem> items;
+    for (int i = 0; i < 150; ++i) {
+      items.push_back(RevenueItem(2000 + i % 20, i));
+      items.back().mutable_fact()->mutable_provenance()->set_note(std::string(4000, 'n'));
+    }
+    v1::PublishResponse r;
+    ASSERT_TRUE(Publish(Batch(std::move(items)), &r).ok());
+    published += 150;
+  }
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_FROM_SEQUENCE);
+  request.set_from_sequence(head);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  auto reader = stub_->Subscribe(&context, request);
+  v1::SubscribeResponse response;
+  uint64_t next = head + 1;
+  size_t most_events = 0, most_bytes = 0, messages = 0;
+  while (next <= head + published && reader->Read(&response)) {
+    ++messages;
+    size_t largest = 0;
+    for (const v1::FeedEvent& e : response.events()) {
+      if (e.sequence() == 0) continue;  // a heartbeat
+      ASSERT_EQ(e.sequence(), next);
+      ++next;
+      largest = std::max(largest, e.ByteSizeLong());
+    }
+    EXPECT_LE(static_cast<size_t>(response.events_size()), kMaxEvents);
+    // The event that crosses the bound is the message's last.
+    EXPECT_LE(response.ByteSizeLong(), kMaxBytes + largest + 8);
+    most_events = std::max(most_events, static_cast<size_t>(response.events_size()));
+    most_bytes = std::max(most_bytes, response.ByteSizeLong());
+  }
+  context.TryCancel();
+  EXPECT_EQ(next, head + published + 1);
+  // Batched, not one message per event, and the bytes bound was reached.
+  EXPECT_GT(most_events, 256u);
+  EXPECT_GT(most_bytes, kMaxBytes / 2);
+  EXPECT_LT(messages, published / 50);
+}
+
 }  // namespace
 }  // namespace kessan
