@@ -362,11 +362,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
   // Shared only for a small commit: one of a large group's wakes sends up
   // to a full message, and under that load a second waker costs more than
   // it saves (tests/bench/README.md).
-  if (group.events.size() <= kMaxSharedWakeEvents) {
-    wake_pool_.WakeAll(to_wake);
-  } else {
-    for (const auto& subscription : to_wake) subscription->Wake();
-  }
+  wake_pool_.WakeAll(to_wake, /*share=*/group.events.size() <= kMaxSharedWakeEvents);
   return std::move(me.result);
 }
 

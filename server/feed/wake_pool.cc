@@ -27,8 +27,9 @@ void WakePool::Drain(Job& job) {
   }
 }
 
-void WakePool::WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions) {
-  if (threads_.empty() || subscriptions.size() < kMinShared) {
+void WakePool::WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions,
+                       bool share) {
+  if (!share || threads_.empty() || subscriptions.size() < kMinShared) {
     for (const auto& s : subscriptions) s->Wake();
     return;
   }

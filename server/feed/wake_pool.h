@@ -24,8 +24,10 @@ class WakePool {
   WakePool(const WakePool&) = delete;
   WakePool& operator=(const WakePool&) = delete;
 
-  // Wakes them with the helpers' help; returns once all are woken.
-  void WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions);
+  // Wakes them, with the helpers' help when `share`; returns once all are
+  // woken.
+  void WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions,
+               bool share = true);
 
  private:
   struct Job {

@@ -37,6 +37,7 @@ struct Witness {
   absl::Notification other_woke;
   std::atomic<bool> waited{false};
   std::atomic<int> by_other{0};
+  absl::Duration wait = absl::Seconds(10);
 };
 
 class ThreadWaker : public Waker {
@@ -47,7 +48,7 @@ class ThreadWaker : public Waker {
       witness_->by_other.fetch_add(1);
       if (!witness_->other_woke.HasBeenNotified()) witness_->other_woke.Notify();
     } else if (!witness_->waited.exchange(true)) {
-      witness_->other_woke.WaitForNotificationWithTimeout(absl::Seconds(10));
+      witness_->other_woke.WaitForNotificationWithTimeout(witness_->wait);
     }
   }
 
@@ -94,6 +95,14 @@ TEST(WakePoolTest, ASmallListIsWokenByTheCaller) {
   Witness witness;
   witness.waited = true;
   pool.WakeAll(Witnessed(&witness, 7));
+  EXPECT_EQ(witness.by_other.load(), 0);
+}
+
+TEST(WakePoolTest, AListNotToShareIsWokenByTheCaller) {
+  WakePool pool(1);
+  Witness witness;
+  witness.wait = absl::Milliseconds(300);  // time for a helper to show up if it were asked
+  pool.WakeAll(Witnessed(&witness, 64), /*share=*/false);
   EXPECT_EQ(witness.by_other.load(), 0);
 }
 
