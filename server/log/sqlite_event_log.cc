@@ -5,13 +5,19 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "log/journal_rows.h"
+#include "spdlog/spdlog.h"
 #include "util/status_macros.h"
 
 namespace kessan {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: runs of events per row (journal_rows.h). 1: one row per event,
+// converted when opened.
+constexpr int kSchemaVersion = 2;
+constexpr int kRowPerEventSchema = 1;
 // WAL pages (4 KiB) after which the checkpointer thread copies the WAL into
 // the database, and after which a commit does it itself (the checkpointer
 // is behind; bounds the WAL's size).
@@ -48,6 +54,125 @@ absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
   return db;
 }
 
+
+absl::string_view Blob(sqlite3_stmt* stmt, int column) {
+  const void* data = sqlite3_column_blob(stmt, column);
+  return absl::string_view(static_cast<const char*>(data),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+absl::Status InsertRow(sqlite3* db, sqlite3_stmt* insert, const RowBuilder& row) {
+  sqlite3_reset(insert);
+  sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(row.first_sequence()));
+  sqlite3_bind_int64(insert, 2, static_cast<sqlite3_int64>(row.last_sequence()));
+  sqlite3_bind_blob(insert, 3, row.keys().data(), static_cast<int>(row.keys().size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 4, row.events().data(), static_cast<int>(row.events().size()),
+                    SQLITE_STATIC);
+  int rc = sqlite3_step(insert);
+  sqlite3_reset(insert);
+  if (rc != SQLITE_DONE) {
+    return SqliteError(db, absl::StrCat("insert events ", row.first_sequence(), "..",
+                                        row.last_sequence()));
+  }
+  return absl::OkStatus();
+}
+
+// Adds a record to `row`, writing the row first when it is full.
+absl::Status AddToRow(sqlite3* db, sqlite3_stmt* insert, RowBuilder& row, uint64_t sequence,
+                      int64_t time_ns, absl::string_view item_key, absl::string_view frame) {
+  if (row.Full()) {
+    RETURN_IF_ERROR(InsertRow(db, insert, row));
+    row.Clear();
+  }
+  row.Add(sequence, time_ns, item_key, frame);
+  return absl::OkStatus();
+}
+
+absl::Status FlushRow(sqlite3* db, sqlite3_stmt* insert, RowBuilder& row) {
+  if (row.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(InsertRow(db, insert, row));
+  row.Clear();
+  return absl::OkStatus();
+}
+
+// Rewrites a schema 1 journal (one row per event in `events`) as rows of
+// runs, in one transaction: all of it or none.
+absl::Status MigrateRowPerEvent(sqlite3* db) {
+  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  sqlite3_stmt* scan = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  absl::Status status;
+  if (sqlite3_prepare_v2(db, "SELECT sequence, time_ns, item_key, body FROM events"
+                         " ORDER BY sequence", -1, &scan, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "INSERT INTO commits(first_sequence, last_sequence, keys, events)"
+                         " VALUES(?, ?, ?, ?)", -1, &insert, nullptr) != SQLITE_OK) {
+    status = SqliteError(db, "prepare conversion");
+  }
+  RowBuilder row;
+  int rc = SQLITE_DONE;
+  while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+    const uint64_t sequence = static_cast<uint64_t>(sqlite3_column_int64(scan, 0));
+    absl::string_view key(reinterpret_cast<const char*>(sqlite3_column_text(scan, 2)),
+                          static_cast<size_t>(sqlite3_column_bytes(scan, 2)));
+    absl::StatusOr<EventPtr> event = JournalEvent(
+        sequence, absl::string_view(static_cast<const char*>(sqlite3_column_blob(scan, 3)),
+                                    static_cast<size_t>(sqlite3_column_bytes(scan, 3))));
+    if (!event.ok()) {
+      status = event.status();
+      break;
+    }
+    status = AddToRow(db, insert, row, sequence, sqlite3_column_int64(scan, 1), key,
+                      (*event)->frame());
+  }
+  if (status.ok() && rc != SQLITE_DONE) status = SqliteError(db, "read schema 1 events");
+  if (status.ok()) status = FlushRow(db, insert, row);
+  sqlite3_finalize(scan);
+  sqlite3_finalize(insert);
+  if (status.ok()) status = Exec(db, "DROP TABLE events");
+  if (status.ok()) {
+    status = Exec(db, absl::StrCat("UPDATE meta SET value = ", kSchemaVersion,
+                                   " WHERE key = 'schema_version'")
+                          .c_str());
+  }
+  if (status.ok()) status = Exec(db, "COMMIT");
+  if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
+  return status;
+}
+
+// DATA_LOSS unless the rows hold every sequence from `first` to `last`
+// (below `first`, retention leaves gaps) and no two overlap.
+absl::Status CheckRowRanges(sqlite3* db, const std::string& path, uint64_t first,
+                            uint64_t last) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT first_sequence, last_sequence FROM commits"
+                         " ORDER BY first_sequence", -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(db, "prepare row ranges");
+  }
+  absl::Status status;
+  uint64_t held_to = 0;  // the last sequence of the rows so far
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const uint64_t from = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    const uint64_t to = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    if (to < from || from <= held_to) {
+      status = absl::DataLossError(absl::StrCat(path, ": journal row from sequence ", from,
+                                                " overlaps the one before"));
+      break;
+    }
+    const uint64_t due = std::max(first, held_to + 1);
+    if (to >= first && from > due) {
+      status = absl::DataLossError(absl::StrCat(path, ": journal holds no events from sequence ",
+                                                due, " to ", from - 1, "; its last sequence is ",
+                                                last));
+      break;
+    }
+    held_to = to;
+  }
+  sqlite3_finalize(stmt);
+  if (status.ok() && rc != SQLITE_DONE) status = SqliteError(db, "read row ranges");
+  return status;
+}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
@@ -67,16 +192,34 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(Exec(db,
                        "CREATE TABLE IF NOT EXISTS meta("
-                       " key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-                       "CREATE TABLE IF NOT EXISTS events("
-                       " sequence INTEGER PRIMARY KEY,"
-                       " time_ns INTEGER NOT NULL,"
-                       " kind INTEGER NOT NULL,"
-                       " item_key TEXT NOT NULL,"
-                       " body BLOB NOT NULL);"
-                       // No index by item: maintaining one dirtied a page per item
-                       // at every commit and halved the publish rate. Views scan.
-                       "DROP INDEX IF EXISTS events_by_item;"
+                       " key TEXT PRIMARY KEY, value INTEGER NOT NULL)"));
+  RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR IGNORE INTO meta VALUES"
+                                        "('schema_version', ", kSchemaVersion,
+                                        "), ('first_sequence', 1)")
+                               .c_str()));
+  int version = 0;
+  {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1,
+                           &stmt, nullptr) != SQLITE_OK) {
+      return SqliteError(db, "read schema version");
+    }
+    version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+  }
+  if (version != kSchemaVersion && version != kRowPerEventSchema) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ",
+                     kSchemaVersion));
+  }
+  RETURN_IF_ERROR(Exec(db,
+                       // Runs of events (journal_rows.h); the keys before the
+                       // events, so a view reads them without the events' pages.
+                       "CREATE TABLE IF NOT EXISTS commits("
+                       " first_sequence INTEGER PRIMARY KEY,"
+                       " last_sequence INTEGER NOT NULL,"
+                       " keys BLOB NOT NULL,"
+                       " events BLOB NOT NULL);"
                        "CREATE TABLE IF NOT EXISTS batches("
                        " publisher_id TEXT NOT NULL,"
                        " batch_key TEXT NOT NULL,"
@@ -84,51 +227,27 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                        " count INTEGER NOT NULL,"
                        " fingerprint INTEGER NOT NULL,"
                        " PRIMARY KEY(publisher_id, batch_key));"));
-  RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR IGNORE INTO meta VALUES"
-                                        "('schema_version', ", kSchemaVersion,
-                                        "), ('first_sequence', 1)")
-                               .c_str()));
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1,
-                           &stmt, nullptr) != SQLITE_OK) {
-      return SqliteError(db, "read schema version");
-    }
-    int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-    sqlite3_finalize(stmt);
-    if (version != kSchemaVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ",
-                       kSchemaVersion));
-    }
+  if (version == kRowPerEventSchema) {
+    RETURN_IF_ERROR(MigrateRowPerEvent(db));
+    spdlog::info("journal {}: converted to schema version {}", path, kSchemaVersion);
   }
   {
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db,
-                           "SELECT COALESCE(MAX(sequence), 0),"
-                           " (SELECT value FROM meta WHERE key='first_sequence'),"
-                           " (SELECT COUNT(*) FROM events WHERE sequence >="
-                           "   (SELECT value FROM meta WHERE key='first_sequence'))"
-                           " FROM events",
+                           "SELECT (SELECT value FROM meta WHERE key='first_sequence'),"
+                           " COALESCE((SELECT MAX(last_sequence) FROM commits), 0)",
                            -1, &stmt, nullptr) != SQLITE_OK) {
       return SqliteError(db, "read last sequence");
     }
     sqlite3_step(stmt);
-    log->last_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
-    log->first_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
-    uint64_t count = static_cast<uint64_t>(sqlite3_column_int64(stmt, 2));
+    log->first_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    log->last_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
     sqlite3_finalize(stmt);
-    uint64_t last = log->last_sequence_, first = log->first_sequence_;
-    uint64_t expected = last >= first ? last - first + 1 : 0;
-    if (count != expected) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": journal holds ", count, " events from sequence ", first,
-          " but its last sequence is ", last));
-    }
+    RETURN_IF_ERROR(CheckRowRanges(db, path, log->first_sequence_, log->last_sequence_));
   }
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO events(sequence, time_ns, kind, item_key, body)"
-                         " VALUES(?, ?, ?, ?, ?)",
+                         "INSERT INTO commits(first_sequence, last_sequence, keys, events)"
+                         " VALUES(?, ?, ?, ?)",
                          -1, &log->insert_, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare insert");
   }
@@ -143,9 +262,13 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, log.get());
   log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
   ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
+  // From the row holding the event after ?1 (or the first row) to ?2.
   if (sqlite3_prepare_v2(log->reader_,
-                         "SELECT sequence, body FROM events WHERE sequence > ? AND sequence <= ?"
-                         " ORDER BY sequence LIMIT ?",
+                         "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                         " WHERE first_sequence >= COALESCE((SELECT first_sequence FROM commits"
+                         "   WHERE first_sequence <= ?1 + 1 ORDER BY first_sequence DESC LIMIT 1),"
+                         "   0)"
+                         " AND first_sequence <= ?2 ORDER BY first_sequence",
                          -1, &log->select_, nullptr) != SQLITE_OK) {
     return SqliteError(log->reader_, "prepare select");
   }
@@ -226,23 +349,16 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
     }
   }
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
+  RowBuilder row;
   for (const EventPtr& e : events) {
-    absl::string_view body = e->body();
-    sqlite3_reset(insert_);
-    sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(e->sequence()));
-    sqlite3_bind_int64(insert_, 2, e->attrs().time_ns);
-    sqlite3_bind_int(insert_, 3, static_cast<int>(e->attrs().kind));
-    sqlite3_bind_text(insert_, 4, e->attrs().item_key.data(),
-                      static_cast<int>(e->attrs().item_key.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(insert_, 5, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
-    if (sqlite3_step(insert_) != SQLITE_DONE) {
-      absl::Status status = SqliteError(writer_, "insert event");
-      sqlite3_reset(insert_);
+    absl::Status status = AddToRow(writer_, insert_, row, e->sequence(), e->attrs().time_ns,
+                                   e->attrs().item_key, e->frame());
+    if (status.ok() && &e == &events.back()) status = FlushRow(writer_, insert_, row);
+    if (!status.ok()) {
       Exec(writer_, "ROLLBACK").IgnoreError();
       return status;
     }
   }
-  sqlite3_reset(insert_);
   for (const BatchRecord& batch : batches) {
     sqlite3_reset(insert_batch_);
     sqlite3_bind_text(insert_batch_, 1, batch.publisher_id.data(),
@@ -281,35 +397,53 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
                                             const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> batch;
   const uint64_t complete_from = first_sequence();
+  if (max_count == 0 || up_to <= after) return 0;
   {
     absl::MutexLock lock(&read_mu_);
     sqlite3_reset(select_);
     sqlite3_bind_int64(select_, 1, static_cast<sqlite3_int64>(after));
     sqlite3_bind_int64(select_, 2, static_cast<sqlite3_int64>(up_to));
-    sqlite3_bind_int64(select_, 3, static_cast<sqlite3_int64>(max_count));
-    int rc;
+    absl::Status status;
+    int rc = SQLITE_DONE;
     uint64_t expected = after + 1;
-    while ((rc = sqlite3_step(select_)) == SQLITE_ROW) {
-      uint64_t sequence = static_cast<uint64_t>(sqlite3_column_int64(select_, 0));
-      const void* data = sqlite3_column_blob(select_, 1);
-      int size = sqlite3_column_bytes(select_, 1);
-      if (sequence != expected && sequence > complete_from) {
-        sqlite3_reset(select_);
-        return absl::DataLossError(absl::StrCat("journal gap: found sequence ", sequence,
-                                                " where ", expected, " was due"));
+    bool full = false;
+    while (!full && status.ok() && (rc = sqlite3_step(select_)) == SQLITE_ROW) {
+      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select_, 0)),
+                    static_cast<uint64_t>(sqlite3_column_int64(select_, 1)), Blob(select_, 2),
+                    Blob(select_, 3));
+      JournalRecord record;
+      while (status.ok()) {
+        absl::StatusOr<bool> more = row.Next(&record);
+        if (!more.ok()) status = more.status();
+        if (!more.ok() || !*more) break;
+        if (record.sequence <= after) continue;
+        if (record.sequence > up_to) {
+          full = true;
+          break;
+        }
+        if (record.sequence != expected && record.sequence > complete_from) {
+          status = absl::DataLossError(absl::StrCat("journal gap: found sequence ",
+                                                    record.sequence, " where ", expected,
+                                                    " was due"));
+          break;
+        }
+        expected = record.sequence + 1;
+        // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
+        absl::StatusOr<EventPtr> event = JournalEvent(record.sequence, record.body);
+        if (!event.ok()) {
+          status = event.status();
+          break;
+        }
+        batch.push_back(*std::move(event));
+        if (batch.size() == max_count) {
+          full = true;
+          break;
+        }
       }
-      expected = sequence + 1;
-      // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
-      absl::StatusOr<EventPtr> event = JournalEvent(
-          sequence, absl::string_view(static_cast<const char*>(data), static_cast<size_t>(size)));
-      if (!event.ok()) {
-        sqlite3_reset(select_);
-        return event.status();
-      }
-      batch.push_back(*std::move(event));
     }
     sqlite3_reset(select_);
-    if (rc != SQLITE_DONE) return SqliteError(reader_, "read events");
+    RETURN_IF_ERROR(status);
+    if (!full && rc != SQLITE_DONE) return SqliteError(reader_, "read events");
   }
   for (EventPtr& e : batch) fn(std::move(e));
   return batch.size();
@@ -320,55 +454,85 @@ absl::Status SqliteEventLog::ReadView(View view, absl::Time as_of, uint64_t up_t
   std::vector<EventPtr> events;
   {
     absl::MutexLock lock(&read_mu_);
-    // One pass over the keys and times, in sequence order, picks each item's
-    // revision; then only those rows' bodies are read.
+    // One pass over the rows' keys, in sequence order, picks each item's
+    // revision; then only the rows holding those are read whole.
     sqlite3_stmt* scan = nullptr;
     if (sqlite3_prepare_v2(reader_,
-                           "SELECT sequence, item_key, time_ns FROM events WHERE sequence <= ?1"
-                           " ORDER BY sequence",
+                           "SELECT first_sequence, last_sequence, keys FROM commits"
+                           " WHERE first_sequence <= ?1 ORDER BY first_sequence",
                            -1, &scan, nullptr) != SQLITE_OK) {
       return SqliteError(reader_, "prepare view");
     }
     sqlite3_bind_int64(scan, 1, static_cast<sqlite3_int64>(up_to));
     const int64_t as_of_ns = absl::ToUnixNanos(as_of);
     absl::flat_hash_map<std::string, uint64_t> chosen;
+    std::vector<uint64_t> row_starts;
+    absl::Status status;
     int rc;
-    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
-      if (view == View::kAsOf && sqlite3_column_int64(scan, 2) > as_of_ns) continue;
-      uint64_t sequence = static_cast<uint64_t>(sqlite3_column_int64(scan, 0));
-      absl::string_view key(reinterpret_cast<const char*>(sqlite3_column_text(scan, 1)),
-                            static_cast<size_t>(sqlite3_column_bytes(scan, 1)));
-      auto [it, added] = chosen.try_emplace(key, sequence);
-      if (!added && view != View::kFirstReported) it->second = sequence;
+    while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
+                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2), {});
+      row_starts.push_back(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)));
+      JournalRecord record;
+      while (true) {
+        absl::StatusOr<bool> more = row.NextKey(&record);
+        if (!more.ok()) status = more.status();
+        if (!more.ok() || !*more) break;
+        if (record.sequence > up_to) break;
+        if (view == View::kAsOf && record.time_ns > as_of_ns) continue;
+        auto [it, added] = chosen.try_emplace(record.item_key, record.sequence);
+        if (!added && view != View::kFirstReported) it->second = record.sequence;
+      }
     }
     sqlite3_finalize(scan);
+    RETURN_IF_ERROR(status);
     if (rc != SQLITE_DONE) return SqliteError(reader_, "read view");
 
     std::vector<uint64_t> sequences;
     sequences.reserve(chosen.size());
     for (const auto& [key, sequence] : chosen) sequences.push_back(sequence);
     std::sort(sequences.begin(), sequences.end());
-    sqlite3_stmt* row = nullptr;
-    if (sqlite3_prepare_v2(reader_, "SELECT body FROM events WHERE sequence = ?1", -1, &row,
-                           nullptr) != SQLITE_OK) {
+    sqlite3_stmt* read_row = nullptr;
+    if (sqlite3_prepare_v2(reader_,
+                           "SELECT last_sequence, keys, events FROM commits"
+                           " WHERE first_sequence = ?1",
+                           -1, &read_row, nullptr) != SQLITE_OK) {
       return SqliteError(reader_, "prepare view row");
     }
-    for (uint64_t sequence : sequences) {
-      sqlite3_reset(row);
-      sqlite3_bind_int64(row, 1, static_cast<sqlite3_int64>(sequence));
-      if (sqlite3_step(row) != SQLITE_ROW) {
-        sqlite3_finalize(row);
-        return SqliteError(reader_, absl::StrCat("read view row ", sequence));
+    size_t next = 0;
+    while (status.ok() && next < sequences.size()) {
+      // The row holding sequences[next]: the last one starting at or before it.
+      uint64_t start = *(std::upper_bound(row_starts.begin(), row_starts.end(), sequences[next]) - 1);
+      sqlite3_reset(read_row);
+      sqlite3_bind_int64(read_row, 1, static_cast<sqlite3_int64>(start));
+      if (sqlite3_step(read_row) != SQLITE_ROW) {
+        status = SqliteError(reader_, absl::StrCat("read view row ", start));
+        break;
       }
-      absl::StatusOr<EventPtr> event = DecodeEvent(absl::string_view(
-          static_cast<const char*>(sqlite3_column_blob(row, 0)), sqlite3_column_bytes(row, 0)));
-      if (!event.ok()) {
-        sqlite3_finalize(row);
-        return event.status();
+      RowReader row(start, static_cast<uint64_t>(sqlite3_column_int64(read_row, 0)),
+                    Blob(read_row, 1), Blob(read_row, 2));
+      JournalRecord record;
+      const size_t before = next;
+      while (status.ok() && next < sequences.size()) {
+        absl::StatusOr<bool> more = row.Next(&record);
+        if (!more.ok()) status = more.status();
+        if (!more.ok() || !*more) break;
+        if (record.sequence != sequences[next]) continue;
+        ++next;
+        absl::StatusOr<EventPtr> event = DecodeEvent(record.body);
+        if (!event.ok()) {
+          status = event.status();
+          break;
+        }
+        events.push_back(*std::move(event));
       }
-      events.push_back(*std::move(event));
+      if (status.ok() && next == before) {
+        status = absl::DataLossError(absl::StrCat("journal row from sequence ", start,
+                                                  " no longer holds sequence ", sequences[next]));
+      }
     }
-    sqlite3_finalize(row);
+    sqlite3_finalize(read_row);
+    RETURN_IF_ERROR(status);
   }
   for (EventPtr& e : events) fn(std::move(e));
   return absl::OkStatus();
@@ -404,34 +568,65 @@ absl::StatusOr<size_t> SqliteEventLog::Prune(uint64_t horizon, std::vector<uint6
   absl::MutexLock lock(&write_mu_);
   horizon = std::min<uint64_t>(horizon, last_sequence_ + 1);
   if (horizon <= first_sequence_) return 0;
-  std::sort(keep.begin(), keep.end());
+  const absl::flat_hash_set<uint64_t> kept(keep.begin(), keep.end());
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
-  // Deletes the rowid ranges between the kept sequences below the horizon.
-  sqlite3_stmt* erase = nullptr;
-  absl::Status status;
-  if (sqlite3_prepare_v2(writer_, "DELETE FROM events WHERE sequence > ?1 AND sequence < ?2", -1,
-                         &erase, nullptr) != SQLITE_OK) {
-    status = SqliteError(writer_, "prepare prune");
-  }
+  // The rows starting below the horizon are read, deleted, and written
+  // again with only the kept events below it and all those from it on.
+  struct Record {
+    uint64_t sequence;
+    int64_t time_ns;
+    std::string item_key;
+    std::string frame;
+  };
+  std::vector<Record> rewrite;
   size_t deleted = 0;
-  uint64_t after = 0;
-  keep.push_back(horizon);
-  for (uint64_t k : keep) {
-    if (!status.ok()) break;
-    if (k > horizon) break;
-    if (k > after + 1) {
-      sqlite3_reset(erase);
-      sqlite3_bind_int64(erase, 1, static_cast<sqlite3_int64>(after));
-      sqlite3_bind_int64(erase, 2, static_cast<sqlite3_int64>(k));
-      if (sqlite3_step(erase) != SQLITE_DONE) {
-        status = SqliteError(writer_, "prune");
-      } else {
-        deleted += static_cast<size_t>(sqlite3_changes(writer_));
+  absl::Status status;
+  sqlite3_stmt* scan = nullptr;
+  if (sqlite3_prepare_v2(writer_,
+                         "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                         " WHERE first_sequence < ?1 ORDER BY first_sequence",
+                         -1, &scan, nullptr) != SQLITE_OK) {
+    status = SqliteError(writer_, "prepare prune");
+  } else {
+    sqlite3_bind_int64(scan, 1, static_cast<sqlite3_int64>(horizon));
+    int rc;
+    while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
+                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2),
+                    Blob(scan, 3));
+      JournalRecord r;
+      while (true) {
+        absl::StatusOr<bool> more = row.Next(&r);
+        if (!more.ok()) status = more.status();
+        if (!more.ok() || !*more) break;
+        if (r.sequence < horizon && !kept.contains(r.sequence)) {
+          ++deleted;
+          continue;
+        }
+        rewrite.push_back(
+            Record{r.sequence, r.time_ns, std::string(r.item_key), std::string(r.frame)});
       }
     }
-    after = std::max(after, k);
+    if (status.ok() && rc != SQLITE_DONE) status = SqliteError(writer_, "read for prune");
   }
-  sqlite3_finalize(erase);
+  sqlite3_finalize(scan);
+  if (status.ok()) {
+    status = Exec(writer_, absl::StrCat("DELETE FROM commits WHERE first_sequence < ",
+                                        horizon)
+                               .c_str());
+  }
+  // The kept events below the horizon in rows of their own, apart from
+  // the events from it on, so a row starts at the horizon.
+  RowBuilder row;
+  for (size_t i = 0; status.ok() && i < rewrite.size(); ++i) {
+    const Record& r = rewrite[i];
+    if (r.sequence >= horizon && !row.empty() && row.first_sequence() < horizon) {
+      status = FlushRow(writer_, insert_, row);
+      if (!status.ok()) break;
+    }
+    status = AddToRow(writer_, insert_, row, r.sequence, r.time_ns, r.item_key, r.frame);
+  }
+  if (status.ok()) status = FlushRow(writer_, insert_, row);
   if (status.ok()) {
     status = Exec(writer_, absl::StrCat("UPDATE meta SET value = ", horizon,
                                         " WHERE key = 'first_sequence'")

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
+#include "log/journal_rows.h"
 #include "log/sqlite_event_log.h"
 #include "model/calendar.h"
 #include "testing/test_util.h"
@@ -652,17 +653,47 @@ TEST_F(FeedTest, ReopenRebuildsTheSameState) {
   EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 6u);
 }
 
-// Overwrites the body of one journal row, as a damaged disk or a hand edit
-// would, through a connection of its own while no feed is open.
+// Overwrites the body of one journaled event in its row, as a damaged disk
+// or a hand edit would, through a connection of its own while no feed is open.
 void DamageRow(const std::string& path, uint64_t sequence, const std::string& body) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE events SET body = ? WHERE sequence = ?", -1, &stmt,
-                               nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                               " WHERE first_sequence <= ? ORDER BY first_sequence DESC LIMIT 1",
+                               -1, &stmt, nullptr),
             SQLITE_OK);
-  sqlite3_bind_blob(stmt, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(sequence));
+  sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(sequence));
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const uint64_t first = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+  const std::string keys(static_cast<const char*>(sqlite3_column_blob(stmt, 2)),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
+  const std::string events(static_cast<const char*>(sqlite3_column_blob(stmt, 3)),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt, 3)));
+  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events);
+  sqlite3_finalize(stmt);
+  // The frame of the new body: SubscribeResponse.events' tag and its length.
+  std::string frame = "\x0a";
+  for (uint64_t v = body.size(); true; v >>= 7) {
+    frame.push_back(static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80));
+    if (v < 0x80) break;
+  }
+  frame += body;
+  RowBuilder row;
+  JournalRecord r;
+  bool found = false;
+  while (*reader.Next(&r)) {
+    found = found || r.sequence == sequence;
+    row.Add(r.sequence, r.time_ns, r.item_key, r.sequence == sequence ? frame : r.frame);
+  }
+  ASSERT_TRUE(found);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1,
+                               &stmt, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(first));
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   EXPECT_EQ(sqlite3_changes(db), 1);
   sqlite3_finalize(stmt);

@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include "absl/strings/str_cat.h"
+#include "log/journal_rows.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -21,6 +23,7 @@ using ::kessan::test::Sequences;
 using ::kessan::test::StatusIs;
 using ::kessan::test::TempDir;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 class SqliteEventLogTest : public ::testing::Test {
@@ -113,34 +116,145 @@ TEST_F(SqliteEventLogTest, ALargeGroupRoundTrips) {
   }
 }
 
+// Runs this SQL on the journal through a connection of its own.
+void ExecOn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// The value of a one-value query on the journal.
+int64_t QueryOn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+// A group of more events than a row holds spans rows, read back across them.
+TEST_F(SqliteEventLogTest, AGroupLargerThanARowSpansRows) {
+  const uint64_t n = 2 * kMaxRowEvents + 10;
+  ASSERT_TRUE(log_->Append(FactEvents(1, n)).ok());
+  EXPECT_EQ(QueryOn(path_, "SELECT COUNT(*) FROM commits"), 3);
+  EXPECT_EQ(QueryOn(path_, "SELECT MAX(last_sequence - first_sequence + 1) FROM commits"),
+            static_cast<int64_t>(kMaxRowEvents));
+  EXPECT_THAT(Sequences(Read(kMaxRowEvents - 2, kMaxRowEvents + 2)),
+              ElementsAre(kMaxRowEvents - 1, kMaxRowEvents, kMaxRowEvents + 1,
+                          kMaxRowEvents + 2));
+  Open();
+  std::vector<EventPtr> all = Read(0, n, n);
+  ASSERT_EQ(all.size(), n);
+  for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(all[i]->sequence(), i + 1);
+  EXPECT_EQ(all[n - 1]->body(), FactEvent(n)->body());
+}
+
 // A row refused in the middle of a group rolls the whole append back.
 TEST_F(SqliteEventLogTest, ARefusedRowInALargeGroupWritesNothing) {
-  sqlite3* intruder = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &intruder), SQLITE_OK);
-  auto exec = [&](const char* sql) {
-    char* error = nullptr;
-    int rc = sqlite3_exec(intruder, sql, nullptr, nullptr, &error);
-    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-    sqlite3_free(error);
-  };
-  auto rows = [&] {
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(intruder, "SELECT COUNT(*) FROM events", -1, &stmt, nullptr),
-              SQLITE_OK);
-    sqlite3_step(stmt);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
-  };
-  // Sequence 40 taken behind the log's back: the 40th insert fails.
-  exec("INSERT INTO events VALUES(40, 0, 1, 'x', x'00')");
-  EXPECT_THAT(log_->Append(FactEvents(1, 75)), StatusIs(absl::StatusCode::kInternal));
+  auto rows = [&] { return QueryOn(path_, "SELECT COUNT(*) FROM commits"); };
+  // The second row's key taken behind the log's back: its insert fails.
+  ExecOn(path_, absl::StrCat("INSERT INTO commits VALUES(", kMaxRowEvents + 1, ", ",
+                             kMaxRowEvents + 1, ", x'', x'')"));
+  EXPECT_THAT(log_->Append(FactEvents(1, kMaxRowEvents + 75)),
+              StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(log_->last_sequence(), 0u);
   EXPECT_EQ(rows(), 1);
-  exec("DELETE FROM events");
-  ASSERT_TRUE(log_->Append(FactEvents(1, 75)).ok());
-  EXPECT_EQ(rows(), 75);
-  sqlite3_close(intruder);
+  ExecOn(path_, "DELETE FROM commits");
+  ASSERT_TRUE(log_->Append(FactEvents(1, kMaxRowEvents + 75)).ok());
+  EXPECT_EQ(rows(), 2);
+}
+
+// A journal missing a row between others refuses to open.
+TEST_F(SqliteEventLogTest, AMissingRowRefusesToOpen) {
+  for (uint64_t s = 1; s <= 9; s += 3) ASSERT_TRUE(log_->Append(FactEvents(s, 3)).ok());
+  log_.reset();
+  ExecOn(path_, "DELETE FROM commits WHERE first_sequence = 4");
+  EXPECT_THAT(SqliteEventLog::Open(path_).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("journal holds no events from sequence 4 to 6")));
+}
+
+// A journal of schema 1 (one row per event) is converted when opened,
+// pruned gaps and all.
+TEST(SqliteEventLogOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("journal.db");
+  ExecOn(path,
+         "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+         "CREATE TABLE events(sequence INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
+         " kind INTEGER NOT NULL, item_key TEXT NOT NULL, body BLOB NOT NULL);"
+         "CREATE TABLE batches(publisher_id TEXT NOT NULL, batch_key TEXT NOT NULL,"
+         " first_sequence INTEGER NOT NULL, count INTEGER NOT NULL,"
+         " fingerprint INTEGER NOT NULL, PRIMARY KEY(publisher_id, batch_key));"
+         "INSERT INTO meta VALUES('schema_version', 1), ('first_sequence', 4);"
+         "INSERT INTO batches VALUES('pub', 'b1', 1, 5, 42);");
+  // Sequence 1 was pruned (superseded by 3); items a (2), b (3, 5), c (4).
+  const char* items[] = {"", "a", "b", "c", "b"};
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO events VALUES(?, ?, 3, ?, ?)", -1, &stmt,
+                                 nullptr),
+              SQLITE_OK);
+    for (uint64_t s = 2; s <= 5; ++s) {
+      EventPtr e = FactEvent(s, "IIJ", items[s - 1]);
+      sqlite3_reset(stmt);
+      sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(s));
+      sqlite3_bind_int64(stmt, 2, e->attrs().time_ns);
+      sqlite3_bind_text(stmt, 3, e->attrs().item_key.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(stmt, 4, e->body().data(), static_cast<int>(e->body().size()),
+                        SQLITE_TRANSIENT);
+      ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  {
+    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log = SqliteEventLog::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->last_sequence(), 5u);
+    EXPECT_EQ((*log)->first_sequence(), 4u);
+    std::vector<EventPtr> read;
+    ASSERT_TRUE((*log)->Read(0, 5, 10, [&](EventPtr e) { read.push_back(e); }).ok());
+    ASSERT_THAT(Sequences(read), ElementsAre(2, 3, 4, 5));
+    EXPECT_EQ(read[3]->body(), FactEvent(5, "IIJ", "b")->body());
+    std::vector<EventPtr> latest;
+    ASSERT_TRUE((*log)
+                    ->ReadView(View::kLatest, absl::InfiniteFuture(), 5,
+                               [&](EventPtr e) { latest.push_back(e); })
+                    .ok());
+    EXPECT_THAT(Sequences(latest), ElementsAre(2, 4, 5));
+    absl::StatusOr<std::optional<BatchLocation>> batch = (*log)->FindBatch("pub", "b1");
+    ASSERT_TRUE(batch.ok() && batch->has_value());
+    EXPECT_EQ((*batch)->fingerprint, 42u);
+    ASSERT_TRUE((*log)->Append(FactEvents(6, 1)).ok());
+  }
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+  EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'"), 0);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> reopened = SqliteEventLog::Open(path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->last_sequence(), 6u);
+}
+
+// A schema this kessand does not know is refused, the file left as it is.
+TEST(SqliteEventLogOpenTest, AnUnknownSchemaVersionIsRefused) {
+  TempDir dir;
+  const std::string path = dir.File("journal.db");
+  ExecOn(path,
+         "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+         "INSERT INTO meta VALUES('schema_version', 9);");
+  EXPECT_THAT(SqliteEventLog::Open(path).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("journal schema version 9, this kessand reads 2")));
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 9);
 }
 
 TEST_F(SqliteEventLogTest, ReadRanges) {

@@ -1,0 +1,83 @@
+// The journal's row format: one row holds a run of events in sequence order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kessan {
+
+// A row of the journal's `commits` table holds up to kMaxRowEvents events
+// (and about kMaxRowBytes of them) in two blobs:
+// - `events`: their frames back to back, each as EncodedEvent::frame()
+//   (SubscribeResponse.events tag, length, FeedEvent bytes);
+// - `keys`: per event, in the same order, varint(sequence - first_sequence),
+//   fixed64 commit time in ns, varint(key length), item key: what views and
+//   retention need without parsing the events.
+// One row per run of events, not per event: an insert costs ~1 us of SQLite
+// whatever its size, the larger part of a durable publish.
+inline constexpr size_t kMaxRowEvents = 1024;
+inline constexpr size_t kMaxRowBytes = 256 * 1024;
+
+// One event of a row.
+struct JournalRecord {
+  uint64_t sequence = 0;
+  int64_t time_ns = 0;
+  absl::string_view item_key;
+  absl::string_view frame;
+  // The FeedEvent bytes inside frame.
+  absl::string_view body;
+};
+
+// Builds one row; the caller starts another once Full().
+class RowBuilder {
+ public:
+  // Records must come in increasing sequence order.
+  void Add(uint64_t sequence, int64_t time_ns, absl::string_view item_key,
+           absl::string_view frame);
+  bool empty() const { return count_ == 0; }
+  bool Full() const { return count_ >= kMaxRowEvents || events_.size() >= kMaxRowBytes; }
+  uint64_t first_sequence() const { return first_; }
+  uint64_t last_sequence() const { return last_; }
+  size_t count() const { return count_; }
+  const std::string& keys() const { return keys_; }
+  const std::string& events() const { return events_; }
+  void Clear();
+
+ private:
+  uint64_t first_ = 0;
+  uint64_t last_ = 0;
+  size_t count_ = 0;
+  std::string keys_;
+  std::string events_;
+};
+
+// Walks a row's records in order, checking its structure: each key entry
+// has a frame, sequences increase from first_sequence to last_sequence.
+// Does not parse the FeedEvents (JournalEvent checks their top level).
+class RowReader {
+ public:
+  RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
+            absl::string_view events)
+      : first_(first_sequence), last_(last_sequence), keys_(keys), events_(events) {}
+
+  // The next record into `out`: true; false at the end of the row. DATA_LOSS
+  // naming the row when it is damaged.
+  absl::StatusOr<bool> Next(JournalRecord* out);
+  // Only the keys: `out->frame` and `out->body` are left empty.
+  absl::StatusOr<bool> NextKey(JournalRecord* out);
+
+ private:
+  absl::Status Damaged(absl::string_view what) const;
+
+  const uint64_t first_;
+  const uint64_t last_;
+  absl::string_view keys_;
+  absl::string_view events_;
+  uint64_t previous_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace kessan
