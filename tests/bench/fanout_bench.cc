@@ -2,13 +2,15 @@
 // internals, no gRPC server): encoding an event once, a journal append, a
 // subscription's queue, FanOut::Deliver to S subscriptions, and assembling a
 // response ByteBuffer from shared event frames the way
-// rpc/subscribe_stream.cc does.
+// rpc/subscribe_stream.cc does, and Feed::Publish without its journal.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "google/protobuf/arena.h"
 #include "bench_events.h"
 #include "feed/encoded_event.h"
+#include "feed/feed.h"
 #include "feed/fanout.h"
 #include "feed/subscription.h"
 #include "feed/wire_run.h"
@@ -143,6 +146,69 @@ void BM_ParsePublishArena(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_ParsePublishArena)->Arg(500);
+
+// A journal that keeps nothing: what Feed::Publish costs besides the journal.
+class NullLog final : public EventLog {
+ public:
+  absl::Status Append(const std::vector<EventPtr>& events,
+                      const std::vector<BatchRecord>&) override {
+    last_ += events.size();
+    return absl::OkStatus();
+  }
+  uint64_t last_sequence() const override { return last_; }
+  uint64_t first_sequence() const override { return 1; }
+  absl::StatusOr<size_t> Read(uint64_t, uint64_t, size_t,
+                              const std::function<void(EventPtr)>&) override {
+    return 0;
+  }
+  absl::Status ReadView(View, absl::Time, uint64_t,
+                        const std::function<void(EventPtr)>&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string&,
+                                                         const std::string&) override {
+    return std::nullopt;
+  }
+  absl::StatusOr<size_t> Prune(uint64_t, std::vector<uint64_t>) override { return 0; }
+
+ private:
+  std::atomic<uint64_t> last_{0};
+};
+
+// Feed::Publish of a parsed 500-item request (the bench's facts, revising 64
+// items) with no subscriber and no journal: validation, revision stamping,
+// encoding, applying and the response.
+void BM_FeedPublish(benchmark::State& state) {
+  absl::StatusOr<std::unique_ptr<Feed>> feed = Feed::Open(std::make_unique<NullLog>());
+  if (!feed.ok()) {
+    state.SkipWithError(feed.status().ToString().c_str());
+    return;
+  }
+  if (!(*feed)->Publish(IssuerBatch()).ok()) {
+    state.SkipWithError("issuer refused");
+    return;
+  }
+  v1::PublishRequest batch = BenchBatch(static_cast<int>(state.range(0)));
+  batch.set_omit_events(true);
+  const std::string bytes = batch.SerializeAsString();
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto arena = std::make_unique<google::protobuf::Arena>();
+    auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(arena.get());
+    request->ParseFromString(bytes);
+    state.ResumeTiming();
+    absl::StatusOr<v1::PublishResponse> response = (*feed)->Publish(request, "");
+    if (!response.ok()) {
+      state.SkipWithError(response.status().ToString().c_str());
+      break;
+    }
+    state.PauseTiming();
+    arena.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_FeedPublish)->Arg(500);
 
 // One subscription: push a batch, take it in responses of 256 events.
 void BM_SubscriptionPushTake(benchmark::State& state) {
