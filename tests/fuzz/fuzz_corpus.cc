@@ -6,7 +6,8 @@
 // format (data/iij, data/examples). Writes OUT_DIR/publish_validation
 // (serialized PublishRequests and Filters), OUT_DIR/dataset_loader (the
 // files as the loader reads them, text and JSON) and OUT_DIR/worker_protocol
-// (request and reply frames carrying the data as plugin inputs).
+// (request and reply frames carrying the data as plugin inputs) and
+// OUT_DIR/journal_rows (journal rows of the data's facts, as journaled).
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -17,6 +18,8 @@
 #include <string>
 
 #include "dataset/dataset.h"
+#include "feed/encoded_event.h"
+#include "log/journal_rows.h"
 #include "kessan/v1/plugin.pb.h"
 #include "plugin/worker_protocol.h"
 
@@ -29,6 +32,17 @@ int count = 0;
 void Write(const fs::path& dir, const std::string& bytes) {
   fs::create_directories(dir);
   std::ofstream(dir / ("seed_" + std::to_string(count++)), std::ios::binary) << bytes;
+}
+
+// A journal_rows_fuzz input: the keys blob's size, last - first, the blobs.
+std::string RowInput(const kessan::RowBuilder& row) {
+  std::string out;
+  const uint32_t keys_size = static_cast<uint32_t>(row.keys().size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(keys_size >> (8 * i)));
+  const uint64_t span = row.last_sequence() - row.first_sequence();
+  out.push_back(static_cast<char>(span & 0xff));
+  out.push_back(static_cast<char>(span >> 8));
+  return out + row.keys() + row.events();
 }
 
 }  // namespace
@@ -58,6 +72,21 @@ int main(int argc, char** argv) {
           if (item.has_fact() && run.inputs_size() < 20) *run.add_inputs()->mutable_fact() = item.fact();
         }
       }
+      // The facts journaled from sequence 1000, as the fuzz target reads them.
+      kessan::RowBuilder row;
+      uint64_t sequence = 1000;
+      for (const kessan::v1::PublishRequest& batch : kessan::ToPublishRequests(ds, 1000)) {
+        for (const auto& item : batch.items()) {
+          if (!item.has_fact() || row.count() >= 40) continue;
+          kessan::v1::FeedEvent event;
+          event.set_sequence(sequence);
+          event.mutable_time()->set_seconds(1054166400);
+          *event.mutable_fact() = item.fact();
+          kessan::EventPtr encoded = kessan::EncodeEvent(std::move(event));
+          row.Add(sequence++, 1054166400000000000, encoded->attrs().item_key, encoded->frame());
+        }
+      }
+      if (!row.empty()) Write(out / "journal_rows", RowInput(row));
       kessan::v1::Filter filter;
       filter.add_issuers("11J");
       filter.add_concepts("revenue");

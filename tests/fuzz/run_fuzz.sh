@@ -18,7 +18,7 @@ rm -rf "$seeds"
 mkdir -p "$artifacts"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-for target in publish_validation dataset_loader worker_protocol; do
+for target in publish_validation dataset_loader worker_protocol journal_rows; do
   mkdir -p "$corpus/$target"
   echo "fuzz: $target for ${seconds}s"
   log="$fuzz/$target.log"

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <random>
 
 #include <sqlite3.h>
 
@@ -348,6 +351,118 @@ TEST_F(SqliteEventLogTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
   Open();
   EXPECT_EQ(log_->first_sequence(), 9u);
   EXPECT_THAT(Sequences(Read(0, 8)), ElementsAre(6, 8));
+}
+
+// Random appends (some spanning rows), prunes and reopens, each followed by
+// reads and views checked against a plain model of what the log holds.
+TEST_F(SqliteEventLogTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
+  std::mt19937 rng(20261130);
+  auto pick = [&](uint64_t lo, uint64_t hi) {  // in [lo, hi]
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  std::map<uint64_t, EventPtr> held;  // the model: sequence -> event
+  uint64_t first = 1, last = 0;
+
+  // The sequences a view yields: per item, the first or last held one.
+  auto model_view = [&](View view, int64_t as_of_ns, uint64_t up_to) {
+    std::map<std::string, uint64_t> chosen;
+    for (const auto& [s, e] : held) {
+      if (s > up_to) break;
+      if (view == View::kAsOf && e->attrs().time_ns > as_of_ns) continue;
+      auto [it, added] = chosen.try_emplace(e->attrs().item_key, s);
+      if (!added && view != View::kFirstReported) it->second = s;
+    }
+    std::vector<uint64_t> out;
+    for (const auto& [key, s] : chosen) out.push_back(s);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto check = [&](const std::string& after_what) {
+    SCOPED_TRACE(after_what);
+    ASSERT_EQ(log_->last_sequence(), last);
+    ASSERT_EQ(log_->first_sequence(), first);
+    // Everything, in pages of a random size.
+    std::vector<EventPtr> all;
+    const size_t page = pick(1, 700);
+    for (uint64_t after = 0;;) {
+      std::vector<EventPtr> got = Read(after, last, page);
+      if (got.empty()) break;
+      ASSERT_LE(got.size(), page);
+      all.insert(all.end(), got.begin(), got.end());
+      after = got.back()->sequence();
+    }
+    ASSERT_EQ(all.size(), held.size());
+    size_t i = 0;
+    for (const auto& [s, e] : held) {
+      ASSERT_EQ(all[i]->sequence(), s);
+      ASSERT_EQ(all[i]->body(), e->body()) << "sequence " << s;
+      ++i;
+    }
+    // A random range.
+    const uint64_t after = pick(0, last + 1), up_to = pick(0, last + 2);
+    const size_t max_count = pick(0, 3000);
+    std::vector<uint64_t> want;
+    for (auto it = held.upper_bound(after); it != held.end() && it->first <= up_to &&
+                                            want.size() < max_count;
+         ++it) {
+      want.push_back(it->first);
+    }
+    ASSERT_EQ(Sequences(Read(after, up_to, max_count)), want)
+        << "Read(" << after << ", " << up_to << ", " << max_count << ")";
+    // The three views, up to a random point.
+    const uint64_t view_to = pick(0, last);
+    const int64_t as_of_ns = (1054166400 + static_cast<int64_t>(pick(0, last + 1))) * 1000000000;
+    for (View view : {View::kFirstReported, View::kLatest, View::kAsOf}) {
+      std::vector<EventPtr> got;
+      ASSERT_TRUE(log_->ReadView(view, absl::FromUnixNanos(as_of_ns), view_to,
+                                 [&](EventPtr e) { got.push_back(e); })
+                      .ok());
+      ASSERT_EQ(Sequences(got), model_view(view, as_of_ns, view_to))
+          << "view " << static_cast<int>(view) << " up to " << view_to;
+    }
+  };
+
+  for (int step = 0; step < 60; ++step) {
+    const uint64_t roll = pick(0, 9);
+    if (roll < 6) {
+      const size_t count = roll == 0 ? kMaxRowEvents + pick(1, 40) : pick(1, 120);
+      std::vector<EventPtr> events;
+      for (size_t i = 0; i < count; ++i) {
+        // 25 items, so revisions supersede one another.
+        events.push_back(FactEvent(last + 1 + i, "IIJ", absl::StrCat("c", pick(0, 24))));
+      }
+      ASSERT_TRUE(log_->Append(events).ok());
+      for (const EventPtr& e : events) held[e->sequence()] = e;
+      last += count;
+      check(absl::StrCat("step ", step, ": append of ", count));
+    } else if (roll < 9 && last >= first) {
+      // What the feed passes: each item's latest sequence below the horizon.
+      const uint64_t horizon = pick(first + 1, last + 1);
+      std::map<std::string, uint64_t> latest;
+      for (const auto& [s, e] : held) latest[e->attrs().item_key] = s;
+      std::vector<uint64_t> keep;
+      for (const auto& [key, s] : latest) {
+        if (s < horizon) keep.push_back(s);
+      }
+      size_t deleted = 0;
+      for (auto it = held.begin(); it != held.end() && it->first < horizon;) {
+        if (std::find(keep.begin(), keep.end(), it->first) == keep.end()) {
+          it = held.erase(it);
+          ++deleted;
+        } else {
+          ++it;
+        }
+      }
+      absl::StatusOr<size_t> pruned = log_->Prune(horizon, keep);
+      ASSERT_TRUE(pruned.ok()) << pruned.status();
+      EXPECT_EQ(*pruned, deleted);
+      first = horizon;
+      check(absl::StrCat("step ", step, ": prune to ", horizon));
+    } else {
+      Open();
+      check(absl::StrCat("step ", step, ": reopen"));
+    }
+  }
 }
 
 TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
