@@ -570,63 +570,84 @@ absl::StatusOr<size_t> SqliteEventLog::Prune(uint64_t horizon, std::vector<uint6
   if (horizon <= first_sequence_) return 0;
   const absl::flat_hash_set<uint64_t> kept(keep.begin(), keep.end());
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
-  // The rows starting below the horizon are read, deleted, and written
-  // again with only the kept events below it and all those from it on.
-  struct Record {
-    uint64_t sequence;
-    int64_t time_ns;
-    std::string item_key;
-    std::string frame;
+  // A pass over the keys of the rows starting below the horizon finds those
+  // with events to delete; only those rows are read whole, deleted and
+  // written again without them. Rows holding only kept revisions stay as
+  // they are. A row may reach past the horizon: gaps are allowed below it.
+  struct Span {
+    uint64_t first, last;
   };
-  std::vector<Record> rewrite;
+  std::vector<Span> touched;
   size_t deleted = 0;
   absl::Status status;
   sqlite3_stmt* scan = nullptr;
+  sqlite3_stmt* read_row = nullptr;
+  sqlite3_stmt* erase = nullptr;
   if (sqlite3_prepare_v2(writer_,
-                         "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                         "SELECT first_sequence, last_sequence, keys FROM commits"
                          " WHERE first_sequence < ?1 ORDER BY first_sequence",
-                         -1, &scan, nullptr) != SQLITE_OK) {
+                         -1, &scan, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(writer_, "SELECT keys, events FROM commits WHERE first_sequence = ?1",
+                         -1, &read_row, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(writer_, "DELETE FROM commits WHERE first_sequence = ?1", -1, &erase,
+                         nullptr) != SQLITE_OK) {
     status = SqliteError(writer_, "prepare prune");
   } else {
     sqlite3_bind_int64(scan, 1, static_cast<sqlite3_int64>(horizon));
     int rc;
     while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
-      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
-                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2),
-                    Blob(scan, 3));
+      const Span span{static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
+                      static_cast<uint64_t>(sqlite3_column_int64(scan, 1))};
+      RowReader row(span.first, span.last, Blob(scan, 2), {});
       JournalRecord r;
+      bool touch = false;
       while (true) {
-        absl::StatusOr<bool> more = row.Next(&r);
+        absl::StatusOr<bool> more = row.NextKey(&r);
         if (!more.ok()) status = more.status();
         if (!more.ok() || !*more) break;
         if (r.sequence < horizon && !kept.contains(r.sequence)) {
           ++deleted;
-          continue;
+          touch = true;
         }
-        rewrite.push_back(
-            Record{r.sequence, r.time_ns, std::string(r.item_key), std::string(r.frame)});
       }
+      if (touch) touched.push_back(span);
     }
     if (status.ok() && rc != SQLITE_DONE) status = SqliteError(writer_, "read for prune");
   }
   sqlite3_finalize(scan);
-  if (status.ok()) {
-    status = Exec(writer_, absl::StrCat("DELETE FROM commits WHERE first_sequence < ",
-                                        horizon)
-                               .c_str());
-  }
-  // The kept events below the horizon in rows of their own, apart from
-  // the events from it on, so a row starts at the horizon.
-  RowBuilder row;
-  for (size_t i = 0; status.ok() && i < rewrite.size(); ++i) {
-    const Record& r = rewrite[i];
-    if (r.sequence >= horizon && !row.empty() && row.first_sequence() < horizon) {
-      status = FlushRow(writer_, insert_, row);
-      if (!status.ok()) break;
+  RowBuilder rebuilt;
+  for (size_t t = 0; status.ok() && t < touched.size(); ++t) {
+    const Span span = touched[t];
+    sqlite3_reset(read_row);
+    sqlite3_bind_int64(read_row, 1, static_cast<sqlite3_int64>(span.first));
+    if (sqlite3_step(read_row) != SQLITE_ROW) {
+      status = SqliteError(writer_, absl::StrCat("read for prune, row ", span.first));
+      break;
     }
-    status = AddToRow(writer_, insert_, row, r.sequence, r.time_ns, r.item_key, r.frame);
+    // The survivors are copied: the row's blobs go with its deletion.
+    const absl::string_view k = Blob(read_row, 0), e = Blob(read_row, 1);
+    const std::string keys(k.data(), k.size()), events(e.data(), e.size());
+    sqlite3_reset(read_row);
+    sqlite3_reset(erase);
+    sqlite3_bind_int64(erase, 1, static_cast<sqlite3_int64>(span.first));
+    if (sqlite3_step(erase) != SQLITE_DONE) {
+      status = SqliteError(writer_, "prune");
+      break;
+    }
+    RowReader row(span.first, span.last, keys, events);
+    JournalRecord r;
+    while (status.ok()) {
+      absl::StatusOr<bool> more = row.Next(&r);
+      if (!more.ok()) status = more.status();
+      if (!more.ok() || !*more) break;
+      if (r.sequence < horizon && !kept.contains(r.sequence)) continue;
+      status = AddToRow(writer_, insert_, rebuilt, r.sequence, r.time_ns, r.item_key, r.frame);
+    }
+    // Within the old row's span, so rows stay disjoint.
+    if (status.ok()) status = FlushRow(writer_, insert_, rebuilt);
   }
-  if (status.ok()) status = FlushRow(writer_, insert_, row);
+  sqlite3_finalize(read_row);
+  sqlite3_finalize(erase);
   if (status.ok()) {
     status = Exec(writer_, absl::StrCat("UPDATE meta SET value = ", horizon,
                                         " WHERE key = 'first_sequence'")
