@@ -54,7 +54,6 @@ absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
   return db;
 }
 
-
 absl::string_view Blob(sqlite3_stmt* stmt, int column) {
   const void* data = sqlite3_column_blob(stmt, column);
   return absl::string_view(static_cast<const char*>(data),
@@ -350,14 +349,16 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
   }
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
   RowBuilder row;
+  absl::Status rows;
   for (const EventPtr& e : events) {
-    absl::Status status = AddToRow(writer_, insert_, row, e->sequence(), e->attrs().time_ns,
-                                   e->attrs().item_key, e->frame());
-    if (status.ok() && &e == &events.back()) status = FlushRow(writer_, insert_, row);
-    if (!status.ok()) {
-      Exec(writer_, "ROLLBACK").IgnoreError();
-      return status;
-    }
+    rows = AddToRow(writer_, insert_, row, e->sequence(), e->attrs().time_ns,
+                    e->attrs().item_key, e->frame());
+    if (!rows.ok()) break;
+  }
+  if (rows.ok()) rows = FlushRow(writer_, insert_, row);
+  if (!rows.ok()) {
+    Exec(writer_, "ROLLBACK").IgnoreError();
+    return rows;
   }
   for (const BatchRecord& batch : batches) {
     sqlite3_reset(insert_batch_);
@@ -406,8 +407,8 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
     absl::Status status;
     int rc = SQLITE_DONE;
     uint64_t expected = after + 1;
-    bool full = false;
-    while (!full && status.ok() && (rc = sqlite3_step(select_)) == SQLITE_ROW) {
+    bool done = false;  // past up_to, or max_count read
+    while (!done && status.ok() && (rc = sqlite3_step(select_)) == SQLITE_ROW) {
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select_, 0)),
                     static_cast<uint64_t>(sqlite3_column_int64(select_, 1)), Blob(select_, 2),
                     Blob(select_, 3));
@@ -418,7 +419,7 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
         if (!more.ok() || !*more) break;
         if (record.sequence <= after) continue;
         if (record.sequence > up_to) {
-          full = true;
+          done = true;
           break;
         }
         if (record.sequence != expected && record.sequence > complete_from) {
@@ -436,14 +437,14 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
         }
         batch.push_back(*std::move(event));
         if (batch.size() == max_count) {
-          full = true;
+          done = true;
           break;
         }
       }
     }
     sqlite3_reset(select_);
     RETURN_IF_ERROR(status);
-    if (!full && rc != SQLITE_DONE) return SqliteError(reader_, "read events");
+    if (!done && rc != SQLITE_DONE) return SqliteError(reader_, "read events");
   }
   for (EventPtr& e : batch) fn(std::move(e));
   return batch.size();
@@ -502,7 +503,8 @@ absl::Status SqliteEventLog::ReadView(View view, absl::Time as_of, uint64_t up_t
     size_t next = 0;
     while (status.ok() && next < sequences.size()) {
       // The row holding sequences[next]: the last one starting at or before it.
-      uint64_t start = *(std::upper_bound(row_starts.begin(), row_starts.end(), sequences[next]) - 1);
+      const uint64_t start =
+          *(std::upper_bound(row_starts.begin(), row_starts.end(), sequences[next]) - 1);
       sqlite3_reset(read_row);
       sqlite3_bind_int64(read_row, 1, static_cast<sqlite3_int64>(start));
       if (sqlite3_step(read_row) != SQLITE_ROW) {
