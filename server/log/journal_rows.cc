@@ -2,33 +2,26 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace kessan {
 namespace {
 
+using google::protobuf::io::CodedInputStream;
+using google::protobuf::io::CodedOutputStream;
+
 // SubscribeResponse.events: field 1, length-delimited.
 constexpr char kFrameTag = (1 << 3) | 2;
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
+void AppendVarint(uint64_t v, std::string* out) {
+  uint8_t buffer[10];  // the longest varint64
+  const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(v, buffer);
+  out->append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(end - buffer));
 }
 
-bool GetVarint(absl::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
+CodedInputStream Over(absl::string_view bytes) {
+  return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
 }
 
 }  // namespace
@@ -38,10 +31,11 @@ void RowBuilder::Add(uint64_t sequence, int64_t time_ns, absl::string_view item_
   if (count_ == 0) first_ = sequence;
   last_ = sequence;
   ++count_;
-  PutVarint(sequence - first_, &keys_);
-  const uint64_t time = static_cast<uint64_t>(time_ns);
-  for (int i = 0; i < 8; ++i) keys_.push_back(static_cast<char>(time >> (8 * i)));
-  PutVarint(item_key.size(), &keys_);
+  AppendVarint(sequence - first_, &keys_);
+  uint8_t time[8];
+  CodedOutputStream::WriteLittleEndian64ToArray(static_cast<uint64_t>(time_ns), time);
+  keys_.append(reinterpret_cast<const char*>(time), sizeof(time));
+  AppendVarint(item_key.size(), &keys_);
   keys_.append(item_key.data(), item_key.size());
   events_.append(frame.data(), frame.size());
 }
@@ -53,21 +47,32 @@ void RowBuilder::Clear() {
   events_.clear();
 }
 
+RowReader::RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
+                     absl::string_view events)
+    : first_(first_sequence),
+      last_(last_sequence),
+      keys_(keys),
+      events_(events),
+      keys_in_(Over(keys)),
+      events_in_(Over(events)) {}
+
 absl::Status RowReader::Damaged(absl::string_view what) const {
   return absl::DataLossError(
       absl::StrCat("journal row from sequence ", first_, " is damaged: ", what));
 }
 
 absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
-  if (keys_.empty()) {
+  if (keys_in_.CurrentPosition() == static_cast<int>(keys_.size())) {
     if (!started_) return Damaged("it holds no events");
     if (previous_ != last_) {
       return Damaged(absl::StrCat("it ends at sequence ", previous_, ", not ", last_));
     }
     return false;
   }
-  uint64_t delta = 0, key_size = 0;
-  if (!GetVarint(&keys_, &delta) || keys_.size() < 8) return Damaged("a key entry is cut short");
+  uint64_t delta = 0, time = 0, key_size = 0;
+  if (!keys_in_.ReadVarint64(&delta) || !keys_in_.ReadLittleEndian64(&time)) {
+    return Damaged("a key entry is cut short");
+  }
   const uint64_t sequence = first_ + delta;
   if (started_ ? sequence <= previous_ : delta != 0) {
     return Damaged(absl::StrCat("sequence ", sequence, " is out of order"));
@@ -75,16 +80,13 @@ absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
   if (sequence > last_) {
     return Damaged(absl::StrCat("sequence ", sequence, " is past its last, ", last_));
   }
-  out->sequence = sequence;
-  uint64_t time = 0;
-  for (int i = 0; i < 8; ++i) time |= uint64_t{static_cast<uint8_t>(keys_[i])} << (8 * i);
-  out->time_ns = static_cast<int64_t>(time);
-  keys_.remove_prefix(8);
-  if (!GetVarint(&keys_, &key_size) || keys_.size() < key_size) {
+  if (!keys_in_.ReadVarint64(&key_size) || key_size > keys_.size() ||
+      !keys_in_.Skip(static_cast<int>(key_size))) {
     return Damaged("a key entry is cut short");
   }
-  out->item_key = keys_.substr(0, key_size);
-  keys_.remove_prefix(key_size);
+  out->sequence = sequence;
+  out->time_ns = static_cast<int64_t>(time);
+  out->item_key = keys_.substr(keys_in_.CurrentPosition() - key_size, key_size);
   out->frame = out->body = absl::string_view();
   previous_ = sequence;
   started_ = true;
@@ -94,22 +96,26 @@ absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
 absl::StatusOr<bool> RowReader::Next(JournalRecord* out) {
   absl::StatusOr<bool> more = NextKey(out);
   if (!more.ok() || !*more) {
-    if (more.ok() && !events_.empty()) return Damaged("it holds more frames than keys");
+    if (more.ok() && events_in_.CurrentPosition() != static_cast<int>(events_.size())) {
+      return Damaged("it holds more frames than keys");
+    }
     return more;
   }
-  absl::string_view at = events_;
-  uint64_t body_size = 0;
-  if (at.empty() || at.front() != kFrameTag) {
+  const int frame_at = events_in_.CurrentPosition();
+  // The tag byte itself, as kessand writes it (ReadTag would take an
+  // over-long encoding too).
+  if (static_cast<size_t>(frame_at) >= events_.size() || events_[frame_at] != kFrameTag ||
+      !events_in_.Skip(1)) {
     return Damaged(absl::StrCat("no frame for sequence ", out->sequence));
   }
-  at.remove_prefix(1);
-  if (!GetVarint(&at, &body_size) || at.size() < body_size) {
+  uint64_t body_size = 0;
+  if (!events_in_.ReadVarint64(&body_size) || body_size > events_.size() ||
+      !events_in_.Skip(static_cast<int>(body_size))) {
     return Damaged(absl::StrCat("the frame of sequence ", out->sequence, " is cut short"));
   }
-  const size_t frame_size = events_.size() - at.size() + body_size;
-  out->frame = events_.substr(0, frame_size);
-  out->body = at.substr(0, body_size);
-  events_.remove_prefix(frame_size);
+  const size_t frame_end = static_cast<size_t>(events_in_.CurrentPosition());
+  out->frame = events_.substr(frame_at, frame_end - frame_at);
+  out->body = events_.substr(frame_end - body_size, body_size);
   return true;
 }
 

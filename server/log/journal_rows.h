@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace kessan {
 
@@ -60,8 +61,7 @@ class RowBuilder {
 class RowReader {
  public:
   RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
-            absl::string_view events)
-      : first_(first_sequence), last_(last_sequence), keys_(keys), events_(events) {}
+            absl::string_view events);
 
   // The next record into `out`: true; false at the end of the row. DATA_LOSS
   // naming the row when it is damaged.
@@ -74,8 +74,10 @@ class RowReader {
 
   const uint64_t first_;
   const uint64_t last_;
-  absl::string_view keys_;
-  absl::string_view events_;
+  const absl::string_view keys_;
+  const absl::string_view events_;
+  google::protobuf::io::CodedInputStream keys_in_;
+  google::protobuf::io::CodedInputStream events_in_;
   uint64_t previous_ = 0;
   bool started_ = false;
 };

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
 #include "log/journal_rows.h"
 #include "log/sqlite_event_log.h"
@@ -674,12 +675,13 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
   RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events);
   sqlite3_finalize(stmt);
   // The frame of the new body: SubscribeResponse.events' tag and its length.
-  std::string frame = "\x0a";
-  for (uint64_t v = body.size(); true; v >>= 7) {
-    frame.push_back(static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80));
-    if (v < 0x80) break;
-  }
-  frame += body;
+  uint8_t length[10];
+  const uint8_t* length_end =
+      google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(body.size(), length);
+  std::string frame = "\x0a" +
+                      std::string(reinterpret_cast<const char*>(length),
+                                  static_cast<size_t>(length_end - length)) +
+                      body;
   RowBuilder row;
   JournalRecord r;
   bool found = false;

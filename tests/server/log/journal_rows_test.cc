@@ -117,6 +117,8 @@ TEST_F(DamagedRowTest, EveryDamageIsDataLossNamingTheRow) {
   EXPECT_THAT(Read(5, 7, k, e), damaged("it ends at sequence 6, not 7"));
   EXPECT_THAT(Read(5, 5, k, e), damaged("sequence 6 is past its last, 5"));
   EXPECT_THAT(Read(5, 6, k, "x" + e), damaged("no frame for sequence 5"));
+  // The frame tag over-long (0x8a 0x00 also decodes to field 1, wire type 2).
+  EXPECT_THAT(Read(5, 6, k, std::string("\x8a\x00", 2) + e.substr(1)), damaged("no frame for sequence 5"));
   // A first key entry that does not start the row, and keys out of order.
   std::string late = k;
   late[0] = 1;
