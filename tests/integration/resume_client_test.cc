@@ -2,20 +2,13 @@
 // with SIGKILL mid-stream and restarted on the same port and journal, the
 // subscriber delivers every event once, in order; a resume from before the
 // retention horizon surfaces the Resync; `kessan subscribe` does the same.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,49 +22,12 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "kessan/client.h"
-
-extern char** environ;
+#include "kessand_process.h"
 
 namespace kessan {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-// A port of 127.0.0.1 that was free a moment ago.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "cannot bind 127.0.0.1:0";
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Starts `argv` with stdout and stderr to files; returns its pid.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
-            const std::string& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "posix_spawn " << argv[0];
-  return rc == 0 ? pid : -1;
-}
 
 // Waits up to `timeout` for `pid` to exit; returns its wait status, or -1.
 int WaitExit(pid_t pid, absl::Duration timeout) {
@@ -82,13 +38,6 @@ int WaitExit(pid_t pid, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   return -1;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // A revenue fact of IIJ for the 4th quarter of `fiscal_year`.
@@ -121,55 +70,35 @@ v1::PublishRequest OneFact(int fiscal_year, int64_t units) {
 }
 
 // A kessand process on a fixed port and data dir, which the test kills
-// and restarts.
+// and restarts; its output goes to `<data dir>.log`.
 class Kessand {
  public:
-  Kessand(std::string data_dir, std::vector<std::string> extra)
-      : data_dir_(std::move(data_dir)),
-        extra_(std::move(extra)),
-        port_(FreePort()),
-        log_(data_dir_ + ".log") {}
-  ~Kessand() { Kill(); }
+  Kessand(const std::string& data_dir, std::vector<std::string> extra)
+      : port_(PickFreePort()),
+        process_(KESSAND_PATH, Args(data_dir, address(), std::move(extra)), data_dir + ".log") {}
 
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  const std::string& log() const { return log_; }
 
   // Starts kessand and waits until it answers.
   void Start() {
-    std::vector<std::string> argv = {KESSAND_PATH,
-                                     "--listen=" + address(),
-                                     "--data_dir=" + data_dir_,
-                                     "--seed=" KESSAN_DATASET_FILE,
-                                     "--plugin_dir=none"};
-    argv.insert(argv.end(), extra_.begin(), extra_.end());
-    pid_ = Spawn(argv, log_, log_);
-    ASSERT_GT(pid_, 0);
-    const absl::Time deadline = absl::Now() + kWait;
-    while (absl::Now() < deadline) {
-      int status = 0;
-      ASSERT_NE(waitpid(pid_, &status, WNOHANG), pid_)
-          << "kessand exited early:\n" << ReadFile(log_);
-      Client probe(address());  // A fresh channel: no backoff to wait out.
-      if (probe.GetSnapshot(v1::Filter(), {.timeout = absl::Seconds(1)}).ok()) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "kessand did not serve within " << kWait << ":\n" << ReadFile(log_);
+    ASSERT_GT(port_, 0) << "no free port on 127.0.0.1";
+    ASSERT_TRUE(process_.Start(address(), kWait))
+        << "kessand did not serve within " << kWait << ":\n" << ReadFile(process_.log());
   }
-
   // SIGKILL: no shutdown, no goodbye to the streams.
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void Kill() { process_.Kill(); }
 
  private:
-  const std::string data_dir_;
-  const std::vector<std::string> extra_;
+  static std::vector<std::string> Args(const std::string& data_dir, const std::string& address,
+                                       std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--listen=" + address, "--data_dir=" + data_dir,
+                                     "--seed=" KESSAN_DATASET_FILE, "--plugin_dir=none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
   const int port_;
-  const std::string log_;
-  pid_t pid_ = -1;
+  KessandProcess process_;
 };
 
 // A SubscribeResuming() on its own thread, collecting events and notices.
