@@ -209,9 +209,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddListeningPort(options.listen, credentials, &impl->port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   AddKeepalive(builder);
-  // A Publish holds its sync-pool thread through the journal's fsync. With
-  // gRPC's default of 2 idle pollers, two publishes in flight made the pool
-  // start and end a thread for nearly every publish (~250/s at S=1).
+  // Publish (through the journal's fsync) and RunScenario hold a sync-pool
+  // thread each. With gRPC's default of 2 idle pollers, two calls in flight
+  // made the pool start and end a thread for nearly every call.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 8);
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->scenario_service.get());
