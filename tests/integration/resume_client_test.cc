@@ -83,7 +83,7 @@ class Kessand {
   void Start() {
     ASSERT_GT(port_, 0) << "no free port on 127.0.0.1";
     ASSERT_TRUE(process_.Start(address(), kWait))
-        << "kessand did not serve within " << kWait << ":\n" << ReadFile(process_.log());
+        << "kessand exited or did not serve within " << kWait << ":\n" << ReadFile(process_.log());
   }
   // SIGKILL: no shutdown, no goodbye to the streams.
   void Kill() { process_.Kill(); }
