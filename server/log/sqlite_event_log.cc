@@ -112,16 +112,12 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
   int rc = SQLITE_DONE;
   while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
     const uint64_t sequence = static_cast<uint64_t>(sqlite3_column_int64(scan, 0));
-    absl::string_view key(reinterpret_cast<const char*>(sqlite3_column_text(scan, 2)),
-                          static_cast<size_t>(sqlite3_column_bytes(scan, 2)));
-    absl::StatusOr<EventPtr> event = JournalEvent(
-        sequence, absl::string_view(static_cast<const char*>(sqlite3_column_blob(scan, 3)),
-                                    static_cast<size_t>(sqlite3_column_bytes(scan, 3))));
+    absl::StatusOr<EventPtr> event = JournalEvent(sequence, Blob(scan, 3));
     if (!event.ok()) {
       status = event.status();
       break;
     }
-    status = AddToRow(db, insert, row, sequence, sqlite3_column_int64(scan, 1), key,
+    status = AddToRow(db, insert, row, sequence, sqlite3_column_int64(scan, 1), Blob(scan, 2),
                       (*event)->frame());
   }
   if (status.ok() && rc != SQLITE_DONE) status = SqliteError(db, "read schema 1 events");
