@@ -18,13 +18,20 @@ namespace {
 // converted when opened.
 constexpr int kSchemaVersion = 2;
 constexpr int kRowPerEventSchema = 1;
-// WAL pages (4 KiB) after which the checkpointer thread copies the WAL into
-// the database, and after which a commit does it itself (the checkpointer
-// is behind; bounds the WAL's size).
-constexpr int kBackgroundCheckpointPages = 1000;
-constexpr int kInlineCheckpointPages = 64 * 1024;
-// At most this many frames are left for the commit that completes it.
-constexpr int kCommitCheckpointFrames = 128;
+// WAL bytes after which the checkpointer thread copies the WAL into the
+// database, and after which a commit does it itself (the checkpointer is
+// behind; bounds the WAL's size). Small, because the copy is written back
+// when the checkpoint completes and the commits' fsyncs wait for it: at
+// 64 MiB a full-rate publisher's p999 was ~20 ms (tests/bench/README.md).
+constexpr int64_t kBackgroundCheckpointBytes = int64_t{4} << 20;
+constexpr int64_t kInlineCheckpointBytes = int64_t{256} << 20;
+// At most this much is left for the commit that completes it.
+constexpr int64_t kCommitCheckpointBytes = int64_t{512} << 10;
+
+// A byte bound in WAL frames of `page_size` bytes, at least one.
+int FramesOf(int64_t bytes, int page_size) {
+  return static_cast<int>(std::max<int64_t>(1, bytes / std::max(page_size, 512)));
+}
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(
@@ -40,6 +47,17 @@ absl::Status Exec(sqlite3* db, const char* sql) {
     return status;
   }
   return absl::OkStatus();
+}
+
+// The first column of the first row of `sql`, 0 without a row.
+absl::StatusOr<int> QueryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(db, sql);
+  }
+  const int value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  return value;
 }
 
 absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
@@ -192,16 +210,13 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                                         "('schema_version', ", kSchemaVersion,
                                         "), ('first_sequence', 1)")
                                .c_str()));
-  int version = 0;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1,
-                           &stmt, nullptr) != SQLITE_OK) {
-      return SqliteError(db, "read schema version");
-    }
-    version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-    sqlite3_finalize(stmt);
-  }
+  ASSIGN_OR_RETURN(const int version,
+                   QueryInt(db, "SELECT value FROM meta WHERE key='schema_version'"));
+  // An existing journal keeps the page size it was made with.
+  ASSIGN_OR_RETURN(const int page_size, QueryInt(db, "PRAGMA page_size"));
+  log->background_checkpoint_frames_ = FramesOf(kBackgroundCheckpointBytes, page_size);
+  log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, page_size);
+  log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, page_size);
   if (version != kSchemaVersion && version != kRowPerEventSchema) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ",
@@ -270,14 +285,15 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   return log;
 }
 
-int SqliteEventLog::OnWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+int SqliteEventLog::OnWalCommit(void* arg, sqlite3* db, const char* name, int frames) {
   auto* log = static_cast<SqliteEventLog*>(arg);
-  if (pages < kBackgroundCheckpointPages) return SQLITE_OK;
+  if (frames < log->background_checkpoint_frames_) return SQLITE_OK;
   absl::MutexLock lock(&log->checkpoint_mu_);
   // The checkpointer cannot finish while commits keep coming; once it has
   // copied the bulk, the commit copies the few frames written since, so the
   // checkpoint completes and the next transaction starts the WAL over.
-  if (log->checkpoint_phase_ == CheckpointPhase::kCopied || pages >= kInlineCheckpointPages) {
+  if (log->checkpoint_phase_ == CheckpointPhase::kCopied ||
+      frames >= log->inline_checkpoint_frames_) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     log->checkpoint_phase_ = CheckpointPhase::kIdle;
   } else if (log->checkpoint_phase_ == CheckpointPhase::kIdle) {
@@ -305,7 +321,7 @@ void SqliteEventLog::CheckpointLoop() {
                                        &log_frames, &copied);
     absl::MutexLock lock(&checkpoint_mu_);
     if (checkpoint_phase_ == CheckpointPhase::kCopying) {
-      checkpoint_phase_ = rc == SQLITE_OK && log_frames - copied > kCommitCheckpointFrames
+      checkpoint_phase_ = rc == SQLITE_OK && log_frames - copied > commit_checkpoint_frames_
                               ? CheckpointPhase::kDue
                               : CheckpointPhase::kCopied;
     }

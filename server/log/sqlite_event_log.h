@@ -41,8 +41,8 @@ class SqliteEventLog final : public EventLog {
  private:
   SqliteEventLog() = default;
 
-  // Called by SQLite after each commit with the WAL's size in pages.
-  static int OnWalCommit(void* log, sqlite3* db, const char* name, int pages);
+  // Called by SQLite after each commit with the WAL's size in frames.
+  static int OnWalCommit(void* log, sqlite3* db, const char* name, int frames);
   // Copies the WAL into the database file off the publish path.
   void CheckpointLoop();
 
@@ -56,6 +56,10 @@ class SqliteEventLog final : public EventLog {
   std::atomic<uint64_t> first_sequence_{1};
 
   // The checkpointer: its own connection and thread, woken by OnWalCommit.
+  // Its bounds in WAL frames (pages), set once by Open.
+  int background_checkpoint_frames_ = 0;
+  int inline_checkpoint_frames_ = 0;
+  int commit_checkpoint_frames_ = 0;
   sqlite3* checkpointer_ = nullptr;
   std::thread checkpoint_thread_;
   absl::Mutex checkpoint_mu_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -13,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "log/journal_rows.h"
 #include "testing/test_util.h"
 
@@ -475,6 +477,30 @@ TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 65536);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+}
+
+// A steady stream of commits keeps the WAL to a few MiB: the checkpointer
+// copies it into the database every 4 MiB and the WAL starts over. With
+// 64 KiB pages the bound used to be 64 MiB, whose write-back stalled commits.
+TEST_F(SqliteEventLogTest, TheWalStartsOverEveryFewMebibytes) {
+  const std::string note(4000, 'n');
+  uint64_t sequence = 0;
+  for (int commit = 0; commit < 48; ++commit) {  // 48 commits of ~512 KiB
+    std::vector<EventPtr> events;
+    for (int i = 0; i < 128; ++i) {
+      v1::FeedEvent event = FactEvent(++sequence)->event();
+      event.mutable_fact()->mutable_provenance()->set_note(note);
+      events.push_back(EncodeEvent(std::move(event)));
+    }
+    ASSERT_TRUE(log_->Append(events).ok());
+    // Time for the checkpointer; the bound below lets it fall ~14 commits behind.
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_LE(std::filesystem::file_size(path_ + "-wal"), uintmax_t{12} << 20);
+  EXPECT_EQ(Read(0, sequence, sequence).size(), sequence);
+  Open();
+  EXPECT_EQ(log_->last_sequence(), sequence);
+  EXPECT_EQ(Read(0, sequence, sequence).size(), sequence);
 }
 
 TEST(SqliteEventLogOpenTest, MissingDirectoryIsAnError) {
