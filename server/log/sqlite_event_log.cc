@@ -268,6 +268,10 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     return SqliteError(db, "prepare insert batch");
   }
   ASSIGN_OR_RETURN(log->checkpointer_, OpenConnection(path, /*create=*/false));
+  // A connection opens the WAL at its first read; until then a checkpoint
+  // through it copies nothing (and reports -1 frames), which left all the
+  // copying to the commits.
+  RETURN_IF_ERROR(Exec(log->checkpointer_, "SELECT COUNT(*) FROM meta"));
   // Replaces SQLite's automatic checkpoint, which runs inside the commit.
   sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, log.get());
   log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });

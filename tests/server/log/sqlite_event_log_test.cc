@@ -479,6 +479,26 @@ TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
   sqlite3_close(db);
 }
 
+// The checkpointer thread copies the WAL into the database by itself: with
+// no commit after the one that made it due, the database file still grows.
+TEST_F(SqliteEventLogTest, TheCheckpointerCopiesTheWalWithoutACommit) {
+  const std::string note(4000, 'n');
+  std::vector<EventPtr> events;
+  for (uint64_t s = 1; s <= 1536; ++s) {  // ~6 MiB, over the 4 MiB bound
+    v1::FeedEvent event = FactEvent(s)->event();
+    event.mutable_fact()->mutable_provenance()->set_note(note);
+    events.push_back(EncodeEvent(std::move(event)));
+  }
+  ASSERT_TRUE(log_->Append(events).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (std::filesystem::file_size(path_) < (uintmax_t{4} << 20) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(std::filesystem::file_size(path_), uintmax_t{4} << 20)
+      << "the WAL was not copied into the database";
+  EXPECT_EQ(Read(0, 1536, 1536).size(), 1536u);
+}
+
 // A steady stream of commits keeps the WAL to a few MiB: the checkpointer
 // copies it into the database every 4 MiB and the WAL starts over. With
 // 64 KiB pages the bound used to be 64 MiB, whose write-back stalled commits.
