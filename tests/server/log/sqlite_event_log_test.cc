@@ -479,16 +479,18 @@ TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
   sqlite3_close(db);
 }
 
+// FactEvent(sequence) with a ~4 KB provenance note: a few make a MiB.
+EventPtr LargeFactEvent(uint64_t sequence) {
+  v1::FeedEvent event = FactEvent(sequence)->event();
+  event.mutable_fact()->mutable_provenance()->set_note(std::string(4000, 'n'));
+  return EncodeEvent(std::move(event));
+}
+
 // The checkpointer thread copies the WAL into the database by itself: with
 // no commit after the one that made it due, the database file still grows.
 TEST_F(SqliteEventLogTest, TheCheckpointerCopiesTheWalWithoutACommit) {
-  const std::string note(4000, 'n');
   std::vector<EventPtr> events;
-  for (uint64_t s = 1; s <= 1536; ++s) {  // ~6 MiB, over the 4 MiB bound
-    v1::FeedEvent event = FactEvent(s)->event();
-    event.mutable_fact()->mutable_provenance()->set_note(note);
-    events.push_back(EncodeEvent(std::move(event)));
-  }
+  for (uint64_t s = 1; s <= 1536; ++s) events.push_back(LargeFactEvent(s));  // ~6 MiB
   ASSERT_TRUE(log_->Append(events).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (std::filesystem::file_size(path_) < (uintmax_t{4} << 20) && absl::Now() < deadline) {
@@ -503,15 +505,10 @@ TEST_F(SqliteEventLogTest, TheCheckpointerCopiesTheWalWithoutACommit) {
 // copies it into the database every 4 MiB and the WAL starts over. With
 // 64 KiB pages the bound used to be 64 MiB, whose write-back stalled commits.
 TEST_F(SqliteEventLogTest, TheWalStartsOverEveryFewMebibytes) {
-  const std::string note(4000, 'n');
   uint64_t sequence = 0;
   for (int commit = 0; commit < 48; ++commit) {  // 48 commits of ~512 KiB
     std::vector<EventPtr> events;
-    for (int i = 0; i < 128; ++i) {
-      v1::FeedEvent event = FactEvent(++sequence)->event();
-      event.mutable_fact()->mutable_provenance()->set_note(note);
-      events.push_back(EncodeEvent(std::move(event)));
-    }
+    for (int i = 0; i < 128; ++i) events.push_back(LargeFactEvent(++sequence));
     ASSERT_TRUE(log_->Append(events).ok());
     // Time for the checkpointer; the bound below lets it fall ~14 commits behind.
     absl::SleepFor(absl::Milliseconds(20));
