@@ -21,8 +21,8 @@ std::string PeriodLabel(const v1::FiscalPeriod& period) {
   return label;
 }
 
-std::string FactKeyString(const v1::FactKey& key) {
-  std::string s = absl::StrCat(key.issuer(), "/", key.concept_id(), "/",
+std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix) {
+  std::string s = absl::StrCat(prefix, key.issuer(), "/", key.concept_id(), "/",
                                PeriodLabel(key.period()));
   if (!key.segment().empty()) absl::StrAppend(&s, "/seg:", key.segment());
   if (key.has_comparison_period()) {
@@ -53,7 +53,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.issuer = event.fact().key().issuer();
       a.concept_id = event.fact().key().concept_id();
       a.segment = event.fact().key().segment();
-      a.item_key = absl::StrCat("fact:", FactKeyString(event.fact().key()));
+      a.item_key = FactKeyString(event.fact().key(), "fact:");
       break;
     case v1::FeedEvent::kCapitalAction:
       a.kind = v1::EVENT_KIND_CAPITAL_ACTION;
@@ -68,7 +68,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.issuer = event.guidance().key().issuer();
       a.concept_id = event.guidance().key().concept_id();
       a.segment = event.guidance().key().segment();
-      a.item_key = absl::StrCat("guidance:", FactKeyString(event.guidance().key()));
+      a.item_key = FactKeyString(event.guidance().key(), "guidance:");
       break;
     case v1::FeedEvent::kRetraction: {
       const v1::ItemRef& ref = event.retraction().item();
@@ -103,9 +103,9 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
 std::string ItemKeyOf(const v1::ItemRef& ref) {
   switch (ref.item_case()) {
     case v1::ItemRef::kFact:
-      return absl::StrCat("fact:", FactKeyString(ref.fact()));
+      return FactKeyString(ref.fact(), "fact:");
     case v1::ItemRef::kGuidance:
-      return absl::StrCat("guidance:", FactKeyString(ref.guidance()));
+      return FactKeyString(ref.guidance(), "guidance:");
     case v1::ItemRef::kCapitalAction:
       return absl::StrCat("capital_action:", ref.capital_action().issuer(), "/",
                           ref.capital_action().action_id());

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "kessan/v1/feed.pb.h"
 
 namespace kessan {
@@ -12,8 +14,9 @@ namespace kessan {
 std::string PeriodLabel(const v1::FiscalPeriod& period);
 
 // A canonical string for a fact key: "IIJ/revenue/FY2002Q4",
-// "IIJ/revenue_growth/FY2002Q4/vs:FY2001Q4", "IIJ/revenue/FY2002/seg:dedicated_access".
-std::string FactKeyString(const v1::FactKey& key);
+// "IIJ/revenue_growth/FY2002Q4/vs:FY2001Q4", "IIJ/revenue/FY2002/seg:dedicated_access";
+// after `prefix` ("fact:" for an item key), in one allocation.
+std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix = {});
 
 // What a filter can select on, and the identity of the item an event
 // carries (events with the same item_key are revisions of one another).

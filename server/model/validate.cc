@@ -64,9 +64,14 @@ class BatchCatalog : public Catalog {
   explicit BatchCatalog(const Catalog& base) : base_(base) {}
 
   const v1::Issuer* FindIssuer(absl::string_view id) const override {
-    auto it = alias_to_id_.find(std::string(id));
+    auto it = alias_to_id_.find(id);
     if (it != alias_to_id_.end()) return &issuers_.at(it->second);
-    return base_.FindIssuer(id);
+    // A batch's items mostly name one issuer: the base is asked once.
+    if (last_base_issuer_ == nullptr || id != last_base_id_) {
+      last_base_issuer_ = base_.FindIssuer(id);
+      last_base_id_.assign(id.data(), id.size());
+    }
+    return last_base_issuer_;
   }
   bool HasSegment(absl::string_view issuer, absl::string_view id) const override {
     return segments_.count(absl::StrCat(issuer, "/", id)) > 0 ||
@@ -89,7 +94,11 @@ class BatchCatalog : public Catalog {
  private:
   const Catalog& base_;
   std::map<std::string, v1::Issuer> issuers_;
-  std::map<std::string, std::string> alias_to_id_;
+  std::map<std::string, std::string, std::less<>> alias_to_id_;
+  // The last issuer found in the base (which does not change during a
+  // batch's validation); the batch's own issuers are looked up first.
+  mutable std::string last_base_id_;
+  mutable const v1::Issuer* last_base_issuer_ = nullptr;
   std::set<std::string> segments_;
   std::map<std::string, bool> live_;
 };
@@ -221,7 +230,7 @@ class ItemValidator {
     }
     RequiredProvenance(p, fact.has_provenance(), fact.provenance());
     ServerSet(p, fact.revision(), fact.supersedes_sequence(), fact.has_known_at());
-    if (track_live_) catalog_.SetLive(absl::StrCat("fact:", FactKeyString(fact.key())), true);
+    if (track_live_) catalog_.SetLive(FactKeyString(fact.key(), "fact:"), true);
   }
 
   void CapitalAction(const Path& p, v1::CapitalAction& action) {
@@ -260,7 +269,7 @@ class ItemValidator {
     ServerSet(p, guidance.revision(), guidance.supersedes_sequence(),
               guidance.has_known_at());
     if (track_live_) {
-      catalog_.SetLive(absl::StrCat("guidance:", FactKeyString(guidance.key())), true);
+      catalog_.SetLive(FactKeyString(guidance.key(), "guidance:"), true);
     }
   }
 
