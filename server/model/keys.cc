@@ -4,29 +4,47 @@
 
 namespace kessan {
 
-std::string PeriodLabel(const v1::FiscalPeriod& period) {
-  std::string label = absl::StrCat("FY", period.fiscal_year());
+namespace {
+
+void AppendPeriodLabel(std::string* out, const v1::FiscalPeriod& period) {
   switch (period.kind()) {
     case v1::PERIOD_KIND_QUARTER:
-      absl::StrAppend(&label, "Q", period.number());
+      absl::StrAppend(out, "FY", period.fiscal_year(), "Q", period.number());
       break;
     case v1::PERIOD_KIND_HALF:
-      absl::StrAppend(&label, "H", period.number());
+      absl::StrAppend(out, "FY", period.fiscal_year(), "H", period.number());
       break;
     case v1::PERIOD_KIND_FULL_YEAR:
+      absl::StrAppend(out, "FY", period.fiscal_year());
       break;
     default:
-      absl::StrAppend(&label, "?", period.number());
+      absl::StrAppend(out, "FY", period.fiscal_year(), "?", period.number());
   }
+}
+
+// Room for "FY", a year and a part: the label never outgrows it.
+constexpr size_t kMaxPeriodLabel = 32;
+
+}  // namespace
+
+std::string PeriodLabel(const v1::FiscalPeriod& period) {
+  std::string label;
+  AppendPeriodLabel(&label, period);
   return label;
 }
 
 std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix) {
-  std::string s = absl::StrCat(prefix, key.issuer(), "/", key.concept_id(), "/",
-                               PeriodLabel(key.period()));
+  // Sized once: this is every published fact's item key.
+  std::string s;
+  s.reserve(prefix.size() + key.issuer().size() + key.concept_id().size() + 2 +
+            kMaxPeriodLabel + (key.segment().empty() ? 0 : 5 + key.segment().size()) +
+            (key.has_comparison_period() ? 4 + kMaxPeriodLabel : 0));
+  absl::StrAppend(&s, prefix, key.issuer(), "/", key.concept_id(), "/");
+  AppendPeriodLabel(&s, key.period());
   if (!key.segment().empty()) absl::StrAppend(&s, "/seg:", key.segment());
   if (key.has_comparison_period()) {
-    absl::StrAppend(&s, "/vs:", PeriodLabel(key.comparison_period()));
+    s.append("/vs:");
+    AppendPeriodLabel(&s, key.comparison_period());
   }
   return s;
 }
