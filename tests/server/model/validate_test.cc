@@ -459,6 +459,18 @@ TEST(ValidatePublishTest, ARefusedIssuerDoesNotCount) {
   EXPECT_THAT(message, HasSubstr("items[1].fact.key.issuer: unknown issuer 'SONY'"));
 }
 
+// Items after an issuer's new revision in the same batch use it, even when
+// items before it used the one already known.
+TEST(ValidatePublishTest, AnIssuerRepublishedInTheBatchGovernsTheItemsAfterIt) {
+  std::vector<v1::PublishItem> items = Valid(
+      Batch({Item(Revenue4Q02()), Item(MakeIssuer("IIJ", 12, {"11J"})), Item(Revenue4Q02())}));
+  ASSERT_EQ(items.size(), 3u);
+  // A March year end first: 4Q02 is January-March 2003.
+  EXPECT_EQ(FormatDate(items[0].fact().key().period().start_date()), "2003-01-01");
+  // Then December: 4Q02 is October-December 2002.
+  EXPECT_EQ(FormatDate(items[2].fact().key().period().start_date()), "2002-10-01");
+}
+
 TEST(ValidatePublishTest, RepublishingAnIssuerWithItsOwnAliasIsAllowed) {
   EXPECT_EQ(Valid(Batch({Item(MakeIssuer("IIJ", 3, {"11J", "I1J"}))})).size(), 1u);
 }
