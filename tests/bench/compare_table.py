@@ -13,6 +13,16 @@ import sys
 
 def load(path):
     rows, other = [], []
+
+    def tools_us(d):
+        # The load tools' CPU (subscriber processes and publisher) per
+        # delivery: what the server leaves of the two shared cores goes there.
+        try:
+            cpu = float(d['sub_cpu_s']) + float(d['pub_cpu_s'])
+        except (KeyError, ValueError):
+            return float('nan')
+        return cpu / float(d['delivered']) * 1e6 if float(d['delivered']) else float('nan')
+
     for line in open(path):
         line = line.strip()
         if line.startswith('{'):
@@ -34,6 +44,7 @@ def load(path):
             d['bad'] = d['errors']
         else:
             continue
+        d['tools_us'] = tools_us(d)
         d['rep'] = str(d.get('label', '-')).rsplit('-r', 1)[-1]
         rows.append(d)
     return rows, other
@@ -61,8 +72,8 @@ def main(path):
         key = (d['mode'], int(d['size']), int(d['S']), int(d['rate']))
         groups.setdefault(key, collections.OrderedDict()).setdefault(d['system'], []).append(d)
     print('| size | S | mode@rate | system | delivered ev/s | p50 us | p99 us | srv CPU % | '
-          'srv CPU us/delivery | srv peak RSS MB | gaps+errors | runs |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
+          'srv CPU us/delivery | load tools CPU us/delivery | srv peak RSS MB | gaps+errors | runs |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (mode, size, S, rate), systems in sorted(groups.items(), key=lambda kv: (kv[0][0] != 'tput',) + kv[0][1:]):
         for name in sorted(systems, key=lambda n: (n != 'kessan', n)):
             ds = systems[name]
@@ -72,6 +83,7 @@ def main(path):
                   f"{mr([d['p50_us'] for d in ds], '%.0f') if lat else 'n/a'} | "
                   f"{mr([d['p99_us'] for d in ds], '%.0f') if lat else 'n/a'} | "
                   f"{mr([d['srv_cpu_pct'] for d in ds], '%.0f')} | {mr([d['srv_us'] for d in ds], '%.2f')} | "
+                  f"{mr([d['tools_us'] for d in ds], '%.2f')} | "
                   f"{mr([d['srv_hwm_kb'] / 1024 for d in ds], '%.0f')} | {int(sum(d['bad'] for d in ds))} | {len(ds)} |")
     print()
     print('Ratios kessan/peer, per repetition (median [min-max]); delivered/s >= 1.0 and '
