@@ -82,6 +82,7 @@ k --mode publish --size 200 --duration "$DURATION" --label kessan-r1
 k --mode publish --size 200 --duration "$DURATION" --batch 1 --pub_inflight 1 --label kessan-r1
 k --mode replay --size 200 --replay_events "$REPLAY_EVENTS" --label kessan-r1
 k --mode idle -S "$IDLE_S" --workers 2 --streams_per_channel 100 --label kessan-r1
+k --mode tput -S 256 --workers 256 --streams_per_channel 1 --size 200 --duration "$DURATION" --label procs-r1
 k --mode scenario --duration "$DURATION" --label kessan-r1
 
 /usr/bin/python3 "$ROOT/tests/bench/compare_table.py" "$RES" | tee "$OUT/results.$STAMP.md"

@@ -4,7 +4,8 @@
 Reads the peer tools' `RESULT key=value ...` lines and kessan-bench's JSON
 lines; prints median [min-max] per (size, S, mode@rate, system), the ratios
 kessan/redis and kessan/nats per repetition (same repetition = run back to
-back), and kessan's other modes (publish, replay, idle, scenario)."""
+back), and kessan's other runs (publish, replay, idle, scenario, and a
+subscriber per process: label 'procs-...')."""
 import collections
 import json
 import statistics
@@ -27,7 +28,8 @@ def load(path):
         line = line.strip()
         if line.startswith('{'):
             d = json.loads(line)
-            if d.get('mode') not in ('tput', 'lat'):
+            # 'procs': a subscriber per process, reported on its own.
+            if d.get('mode') not in ('tput', 'lat') or str(d.get('label', '')).startswith('procs'):
                 other.append(d)
                 continue
             d['srv_us'] = d['srv_cpu_us_per_delivery']
@@ -119,6 +121,10 @@ def main(path):
             m = d.get('mode')
             if d.get('skipped'):
                 print(f"| {m} | skipped | {d['skipped']} |")
+            elif m == 'tput':
+                print(f"| tput ({d['S']} subscribers, one per process: {d['workers']} processes, {d['size']} B) | "
+                      f"delivered events/s | {d['delivered_per_s']:.0f} (srv CPU {d['srv_cpu_us_per_delivery']:.2f} "
+                      f"us/delivery, gaps {d['gaps']}, errors {d['errors']}) |")
             elif m == 'publish':
                 print(f"| publish (batch {d['batch']}, {d['pub_inflight']} in flight, {d['size']} B) | "
                       f"durable acknowledged events/s | {d['acked_per_s']:.0f} (ack p50 {d['ack_p50_us']:.0f} us, "

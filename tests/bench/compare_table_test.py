@@ -57,6 +57,19 @@ class CompareTableTest(unittest.TestCase):
         self.assertEqual(ratio[4], '0.80')  # delivered: 2.0M / 2.5M
         self.assertEqual(ratio[5], '1.50')  # server CPU: 0.30 / 0.20
 
+    def test_a_subscriber_per_process_run_stands_apart(self):
+        procs = dict(KESSAN, label='procs-r1', S=256, workers=256, delivered_per_s=1700000,
+                     srv_cpu_us_per_delivery=0.31)
+        text = table([json.dumps(KESSAN), json.dumps(procs), NATS])
+        main = row(text, '200', '16', 'tput@max', 'kessan')
+        self.assertEqual(main[4], '2000k')
+        self.assertEqual(main[-1], '1')  # the procs run is not one of the repetitions
+        self.assertNotIn('| 200 | 256 |', text)
+        own = row(text, 'tput (256 subscribers, one per process: 256 processes, 200 B)',
+                  after='kessan only')
+        self.assertEqual(own[1:], ['delivered events/s',
+                                   '1700000 (srv CPU 0.31 us/delivery, gaps 0, errors 0)'])
+
     def test_a_line_without_the_tools_cpu_shows_a_dash(self):
         peer = ' '.join(kv for kv in NATS.split() if not kv.startswith(('pub_cpu_s', 'sub_cpu_s')))
         n = row(table([peer]), '200', '16', 'tput@max', 'nats')
