@@ -12,18 +12,18 @@ import statistics
 import sys
 
 
+def tools_us(d):
+    # The load tools' CPU (subscriber processes and publisher) per delivery:
+    # what the server leaves of the two shared cores goes there.
+    try:
+        cpu = float(d['sub_cpu_s']) + float(d['pub_cpu_s'])
+    except (KeyError, ValueError):
+        return float('nan')
+    return cpu / float(d['delivered']) * 1e6 if float(d['delivered']) else float('nan')
+
+
 def load(path):
     rows, other = [], []
-
-    def tools_us(d):
-        # The load tools' CPU (subscriber processes and publisher) per
-        # delivery: what the server leaves of the two shared cores goes there.
-        try:
-            cpu = float(d['sub_cpu_s']) + float(d['pub_cpu_s'])
-        except (KeyError, ValueError):
-            return float('nan')
-        return cpu / float(d['delivered']) * 1e6 if float(d['delivered']) else float('nan')
-
     for line in open(path):
         line = line.strip()
         if line.startswith('{'):
