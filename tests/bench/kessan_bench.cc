@@ -486,6 +486,7 @@ int Main(const Config& c) {
 }  // namespace kessan::bench
 
 int main(int argc, char** argv) {
+  kessan::bench::RaiseMallocCache(argv);
   absl::SetProgramUsageMessage(
       "kessan-bench --mode tput|lat|publish|replay|idle|scenario -S N --size BYTES "
       "[--duration S] [--rate EVENTS_PER_S]");
