@@ -15,8 +15,9 @@ namespace kessan::bench {
 // on to the kessand it starts.
 inline constexpr char kMallocTunables[] = "GLIBC_TUNABLES=glibc.malloc.tcache_count=4096";
 
-// Unless GLIBC_TUNABLES is set, sets it to kMallocTunables and execs
-// /proc/self/exe again with `argv`; on failure, returns and runs as is.
+// Unless GLIBC_TUNABLES is set, sets it to kMallocTunables and execs this
+// binary (its path read from /proc/self/exe) again with `argv`; on failure,
+// returns and runs as is.
 void RaiseMallocCache(char** argv);
 
 // CLOCK_MONOTONIC in nanoseconds: comparable between processes of one host.
