@@ -75,6 +75,12 @@ absl::StatusOr<EventPtr> DecodeEvent(absl::string_view body);
 // that later parse, after which attrs() has kind EVENT_KIND_UNSPECIFIED.
 absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body);
 
+// JournalEvent for the frame at [begin, end) of `frames`, whose body starts
+// `body_offset` bytes in: the event shares `frames` (a reference, no copy),
+// and keeps all of it alive while it lives.
+absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const grpc::Slice& frames,
+                                        size_t begin, size_t end, size_t body_offset);
+
 // DATA_LOSS naming the journal row of `sequence`, whose bytes are not a
 // kessan.v1.FeedEvent.
 absl::Status DamagedJournalRow(uint64_t sequence);

@@ -172,7 +172,7 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
     }
     absl::Status damaged;
     size_t read_bytes = 0, read_events = 0;
-    absl::StatusOr<size_t> n = log_->Read(
+    absl::StatusOr<size_t> n = log_->ReadToSend(
         backlog_after_, backlog_up_to_, chunk, [&](EventPtr e) {
           // Once the response is full, the rest is read again by the next Take.
           if (!damaged.ok() || !room()) return;

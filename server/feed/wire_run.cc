@@ -41,6 +41,7 @@ bool WireRun::Locate(const EncodedEvent& e, size_t* begin, size_t* end) const {
 
 void AppendWire(const std::vector<EventPtr>& events, const std::vector<WireRunPtr>& runs,
                 std::vector<grpc_slice>* out) {
+  const size_t first = out->size();
   const WireRun* open = nullptr;
   size_t open_begin = 0;
   size_t open_end = 0;
@@ -67,7 +68,17 @@ void AppendWire(const std::vector<EventPtr>& events, const std::vector<WireRunPt
       open_begin = begin;
       open_end = end;
     } else {
-      out->push_back(BorrowSlice(e->slice()));
+      grpc_slice frame = BorrowSlice(e->slice());
+      // Frames next to each other in one buffer (a journal row's, on
+      // replay) go out as one slice.
+      if (out->size() > first && out->back().refcount != nullptr &&
+          out->back().refcount == frame.refcount &&
+          out->back().data.refcounted.bytes + out->back().data.refcounted.length ==
+              frame.data.refcounted.bytes) {
+        out->back().data.refcounted.length += frame.data.refcounted.length;
+      } else {
+        out->push_back(frame);
+      }
     }
   }
   close();

@@ -43,7 +43,8 @@ grpc_slice BorrowSlice(const grpc::Slice& s);
 
 // Appends to `out` the slices of a response of `events`: each stretch of
 // consecutive events found in `runs` (sorted by sequence) as one slice of
-// its run, any other event as its own frame. The slices are borrowed (no
+// its run, any other event as its own frame (frames adjacent in one buffer,
+// as a replay's are, as one slice). The slices are borrowed (no
 // reference taken): the caller's `events` and `runs` must outlive their use.
 void AppendWire(const std::vector<EventPtr>& events, const std::vector<WireRunPtr>& runs,
                 std::vector<grpc_slice>* out);

@@ -64,6 +64,15 @@ class EventLog {
   virtual absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                                       const std::function<void(EventPtr)>& fn) = 0;
 
+  // Read, for events that are sent and then dropped (a subscription's
+  // backlog): their frames may share one buffer per journal row, so a
+  // response of consecutive events is one slice, and each event held keeps
+  // its row's buffer alive.
+  virtual absl::StatusOr<size_t> ReadToSend(uint64_t after, uint64_t up_to, size_t max_count,
+                                            const std::function<void(EventPtr)>& fn) {
+    return Read(after, up_to, max_count, fn);
+  }
+
   // Calls `fn`, in sequence order, with one revision per item among the
   // events up to `up_to`: the first one, the latest one, or the latest one
   // committed at or before `as_of`.

@@ -1,5 +1,6 @@
 #include "log/sqlite_event_log.h"
 
+#include <grpc/slice.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -412,9 +413,27 @@ uint64_t SqliteEventLog::first_sequence() const {
 absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
                                             size_t max_count,
                                             const std::function<void(EventPtr)>& fn) {
+  return ReadEvents(after, up_to, max_count, /*share_rows=*/false, fn);
+}
+
+absl::StatusOr<size_t> SqliteEventLog::ReadToSend(uint64_t after, uint64_t up_to,
+                                                  size_t max_count,
+                                                  const std::function<void(EventPtr)>& fn) {
+  return ReadEvents(after, up_to, max_count, /*share_rows=*/true, fn);
+}
+
+absl::StatusOr<size_t> SqliteEventLog::ReadEvents(uint64_t after, uint64_t up_to,
+                                                  size_t max_count, bool share_rows,
+                                                  const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> batch;
   const uint64_t complete_from = first_sequence();
   if (max_count == 0 || up_to <= after) return 0;
+  // With share_rows, the frames a row gives are copied once, as one slice.
+  struct Span {
+    uint64_t sequence;
+    size_t begin, end, body_offset;  // in the row's events blob
+  };
+  std::vector<Span> spans;
   {
     absl::MutexLock lock(&read_mu_);
     sqlite3_reset(select_);
@@ -425,10 +444,12 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
     uint64_t expected = after + 1;
     bool done = false;  // past up_to, or max_count read
     while (!done && status.ok() && (rc = sqlite3_step(select_)) == SQLITE_ROW) {
+      const absl::string_view events = Blob(select_, 3);
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select_, 0)),
                     static_cast<uint64_t>(sqlite3_column_int64(select_, 1)), Blob(select_, 2),
-                    Blob(select_, 3));
+                    events);
       JournalRecord record;
+      spans.clear();
       while (status.ok()) {
         absl::StatusOr<bool> more = row.Next(&record);
         if (!more.ok()) status = more.status();
@@ -445,16 +466,37 @@ absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
           break;
         }
         expected = record.sequence + 1;
-        // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
-        absl::StatusOr<EventPtr> event = JournalEvent(record.sequence, record.body);
-        if (!event.ok()) {
-          status = event.status();
-          break;
+        if (share_rows) {
+          const size_t begin = static_cast<size_t>(record.frame.data() - events.data());
+          spans.push_back({record.sequence, begin, begin + record.frame.size(),
+                           static_cast<size_t>(record.body.data() - record.frame.data())});
+        } else {
+          // Not parsed here: a replay to an unfiltered subscriber sends the bytes.
+          absl::StatusOr<EventPtr> event = JournalEvent(record.sequence, record.body);
+          if (!event.ok()) {
+            status = event.status();
+            break;
+          }
+          batch.push_back(*std::move(event));
         }
-        batch.push_back(*std::move(event));
-        if (batch.size() == max_count) {
+        if (batch.size() + spans.size() == max_count) {
           done = true;
           break;
+        }
+      }
+      if (status.ok() && !spans.empty()) {
+        const size_t base = spans.front().begin;
+        const grpc::Slice frames(grpc_slice_from_copied_buffer(events.data() + base,
+                                                               spans.back().end - base),
+                                 grpc::Slice::STEAL_REF);
+        for (const Span& span : spans) {
+          absl::StatusOr<EventPtr> event = JournalEventIn(
+              span.sequence, frames, span.begin - base, span.end - base, span.body_offset);
+          if (!event.ok()) {
+            status = event.status();
+            break;
+          }
+          batch.push_back(*std::move(event));
         }
       }
     }

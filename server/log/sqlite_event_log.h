@@ -32,6 +32,8 @@ class SqliteEventLog final : public EventLog {
   uint64_t first_sequence() const override;
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                               const std::function<void(EventPtr)>& fn) override;
+  absl::StatusOr<size_t> ReadToSend(uint64_t after, uint64_t up_to, size_t max_count,
+                                    const std::function<void(EventPtr)>& fn) override;
   absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
                         const std::function<void(EventPtr)>& fn) override;
   absl::StatusOr<std::optional<BatchLocation>> FindBatch(
@@ -40,6 +42,10 @@ class SqliteEventLog final : public EventLog {
 
  private:
   SqliteEventLog() = default;
+
+  // Read and ReadToSend: `share_rows` gives the events of a row one buffer.
+  absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,
+                                    bool share_rows, const std::function<void(EventPtr)>& fn);
 
   // Called by SQLite after each commit with the WAL's size in frames.
   static int OnWalCommit(void* log, sqlite3* db, const char* name, int frames);

@@ -131,7 +131,11 @@ def main(path):
                       f"p99 {d['ack_p99_us']:.0f} us; srv CPU {d['srv_cpu_us_per_event']:.1f} us/event) |")
             elif m == 'replay':
                 print(f"| replay ({d['journal_events']} events of {d['event_bytes']} B) | replayed events/s from "
-                      f"sequence 0 | {d['replay_per_s']:.0f} (gaps {d['gaps']}) |")
+                      f"sequence 0 | {d['replay_per_s']:.0f} ("
+                      + (f"srv CPU {d['srv_cpu_us_per_event']:.2f} us/event, the subscriber "
+                         f"{d['sub_cpu_s']:.2f} s of CPU in {d['elapsed_s']:.2f} s, "
+                         if 'srv_cpu_us_per_event' in d else '')
+                      + f"gaps {d['gaps']}) |")
             elif m == 'idle':
                 print(f"| idle ({d['S']} subscribers, {d['streams_per_channel']} per connection) | server bytes per "
                       f"idle subscriber | {d['srv_bytes_per_idle_subscriber']:.0f} (RSS {d['srv_rss_before_kb']} -> "

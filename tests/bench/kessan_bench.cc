@@ -418,12 +418,14 @@ int Main(const Config& c) {
     std::printf("{\"system\": \"kessan\", \"mode\": \"replay\", \"label\": \"%s\", \"size\": %d, "
                 "\"event_bytes\": %llu, \"journal_events\": %llu, \"replayed\": %llu, \"elapsed_s\": %.3f, "
                 "\"replay_per_s\": %.0f, \"publish_per_s\": %.0f, \"srv_rss_kb\": %ld, \"sub_cpu_s\": %.2f, "
-                "\"gaps\": %llu, \"errors\": %llu}\n",
+                "\"srv_cpu_s\": %.2f, \"srv_cpu_us_per_event\": %.3f, \"gaps\": %llu, \"errors\": %llu}\n",
                 c.label.c_str(), c.size, static_cast<unsigned long long>(t.event_bytes),
                 static_cast<unsigned long long>(head), static_cast<unsigned long long>(t.received), el,
                 el > 0 ? t.received / el : 0,
                 replay_published_s_ns ? pub.acked_events() / (replay_published_s_ns / 1e9) : 0, srv.hwm_kb,
-                ChildrenCpuSeconds(), static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
+                ChildrenCpuSeconds(), srv.cpu_s - idle0.cpu_s,
+                t.received ? (srv.cpu_s - idle0.cpu_s) * 1e6 / t.received : 0,
+                static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
     std::fflush(stdout);
     bool ok = t.gaps == 0 && t.errors == 0 && t.received == head - 1 && pub.errors() == 0;
     return ok ? 0 : 1;

@@ -91,6 +91,46 @@ TEST(EncodedEventTest, AJournalRowWithAnotherSequenceIsDataLoss) {
                        "journal row of sequence 10 holds the event of sequence 9"));
 }
 
+// Two frames back to back in one buffer, as a journal row holds them.
+grpc::Slice TwoFrames(const EventPtr& a, const EventPtr& b) {
+  const std::string bytes = absl::StrCat(a->frame(), b->frame());
+  return grpc::Slice(bytes.data(), bytes.size());
+}
+
+TEST(EncodedEventTest, EventsInOneBufferShareItAndKeepTheirBytes) {
+  EventPtr a = FactEvent(9);
+  EventPtr b = FactEvent(10);
+  const grpc::Slice frames = TwoFrames(a, b);
+  const size_t split = a->frame_size();
+  absl::StatusOr<EventPtr> first =
+      JournalEventIn(9, frames, 0, split, a->frame_size() - a->body().size());
+  absl::StatusOr<EventPtr> second = JournalEventIn(10, frames, split, frames.size(),
+                                                   b->frame_size() - b->body().size());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*first)->frame(), a->frame());
+  EXPECT_EQ((*second)->body(), b->body());
+  EXPECT_THAT((*second)->event(), EqualsProto(b->event()));
+  // No copy: both frames point into the buffer.
+  EXPECT_EQ((*first)->slice().begin(), frames.begin());
+  EXPECT_EQ((*second)->slice().begin(), frames.begin() + split);
+}
+
+TEST(EncodedEventTest, DamagedFramesInABufferAreDataLoss) {
+  EventPtr a = FactEvent(9);
+  EventPtr b = FactEvent(10);
+  const grpc::Slice frames = TwoFrames(a, b);
+  const size_t header = a->frame_size() - a->body().size();
+  // The first frame cut short, and the second read as sequence 11.
+  EXPECT_THAT(JournalEventIn(9, frames, 0, a->frame_size() - 3, header),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "journal row of sequence 9 is not a kessan.v1.FeedEvent"));
+  EXPECT_THAT(JournalEventIn(11, frames, a->frame_size(), frames.size(),
+                             b->frame_size() - b->body().size()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "journal row of sequence 11 holds the event of sequence 10"));
+}
+
 TEST(EncodedEventTest, DamageInsideTheBodyLeavesNoAttributes) {
   // Field 12 (fact), 3 bytes long, holding a truncated varint: the top level
   // is sound, so the row is read; the parse on first use fails.

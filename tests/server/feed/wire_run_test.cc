@@ -135,5 +135,78 @@ TEST(AppendWireTest, WithoutRunsEachEventIsItsOwnFrame) {
   EXPECT_EQ(SliceBytes(slices), Frames(events));
 }
 
+// Events whose frames lie back to back in one buffer, as a replay reads them.
+std::vector<EventPtr> EventsInOneBuffer(uint64_t first, uint64_t last) {
+  std::vector<EventPtr> models = FactEvents(first, last);
+  const std::string bytes = Frames(models);
+  const grpc::Slice buffer(bytes.data(), bytes.size());
+  std::vector<EventPtr> out;
+  size_t at = 0;
+  for (const EventPtr& m : models) {
+    absl::StatusOr<EventPtr> e = JournalEventIn(m->sequence(), buffer, at, at + m->frame_size(),
+                                                m->frame_size() - m->body().size());
+    EXPECT_TRUE(e.ok()) << e.status();
+    if (e.ok()) out.push_back(*std::move(e));
+    at += m->frame_size();
+  }
+  return out;
+}
+
+TEST(AppendWireTest, AdjacentFramesOfOneBufferAreOneSlice) {
+  std::vector<EventPtr> events = EventsInOneBuffer(1, 5);
+  ASSERT_THAT(events, SizeIs(5));
+  std::vector<grpc_slice> slices = Wire(events, {});
+  EXPECT_THAT(slices, SizeIs(1));
+  EXPECT_EQ(SliceBytes(slices), Frames(events));
+  // Out of order or with a gap, the frames are not adjacent: split there.
+  std::vector<EventPtr> gapped = Pick(events, {0, 1, 3, 4});
+  slices = Wire(gapped, {});
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(SliceBytes(slices), Frames(gapped));
+  std::vector<EventPtr> reversed = Pick(events, {1, 0});
+  slices = Wire(reversed, {});
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(SliceBytes(slices), Frames(reversed));
+  // Two buffers: one slice each.
+  std::vector<EventPtr> two = EventsInOneBuffer(6, 8);
+  std::vector<EventPtr> both = events;
+  both.insert(both.end(), two.begin(), two.end());
+  slices = Wire(both, {});
+  EXPECT_THAT(slices, SizeIs(2));
+  EXPECT_EQ(SliceBytes(slices), Frames(both));
+}
+
+TEST(AppendWireTest, AMergedSliceLeavesNoReferenceBehind) {
+  released_frames = 0;
+  std::vector<EventPtr> models = FactEvents(1, 3);
+  const std::string frames = Frames(models);
+  auto* bytes = new char[frames.size()];
+  std::memcpy(bytes, frames.data(), frames.size());
+  std::vector<EventPtr> events;
+  {
+    const grpc::Slice buffer(bytes, frames.size(), ReleaseFrame);
+    size_t at = 0;
+    for (const EventPtr& m : models) {
+      absl::StatusOr<EventPtr> e = JournalEventIn(
+          m->sequence(), buffer, at, at + m->frame_size(), m->frame_size() - m->body().size());
+      ASSERT_TRUE(e.ok()) << e.status();
+      events.push_back(*std::move(e));
+      at += m->frame_size();
+    }
+  }
+  {
+    std::vector<grpc_slice> slices = Wire(events, {});
+    ASSERT_THAT(slices, SizeIs(1));
+    grpc::ByteBuffer response(reinterpret_cast<const grpc::Slice*>(slices.data()),
+                              slices.size());
+    ASSERT_EQ(response.Length(), frames.size());
+  }
+  EXPECT_EQ(released_frames, 0);
+  events.resize(2);
+  EXPECT_EQ(released_frames, 0);  // the buffer lives while any event holds it
+  events.clear();
+  EXPECT_EQ(released_frames, 1);
+}
+
 }  // namespace
 }  // namespace kessan

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include <sqlite3.h>
 
@@ -290,6 +291,46 @@ TEST_F(SqliteEventLogTest, ReadAcrossChunkBoundaries) {
   }
   EXPECT_THAT(chunk_sizes, ElementsAre(3, 3, 3, 1));
   EXPECT_THAT(all, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+}
+
+// ReadToSend gives what Read gives; the events of one row share one buffer.
+TEST_F(SqliteEventLogTest, ReadToSendMatchesReadAndSharesABufferPerRow) {
+  ASSERT_TRUE(log_->Append(FactEvents(1, 6)).ok());
+  ASSERT_TRUE(log_->Append(FactEvents(7, 10)).ok());
+  auto to_send = [&](uint64_t after, uint64_t up_to, size_t max_count) {
+    std::vector<EventPtr> events;
+    absl::StatusOr<size_t> n =
+        log_->ReadToSend(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
+    EXPECT_TRUE(n.ok()) << n.status();
+    return events;
+  };
+  for (auto [after, up_to, max_count] : {std::tuple<uint64_t, uint64_t, size_t>{0, 10, 100},
+                                         {2, 8, 100}, {2, 8, 3}, {5, 7, 100}, {9, 20, 100},
+                                         {0, 10, 0}, {10, 20, 100}}) {
+    std::vector<EventPtr> read = Read(after, up_to, max_count);
+    std::vector<EventPtr> sent = to_send(after, up_to, max_count);
+    ASSERT_EQ(Sequences(sent), Sequences(read)) << after << ".." << up_to << " max " << max_count;
+    for (size_t i = 0; i < sent.size(); ++i) {
+      EXPECT_EQ(sent[i]->frame(), read[i]->frame());
+      EXPECT_EQ(sent[i]->body(), read[i]->body());
+      EXPECT_THAT(sent[i]->event(), EqualsProto(read[i]->event()));
+    }
+  }
+  std::vector<EventPtr> sent = to_send(0, 10, 100);
+  ASSERT_EQ(sent.size(), 10u);
+  auto buffer_of = [](const EventPtr& e) {
+    grpc_slice s = e->slice().c_slice();  // takes a reference
+    grpc_slice_refcount* r = s.refcount;
+    grpc_slice_unref(s);
+    return r;
+  };
+  for (size_t i = 1; i < sent.size(); ++i) {
+    const bool same_row = (i < 6) == (i - 1 < 6);
+    EXPECT_EQ(buffer_of(sent[i]) == buffer_of(sent[i - 1]), same_row) << i;
+    if (same_row) {
+      EXPECT_EQ(sent[i]->frame().data(), sent[i - 1]->frame().data() + sent[i - 1]->frame_size());
+    }
+  }
 }
 
 TEST_F(SqliteEventLogTest, ReopenKeepsLastSequenceAndEvents) {
