@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 # The clang build with AddressSanitizer + UndefinedBehaviorSanitizer, which
 # also holds the libFuzzer targets (tests/fuzz).
 SAN_DIR ?= build-asan
-SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+SAN_FLAGS = -O1 -gline-tables-only -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-sanitize=vptr -fsanitize=fuzzer-no-link
 # The shared ASan runtime: plugins link with --no-undefined, and find it
 # (as every executable does) through the rpath.
@@ -20,7 +20,7 @@ SAN_LDFLAGS = -fsanitize=address,undefined -shared-libasan -Wl,-rpath,$(SAN_RT_D
 # RLIMIT_AS under ASan, see server/plugin/worker_main.cc).
 SAN_EXCLUDE ?= plugins.sdk_install_test|MemoryBombIsResourceExhausted|MisbehavingPluginsCostOneCallNotTheServer
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 10
 
 .PHONY: all deps configure build run test lint clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
 
