@@ -36,7 +36,7 @@ function(_kessan_plugin_messages)
     COMMENT "Generating the kessan.v1 messages for plugins")
   add_library(kessan_plugin_messages STATIC ${_outputs})
   set_target_properties(kessan_plugin_messages PROPERTIES
-    POSITION_INDEPENDENT_CODE ON CXX_VISIBILITY_PRESET hidden)
+    POSITION_INDEPENDENT_CODE ON CXX_VISIBILITY_PRESET hidden UNITY_BUILD OFF)
   target_include_directories(kessan_plugin_messages PUBLIC ${_gen} ${KESSAN_PLUGIN_SDK_INCLUDE_DIR})
   target_link_libraries(kessan_plugin_messages PUBLIC protobuf::libprotobuf)
   target_compile_features(kessan_plugin_messages PUBLIC cxx_std_17)

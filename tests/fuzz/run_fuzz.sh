@@ -2,14 +2,21 @@
 # Runs every fuzz target for SECONDS each, from the seed corpus (made from
 # data/iij and data/examples) plus the corpus kept from earlier runs.
 # Fails on the first finding; the crashing input is left in ARTIFACTS.
+# With TARGETs, only those (each ctest fuzz test runs one, side by side).
 #
-#   tests/fuzz/run_fuzz.sh BUILD_DIR SOURCE_DIR SECONDS
+#   tests/fuzz/run_fuzz.sh BUILD_DIR SOURCE_DIR SECONDS [TARGET ...]
 set -euo pipefail
 build="$1"
 src="$2"
 seconds="$3"
+shift 3
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(publish_validation dataset_loader worker_protocol journal_rows)
+fi
 fuzz="$build/tests/fuzz"
-seeds="$fuzz/seeds"
+# Its own seed directory per run of targets: runs side by side do not meet.
+seeds="$fuzz/seeds/$(IFS=-; echo "${targets[*]}")"
 corpus="$fuzz/corpus"
 artifacts="$fuzz/artifacts"
 rm -rf "$seeds"
@@ -18,7 +25,7 @@ rm -rf "$seeds"
 mkdir -p "$artifacts"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-for target in publish_validation dataset_loader worker_protocol journal_rows; do
+for target in "${targets[@]}"; do
   mkdir -p "$corpus/$target"
   echo "fuzz: $target for ${seconds}s"
   log="$fuzz/$target.log"
