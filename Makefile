@@ -69,7 +69,7 @@ test-sanitize: sanitize-build
 
 # Each fuzz target for FUZZ_SMOKE_SECONDS (CI), or FUZZ_SECONDS (make fuzz).
 fuzz-smoke: sanitize-build
-	cd $(SAN_DIR) && ctest --output-on-failure -L fuzz
+	cd $(SAN_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 fuzz:
 	$(MAKE) --no-print-directory sanitize-build SAN_DIR=$(FUZZ_DIR) SAN_OPT=-O1
