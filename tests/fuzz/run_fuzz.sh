@@ -11,10 +11,18 @@ src="$2"
 seconds="$3"
 shift 3
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  targets=(publish_validation dataset_loader worker_protocol journal_rows)
-fi
 fuzz="$build/tests/fuzz"
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$fuzz"/*_fuzz; do
+    [ -x "$f" ] || continue
+    name="${f##*/}"
+    targets+=("${name%_fuzz}")
+  done
+  if [ ${#targets[@]} -eq 0 ]; then
+    echo "fuzz: no fuzz target in $fuzz (build with -DKESSAN_FUZZ=ON and clang)" >&2
+    exit 1
+  fi
+fi
 # Its own seed directory per run of targets: runs side by side do not meet.
 seeds="$fuzz/seeds/$(IFS=-; echo "${targets[*]}")"
 corpus="$fuzz/corpus"
