@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dataset/dataset.h"
 #include "feed/feed.h"
-#include "log/sqlite_event_log.h"
+#include "journal/sqlite_journal.h"
 #include "model/validate.h"
 #include "plugin/paths.h"
 #include "plugin/plugin_host.h"
@@ -188,7 +188,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   ASSIGN_OR_RETURN(CallGuardOptions guard_options, GuardOptions(options));
   std::string journal = (std::filesystem::path(options.data_dir) / "kessan.db").string();
   auto impl = std::make_unique<Impl>();
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteEventLog> log, SqliteEventLog::Open(journal));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(journal));
   Feed::Options feed_options;
   feed_options.retain_events = options.retain_events;
   feed_options.max_queued_events = options.max_queued_events;

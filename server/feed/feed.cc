@@ -118,14 +118,14 @@ EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<EventLog> log,
+absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
                                                  Clock clock) {
   Options options;
   options.clock = std::move(clock);
   return Open(std::move(log), std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<EventLog> log,
+absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
                                                  Options options) {
   std::unique_ptr<Feed> feed(new Feed(std::move(log), std::move(options)));
   {

@@ -17,7 +17,7 @@
 #include "feed/subscription.h"
 #include "feed/wake_pool.h"
 #include "kessan/v1/feed.pb.h"
-#include "log/event_log.h"
+#include "journal/journal.h"
 #include "state/state.h"
 
 namespace kessan {
@@ -49,9 +49,9 @@ class Feed {
   };
 
   // Rebuilds the state from `log`.
-  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<EventLog> log,
+  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
                                                     Options options);
-  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<EventLog> log,
+  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
                                                     Clock clock = &absl::Now);
   ~Feed();
 
@@ -89,7 +89,7 @@ class Feed {
   struct StagedGroup;
 
  private:
-  Feed(std::unique_ptr<EventLog> log, Options options)
+  Feed(std::unique_ptr<Journal> log, Options options)
       : log_(std::move(log)), options_(std::move(options)), wake_pool_(options_.wake_helpers) {}
 
   // The revisions of a point-in-time view that match `filter`.
@@ -115,7 +115,7 @@ class Feed {
   absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch, bool with_events);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::unique_ptr<EventLog> log_;
+  const std::unique_ptr<Journal> log_;
   const Options options_;
   FanOut fanout_;
   WakePool wake_pool_;

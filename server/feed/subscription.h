@@ -12,10 +12,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "feed/encoded_event.h"
-#include "feed/filter.h"
-#include "feed/wire_run.h"
-#include "log/event_log.h"
+#include "event/encoded_event.h"
+#include "event/filter.h"
+#include "event/wire_run.h"
+#include "journal/journal.h"
 
 namespace kessan {
 
@@ -42,7 +42,7 @@ class Subscription {
   struct Options {
     EventFilter filter;
     std::vector<EventPtr> initial;
-    EventLog* log = nullptr;  // for the backlog; unowned, outlives this
+    Journal* log = nullptr;  // for the backlog; unowned, outlives this
     uint64_t backlog_after = 0;
     uint64_t backlog_up_to = 0;
     size_t max_queued = 65536;
@@ -89,7 +89,7 @@ class Subscription {
 
  private:
   const EventFilter filter_;
-  EventLog* const log_;
+  Journal* const log_;
   const size_t max_queued_;
   const Options::Policy policy_;
   const absl::Duration heartbeat_interval_;

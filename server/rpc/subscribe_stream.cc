@@ -1,6 +1,7 @@
 #include "rpc/subscribe_stream.h"
 
 #include "rpc/status_util.h"
+#include "rpc/wire.h"
 
 namespace kessan {
 namespace {
@@ -34,7 +35,7 @@ class StreamCore final : public Waker {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
-  std::vector<grpc_slice> borrowed_ ABSL_GUARDED_BY(mu_);
+  WireBuilder wire_ ABSL_GUARDED_BY(mu_);
 };
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
@@ -79,17 +80,7 @@ void StreamCore::Wake() {
     mu_.Unlock();
     return;
   }
-  // Borrowed handles: the buffer takes the one new reference to each shared
-  // frame or run (a grpc::Slice each would take and drop another).
-  // grpc::Slice is a grpc_slice and nothing else, which ByteBuffer's
-  // constructor asserts. Swapped in, not assigned: an assignment copies.
-  borrowed_.clear();
-  AppendWire(events, runs, &borrowed_);
-  {
-    grpc::ByteBuffer fresh(reinterpret_cast<const grpc::Slice*>(borrowed_.data()),
-                           borrowed_.size());
-    buffer_.Swap(&fresh);
-  }
+  wire_.Build(std::move(events), std::move(runs), &buffer_);
   writing_ = true;
   mu_.Unlock();
   // Safe unlocked: while writing_ is set nobody calls Finish, so the

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "feed/encoded_event.h"
-#include "feed/filter.h"
+#include "event/encoded_event.h"
+#include "event/filter.h"
 #include "model/catalog.h"
 
 namespace kessan {

@@ -18,12 +18,13 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
 #include "bench_events.h"
-#include "feed/encoded_event.h"
+#include "event/encoded_event.h"
 #include "feed/feed.h"
 #include "feed/fanout.h"
 #include "feed/subscription.h"
-#include "feed/wire_run.h"
-#include "log/sqlite_event_log.h"
+#include "event/wire_run.h"
+#include "journal/sqlite_journal.h"
+#include "rpc/wire.h"
 
 namespace kessan::bench {
 namespace {
@@ -84,7 +85,7 @@ void BM_JournalEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_JournalEvent)->Arg(200)->Arg(1024);
 
-// SqliteEventLog::Append of a commit group of N 200-byte events: one
+// SqliteJournal::Append of a commit group of N 200-byte events: one
 // transaction with its fdatasync, in a scratch directory under /tmp. CPU time
 // is the figure (the wall time is mostly the disk's).
 void BM_JournalAppend(benchmark::State& state) {
@@ -95,7 +96,7 @@ void BM_JournalAppend(benchmark::State& state) {
     return;
   }
   {
-    auto log = SqliteEventLog::Open(std::string(dir) + "/journal.db");
+    auto log = SqliteJournal::Open(std::string(dir) + "/journal.db");
     if (!log.ok()) {
       state.SkipWithError(log.status().ToString().c_str());
     } else {
@@ -148,7 +149,7 @@ void BM_ParsePublishArena(benchmark::State& state) {
 BENCHMARK(BM_ParsePublishArena)->Arg(500);
 
 // A journal that keeps nothing: what Feed::Publish costs besides the journal.
-class NullLog final : public EventLog {
+class NullLog final : public Journal {
  public:
   absl::Status Append(const std::vector<EventPtr>& events,
                       const std::vector<BatchRecord>&) override {
@@ -257,50 +258,31 @@ void BM_FanOutDeliverNoDeadlockDetection(benchmark::State& state) {
 }
 BENCHMARK(BM_FanOutDeliverNoDeadlockDetection)->Arg(16)->Arg(256);
 
-// The response of up to 256 events as a ByteBuffer of zero-copy slices, one
-// per event, each a reference to the event's shared frame, built from
-// grpc::Slice copies (each takes and drops a reference of its own).
-void BM_BatchByteBufferSlices(benchmark::State& state) {
+// The response of up to 256 events as a ByteBuffer of zero-copy slices, as
+// rpc/subscribe_stream.cc builds it (WireBuilder): each event's own frame,
+// the slices sharing one refcount that holds the events. The copy of
+// `events` stands for what Subscription::Take hands over.
+void BM_BatchByteBufferFrames(benchmark::State& state) {
   std::vector<EventPtr> events = MakeEvents(static_cast<int>(state.range(0)), 200);
+  WireBuilder builder;
+  grpc::ByteBuffer buffer;
   for (auto _ : state) {
-    std::vector<grpc::Slice> slices;
-    slices.reserve(events.size());
-    for (const EventPtr& e : events) slices.push_back(e->slice());
-    grpc::ByteBuffer buffer(slices.data(), slices.size());
+    builder.Build(events, {}, &buffer);
     benchmark::DoNotOptimize(buffer);
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_BatchByteBufferSlices)->Arg(1)->Arg(16)->Arg(256);
-
-// The same from a reused array of borrowed grpc_slice handles, as
-// rpc/subscribe_stream.cc builds it: the buffer takes the only new reference
-// to each frame. Against one flat copied slice below.
-void BM_BatchByteBufferBorrowed(benchmark::State& state) {
-  std::vector<EventPtr> events = MakeEvents(static_cast<int>(state.range(0)), 200);
-  std::vector<grpc_slice> borrowed;
-  for (auto _ : state) {
-    borrowed.clear();
-    for (const EventPtr& e : events) borrowed.push_back(BorrowSlice(e->slice()));
-    grpc::ByteBuffer buffer(reinterpret_cast<const grpc::Slice*>(borrowed.data()),
-                            borrowed.size());
-    benchmark::DoNotOptimize(buffer);
-  }
-  state.SetItemsProcessed(state.iterations() * state.range(0));
-}
-BENCHMARK(BM_BatchByteBufferBorrowed)->Arg(1)->Arg(16)->Arg(256);
+BENCHMARK(BM_BatchByteBufferFrames)->Arg(1)->Arg(16)->Arg(256);
 
 // The same events held by one WireRun (as FanOut shares a group's frames
-// when several subscribers take it): one slice, one reference per buffer.
+// when several subscribers take it): one slice per buffer.
 void BM_BatchByteBufferRun(benchmark::State& state) {
   std::vector<EventPtr> events = MakeEvents(static_cast<int>(state.range(0)), 200);
   std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(events)};
-  std::vector<grpc_slice> borrowed;
+  WireBuilder builder;
+  grpc::ByteBuffer buffer;
   for (auto _ : state) {
-    borrowed.clear();
-    AppendWire(events, runs, &borrowed);
-    grpc::ByteBuffer buffer(reinterpret_cast<const grpc::Slice*>(borrowed.data()),
-                            borrowed.size());
+    builder.Build(events, runs, &buffer);
     benchmark::DoNotOptimize(buffer);
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));

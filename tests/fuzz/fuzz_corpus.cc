@@ -18,8 +18,8 @@
 #include <string>
 
 #include "dataset/dataset.h"
-#include "feed/encoded_event.h"
-#include "log/journal_rows.h"
+#include "event/encoded_event.h"
+#include "journal/journal_rows.h"
 #include "kessan/v1/plugin.pb.h"
 #include "plugin/worker_protocol.h"
 

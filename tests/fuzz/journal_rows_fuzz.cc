@@ -1,4 +1,4 @@
-// libFuzzer target: reading a journal row (log/journal_rows.h), as kessand
+// libFuzzer target: reading a journal row (journal/journal_rows.h), as kessand
 // reads a row of a damaged or hand-edited journal file. The input is a
 // header (4 bytes: the keys blob's size; 2 bytes: last - first sequence)
 // then the keys blob and the events blob. Whatever the bytes, reading ends
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "feed/encoded_event.h"
-#include "log/journal_rows.h"
+#include "event/encoded_event.h"
+#include "journal/journal_rows.h"
 
 namespace {
 

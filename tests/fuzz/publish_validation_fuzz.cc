@@ -7,7 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "dataset/dataset.h"
-#include "feed/filter.h"
+#include "event/filter.h"
 #include "model/catalog.h"
 #include "model/keys.h"
 #include "model/validate.h"

@@ -1,4 +1,4 @@
-// Tests of server/feed/feed.cc: Feed::Open over a SqliteEventLog in a
+// Tests of server/feed/feed.cc: Feed::Open over a SqliteJournal in a
 // temporary directory, with an injected clock.
 #include "feed/feed.h"
 
@@ -15,8 +15,8 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
-#include "log/journal_rows.h"
-#include "log/sqlite_event_log.h"
+#include "journal/journal_rows.h"
+#include "journal/sqlite_journal.h"
 #include "model/calendar.h"
 #include "testing/test_util.h"
 
@@ -73,9 +73,9 @@ v1::SubscribeRequest FromSequence(uint64_t from_sequence) {
 
 // Passes everything to a journal, but can hold Append calls and fail the
 // next one: a slow or refusing disk.
-class GatedLog final : public EventLog {
+class GatedLog final : public Journal {
  public:
-  explicit GatedLog(std::unique_ptr<EventLog> log) : log_(std::move(log)) {}
+  explicit GatedLog(std::unique_ptr<Journal> log) : log_(std::move(log)) {}
 
   void Hold() {
     absl::MutexLock lock(&mu_);
@@ -131,7 +131,7 @@ class GatedLog final : public EventLog {
   }
 
  private:
-  const std::unique_ptr<EventLog> log_;
+  const std::unique_ptr<Journal> log_;
   absl::Mutex mu_;
   bool held_ ABSL_GUARDED_BY(mu_) = false;
   int held_appends_ ABSL_GUARDED_BY(mu_) = 0;
@@ -145,8 +145,8 @@ class FeedTest : public ::testing::Test {
   // Opens (or reopens) the feed on the journal in dir_.
   void Open() {
     feed_.reset();
-    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
-        SqliteEventLog::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log =
+        SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = log->get();
     auto gated = std::make_unique<GatedLog>(*std::move(log));
@@ -194,7 +194,7 @@ class FeedTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1054166400)};  // 2003-05-29
-  SqliteEventLog* log_ = nullptr;                        // owned by feed_
+  SqliteJournal* log_ = nullptr;                        // owned by feed_
   GatedLog* gate_ = nullptr;                             // owned by feed_
   std::atomic<int> clock_reads_{0};
   std::unique_ptr<Feed> feed_;
@@ -341,8 +341,8 @@ TEST_F(FeedTest, ABatchTheJournalRefusesChangesNothing) {
   auto live = MustSubscribe(FromSequence(2));
   v1::GetSnapshotResponse before = MustSnapshot();
   {
-    absl::StatusOr<std::unique_ptr<SqliteEventLog>> intruder =
-        SqliteEventLog::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> intruder =
+        SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(intruder.ok()) << intruder.status();
     ASSERT_TRUE((*intruder)->Append({FactEvent(3)}).ok());
   }
@@ -703,7 +703,7 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
 }
 
 absl::Status OpenFeed(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log = SqliteEventLog::Open(path);
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
   if (!log.ok()) return log.status();
   return Feed::Open(*std::move(log)).status();
 }

@@ -9,7 +9,7 @@
 #include <numeric>
 #include <string>
 
-#include "log/sqlite_event_log.h"
+#include "journal/sqlite_journal.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -45,12 +45,12 @@ std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
   return out;
 }
 
-// The backlog comes from a SqliteEventLog in a temporary directory.
+// The backlog comes from a SqliteJournal in a temporary directory.
 class SubscriptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
-        SqliteEventLog::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log =
+        SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
   }
@@ -72,7 +72,7 @@ class SubscriptionTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SqliteEventLog> log_;
+  std::unique_ptr<SqliteJournal> log_;
 };
 
 TEST_F(SubscriptionTest, InitialThenBacklogThenLiveInOrder) {
@@ -247,11 +247,11 @@ TEST_F(SubscriptionTest, AStalledConsumerHoldsAFewRunsAndStillGetsEveryFrame) {
   EXPECT_EQ(runs.front(), groups[12].run);
   EXPECT_EQ(runs.back(), groups[19].run);
   // The first 12 groups' events go as their own frames, the last 8 as one
-  // slice per run; the bytes are the same.
-  std::vector<grpc_slice> slices;
-  AppendWire(taken, runs, &slices);
-  EXPECT_THAT(slices, SizeIs(36 + 8));
-  EXPECT_EQ(test::SliceBytes(slices), test::Frames(taken));
+  // range per run; the bytes are the same.
+  std::vector<absl::string_view> ranges;
+  PlanWire(taken, runs, &ranges);
+  EXPECT_THAT(ranges, SizeIs(36 + 8));
+  EXPECT_EQ(test::RangeBytes(ranges), test::Frames(taken));
 }
 
 TEST_F(SubscriptionTest, OverflowDropsTheRunsWithTheQueue) {

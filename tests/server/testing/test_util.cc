@@ -188,11 +188,9 @@ std::string Frames(const std::vector<EventPtr>& events) {
   return out;
 }
 
-std::string SliceBytes(const std::vector<grpc_slice>& slices) {
+std::string RangeBytes(const std::vector<absl::string_view>& ranges) {
   std::string out;
-  for (const grpc_slice& s : slices) {
-    out.append(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(s)), GRPC_SLICE_LENGTH(s));
-  }
+  for (absl::string_view r : ranges) out.append(r.data(), r.size());
   return out;
 }
 

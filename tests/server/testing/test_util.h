@@ -1,5 +1,5 @@
 // Helpers shared by the server unit tests: builders of valid model items, a
-// fake Catalog, an in-memory EventLog, a temporary directory, and matchers
+// fake Catalog, an in-memory Journal, a temporary directory, and matchers
 // for absl::Status and protobuf messages.
 //
 // Builders return items that pass ValidatePublish against IijCatalog(); a
@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include <grpc/slice.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -25,7 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "feed/encoded_event.h"
+#include "event/encoded_event.h"
 #include "feed/subscription.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "kessan/v1/feed.pb.h"
@@ -83,7 +82,7 @@ std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events);
 // The events' frames back to back: the bytes of a response of them.
 std::string Frames(const std::vector<EventPtr>& events);
 // The bytes of `slices` back to back.
-std::string SliceBytes(const std::vector<grpc_slice>& slices);
+std::string RangeBytes(const std::vector<absl::string_view>& ranges);
 std::vector<uint64_t> Sequences(
     const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
 

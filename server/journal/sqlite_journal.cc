@@ -1,6 +1,5 @@
-#include "log/sqlite_event_log.h"
+#include "journal/sqlite_journal.h"
 
-#include <grpc/slice.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -8,7 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "log/journal_rows.h"
+#include "journal/journal_rows.h"
 #include "spdlog/spdlog.h"
 #include "util/status_macros.h"
 
@@ -189,9 +188,9 @@ absl::Status CheckRowRanges(sqlite3* db, const std::string& path, uint64_t first
 }
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
     const std::string& path) {
-  std::unique_ptr<SqliteEventLog> log(new SqliteEventLog());
+  std::unique_ptr<SqliteJournal> log(new SqliteJournal());
   absl::MutexLock w(&log->write_mu_);
   absl::MutexLock r(&log->read_mu_);
   ASSIGN_OR_RETURN(log->writer_, OpenConnection(path, /*create=*/true));
@@ -274,7 +273,7 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   // copying to the commits.
   RETURN_IF_ERROR(Exec(log->checkpointer_, "SELECT COUNT(*) FROM meta"));
   // Replaces SQLite's automatic checkpoint, which runs inside the commit.
-  sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, log.get());
+  sqlite3_wal_hook(db, &SqliteJournal::OnWalCommit, log.get());
   log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
   ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
   // From the row holding the event after ?1 (or the first row) to ?2.
@@ -290,8 +289,8 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   return log;
 }
 
-int SqliteEventLog::OnWalCommit(void* arg, sqlite3* db, const char* name, int frames) {
-  auto* log = static_cast<SqliteEventLog*>(arg);
+int SqliteJournal::OnWalCommit(void* arg, sqlite3* db, const char* name, int frames) {
+  auto* log = static_cast<SqliteJournal*>(arg);
   if (frames < log->background_checkpoint_frames_) return SQLITE_OK;
   absl::MutexLock lock(&log->checkpoint_mu_);
   // The checkpointer cannot finish while commits keep coming; once it has
@@ -307,12 +306,12 @@ int SqliteEventLog::OnWalCommit(void* arg, sqlite3* db, const char* name, int fr
   return SQLITE_OK;
 }
 
-void SqliteEventLog::CheckpointLoop() {
+void SqliteJournal::CheckpointLoop() {
   while (true) {
     {
       absl::MutexLock lock(&checkpoint_mu_);
       checkpoint_mu_.Await(absl::Condition(
-          +[](SqliteEventLog* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->checkpoint_mu_) {
+          +[](SqliteJournal* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->checkpoint_mu_) {
             return l->checkpoint_phase_ == CheckpointPhase::kDue || l->stopping_;
           },
           this));
@@ -333,7 +332,7 @@ void SqliteEventLog::CheckpointLoop() {
   }
 }
 
-SqliteEventLog::~SqliteEventLog() {
+SqliteJournal::~SqliteJournal() {
   if (checkpoint_thread_.joinable()) {
     {
       absl::MutexLock lock(&checkpoint_mu_);
@@ -353,7 +352,7 @@ SqliteEventLog::~SqliteEventLog() {
   sqlite3_close(writer_);
 }
 
-absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
+absl::Status SqliteJournal::Append(const std::vector<EventPtr>& events,
                                     const std::vector<BatchRecord>& batches) {
   absl::MutexLock lock(&write_mu_);
   uint64_t expected = last_sequence_ + 1;
@@ -402,33 +401,33 @@ absl::Status SqliteEventLog::Append(const std::vector<EventPtr>& events,
   return absl::OkStatus();
 }
 
-uint64_t SqliteEventLog::last_sequence() const {
+uint64_t SqliteJournal::last_sequence() const {
   return last_sequence_.load();
 }
 
-uint64_t SqliteEventLog::first_sequence() const {
+uint64_t SqliteJournal::first_sequence() const {
   return first_sequence_.load();
 }
 
-absl::StatusOr<size_t> SqliteEventLog::Read(uint64_t after, uint64_t up_to,
+absl::StatusOr<size_t> SqliteJournal::Read(uint64_t after, uint64_t up_to,
                                             size_t max_count,
                                             const std::function<void(EventPtr)>& fn) {
   return ReadEvents(after, up_to, max_count, /*share_rows=*/false, fn);
 }
 
-absl::StatusOr<size_t> SqliteEventLog::ReadToSend(uint64_t after, uint64_t up_to,
+absl::StatusOr<size_t> SqliteJournal::ReadToSend(uint64_t after, uint64_t up_to,
                                                   size_t max_count,
                                                   const std::function<void(EventPtr)>& fn) {
   return ReadEvents(after, up_to, max_count, /*share_rows=*/true, fn);
 }
 
-absl::StatusOr<size_t> SqliteEventLog::ReadEvents(uint64_t after, uint64_t up_to,
+absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
                                                   size_t max_count, bool share_rows,
                                                   const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> batch;
   const uint64_t complete_from = first_sequence();
   if (max_count == 0 || up_to <= after) return 0;
-  // With share_rows, the frames a row gives are copied once, as one slice.
+  // With share_rows, the frames a row gives are copied once, into one buffer.
   struct Span {
     uint64_t sequence;
     size_t begin, end, body_offset;  // in the row's events blob
@@ -486,9 +485,8 @@ absl::StatusOr<size_t> SqliteEventLog::ReadEvents(uint64_t after, uint64_t up_to
       }
       if (status.ok() && !spans.empty()) {
         const size_t base = spans.front().begin;
-        const grpc::Slice frames(grpc_slice_from_copied_buffer(events.data() + base,
-                                                               spans.back().end - base),
-                                 grpc::Slice::STEAL_REF);
+        const Bytes frames =
+            Bytes::CopyOf(absl::string_view(events.data() + base, spans.back().end - base));
         for (const Span& span : spans) {
           absl::StatusOr<EventPtr> event = JournalEventIn(
               span.sequence, frames, span.begin - base, span.end - base, span.body_offset);
@@ -508,7 +506,7 @@ absl::StatusOr<size_t> SqliteEventLog::ReadEvents(uint64_t after, uint64_t up_to
   return batch.size();
 }
 
-absl::Status SqliteEventLog::ReadView(View view, absl::Time as_of, uint64_t up_to,
+absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to,
                                       const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> events;
   {
@@ -598,7 +596,7 @@ absl::Status SqliteEventLog::ReadView(View view, absl::Time as_of, uint64_t up_t
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<BatchLocation>> SqliteEventLog::FindBatch(
+absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(
     const std::string& publisher_id, const std::string& batch_key) {
   absl::MutexLock lock(&read_mu_);
   sqlite3_stmt* stmt = nullptr;
@@ -624,7 +622,7 @@ absl::StatusOr<std::optional<BatchLocation>> SqliteEventLog::FindBatch(
   return found;
 }
 
-absl::StatusOr<size_t> SqliteEventLog::Prune(uint64_t horizon, std::vector<uint64_t> keep) {
+absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64_t> keep) {
   absl::MutexLock lock(&write_mu_);
   horizon = std::min<uint64_t>(horizon, last_sequence_ + 1);
   if (horizon <= first_sequence_) return 0;

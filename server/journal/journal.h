@@ -1,4 +1,4 @@
-// EventLog: the durable journal of feed events.
+// Journal: the durable journal of feed events.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "feed/encoded_event.h"
+#include "event/encoded_event.h"
 
 namespace kessan {
 
@@ -35,14 +35,14 @@ struct BatchLocation {
 // Which revision of each item ReadView yields.
 enum class View { kFirstReported, kLatest, kAsOf };
 
-// EventLog stores events in sequence order. Sequences start at 1 and have
+// Journal stores events in sequence order. Sequences start at 1 and have
 // no gaps, except below first_sequence() where retention has pruned
 // superseded revisions. Implementations are thread-safe: one appender at a
 // time (calls to Append are serialized by the caller) and any number of
 // concurrent readers.
-class EventLog {
+class Journal {
  public:
-  virtual ~EventLog() = default;
+  virtual ~Journal() = default;
 
   // Appends `events`, whose sequences must be last_sequence()+1, +2, ... in
   // order, all or nothing, with the idempotence keys of the publish batches

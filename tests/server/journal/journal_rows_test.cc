@@ -1,5 +1,5 @@
-// Tests of server/log/journal_rows.cc: the journal's row format.
-#include "log/journal_rows.h"
+// Tests of server/journal/journal_rows.cc: the journal's row format.
+#include "journal/journal_rows.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// Tests of server/feed/filter.cc: matching event attributes.
-#include "feed/filter.h"
+// Tests of server/event/filter.cc: matching event attributes.
+#include "event/filter.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// Tests of server/log/sqlite_event_log.cc: the SQLite journal, in a
+// Tests of server/journal/sqlite_journal.cc: the SQLite journal, in a
 // temporary directory.
-#include "log/sqlite_event_log.h"
+#include "journal/sqlite_journal.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "log/journal_rows.h"
+#include "journal/journal_rows.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -32,13 +32,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class SqliteEventLogTest : public ::testing::Test {
+class SqliteJournalTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
   void Open() {
     log_.reset();
-    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log = SqliteEventLog::Open(path_);
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path_);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
   }
@@ -55,15 +55,15 @@ class SqliteEventLogTest : public ::testing::Test {
 
   TempDir dir_;
   const std::string path_ = dir_.File("journal.db");
-  std::unique_ptr<SqliteEventLog> log_;
+  std::unique_ptr<SqliteJournal> log_;
 };
 
-TEST_F(SqliteEventLogTest, EmptyLog) {
+TEST_F(SqliteJournalTest, EmptyLog) {
   EXPECT_EQ(log_->last_sequence(), 0u);
   EXPECT_THAT(Read(0, 100), IsEmpty());
 }
 
-TEST_F(SqliteEventLogTest, AppendReadRoundTrip) {
+TEST_F(SqliteJournalTest, AppendReadRoundTrip) {
   std::vector<EventPtr> written = FactEvents(1, 3);
   ASSERT_TRUE(log_->Append(written).ok());
   EXPECT_EQ(log_->last_sequence(), 3u);
@@ -79,7 +79,7 @@ TEST_F(SqliteEventLogTest, AppendReadRoundTrip) {
   }
 }
 
-TEST_F(SqliteEventLogTest, AppendsAccumulate) {
+TEST_F(SqliteJournalTest, AppendsAccumulate) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 2)).ok());
   ASSERT_TRUE(log_->Append(FactEvents(3, 2)).ok());
   ASSERT_TRUE(log_->Append({}).ok());
@@ -87,7 +87,7 @@ TEST_F(SqliteEventLogTest, AppendsAccumulate) {
   EXPECT_THAT(Sequences(Read(0, 4)), ElementsAre(1, 2, 3, 4));
 }
 
-TEST_F(SqliteEventLogTest, OutOfOrderAppendIsRefusedAndWritesNothing) {
+TEST_F(SqliteJournalTest, OutOfOrderAppendIsRefusedAndWritesNothing) {
   // The first event is due at 1.
   EXPECT_FALSE(log_->Append(FactEvents(2, 1)).ok());
   // A gap inside the batch refuses the whole batch, its good head included.
@@ -109,7 +109,7 @@ TEST_F(SqliteEventLogTest, OutOfOrderAppendIsRefusedAndWritesNothing) {
 }
 
 // A commit group's size, read back as written.
-TEST_F(SqliteEventLogTest, ALargeGroupRoundTrips) {
+TEST_F(SqliteJournalTest, ALargeGroupRoundTrips) {
   std::vector<EventPtr> written = FactEvents(1, 75);
   ASSERT_TRUE(log_->Append(written).ok());
   EXPECT_EQ(log_->last_sequence(), 75u);
@@ -146,7 +146,7 @@ int64_t QueryOn(const std::string& path, const std::string& sql) {
 }
 
 // A group of more events than a row holds spans rows, read back across them.
-TEST_F(SqliteEventLogTest, AGroupLargerThanARowSpansRows) {
+TEST_F(SqliteJournalTest, AGroupLargerThanARowSpansRows) {
   const uint64_t n = 2 * kMaxRowEvents + 10;
   ASSERT_TRUE(log_->Append(FactEvents(1, n)).ok());
   EXPECT_EQ(QueryOn(path_, "SELECT COUNT(*) FROM commits"), 3);
@@ -163,7 +163,7 @@ TEST_F(SqliteEventLogTest, AGroupLargerThanARowSpansRows) {
 }
 
 // A row refused in the middle of a group rolls the whole append back.
-TEST_F(SqliteEventLogTest, ARefusedRowInALargeGroupWritesNothing) {
+TEST_F(SqliteJournalTest, ARefusedRowInALargeGroupWritesNothing) {
   auto rows = [&] { return QueryOn(path_, "SELECT COUNT(*) FROM commits"); };
   // The second row's key taken behind the log's back: its insert fails.
   ExecOn(path_, absl::StrCat("INSERT INTO commits VALUES(", kMaxRowEvents + 1, ", ",
@@ -178,18 +178,18 @@ TEST_F(SqliteEventLogTest, ARefusedRowInALargeGroupWritesNothing) {
 }
 
 // A journal missing a row between others refuses to open.
-TEST_F(SqliteEventLogTest, AMissingRowRefusesToOpen) {
+TEST_F(SqliteJournalTest, AMissingRowRefusesToOpen) {
   for (uint64_t s = 1; s <= 9; s += 3) ASSERT_TRUE(log_->Append(FactEvents(s, 3)).ok());
   log_.reset();
   ExecOn(path_, "DELETE FROM commits WHERE first_sequence = 4");
-  EXPECT_THAT(SqliteEventLog::Open(path_).status(),
+  EXPECT_THAT(SqliteJournal::Open(path_).status(),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("journal holds no events from sequence 4 to 6")));
 }
 
 // A journal of schema 1 (one row per event) is converted when opened,
 // pruned gaps and all.
-TEST(SqliteEventLogOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
+TEST(SqliteJournalOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
   TempDir dir;
   const std::string path = dir.File("journal.db");
   ExecOn(path,
@@ -224,7 +224,7 @@ TEST(SqliteEventLogOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
     sqlite3_close(db);
   }
   {
-    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log = SqliteEventLog::Open(path);
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_EQ((*log)->last_sequence(), 5u);
     EXPECT_EQ((*log)->first_sequence(), 4u);
@@ -245,25 +245,25 @@ TEST(SqliteEventLogOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
   }
   EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
   EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'"), 0);
-  absl::StatusOr<std::unique_ptr<SqliteEventLog>> reopened = SqliteEventLog::Open(path);
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> reopened = SqliteJournal::Open(path);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ((*reopened)->last_sequence(), 6u);
 }
 
 // A schema this kessand does not know is refused, the file left as it is.
-TEST(SqliteEventLogOpenTest, AnUnknownSchemaVersionIsRefused) {
+TEST(SqliteJournalOpenTest, AnUnknownSchemaVersionIsRefused) {
   TempDir dir;
   const std::string path = dir.File("journal.db");
   ExecOn(path,
          "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
          "INSERT INTO meta VALUES('schema_version', 9);");
-  EXPECT_THAT(SqliteEventLog::Open(path).status(),
+  EXPECT_THAT(SqliteJournal::Open(path).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("journal schema version 9, this kessand reads 2")));
   EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 9);
 }
 
-TEST_F(SqliteEventLogTest, ReadRanges) {
+TEST_F(SqliteJournalTest, ReadRanges) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 10)).ok());
   EXPECT_THAT(Sequences(Read(2, 5)), ElementsAre(3, 4, 5));
   EXPECT_THAT(Sequences(Read(2, 5, 2)), ElementsAre(3, 4));
@@ -277,7 +277,7 @@ TEST_F(SqliteEventLogTest, ReadRanges) {
 
 // Readers page through the journal max_count events at a time, each page
 // starting after the last sequence of the one before.
-TEST_F(SqliteEventLogTest, ReadAcrossChunkBoundaries) {
+TEST_F(SqliteJournalTest, ReadAcrossChunkBoundaries) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 10)).ok());
   std::vector<uint64_t> all;
   std::vector<size_t> chunk_sizes;
@@ -294,7 +294,7 @@ TEST_F(SqliteEventLogTest, ReadAcrossChunkBoundaries) {
 }
 
 // ReadToSend gives what Read gives; the events of one row share one buffer.
-TEST_F(SqliteEventLogTest, ReadToSendMatchesReadAndSharesABufferPerRow) {
+TEST_F(SqliteJournalTest, ReadToSendMatchesReadAndSharesABufferPerRow) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 6)).ok());
   ASSERT_TRUE(log_->Append(FactEvents(7, 10)).ok());
   auto to_send = [&](uint64_t after, uint64_t up_to, size_t max_count) {
@@ -318,22 +318,16 @@ TEST_F(SqliteEventLogTest, ReadToSendMatchesReadAndSharesABufferPerRow) {
   }
   std::vector<EventPtr> sent = to_send(0, 10, 100);
   ASSERT_EQ(sent.size(), 10u);
-  auto buffer_of = [](const EventPtr& e) {
-    grpc_slice s = e->slice().c_slice();  // takes a reference
-    grpc_slice_refcount* r = s.refcount;
-    grpc_slice_unref(s);
-    return r;
-  };
   for (size_t i = 1; i < sent.size(); ++i) {
     const bool same_row = (i < 6) == (i - 1 < 6);
-    EXPECT_EQ(buffer_of(sent[i]) == buffer_of(sent[i - 1]), same_row) << i;
+    EXPECT_EQ(sent[i]->frame_bytes().SharesBufferWith(sent[i - 1]->frame_bytes()), same_row) << i;
     if (same_row) {
       EXPECT_EQ(sent[i]->frame().data(), sent[i - 1]->frame().data() + sent[i - 1]->frame_size());
     }
   }
 }
 
-TEST_F(SqliteEventLogTest, ReopenKeepsLastSequenceAndEvents) {
+TEST_F(SqliteJournalTest, ReopenKeepsLastSequenceAndEvents) {
   std::vector<EventPtr> written = FactEvents(1, 5);
   ASSERT_TRUE(log_->Append(written).ok());
   Open();
@@ -350,7 +344,7 @@ TEST_F(SqliteEventLogTest, ReopenKeepsLastSequenceAndEvents) {
   EXPECT_EQ(log_->last_sequence(), 6u);
 }
 
-TEST_F(SqliteEventLogTest, ReadSeesAppendsMadeAfterAnEarlierRead) {
+TEST_F(SqliteJournalTest, ReadSeesAppendsMadeAfterAnEarlierRead) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 1)).ok());
   EXPECT_THAT(Sequences(Read(0, 10)), ElementsAre(1));
   ASSERT_TRUE(log_->Append(FactEvents(2, 1)).ok());
@@ -365,7 +359,7 @@ std::vector<EventPtr> RevisedEvents() {
   return events;
 }
 
-TEST_F(SqliteEventLogTest, ViewsPickOneRevisionPerItem) {
+TEST_F(SqliteJournalTest, ViewsPickOneRevisionPerItem) {
   ASSERT_TRUE(log_->Append(RevisedEvents()).ok());
   auto view = [&](View v, absl::Time as_of, uint64_t up_to) {
     std::vector<EventPtr> events;
@@ -380,7 +374,7 @@ TEST_F(SqliteEventLogTest, ViewsPickOneRevisionPerItem) {
   EXPECT_THAT(view(View::kAsOf, absl::FromUnixSeconds(1054166400), 8), IsEmpty());
 }
 
-TEST_F(SqliteEventLogTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
+TEST_F(SqliteJournalTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
   ASSERT_TRUE(log_->Append(RevisedEvents()).ok());
   absl::StatusOr<size_t> pruned = log_->Prune(7, {6, 5});
   ASSERT_TRUE(pruned.ok()) << pruned.status();
@@ -398,7 +392,7 @@ TEST_F(SqliteEventLogTest, PruneKeepsWhatItIsToldAndEverythingFromTheHorizon) {
 
 // Random appends (some spanning rows), prunes and reopens, each followed by
 // reads and views checked against a plain model of what the log holds.
-TEST_F(SqliteEventLogTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
+TEST_F(SqliteJournalTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
   std::mt19937 rng(20261130);
   auto pick = [&](uint64_t lo, uint64_t hi) {  // in [lo, hi]
     return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
@@ -508,7 +502,7 @@ TEST_F(SqliteEventLogTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
   }
 }
 
-TEST_F(SqliteEventLogTest, ANewJournalHasLargePages) {
+TEST_F(SqliteJournalTest, ANewJournalHasLargePages) {
   // Another connection reads what Open chose for a new file.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
@@ -529,7 +523,7 @@ EventPtr LargeFactEvent(uint64_t sequence) {
 
 // The checkpointer thread copies the WAL into the database by itself: with
 // no commit after the one that made it due, the database file still grows.
-TEST_F(SqliteEventLogTest, TheCheckpointerCopiesTheWalWithoutACommit) {
+TEST_F(SqliteJournalTest, TheCheckpointerCopiesTheWalWithoutACommit) {
   std::vector<EventPtr> events;
   for (uint64_t s = 1; s <= 1536; ++s) events.push_back(LargeFactEvent(s));  // ~6 MiB
   ASSERT_TRUE(log_->Append(events).ok());
@@ -545,7 +539,7 @@ TEST_F(SqliteEventLogTest, TheCheckpointerCopiesTheWalWithoutACommit) {
 // A steady stream of commits keeps the WAL to a few MiB: the checkpointer
 // copies it into the database every 4 MiB and the WAL starts over. With
 // 64 KiB pages the bound used to be 64 MiB, whose write-back stalled commits.
-TEST_F(SqliteEventLogTest, TheWalStartsOverEveryFewMebibytes) {
+TEST_F(SqliteJournalTest, TheWalStartsOverEveryFewMebibytes) {
   uint64_t sequence = 0;
   for (int commit = 0; commit < 48; ++commit) {  // 48 commits of ~512 KiB
     std::vector<EventPtr> events;
@@ -561,15 +555,15 @@ TEST_F(SqliteEventLogTest, TheWalStartsOverEveryFewMebibytes) {
   EXPECT_EQ(Read(0, sequence, sequence).size(), sequence);
 }
 
-TEST(SqliteEventLogOpenTest, MissingDirectoryIsAnError) {
+TEST(SqliteJournalOpenTest, MissingDirectoryIsAnError) {
   TempDir dir;
-  EXPECT_FALSE(SqliteEventLog::Open(dir.File("no/such/dir/journal.db")).ok());
+  EXPECT_FALSE(SqliteJournal::Open(dir.File("no/such/dir/journal.db")).ok());
 }
 
-TEST(SqliteEventLogOpenTest, AFileThatIsNotAJournalIsAnError) {
+TEST(SqliteJournalOpenTest, AFileThatIsNotAJournalIsAnError) {
   TempDir dir;
   std::string path = dir.WriteFile("journal.db", std::string(4096, 'x'));
-  EXPECT_FALSE(SqliteEventLog::Open(path).ok());
+  EXPECT_FALSE(SqliteJournal::Open(path).ok());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// SqliteEventLog: the embedded EventLog, one SQLite file in WAL mode.
+// SqliteJournal: the embedded Journal, one SQLite file in WAL mode.
 #pragma once
 
 #include <atomic>
@@ -9,23 +9,23 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "log/event_log.h"
+#include "journal/journal.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace kessan {
 
-// SqliteEventLog keeps the journal in one SQLite database file (WAL,
+// SqliteJournal keeps the journal in one SQLite database file (WAL,
 // synchronous=FULL, so a committed append survives a crash or power loss).
 // One connection writes, another reads; both are guarded by their mutex.
-class SqliteEventLog final : public EventLog {
+class SqliteJournal final : public Journal {
  public:
   // Opens or creates the journal at `path`.
-  static absl::StatusOr<std::unique_ptr<SqliteEventLog>> Open(const std::string& path);
-  ~SqliteEventLog() override;
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path);
+  ~SqliteJournal() override;
 
-  using EventLog::Append;
+  using Journal::Append;
   absl::Status Append(const std::vector<EventPtr>& events,
                       const std::vector<BatchRecord>& batches) override;
   uint64_t last_sequence() const override;
@@ -41,7 +41,7 @@ class SqliteEventLog final : public EventLog {
   absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override;
 
  private:
-  SqliteEventLog() = default;
+  SqliteJournal() = default;
 
   // Read and ReadToSend: `share_rows` gives the events of a row one buffer.
   absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,

@@ -1,4 +1,4 @@
-#include "feed/filter.h"
+#include "event/filter.h"
 
 #include <algorithm>
 

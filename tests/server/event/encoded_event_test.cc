@@ -1,6 +1,6 @@
-// Tests of server/feed/encoded_event.cc: events encoded once, framed as
+// Tests of server/event/encoded_event.cc: events encoded once, framed as
 // elements of SubscribeResponse.events.
-#include "feed/encoded_event.h"
+#include "event/encoded_event.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -55,7 +55,7 @@ TEST(EncodedEventTest, JournalEventsParseOnFirstUse) {
   const EventPtr& lazy = *read;
   EXPECT_EQ(lazy->sequence(), 5u);
   EXPECT_EQ(lazy->frame(), original->frame());
-  EXPECT_EQ(lazy->slice().size(), original->frame_size());
+  EXPECT_EQ(lazy->frame_bytes().size(), original->frame_size());
   EXPECT_EQ(lazy->attrs().item_key, original->attrs().item_key);
   EXPECT_THAT(lazy->event(), EqualsProto(original->event()));
 }
@@ -92,15 +92,14 @@ TEST(EncodedEventTest, AJournalRowWithAnotherSequenceIsDataLoss) {
 }
 
 // Two frames back to back in one buffer, as a journal row holds them.
-grpc::Slice TwoFrames(const EventPtr& a, const EventPtr& b) {
-  const std::string bytes = absl::StrCat(a->frame(), b->frame());
-  return grpc::Slice(bytes.data(), bytes.size());
+Bytes TwoFrames(const EventPtr& a, const EventPtr& b) {
+  return Bytes::CopyOf(absl::StrCat(a->frame(), b->frame()));
 }
 
 TEST(EncodedEventTest, EventsInOneBufferShareItAndKeepTheirBytes) {
   EventPtr a = FactEvent(9);
   EventPtr b = FactEvent(10);
-  const grpc::Slice frames = TwoFrames(a, b);
+  const Bytes frames = TwoFrames(a, b);
   const size_t split = a->frame_size();
   absl::StatusOr<EventPtr> first =
       JournalEventIn(9, frames, 0, split, a->frame_size() - a->body().size());
@@ -112,14 +111,15 @@ TEST(EncodedEventTest, EventsInOneBufferShareItAndKeepTheirBytes) {
   EXPECT_EQ((*second)->body(), b->body());
   EXPECT_THAT((*second)->event(), EqualsProto(b->event()));
   // No copy: both frames point into the buffer.
-  EXPECT_EQ((*first)->slice().begin(), frames.begin());
-  EXPECT_EQ((*second)->slice().begin(), frames.begin() + split);
+  EXPECT_EQ((*first)->frame().data(), frames.data());
+  EXPECT_EQ((*second)->frame().data(), frames.data() + split);
+  EXPECT_TRUE((*first)->frame_bytes().SharesBufferWith(frames));
 }
 
 TEST(EncodedEventTest, DamagedFramesInABufferAreDataLoss) {
   EventPtr a = FactEvent(9);
   EventPtr b = FactEvent(10);
-  const grpc::Slice frames = TwoFrames(a, b);
+  const Bytes frames = TwoFrames(a, b);
   const size_t header = a->frame_size() - a->body().size();
   // The first frame cut short, and the second read as sequence 11.
   EXPECT_THAT(JournalEventIn(9, frames, 0, a->frame_size() - 3, header),

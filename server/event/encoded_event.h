@@ -4,11 +4,10 @@
 #include <memory>
 #include <string>
 
-#include <grpcpp/support/slice.h>
-
 #include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "event/bytes.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/keys.h"
 
@@ -17,7 +16,7 @@ namespace kessan {
 // EncodedEvent holds an event's wire form as one element of
 // SubscribeResponse.events (field tag, length, FeedEvent bytes), so a
 // response of several events is the concatenation of their frames. The frame
-// is one gRPC refcounted slice: each subscriber's response takes a reference
+// is one refcounted Bytes: each subscriber's response takes a reference
 // (an atomic increment), never a copy. The decoded event and its filter
 // attributes are there from the start for an event encoded from a message;
 // a published event keeps its attributes and parses its bytes only if the
@@ -27,16 +26,16 @@ namespace kessan {
 class EncodedEvent {
  public:
   // Use EncodeEvent or JournalEvent.
-  EncodedEvent(uint64_t sequence, grpc::Slice frame, size_t body_offset)
+  EncodedEvent(uint64_t sequence, Bytes frame, size_t body_offset)
       : sequence_(sequence), frame_(std::move(frame)), body_offset_(body_offset) {}
 
   uint64_t sequence() const { return sequence_; }
   const v1::FeedEvent& event() const;
   const EventAttrs& attrs() const;
   // The frame, and inside it the FeedEvent's serialized bytes.
-  const grpc::Slice& slice() const { return frame_; }
+  const Bytes& frame_bytes() const { return frame_; }
   size_t frame_size() const { return frame_.size(); }
-  absl::string_view frame() const;
+  absl::string_view frame() const { return frame_.view(); }
   absl::string_view body() const { return frame().substr(body_offset_); }
 
  private:
@@ -47,7 +46,7 @@ class EncodedEvent {
   void Decode() const;
 
   const uint64_t sequence_;
-  const grpc::Slice frame_;
+  const Bytes frame_;
   const size_t body_offset_;
   mutable absl::once_flag decoded_;
   mutable v1::FeedEvent event_;
@@ -78,7 +77,7 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
 // JournalEvent for the frame at [begin, end) of `frames`, whose body starts
 // `body_offset` bytes in: the event shares `frames` (a reference, no copy),
 // and keeps all of it alive while it lives.
-absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const grpc::Slice& frames,
+absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames,
                                         size_t begin, size_t end, size_t body_offset);
 
 // DATA_LOSS naming the journal row of `sequence`, whose bytes are not a

@@ -1,4 +1,4 @@
-#include "feed/encoded_event.h"
+#include "event/encoded_event.h"
 
 #include <cstring>
 
@@ -26,41 +26,37 @@ size_t FrameHeader(size_t body_size, char* out) {
   return n;
 }
 
-// A slice for a frame whose body is `body_size` bytes, its header written;
+// A buffer for a frame whose body is `body_size` bytes, its header written;
 // `body` points where the body goes.
-grpc::Slice NewFrame(size_t body_size, size_t* header_size, char** body) {
+Bytes NewFrame(size_t body_size, size_t* header_size, char** body) {
   char header[11];
   *header_size = FrameHeader(body_size, header);
-  grpc::Slice frame(*header_size + body_size);
-  char* at = reinterpret_cast<char*>(const_cast<uint8_t*>(frame.begin()));
+  char* at;
+  Bytes frame = Bytes::Allocate(*header_size + body_size, &at);
   std::memcpy(at, header, *header_size);
   *body = at + *header_size;
   return frame;
 }
 
-// One allocation: the header and `body` in a new refcounted slice.
+// One allocation: the header and `body` in a new refcounted buffer.
 std::shared_ptr<EncodedEvent> Frame(uint64_t sequence, absl::string_view body) {
   size_t header_size;
   char* at;
-  grpc::Slice frame = NewFrame(body.size(), &header_size, &at);
+  Bytes frame = NewFrame(body.size(), &header_size, &at);
   if (!body.empty()) std::memcpy(at, body.data(), body.size());
   return std::make_shared<EncodedEvent>(sequence, std::move(frame), header_size);
 }
 
-// `event` serialized straight into a new frame's slice.
+// `event` serialized straight into a new frame's buffer.
 std::shared_ptr<EncodedEvent> SerializeToFrame(const v1::FeedEvent& event) {
   size_t header_size;
   char* at;
-  grpc::Slice frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
+  Bytes frame = NewFrame(event.ByteSizeLong(), &header_size, &at);
   event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(at));
   return std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
 }
 
 }  // namespace
-
-absl::string_view EncodedEvent::frame() const {
-  return absl::string_view(reinterpret_cast<const char*>(frame_.begin()), frame_.size());
-}
 
 void EncodedEvent::Decode() const {
   absl::call_once(decoded_, [this] {
@@ -149,13 +145,12 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
   return Frame(sequence, body);
 }
 
-absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const grpc::Slice& frames,
-                                        size_t begin, size_t end, size_t body_offset) {
-  const absl::string_view frame(reinterpret_cast<const char*>(frames.begin()) + begin,
-                                end - begin);
+absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames, size_t begin,
+                                        size_t end, size_t body_offset) {
+  const absl::string_view frame = frames.view().substr(begin, end - begin);
   absl::Status checked = CheckJournalBody(sequence, frame.substr(body_offset));
   if (!checked.ok()) return checked;
-  return std::make_shared<EncodedEvent>(sequence, frames.sub(begin, end), body_offset);
+  return std::make_shared<EncodedEvent>(sequence, frames.Sub(begin, end), body_offset);
 }
 
 absl::Status DamagedJournalRow(uint64_t sequence) {

@@ -1,4 +1,4 @@
-#include "log/journal_rows.h"
+#include "journal/journal_rows.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
