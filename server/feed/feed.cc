@@ -532,30 +532,36 @@ absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::Filter& filter)
   return Snapshot(request);
 }
 
-absl::StatusOr<std::vector<EventPtr>> Feed::ViewLocked(const EventFilter& filter,
-                                                       const v1::PointInTime& when) {
-  View view;
+absl::StatusOr<Feed::ViewSpec> Feed::ParseView(const v1::PointInTime& when) {
+  ViewSpec spec;
   switch (when.view()) {
     case v1::REVISION_VIEW_UNSPECIFIED:
     case v1::REVISION_VIEW_LATEST:
-      return state_.Snapshot(filter);
+      return spec;
     case v1::REVISION_VIEW_FIRST_REPORTED:
-      view = View::kFirstReported;
+      spec.view = View::kFirstReported;
       break;
     case v1::REVISION_VIEW_AS_OF:
       if (!when.has_as_of()) {
         return absl::InvalidArgumentError(
             "point_in_time.as_of: must be set with REVISION_VIEW_AS_OF");
       }
-      view = View::kAsOf;
+      spec.view = View::kAsOf;
+      spec.as_of = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(when.as_of()));
       break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("point_in_time.view: unknown view ", when.view()));
   }
-  absl::Time as_of = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(when.as_of()));
+  spec.latest = false;
+  return spec;
+}
+
+absl::StatusOr<std::vector<EventPtr>> Feed::PastView(Journal& log, const ViewSpec& spec,
+                                                     uint64_t up_to,
+                                                     const EventFilter& filter) {
   std::vector<EventPtr> out;
-  RETURN_IF_ERROR(log_->ReadView(view, as_of, state_.last_sequence(), [&](EventPtr e) {
+  RETURN_IF_ERROR(log.ReadView(spec.view, spec.as_of, up_to, [&](EventPtr e) {
     if (e->attrs().kind != v1::EVENT_KIND_RETRACTION && filter.Matches(e->attrs())) {
       out.push_back(std::move(e));
     }
@@ -564,24 +570,45 @@ absl::StatusOr<std::vector<EventPtr>> Feed::ViewLocked(const EventFilter& filter
 }
 
 absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::GetSnapshotRequest& request) {
-  absl::ReaderMutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(v1::Filter valid, ValidateFilter(request.filter(), state_));
-  ASSIGN_OR_RETURN(std::vector<EventPtr> events,
-                   ViewLocked(EventFilter(valid), request.point_in_time()));
+  ASSIGN_OR_RETURN(ViewSpec spec, ParseView(request.point_in_time()));
   v1::GetSnapshotResponse response;
-  response.set_sequence(state_.last_sequence());
+  std::vector<EventPtr> events;
+  EventFilter filter;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(v1::Filter valid, ValidateFilter(request.filter(), state_));
+    filter = EventFilter(valid);
+    response.set_sequence(state_.last_sequence());
+    if (spec.latest) events = state_.Snapshot(filter);
+  }
+  if (!spec.latest) {
+    ASSIGN_OR_RETURN(events, PastView(*log_, spec, response.sequence(), filter));
+  }
   for (const EventPtr& e : events) *response.add_events() = e->event();
   return response;
 }
 
 absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
     const v1::SubscribeRequest& request) {
-  absl::ReaderMutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(ViewSpec spec, ParseView(request.point_in_time()));
+  std::shared_ptr<Subscription> subscription;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(subscription, SubscribeLocked(request, spec));
+  }
+  // Its journal reads, if any, start now, outside mu_.
+  subscription->Start();
+  return subscription;
+}
+
+absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
+    const v1::SubscribeRequest& request, const ViewSpec& spec) {
   ASSIGN_OR_RETURN(v1::Filter valid, ValidateFilter(request.filter(), state_));
   uint64_t head = state_.last_sequence();
   Subscription::Options options;
   options.filter = EventFilter(valid);
   options.log = log_.get();
+  options.readers = &readers_;
   options.max_queued = options_.max_queued_events;
   options.now = options_.clock();
   switch (request.slow_consumer_policy()) {
@@ -601,14 +628,29 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
           ? options_.default_heartbeat
           : std::clamp(absl::Milliseconds(request.heartbeat_interval_ms()),
                        options_.min_heartbeat, options_.max_heartbeat);
+  // The snapshot's events, framed by its begin and end marks.
+  auto framed = [head](EventPtr before, std::vector<EventPtr> items) {
+    std::vector<EventPtr> initial;
+    initial.reserve(items.size() + 3);
+    if (before) initial.push_back(std::move(before));
+    initial.push_back(ControlEvent(true, head, 0));
+    const size_t count = items.size();
+    for (EventPtr& e : items) initial.push_back(std::move(e));
+    initial.push_back(ControlEvent(false, head, count));
+    return initial;
+  };
   auto snapshot = [&](EventPtr before) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<EventPtr> items,
-                     ViewLocked(options.filter, request.point_in_time()));
-    options.initial.reserve(items.size() + 3);
-    if (before) options.initial.push_back(std::move(before));
-    options.initial.push_back(ControlEvent(true, head, 0));
-    options.initial.insert(options.initial.end(), items.begin(), items.end());
-    options.initial.push_back(ControlEvent(false, head, items.size()));
+    if (spec.latest) {
+      options.initial = framed(std::move(before), state_.Snapshot(options.filter));
+      return absl::OkStatus();
+    }
+    // Read by the subscription on the JobPool: live events queue meanwhile.
+    options.load_initial = [log = log_.get(), spec, head, filter = options.filter,
+                            before = std::move(before),
+                            framed]() -> absl::StatusOr<std::vector<EventPtr>> {
+      ASSIGN_OR_RETURN(std::vector<EventPtr> items, PastView(*log, spec, head, filter));
+      return framed(before, std::move(items));
+    };
     return absl::OkStatus();
   };
   switch (request.start()) {

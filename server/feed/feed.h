@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "feed/fanout.h"
+#include "feed/job_pool.h"
 #include "feed/subscription.h"
 #include "feed/wake_pool.h"
 #include "kessan/v1/feed.pb.h"
@@ -25,7 +26,9 @@ namespace kessan {
 // Feed is thread-safe. Publishes are ordered (one group stages while the one
 // before it is journaled); snapshots and new subscriptions run concurrently
 // with each other. A subscription made with a snapshot sees every later
-// event exactly once, after the snapshot.
+// event exactly once, after the snapshot. No journal read holds the feed's
+// mutex: a past view is read after it is released, and subscriptions read
+// their snapshot or backlog on the JobPool.
 class Feed {
  public:
   using Clock = std::function<absl::Time()>;
@@ -46,6 +49,8 @@ class Feed {
     // Threads that help wake the subscribers of a small commit (WakePool):
     // one fewer than the cores.
     int wake_helpers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency())) - 1;
+    // Threads that read the journal for subscriptions (JobPool).
+    int reader_threads = 2;
   };
 
   // Rebuilds the state from `log`.
@@ -90,11 +95,26 @@ class Feed {
 
  private:
   Feed(std::unique_ptr<Journal> log, Options options)
-      : log_(std::move(log)), options_(std::move(options)), wake_pool_(options_.wake_helpers) {}
+      : log_(std::move(log)),
+        options_(std::move(options)),
+        wake_pool_(options_.wake_helpers),
+        readers_(options_.reader_threads) {}
 
-  // The revisions of a point-in-time view that match `filter`.
-  absl::StatusOr<std::vector<EventPtr>> ViewLocked(const EventFilter& filter,
-                                                   const v1::PointInTime& when)
+  // A point-in-time view: the latest revisions (the state, in memory), or
+  // a past view read from the journal (PastView) once mu_ is released.
+  struct ViewSpec {
+    bool latest = true;
+    View view = View::kLatest;
+    absl::Time as_of;
+  };
+  static absl::StatusOr<ViewSpec> ParseView(const v1::PointInTime& when);
+  // The revisions of a past view, up to `up_to`, that match `filter`.
+  static absl::StatusOr<std::vector<EventPtr>> PastView(Journal& log, const ViewSpec& spec,
+                                                        uint64_t up_to,
+                                                        const EventFilter& filter);
+  // Subscribe's part under mu_: the subscription, in the fan-out.
+  absl::StatusOr<std::shared_ptr<Subscription>> SubscribeLocked(
+      const v1::SubscribeRequest& request, const ViewSpec& spec)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // One Publish call waiting in the commit queue.
   struct PendingPublish;
@@ -119,6 +139,8 @@ class Feed {
   const Options options_;
   FanOut fanout_;
   WakePool wake_pool_;
+  // After log_: stopped before the journal is closed.
+  JobPool readers_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);

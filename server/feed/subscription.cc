@@ -7,6 +7,8 @@
 
 namespace kessan {
 namespace {
+// Events read from the journal at a time, and kept read ahead of the
+// consumer: a read starts when fewer are left.
 constexpr size_t kBacklogChunk = 512;
 // A stalled consumer keeps at most this many groups' runs; older queued
 // events go out as their own frames.
@@ -16,17 +18,150 @@ constexpr size_t kMaxRuns = 8;
 Subscription::Subscription(Options options)
     : filter_(std::move(options.filter)),
       log_(options.log),
+      readers_(options.readers),
       max_queued_(options.max_queued),
       policy_(options.policy),
       heartbeat_interval_(options.heartbeat_interval),
+      load_initial_(std::move(options.load_initial)),
+      initial_pending_(load_initial_ != nullptr),
       initial_(std::make_move_iterator(options.initial.begin()),
                std::make_move_iterator(options.initial.end())),
       backlog_after_(options.backlog_after),
       backlog_up_to_(options.backlog_up_to),
       // A consumer busy with a snapshot or backlog takes live events when
       // done; only an idle one needs waking.
-      waiting_(initial_.empty() && backlog_after_ >= backlog_up_to_),
+      waiting_(initial_.empty() && !initial_pending_ && backlog_after_ >= backlog_up_to_),
       last_activity_(options.now) {}
+
+void Subscription::Start() {
+  Reads reads;
+  {
+    absl::MutexLock lock(&mu_);
+    reads = DueReadsLocked();
+  }
+  RunReads(reads);
+}
+
+bool Subscription::ReadingLocked() const {
+  // An error of the backlog's reads counts until Take has ended with it.
+  return initial_pending_ || !initial_.empty() || backlog_after_ < backlog_up_to_ ||
+         !backlog_.empty() || backlog_reading_ || !backlog_error_.ok();
+}
+
+bool Subscription::reading() {
+  absl::MutexLock lock(&mu_);
+  return ReadingLocked() && !(close_.has_value() && !close_->ok());
+}
+
+bool Subscription::AwaitReads(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](Subscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return !s->initial_pending_ && !s->backlog_reading_;
+          },
+          this),
+      timeout);
+}
+
+Subscription::Reads Subscription::DueReadsLocked() {
+  Reads reads;
+  if (close_.has_value() && !close_->ok()) return reads;
+  if (load_initial_ != nullptr) {
+    reads.initial = std::move(load_initial_);
+    load_initial_ = nullptr;
+  } else if (!initial_pending_ && !backlog_reading_ && backlog_error_.ok() &&
+             backlog_after_ < backlog_up_to_ && backlog_.size() < kBacklogChunk) {
+    backlog_reading_ = true;
+    reads.backlog = true;
+  }
+  return reads;
+}
+
+void Subscription::RunReads(Reads reads) {
+  if (!reads.initial && !reads.backlog) return;
+  std::weak_ptr<Subscription> self = weak_from_this();
+  if (readers_ == nullptr || self.expired()) {
+    // No pool, or not shared (a test's own object): read here.
+    if (reads.initial) LoadInitial(reads.initial);
+    if (reads.backlog) ReadBacklog();
+    return;
+  }
+  readers_->Post([self, reads = std::move(reads)] {
+    std::shared_ptr<Subscription> s = self.lock();
+    if (s == nullptr) return;  // gone meanwhile
+    if (reads.initial) s->LoadInitial(reads.initial);
+    if (reads.backlog) s->ReadBacklog();
+  });
+}
+
+void Subscription::LoadInitial(
+    const std::function<absl::StatusOr<std::vector<EventPtr>>()>& load) {
+  absl::StatusOr<std::vector<EventPtr>> initial = load();
+  bool wake;
+  Reads next;
+  {
+    absl::MutexLock lock(&mu_);
+    initial_pending_ = false;
+    if (!initial.ok()) {
+      if (!close_.has_value()) {
+        queue_.clear();
+        runs_.clear();
+        close_ = initial.status();
+      }
+    } else {
+      for (EventPtr& e : *initial) initial_.push_back(std::move(e));
+    }
+    wake = waiting_;
+    waiting_ = false;
+    // Without a pool the consumer's next Take reads on.
+    if (readers_ != nullptr && !weak_from_this().expired()) next = DueReadsLocked();
+  }
+  if (wake) Wake();
+  RunReads(std::move(next));
+}
+
+void Subscription::ReadBacklog() {
+  uint64_t after;
+  {
+    absl::MutexLock lock(&mu_);
+    after = backlog_after_;
+  }
+  std::vector<EventPtr> matched;
+  uint64_t read_to = after;
+  absl::Status damaged;
+  absl::StatusOr<size_t> n =
+      log_->ReadToSend(after, backlog_up_to_, kBacklogChunk, [&](EventPtr e) {
+        if (!damaged.ok()) return;
+        // A filter parses the event; an unfiltered resume sends the bytes.
+        if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
+        read_to = e->sequence();
+        if (filter_.matches_all() || filter_.Matches(e->attrs())) matched.push_back(std::move(e));
+      });
+  bool wake;
+  Reads next;
+  {
+    absl::MutexLock lock(&mu_);
+    backlog_reading_ = false;
+    for (EventPtr& e : matched) backlog_.push_back(std::move(e));
+    backlog_after_ = read_to;
+    if (!damaged.ok()) {
+      backlog_error_ = damaged;
+    } else if (!n.ok()) {
+      backlog_error_ = n.status();
+    } else if (*n == 0) {
+      backlog_error_ = absl::DataLossError(
+          absl::StrCat("journal ends before sequence ", backlog_up_to_));
+    }
+    if (!backlog_error_.ok()) backlog_after_ = backlog_up_to_;  // no more reads
+    wake = waiting_;
+    waiting_ = false;
+    // Without a pool the consumer's next Take reads on.
+    if (readers_ != nullptr && !weak_from_this().expired()) next = DueReadsLocked();
+  }
+  if (wake) Wake();
+  RunReads(std::move(next));
+}
 
 bool Subscription::Push(EventPtr event) {
   absl::MutexLock lock(&mu_);
@@ -96,7 +231,7 @@ bool Subscription::MaybeHeartbeat(absl::Time now, uint64_t last_sequence) {
     return false;
   }
   if (heartbeat_interval_ <= absl::ZeroDuration() || close_.has_value() || !waiting_ ||
-      now - last_activity_ < heartbeat_interval_) {
+      ReadingLocked() || now - last_activity_ < heartbeat_interval_) {
     return false;
   }
   v1::FeedEvent beat;
@@ -148,11 +283,6 @@ void Subscription::Wake() {
 std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
                                          std::vector<WireRunPtr>* runs) {
   std::vector<EventPtr> out;
-  {
-    // An error ends the subscription at once, snapshot and backlog included.
-    absl::MutexLock lock(&mu_);
-    if (close_.has_value() && !close_->ok()) return out;
-  }
   size_t bytes = 0;
   auto room = [&] { return out.size() < max_events && bytes < max_bytes; };
   auto add = [&](EventPtr e) {
@@ -160,45 +290,36 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
     if (e->sequence() > 0) last_taken_.store(e->sequence(), std::memory_order_relaxed);
     out.push_back(std::move(e));
   };
-  while (room() && !initial_.empty()) {
-    add(std::move(initial_.front()));
-    initial_.pop_front();
-  }
-  while (room() && backlog_after_ < backlog_up_to_ && backlog_error_.ok()) {
-    uint64_t read_to = backlog_after_;
-    size_t chunk = std::min(kBacklogChunk, max_events - out.size());
-    if (backlog_frame_bytes_ > 0) {
-      chunk = std::min(chunk, (max_bytes - bytes) / backlog_frame_bytes_ + 1);
+  while (true) {
+    Reads reads;
+    {
+      absl::MutexLock lock(&mu_);
+      // An error ends the subscription at once, snapshot and backlog included.
+      if (close_.has_value() && !close_->ok()) return out;
+      if (!ReadingLocked()) break;
+      while (room() && !initial_.empty()) {
+        add(std::move(initial_.front()));
+        initial_.pop_front();
+      }
+      while (room() && !initial_pending_ && initial_.empty() && !backlog_.empty()) {
+        add(std::move(backlog_.front()));
+        backlog_.pop_front();
+      }
+      if (!backlog_error_.ok() && backlog_.empty() && !backlog_reading_) {
+        // What was read before the error went out first.
+        queue_.clear();
+        runs_.clear();
+        close_ = backlog_error_;
+      }
+      reads = DueReadsLocked();
+      if (!out.empty()) sent_since_check_ = true;
+      waiting_ = out.empty();
     }
-    absl::Status damaged;
-    size_t read_bytes = 0, read_events = 0;
-    absl::StatusOr<size_t> n = log_->ReadToSend(
-        backlog_after_, backlog_up_to_, chunk, [&](EventPtr e) {
-          // Once the response is full, the rest is read again by the next Take.
-          if (!damaged.ok() || !room()) return;
-          read_bytes += e->frame_size();
-          ++read_events;
-          // A filter parses the event; an unfiltered resume sends the bytes.
-          if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
-          read_to = e->sequence();
-          if (filter_.matches_all() || filter_.Matches(e->attrs())) add(std::move(e));
-        });
-    if (!damaged.ok()) {
-      backlog_error_ = damaged;
-    } else if (!n.ok()) {
-      backlog_error_ = n.status();
-    } else if (*n == 0) {
-      backlog_error_ = absl::DataLossError(absl::StrCat(
-          "journal ends before sequence ", backlog_up_to_));
-    }
-    backlog_after_ = read_to;
-    if (read_events > 0) backlog_frame_bytes_ = std::max<size_t>(1, read_bytes / read_events);
-  }
-  if (!out.empty() || backlog_after_ < backlog_up_to_) {
-    if (!backlog_error_.ok()) Close(backlog_error_);
-    absl::MutexLock lock(&mu_);
-    sent_since_check_ = sent_since_check_ || !out.empty();
-    return out;
+    const bool due = reads.initial || reads.backlog;
+    const bool here = readers_ == nullptr || weak_from_this().expired();
+    RunReads(std::move(reads));
+    // Read on this thread: take what the read gave, if there is room.
+    if (!due || !here || !room()) return out;
   }
   absl::MutexLock lock(&mu_);
   while (room() && !control_.empty()) {
@@ -232,7 +353,7 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
 std::optional<absl::Status> Subscription::Finished() {
   absl::MutexLock lock(&mu_);
   if (!close_.has_value()) return std::nullopt;
-  if (close_->ok() && (!queue_.empty() || !initial_.empty())) return std::nullopt;
+  if (close_->ok() && (!queue_.empty() || ReadingLocked())) return std::nullopt;
   return close_;
 }
 

@@ -192,7 +192,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
     const std::string& path) {
   std::unique_ptr<SqliteJournal> log(new SqliteJournal());
   absl::MutexLock w(&log->write_mu_);
-  absl::MutexLock r(&log->read_mu_);
+  log->path_ = path;
   ASSIGN_OR_RETURN(log->writer_, OpenConnection(path, /*create=*/true));
   sqlite3* db = log->writer_;
   // 64 KiB pages (a new journal only; an existing one keeps its size): a
@@ -275,18 +275,71 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
   // Replaces SQLite's automatic checkpoint, which runs inside the commit.
   sqlite3_wal_hook(db, &SqliteJournal::OnWalCommit, log.get());
   log->checkpoint_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
-  ASSIGN_OR_RETURN(log->reader_, OpenConnection(path, /*create=*/false));
+  ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader, OpenReader(path));
+  {
+    absl::MutexLock r(&log->readers_mu_);
+    log->idle_readers_.push_back(std::move(reader));
+  }
+  return log;
+}
+
+// Idle read connections kept for the next reads; more are opened when
+// more reads run at once, and closed when they end.
+constexpr size_t kMaxIdleReaders = 4;
+
+SqliteJournal::Reader::~Reader() {
+  sqlite3_finalize(select);
+  sqlite3_close(db);
+}
+
+// A read connection taken from the idle ones, given back when done.
+class SqliteJournal::ReadLease {
+ public:
+  ReadLease(SqliteJournal* journal, std::unique_ptr<Reader> reader)
+      : journal_(journal), reader_(std::move(reader)) {}
+  ReadLease(ReadLease&& other) = default;
+  ~ReadLease() {
+    if (reader_ == nullptr) return;
+    absl::MutexLock lock(&journal_->readers_mu_);
+    if (journal_->idle_readers_.size() < kMaxIdleReaders) {
+      journal_->idle_readers_.push_back(std::move(reader_));
+    }
+  }
+  Reader* operator->() const { return reader_.get(); }
+
+ private:
+  SqliteJournal* journal_;
+  std::unique_ptr<Reader> reader_;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteJournal::Reader>> SqliteJournal::OpenReader(
+    const std::string& path) {
+  auto reader = std::make_unique<Reader>();
+  ASSIGN_OR_RETURN(reader->db, OpenConnection(path, /*create=*/false));
   // From the row holding the event after ?1 (or the first row) to ?2.
-  if (sqlite3_prepare_v2(log->reader_,
+  if (sqlite3_prepare_v2(reader->db,
                          "SELECT first_sequence, last_sequence, keys, events FROM commits"
                          " WHERE first_sequence >= COALESCE((SELECT first_sequence FROM commits"
                          "   WHERE first_sequence <= ?1 + 1 ORDER BY first_sequence DESC LIMIT 1),"
                          "   0)"
                          " AND first_sequence <= ?2 ORDER BY first_sequence",
-                         -1, &log->select_, nullptr) != SQLITE_OK) {
-    return SqliteError(log->reader_, "prepare select");
+                         -1, &reader->select, nullptr) != SQLITE_OK) {
+    return SqliteError(reader->db, "prepare select");
   }
-  return log;
+  return reader;
+}
+
+absl::StatusOr<SqliteJournal::ReadLease> SqliteJournal::AcquireReader() {
+  {
+    absl::MutexLock lock(&readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Reader> reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReadLease(this, std::move(reader));
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader, OpenReader(path_));
+  return ReadLease(this, std::move(reader));
 }
 
 int SqliteJournal::OnWalCommit(void* arg, sqlite3* db, const char* name, int frames) {
@@ -342,9 +395,8 @@ SqliteJournal::~SqliteJournal() {
   }
   sqlite3_close(checkpointer_);
   {
-    absl::MutexLock r(&read_mu_);
-    sqlite3_finalize(select_);
-    sqlite3_close(reader_);
+    absl::MutexLock r(&readers_mu_);
+    idle_readers_.clear();
   }
   absl::MutexLock w(&write_mu_);
   sqlite3_finalize(insert_batch_);
@@ -434,18 +486,19 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
   };
   std::vector<Span> spans;
   {
-    absl::MutexLock lock(&read_mu_);
-    sqlite3_reset(select_);
-    sqlite3_bind_int64(select_, 1, static_cast<sqlite3_int64>(after));
-    sqlite3_bind_int64(select_, 2, static_cast<sqlite3_int64>(up_to));
+    ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+    sqlite3_stmt* const select = reader->select;
+    sqlite3_reset(select);
+    sqlite3_bind_int64(select, 1, static_cast<sqlite3_int64>(after));
+    sqlite3_bind_int64(select, 2, static_cast<sqlite3_int64>(up_to));
     absl::Status status;
     int rc = SQLITE_DONE;
     uint64_t expected = after + 1;
     bool done = false;  // past up_to, or max_count read
-    while (!done && status.ok() && (rc = sqlite3_step(select_)) == SQLITE_ROW) {
-      const absl::string_view events = Blob(select_, 3);
-      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select_, 0)),
-                    static_cast<uint64_t>(sqlite3_column_int64(select_, 1)), Blob(select_, 2),
+    while (!done && status.ok() && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+      const absl::string_view events = Blob(select, 3);
+      RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select, 0)),
+                    static_cast<uint64_t>(sqlite3_column_int64(select, 1)), Blob(select, 2),
                     events);
       JournalRecord record;
       spans.clear();
@@ -498,9 +551,9 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
         }
       }
     }
-    sqlite3_reset(select_);
+    sqlite3_reset(select);
     RETURN_IF_ERROR(status);
-    if (!done && rc != SQLITE_DONE) return SqliteError(reader_, "read events");
+    if (!done && rc != SQLITE_DONE) return SqliteError(reader->db, "read events");
   }
   for (EventPtr& e : batch) fn(std::move(e));
   return batch.size();
@@ -510,15 +563,16 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
                                       const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> events;
   {
-    absl::MutexLock lock(&read_mu_);
+    ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+    sqlite3* const db = reader->db;
     // One pass over the rows' keys, in sequence order, picks each item's
     // revision; then only the rows holding those are read whole.
     sqlite3_stmt* scan = nullptr;
-    if (sqlite3_prepare_v2(reader_,
+    if (sqlite3_prepare_v2(db,
                            "SELECT first_sequence, last_sequence, keys FROM commits"
                            " WHERE first_sequence <= ?1 ORDER BY first_sequence",
                            -1, &scan, nullptr) != SQLITE_OK) {
-      return SqliteError(reader_, "prepare view");
+      return SqliteError(db, "prepare view");
     }
     sqlite3_bind_int64(scan, 1, static_cast<sqlite3_int64>(up_to));
     const int64_t as_of_ns = absl::ToUnixNanos(as_of);
@@ -543,18 +597,18 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
     }
     sqlite3_finalize(scan);
     RETURN_IF_ERROR(status);
-    if (rc != SQLITE_DONE) return SqliteError(reader_, "read view");
+    if (rc != SQLITE_DONE) return SqliteError(db, "read view");
 
     std::vector<uint64_t> sequences;
     sequences.reserve(chosen.size());
     for (const auto& [key, sequence] : chosen) sequences.push_back(sequence);
     std::sort(sequences.begin(), sequences.end());
     sqlite3_stmt* read_row = nullptr;
-    if (sqlite3_prepare_v2(reader_,
+    if (sqlite3_prepare_v2(db,
                            "SELECT last_sequence, keys, events FROM commits"
                            " WHERE first_sequence = ?1",
                            -1, &read_row, nullptr) != SQLITE_OK) {
-      return SqliteError(reader_, "prepare view row");
+      return SqliteError(db, "prepare view row");
     }
     size_t next = 0;
     while (status.ok() && next < sequences.size()) {
@@ -564,7 +618,7 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
       sqlite3_reset(read_row);
       sqlite3_bind_int64(read_row, 1, static_cast<sqlite3_int64>(start));
       if (sqlite3_step(read_row) != SQLITE_ROW) {
-        status = SqliteError(reader_, absl::StrCat("read view row ", start));
+        status = SqliteError(db, absl::StrCat("read view row ", start));
         break;
       }
       RowReader row(start, static_cast<uint64_t>(sqlite3_column_int64(read_row, 0)),
@@ -598,13 +652,14 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
 
 absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(
     const std::string& publisher_id, const std::string& batch_key) {
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3* const db = reader->db;
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(reader_,
+  if (sqlite3_prepare_v2(db,
                          "SELECT first_sequence, count, fingerprint FROM batches"
                          " WHERE publisher_id = ? AND batch_key = ?",
                          -1, &stmt, nullptr) != SQLITE_OK) {
-    return SqliteError(reader_, "prepare find batch");
+    return SqliteError(db, "prepare find batch");
   }
   sqlite3_bind_text(stmt, 1, publisher_id.data(), static_cast<int>(publisher_id.size()),
                     SQLITE_STATIC);
@@ -618,7 +673,7 @@ absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(
                           static_cast<uint64_t>(sqlite3_column_int64(stmt, 2))};
   }
   sqlite3_finalize(stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(reader_, "find batch");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db, "find batch");
   return found;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -18,7 +19,9 @@ namespace kessan {
 
 // SqliteJournal keeps the journal in one SQLite database file (WAL,
 // synchronous=FULL, so a committed append survives a crash or power loss).
-// One connection writes, another reads; both are guarded by their mutex.
+// One connection writes; each read runs on a read connection of its own
+// (idle ones are kept for the next read), so a long read (a view over the
+// whole journal) holds up neither the writer nor the other readers.
 class SqliteJournal final : public Journal {
  public:
   // Opens or creates the journal at `path`.
@@ -42,6 +45,17 @@ class SqliteJournal final : public Journal {
 
  private:
   SqliteJournal() = default;
+
+  // A read connection with its prepared statement of ReadEvents.
+  struct Reader {
+    ~Reader();
+    sqlite3* db = nullptr;
+    sqlite3_stmt* select = nullptr;
+  };
+  class ReadLease;
+  // An idle read connection, or a new one.
+  absl::StatusOr<ReadLease> AcquireReader();
+  static absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string& path);
 
   // Read and ReadToSend: `share_rows` gives the events of a row one buffer.
   absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,
@@ -73,9 +87,9 @@ class SqliteJournal final : public Journal {
   CheckpointPhase checkpoint_phase_ ABSL_GUARDED_BY(checkpoint_mu_) = CheckpointPhase::kIdle;
   bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
 
-  absl::Mutex read_mu_;
-  sqlite3* reader_ ABSL_GUARDED_BY(read_mu_) = nullptr;
-  sqlite3_stmt* select_ ABSL_GUARDED_BY(read_mu_) = nullptr;
+  std::string path_;
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Reader>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
 }  // namespace kessan

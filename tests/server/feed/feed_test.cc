@@ -116,11 +116,31 @@ class GatedLog final : public Journal {
   uint64_t first_sequence() const override { return log_->first_sequence(); }
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                               const std::function<void(EventPtr)>& fn) override {
+    WaitForReads();
     return log_->Read(after, up_to, max_count, fn);
   }
   absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
                         const std::function<void(EventPtr)>& fn) override {
+    WaitForReads();
     return log_->ReadView(view, as_of, up_to, fn);
+  }
+
+  // Holds Read and ReadView calls (a long scan) until ReleaseReads.
+  void HoldReads() {
+    absl::MutexLock lock(&mu_);
+    reads_held_ = true;
+  }
+  void ReleaseReads() {
+    absl::MutexLock lock(&mu_);
+    reads_held_ = false;
+  }
+  // True once a Read or ReadView call is held; the thread it is held on.
+  bool AwaitHeldRead(std::thread::id* on = nullptr) {
+    absl::MutexLock lock(&mu_);
+    bool held = mu_.AwaitWithTimeout(
+        absl::Condition(+[](int* n) { return *n > 0; }, &held_reads_), absl::Seconds(30));
+    if (on != nullptr) *on = held_read_thread_;
+    return held;
   }
   absl::StatusOr<std::optional<BatchLocation>> FindBatch(
       const std::string& publisher_id, const std::string& batch_key) override {
@@ -133,8 +153,20 @@ class GatedLog final : public Journal {
  private:
   const std::unique_ptr<Journal> log_;
   absl::Mutex mu_;
+  void WaitForReads() {
+    absl::MutexLock lock(&mu_);
+    if (!reads_held_) return;
+    ++held_reads_;
+    held_read_thread_ = std::this_thread::get_id();
+    mu_.Await(absl::Condition(+[](bool* held) { return !*held; }, &reads_held_));
+    --held_reads_;
+  }
+
   bool held_ ABSL_GUARDED_BY(mu_) = false;
   int held_appends_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reads_held_ ABSL_GUARDED_BY(mu_) = false;
+  int held_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread::id held_read_thread_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_next_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -592,6 +624,89 @@ TEST_F(FeedTest, SubscribeFromSequenceReplaysThenGoesLive) {
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(5, 6, 7, 8));
   MustPublish({OperatingIncome("IIJ")});
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(9));
+}
+
+v1::SubscribeRequest FirstReported() {
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
+  request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_FIRST_REPORTED);
+  return request;
+}
+
+TEST_F(FeedTest, APastViewIsReadOffTheFeedMutexAndBeforeLiveEvents) {
+  PublishSample();  // 1..7
+  gate_->HoldReads();
+  // Returns at once: the snapshot is read on the feed's reader threads.
+  auto s = MustSubscribe(FirstReported());
+  std::thread::id read_on;
+  ASSERT_TRUE(gate_->AwaitHeldRead(&read_on));
+  EXPECT_NE(read_on, std::this_thread::get_id());
+  auto waker = std::make_shared<CountingWaker>();
+  s->SetWaker(waker);
+  // A publisher is not held up by the read...
+  absl::Notification published;
+  std::thread publisher([&] {
+    MustPublish({OperatingIncome("SONY")});  // 8
+    published.Notify();
+  });
+  EXPECT_TRUE(published.WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "a publish waited for a journal read";
+  // ...nor is the consumer: nothing to take while the read is out.
+  EXPECT_THAT(s->Take(100, size_t{1} << 30), IsEmpty());
+  EXPECT_TRUE(s->reading());
+  gate_->ReleaseReads();
+  publisher.join();
+  ASSERT_TRUE(s->AwaitReads(absl::Seconds(30)));
+  EXPECT_GE(waker->wakes(), 1);
+  // The snapshot as of sequence 7 (when it was asked for), then event 8 once.
+  std::vector<EventPtr> got = Drain(*s);
+  std::vector<std::string> described = Describe(got);
+  ASSERT_GE(got.size(), 3u);
+  EXPECT_EQ(described.front(), "begin@7");
+  EXPECT_THAT(described[got.size() - 2], ::testing::StartsWith("end@7:"));
+  EXPECT_EQ(got.back()->sequence(), 8u);
+  for (size_t i = 1; i + 2 < got.size(); ++i) EXPECT_LE(got[i]->sequence(), 7u);
+  EXPECT_THAT(Drain(*s), IsEmpty());
+}
+
+TEST_F(FeedTest, AResumeIsReadOnTheReaderThreadsNotInTake) {
+  PublishSample();  // 1..7
+  gate_->HoldReads();
+  auto s = MustSubscribe(FromSequence(2));
+  auto waker = std::make_shared<CountingWaker>();
+  s->SetWaker(waker);
+  std::thread::id read_on;
+  ASSERT_TRUE(gate_->AwaitHeldRead(&read_on));
+  EXPECT_NE(read_on, std::this_thread::get_id());
+  EXPECT_THAT(s->Take(100, size_t{1} << 30), IsEmpty());  // does not wait
+  MustPublish({OperatingIncome("SONY")});  // 8, live, after the backlog
+  gate_->ReleaseReads();
+  ASSERT_TRUE(s->AwaitReads(absl::Seconds(30)));
+  EXPECT_GE(waker->wakes(), 1);
+  EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(3, 4, 5, 6, 7, 8));
+}
+
+TEST_F(FeedTest, ASnapshotOfAPastViewDoesNotHoldUpPublishers) {
+  PublishSample();  // 1..7
+  gate_->HoldReads();
+  v1::GetSnapshotRequest request;
+  request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_FIRST_REPORTED);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot;
+  std::thread reader([&] { snapshot = feed_->Snapshot(request); });
+  ASSERT_TRUE(gate_->AwaitHeldRead());
+  absl::Notification published;
+  std::thread publisher([&] {
+    MustPublish({OperatingIncome("SONY")});  // 8
+    published.Notify();
+  });
+  EXPECT_TRUE(published.WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "a publish waited for a snapshot's journal read";
+  gate_->ReleaseReads();
+  publisher.join();
+  reader.join();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->sequence(), 7u);
+  for (const v1::FeedEvent& e : snapshot->events()) EXPECT_LE(e.sequence(), 7u);
 }
 
 TEST_F(FeedTest, SubscribeFromSequenceAppliesTheFilter) {

@@ -245,7 +245,13 @@ std::vector<EventPtr> Drain(Subscription& subscription, size_t max_events) {
   std::vector<EventPtr> all;
   for (;;) {
     std::vector<EventPtr> taken = subscription.Take(max_events, size_t{1} << 30);
-    if (taken.empty()) return all;
+    if (taken.empty()) {
+      if (!subscription.reading()) return all;
+      if (!subscription.AwaitReads(absl::Seconds(60))) {
+        ADD_FAILURE() << "a journal read of the subscription did not end in 60 s";
+        return all;
+      }
+    }
     all.insert(all.end(), taken.begin(), taken.end());
   }
 }

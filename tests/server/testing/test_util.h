@@ -93,7 +93,8 @@ std::vector<std::string> Describe(const std::vector<EventPtr>& events);
 std::vector<std::string> Describe(
     const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
 
-// Takes from `subscription` until it has nothing ready.
+// Takes from `subscription` until it has nothing ready and no journal read
+// (its snapshot or backlog) to come.
 std::vector<EventPtr> Drain(Subscription& subscription, size_t max_events = 100);
 
 // ---------------------------------------------------------------- fakes
