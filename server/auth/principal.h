@@ -39,6 +39,10 @@ struct Principal {
   uint32_t roles = 0;  // bitwise OR of Role values
   std::vector<std::string> issuers;
   std::vector<std::string> concepts;
+  // The credential it was found by, as the principals file gives it
+  // ("sha256:<hex>" or "x509:<common name>"); empty for Anonymous. Never
+  // logged: it identifies the entry a reload must still hold.
+  std::string credential;
 
   bool Has(Role role) const {
     return (roles & static_cast<uint32_t>(Role::kAdmin)) != 0 ||

@@ -79,9 +79,11 @@ absl::StatusOr<PrincipalTable> PrincipalTable::Parse(absl::string_view text) {
         return LineError(number, "sha256: needs 64 hex digits (the SHA-256 of the token)");
       }
       entry.sha256 = absl::HexStringToBytes(absl::AsciiStrToLower(credential));
+      entry.principal.credential = absl::StrCat("sha256:", absl::AsciiStrToLower(credential));
     } else if (absl::ConsumePrefix(&credential, "x509:")) {
       if (credential.empty()) return LineError(number, "x509: needs the certificate's common name");
       entry.common_name = std::string(credential);
+      entry.principal.credential = absl::StrCat("x509:", credential);
     } else {
       return LineError(number, "the credential is sha256:<hex of the token's SHA-256> or x509:<common name>");
     }
@@ -126,6 +128,13 @@ const Principal* PrincipalTable::FindByCertificate(absl::string_view common_name
   return nullptr;
 }
 
+const Principal* PrincipalTable::FindByName(absl::string_view name) const {
+  for (const Entry& e : entries_) {
+    if (e.principal.name == name) return &e.principal;
+  }
+  return nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path, absl::Duration poll) {
   std::unique_ptr<TokenStore> store(new TokenStore(path));
   absl::Status loaded = store->Reload();
@@ -157,16 +166,33 @@ absl::Status TokenStore::Reload() {
     status = absl::NotFoundError(absl::StrCat("auth_tokens ", path_, ": cannot read the file"));
   }
   absl::StatusOr<PrincipalTable> table = status.ok() ? PrincipalTable::Parse(text.str()) : status;
-  absl::MutexLock lock(&mu_);
-  loaded_ = id;  // do not retry a broken file until it changes again
-  if (!table.ok()) {
-    status = absl::Status(table.status().code(), absl::StrCat("auth_tokens ", path_, ": ", table.status().message()));
-    if (table_ != nullptr) spdlog::error("{}; keeping the previous {} principals", status.ToString(), table_->size());
-    return status;
+  std::shared_ptr<const PrincipalTable> loaded;
+  {
+    absl::MutexLock lock(&mu_);
+    loaded_ = id;  // do not retry a broken file until it changes again
+    if (!table.ok()) {
+      status = absl::Status(table.status().code(), absl::StrCat("auth_tokens ", path_, ": ", table.status().message()));
+      if (table_ != nullptr) spdlog::error("{}; keeping the previous {} principals", status.ToString(), table_->size());
+      return status;
+    }
+    table_ = std::make_shared<const PrincipalTable>(*std::move(table));
+    spdlog::info("auth_tokens {}: {} principals", path_, table_->size());
+    loaded = table_;
   }
-  table_ = std::make_shared<const PrincipalTable>(*std::move(table));
-  spdlog::info("auth_tokens {}: {} principals", path_, table_->size());
+  absl::MutexLock listeners(&listeners_mu_);
+  for (const auto& [listener, fn] : listeners_) fn(*loaded);
   return absl::OkStatus();
+}
+
+int TokenStore::AddListener(std::function<void(const PrincipalTable&)> fn) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_[next_listener_] = std::move(fn);
+  return next_listener_++;
+}
+
+void TokenStore::RemoveListener(int id) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(id);
 }
 
 std::shared_ptr<const PrincipalTable> TokenStore::table() const {

@@ -22,6 +22,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -52,6 +54,8 @@ class PrincipalTable {
   const Principal* FindByToken(absl::string_view token) const;
   // The principal of a client certificate with this common name, or nullptr.
   const Principal* FindByCertificate(absl::string_view common_name) const;
+  // The principal named `name`, or nullptr.
+  const Principal* FindByName(absl::string_view name) const;
   size_t size() const { return entries_.size(); }
 
  private:
@@ -77,6 +81,11 @@ class TokenStore {
   // Reads and parses the file now (e.g. on SIGHUP).
   absl::Status Reload();
   std::shared_ptr<const PrincipalTable> table() const;
+
+  // Calls `fn` with the new table after each reload that parsed, on the
+  // reloading thread, one reload at a time, until RemoveListener(id).
+  int AddListener(std::function<void(const PrincipalTable&)> fn);
+  void RemoveListener(int id);
   const std::string& path() const { return path_; }
 
  private:
@@ -94,6 +103,10 @@ class TokenStore {
   std::shared_ptr<const PrincipalTable> table_ ABSL_GUARDED_BY(mu_);
   FileId loaded_ ABSL_GUARDED_BY(mu_);
   absl::Mutex reload_mu_;  // one reload at a time
+  absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(reload_mu_);
+  std::map<int, std::function<void(const PrincipalTable&)>> listeners_
+      ABSL_GUARDED_BY(listeners_mu_);
+  int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
   absl::Notification stop_;
   std::thread poller_;
 };

@@ -58,6 +58,26 @@ CallGuard::CallGuard(Feed& feed, CallGuardOptions options)
       subscriptions_("subscriptions per connection", options_.max_subscriptions_per_connection),
       scenario_runs_("concurrent scenario runs", options_.max_concurrent_scenario_runs) {
   AuditLogger();
+  if (options_.tokens != nullptr) {
+    tokens_listener_ = options_.tokens->AddListener(
+        [this](const auth::PrincipalTable& table) { streams_.Recheck(table); });
+  }
+}
+
+CallGuard::~CallGuard() {
+  if (tokens_listener_ >= 0) options_.tokens->RemoveListener(tokens_listener_);
+}
+
+std::shared_ptr<void> CallGuard::TrackStream(const auth::Principal& principal, auth::Role role,
+                                             absl::string_view method,
+                                             auth::OpenStreams::End end) {
+  if (options_.tokens == nullptr) return nullptr;
+  return streams_.Track(principal, role,
+                        [this, principal, method = std::string(method),
+                         end = std::move(end)](const absl::Status& status) {
+                          Audit(principal, method, status, "stream=ended-by-reload");
+                          end(status);
+                        });
 }
 
 absl::StatusOr<auth::Principal> CallGuard::Authenticate(const grpc::ServerContextBase& context) {

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "auth/entitlement.h"
 #include "auth/limits.h"
+#include "auth/open_streams.h"
 #include "auth/principal.h"
 #include "auth/token_store.h"
 #include "feed/feed.h"
@@ -39,6 +40,7 @@ struct CallGuardOptions {
 class CallGuard {
  public:
   CallGuard(Feed& feed, CallGuardOptions options);
+  ~CallGuard();
 
   bool enabled() const { return options_.tokens != nullptr || options_.client_certificates; }
 
@@ -61,6 +63,12 @@ class CallGuard {
   // One scenario run at a time per lease.
   absl::StatusOr<auth::Lease> AcquireScenarioRun();
 
+  // Ends the open stream (`end`, audited) at the reload of the principals
+  // file that takes away its principal, credential, `role` or entitlements;
+  // until the handle is dropped. Null when authentication is off.
+  std::shared_ptr<void> TrackStream(const auth::Principal& principal, auth::Role role,
+                                    absl::string_view method, auth::OpenStreams::End end);
+
   // One audit line: principal, method, outcome and `detail` ("items=3").
   void Audit(const auth::Principal& principal, absl::string_view method, const absl::Status& outcome,
              absl::string_view detail = "");
@@ -77,6 +85,8 @@ class CallGuard {
   auth::RateLimiter publish_rate_;
   auth::LeaseCounter subscriptions_;
   auth::LeaseCounter scenario_runs_;
+  auth::OpenStreams streams_;
+  int tokens_listener_ = -1;
 };
 
 }  // namespace kessan

@@ -21,10 +21,7 @@ grpc::Status FeedServiceImpl::StreamedPublish(
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
-  if (!stream->Read(request)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "no request, or one that is not a kessan.v1.PublishRequest");
-  }
+  if (!stream->Read(request)) return NotARequest("kessan.v1.PublishRequest");
   const std::string items = absl::StrCat("items=", request->items_size());
   if (absl::Status allowed = guard_.CheckPublish(*principal, *request); !allowed.ok()) {
     guard_.Audit(*principal, kPublish, allowed, items);
@@ -40,18 +37,21 @@ grpc::Status FeedServiceImpl::StreamedPublish(
   return grpc::Status::OK;
 }
 
-grpc::Status FeedServiceImpl::GetSnapshot(grpc::ServerContext* context,
-                                          const v1::GetSnapshotRequest* request,
-                                          v1::GetSnapshotResponse* response) {
+grpc::Status FeedServiceImpl::StreamedGetSnapshot(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::GetSnapshotRequest, v1::GetSnapshotResponse>* stream) {
   absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kSubscriber, kGetSnapshot);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
-  absl::StatusOr<v1::Filter> filter = guard_.Entitle(*principal, request->filter());
+  v1::GetSnapshotRequest request;
+  if (!stream->Read(&request)) return NotARequest("kessan.v1.GetSnapshotRequest");
+  absl::StatusOr<v1::Filter> filter = guard_.Entitle(*principal, request.filter());
   if (!filter.ok()) return guard_.Refuse(*principal, kGetSnapshot, filter.status());
-  v1::GetSnapshotRequest entitled = *request;
-  *entitled.mutable_filter() = *std::move(filter);
-  absl::StatusOr<v1::GetSnapshotResponse> result = feed_.Snapshot(entitled);
+  *request.mutable_filter() = *std::move(filter);
+  absl::StatusOr<v1::GetSnapshotResponse> result = feed_.Snapshot(request);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
+  if (!stream->Write(*result)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away");
+  }
   return grpc::Status::OK;
 }
 
@@ -60,17 +60,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(
   absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kSubscriber, kSubscribe);
   if (!principal.ok()) return RefuseStream(ToGrpcStatus(principal.status()));
   v1::SubscribeRequest request;
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (!raw->Dump(&slices).ok()) {
-    return RefuseStream(grpc::Status(grpc::StatusCode::INTERNAL, "cannot read request"));
-  }
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  if (!request.ParseFromString(bytes)) {
-    return RefuseStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     "request is not a kessan.v1.SubscribeRequest"));
+  if (!ParseRequest(*raw, &request)) {
+    return RefuseStream(NotARequest("kessan.v1.SubscribeRequest"));
   }
   // The entitled filter also governs a resume: the subscription filters the
   // journal's backlog by it.
@@ -81,7 +72,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(
   if (!lease.ok()) return RefuseStream(guard_.Refuse(*principal, kSubscribe, lease.status()));
   absl::StatusOr<std::shared_ptr<Subscription>> subscription = feed_.Subscribe(request);
   if (!subscription.ok()) return RefuseStream(ToGrpcStatus(subscription.status()));
-  return StartSubscribeStream(feed_, *std::move(subscription), *std::move(lease));
+  // A reload of the principals file that revokes the caller ends the stream.
+  std::weak_ptr<Subscription> weak = *subscription;
+  std::shared_ptr<void> tracked = guard_.TrackStream(
+      *principal, auth::Role::kSubscriber, kSubscribe, [weak](const absl::Status& status) {
+        if (std::shared_ptr<Subscription> s = weak.lock()) {
+          s->Close(status);
+          s->Wake();
+        }
+      });
+  auto held = std::make_shared<std::pair<auth::Lease, std::shared_ptr<void>>>(
+      *std::move(lease), std::move(tracked));
+  return StartSubscribeStream(feed_, *std::move(subscription), std::move(held));
 }
 
 }  // namespace kessan

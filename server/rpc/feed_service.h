@@ -9,13 +9,15 @@ namespace kessan {
 
 // Publish (streamed unary, to read the request onto an arena) and
 // GetSnapshot run on gRPC's synchronous pool (a publish waits for the
-// journal's fsync); Subscribe is a raw callback stream that writes the
+// journal's fsync), streamed so that bytes that are not a request are
+// INVALID_ARGUMENT like any bad input; Subscribe is a raw callback stream that writes the
 // events' pre-encoded bytes, several queued events per message, one write
 // in flight. Every call is authorized, entitled and limited by the
 // CallGuard first. The Feed and the guard must outlive the service.
 class FeedServiceImpl final
     : public v1::FeedService::WithStreamedUnaryMethod_Publish<
-          v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>> {
+          v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
+              v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
  public:
   FeedServiceImpl(Feed& feed, CallGuard& guard) : feed_(feed), guard_(guard) {}
 
@@ -24,9 +26,9 @@ class FeedServiceImpl final
   grpc::Status StreamedPublish(
       grpc::ServerContext* context,
       grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) override;
-  grpc::Status GetSnapshot(grpc::ServerContext* context,
-                           const v1::GetSnapshotRequest* request,
-                           v1::GetSnapshotResponse* response) override;
+  grpc::Status StreamedGetSnapshot(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::GetSnapshotRequest, v1::GetSnapshotResponse>* stream) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 

@@ -22,7 +22,7 @@ constexpr char kWatchScenario[] = "/kessan.v1.ScenarioService/WatchScenario";
 // WatchStream: one WatchScenario call, the sink of its watch. Results come
 // from the watcher's threads, completions from gRPC's; one write in flight,
 // and only the newest pending result is kept.
-class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioResponse>,
+class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                           public WatchSink {
  public:
   // The stream ends itself once done: OnDone releases the last reference.
@@ -32,6 +32,21 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioRespo
                                                         std::move(lease), std::move(scenario)));
     stream->self_ = stream;
     return stream;
+  }
+
+  // Ends the stream with `status` and its watch: the caller was revoked.
+  void Revoke(const absl::Status& status) {
+    std::shared_ptr<Watch> watch;
+    {
+      absl::MutexLock lock(&mu_);
+      watch = watch_;
+    }
+    if (watch) watch->Cancel();
+    End(ToGrpcStatus(status));
+  }
+  void SetTracked(std::shared_ptr<void> tracked) {
+    absl::MutexLock lock(&mu_);
+    tracked_ = std::move(tracked);
   }
 
   void SetWatch(std::shared_ptr<Watch> watch) {
@@ -44,13 +59,21 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioRespo
   }
 
   void OnResult(v1::WatchScenarioResponse response) override {
+    grpc::ByteBuffer bytes;
+    bool own = false;
+    if (!grpc::SerializationTraits<v1::WatchScenarioResponse>::Serialize(response, &bytes, &own)
+             .ok()) {
+      End(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize a scenario result"));
+      return;
+    }
     absl::MutexLock lock(&mu_);
     if (finished_ || finish_after_.has_value()) return;
     if (writing_) {
-      pending_ = std::move(response);
+      pending_.Swap(&bytes);
+      has_pending_ = true;
       return;
     }
-    current_ = std::move(response);
+    current_.Swap(&bytes);
     writing_ = true;
     StartWrite(&current_);
   }
@@ -81,9 +104,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioRespo
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
-    if (pending_.has_value()) {
-      current_ = std::move(*pending_);
-      pending_.reset();
+    if (has_pending_) {
+      current_.Swap(&pending_);
+      pending_.Clear();
+      has_pending_ = false;
       writing_ = true;
       StartWrite(&current_);
     } else if (finish_after_.has_value()) {
@@ -110,11 +134,13 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioRespo
   void OnDone() override {
     std::shared_ptr<Watch> watch;
     std::shared_ptr<WatchStream> self;
+    std::shared_ptr<void> tracked;
     {
       absl::MutexLock lock(&mu_);
       done_ = true;
       watch = std::move(watch_);
       self = std::move(self_);
+      tracked = std::move(tracked_);
     }
     if (watch) watch->Cancel();
     // `self` goes last: the watcher may still hold the sink a while.
@@ -135,8 +161,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchScenarioRespo
   absl::Mutex mu_;
   std::shared_ptr<WatchStream> self_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Watch> watch_ ABSL_GUARDED_BY(mu_);
-  v1::WatchScenarioResponse current_ ABSL_GUARDED_BY(mu_);
-  std::optional<v1::WatchScenarioResponse> pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<void> tracked_ ABSL_GUARDED_BY(mu_);  // CallGuard::TrackStream
+  grpc::ByteBuffer current_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer pending_ ABSL_GUARDED_BY(mu_);  // the newest result not yet written
+  bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_after_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -149,7 +177,33 @@ void ScenarioServiceImpl::Stop() {
   watcher_.Stop(absl::UnavailableError("server shutting down"));
 }
 
-grpc::Status ScenarioServiceImpl::ListScenarios(grpc::ServerContext* context, const v1::ListScenariosRequest*,
+grpc::Status ScenarioServiceImpl::StreamedListScenarios(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream) {
+  v1::ListScenariosRequest request;
+  v1::ListScenariosResponse response;
+  grpc::Status status = ListScenariosFor(context, &response);
+  if (!status.ok()) return status;
+  if (!stream->Read(&request)) return NotARequest("kessan.v1.ListScenariosRequest");
+  if (!stream->Write(response)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away");
+  return grpc::Status::OK;
+}
+
+grpc::Status ScenarioServiceImpl::StreamedRunScenario(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::RunScenarioRequest, v1::RunScenarioResponse>* stream) {
+  absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kRunScenario);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  v1::RunScenarioRequest request;
+  if (!stream->Read(&request)) return NotARequest("kessan.v1.RunScenarioRequest");
+  v1::RunScenarioResponse response;
+  grpc::Status status = RunScenarioFor(*principal, request, &response);
+  if (!status.ok()) return status;
+  if (!stream->Write(response)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away");
+  return grpc::Status::OK;
+}
+
+grpc::Status ScenarioServiceImpl::ListScenariosFor(grpc::ServerContext* context,
                                                 v1::ListScenariosResponse* response) {
   absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kListScenarios);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
@@ -181,10 +235,11 @@ absl::StatusOr<Entitled> EntitleRun(CallGuard& guard, const auth::Principal& pri
 
 }  // namespace
 
-grpc::Status ScenarioServiceImpl::RunScenario(grpc::ServerContext* context, const v1::RunScenarioRequest* request,
+grpc::Status ScenarioServiceImpl::RunScenarioFor(const auth::Principal& caller,
+                                              const v1::RunScenarioRequest& run,
                                               v1::RunScenarioResponse* response) {
-  absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kRunScenario);
-  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  const auth::Principal* principal = &caller;
+  const v1::RunScenarioRequest* request = &run;
   absl::StatusOr<Entitled> entitled = EntitleRun(guard_, *principal, request->issuer());
   if (!entitled.ok()) return guard_.Refuse(*principal, kRunScenario, entitled.status());
   absl::StatusOr<auth::Lease> lease = guard_.AcquireScenarioRun();
@@ -207,17 +262,20 @@ grpc::Status ScenarioServiceImpl::RunScenario(grpc::ServerContext* context, cons
 }
 
 namespace {
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchScenarioResponse> {
+class RefusedWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
 };
 }  // namespace
 
-grpc::ServerWriteReactor<v1::WatchScenarioResponse>* ScenarioServiceImpl::WatchScenario(
-    grpc::CallbackServerContext* context, const v1::WatchScenarioRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ScenarioServiceImpl::WatchScenario(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
   absl::StatusOr<auth::Principal> principal = guard_.Authorize(*context, auth::Role::kAnalyst, kWatchScenario);
   if (!principal.ok()) return new RefusedWatch(ToGrpcStatus(principal.status()));
+  v1::WatchScenarioRequest parsed;
+  if (!ParseRequest(*raw, &parsed)) return new RefusedWatch(NotARequest("kessan.v1.WatchScenarioRequest"));
+  const v1::WatchScenarioRequest* request = &parsed;
   absl::StatusOr<Entitled> entitled = EntitleRun(guard_, *principal, request->issuer());
   if (!entitled.ok()) return new RefusedWatch(guard_.Refuse(*principal, kWatchScenario, entitled.status()));
   absl::StatusOr<auth::Lease> lease = guard_.AcquireSubscription(*context);
@@ -226,8 +284,14 @@ grpc::ServerWriteReactor<v1::WatchScenarioResponse>* ScenarioServiceImpl::WatchS
       engine_.Prepare(request->name(), entitled->issuer, request->parameters());
   if (!prepared.ok()) return new RefusedWatch(ToGrpcStatus(prepared.status()));
   prepared->scope = std::move(entitled->scope);
-  auto stream = WatchStream::Make(guard_, *std::move(principal), *std::move(lease),
+  auto stream = WatchStream::Make(guard_, *principal, *std::move(lease),
                                   prepared->descriptor.name());
+  // A reload of the principals file that revokes the caller ends the stream.
+  std::weak_ptr<WatchStream> weak = stream;
+  stream->SetTracked(guard_.TrackStream(*principal, auth::Role::kAnalyst, kWatchScenario,
+                                        [weak](const absl::Status& status) {
+                                          if (auto s = weak.lock()) s->Revoke(status);
+                                        }));
   absl::StatusOr<std::shared_ptr<Watch>> watch = watcher_.Start(*std::move(prepared), stream);
   if (!watch.ok()) {
     stream->End(ToGrpcStatus(watch.status()));

@@ -9,7 +9,8 @@
 namespace kessan {
 
 // ListScenarios and RunScenario run on gRPC's synchronous pool (a run waits
-// for its plugin's worker). WatchScenario is a callback stream over a
+// for its plugin's worker), streamed (and WatchScenario raw) so that bytes
+// that are not a request are INVALID_ARGUMENT like any bad input. WatchScenario is a callback stream over a
 // ScenarioWatcher watch (the scenario layer re-runs it as its inputs
 // change); its reactor keeps one write in flight and only the newest
 // pending result. Every call is authorized by the CallGuard (role analyst);
@@ -17,23 +18,33 @@ namespace kessan {
 // must outlive the service; destroying the service waits for the watches'
 // runs under way.
 class ScenarioServiceImpl final
-    : public v1::ScenarioService::WithCallbackMethod_WatchScenario<v1::ScenarioService::Service> {
+    : public v1::ScenarioService::WithStreamedUnaryMethod_ListScenarios<
+          v1::ScenarioService::WithStreamedUnaryMethod_RunScenario<
+              v1::ScenarioService::WithRawCallbackMethod_WatchScenario<
+                  v1::ScenarioService::Service>>> {
  public:
   ScenarioServiceImpl(ScenarioEngine& engine, CallGuard& guard)
       : engine_(engine), guard_(guard), watcher_(engine) {}
   ~ScenarioServiceImpl() override;
 
-  grpc::Status ListScenarios(grpc::ServerContext* context, const v1::ListScenariosRequest* request,
-                             v1::ListScenariosResponse* response) override;
-  grpc::Status RunScenario(grpc::ServerContext* context, const v1::RunScenarioRequest* request,
-                           v1::RunScenarioResponse* response) override;
-  grpc::ServerWriteReactor<v1::WatchScenarioResponse>* WatchScenario(
-      grpc::CallbackServerContext* context, const v1::WatchScenarioRequest* request) override;
+  grpc::Status StreamedListScenarios(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream)
+      override;
+  grpc::Status StreamedRunScenario(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::RunScenarioRequest, v1::RunScenarioResponse>* stream) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchScenario(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* raw) override;
 
   // Ends every watch (UNAVAILABLE) and refuses new ones. Idempotent.
   void Stop();
 
  private:
+  grpc::Status ListScenariosFor(grpc::ServerContext* context, v1::ListScenariosResponse* response);
+  grpc::Status RunScenarioFor(const auth::Principal& principal, const v1::RunScenarioRequest& request,
+                           v1::RunScenarioResponse* response);
+
   ScenarioEngine& engine_;
   CallGuard& guard_;
   ScenarioWatcher watcher_;

@@ -166,6 +166,41 @@ TEST_F(ServerTest, APublishThatDoesNotParseIsInvalidArgument) {
   EXPECT_EQ(Snapshot().sequence(), head);
 }
 
+// Bytes that are not a request: INVALID_ARGUMENT naming the request type,
+// on each of the six methods, and nothing changes.
+TEST_F(ServerTest, EveryMethodAnswersUndecodableBytesWithInvalidArgument) {
+  uint64_t head = Snapshot().sequence();
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                grpc::InsecureChannelCredentials()));
+  for (const char* method :
+       {"/kessan.v1.FeedService/Publish", "/kessan.v1.FeedService/GetSnapshot",
+        "/kessan.v1.FeedService/Subscribe", "/kessan.v1.ScenarioService/ListScenarios",
+        "/kessan.v1.ScenarioService/RunScenario", "/kessan.v1.ScenarioService/WatchScenario"}) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    grpc::CompletionQueue cq;
+    grpc::Slice garbage(std::string("\x0a\xff\xff\xff\xff\x0f", 6));  // a length past the end
+    grpc::ByteBuffer request(&garbage, 1), response;
+    auto call = generic.PrepareUnaryCall(&context, method, request, &cq);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << status.error_message();
+    const std::string type = std::string(method).substr(std::string(method).rfind('/') + 1);
+    EXPECT_NE(status.error_message().find(absl::StrCat("kessan.v1.", type, "Request")),
+              std::string::npos)
+        << method << ": " << status.error_message();
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+  EXPECT_EQ(Snapshot().sequence(), head);
+}
+
 TEST_F(ServerTest, SubscriptionNamingNothingValidIsRefused) {
   v1::SubscribeRequest request;
   request.mutable_filter()->add_issuers("NOPE");

@@ -6,6 +6,7 @@
 
 #include "auth/entitlement.h"
 #include "auth/limits.h"
+#include "auth/open_streams.h"
 #include "auth/token_store.h"
 #include "google/protobuf/text_format.h"
 
@@ -193,6 +194,47 @@ TEST(LeaseCounterTest, BoundsLeasesPerKey) {
   a->reset();
   EXPECT_EQ(counter.count("c1"), 1u);
   EXPECT_TRUE(counter.Acquire("c1").ok());
+}
+
+// --- OpenStreams -------------------------------------------------------------
+
+PrincipalTable TableOf(const std::string& text) {
+  absl::StatusOr<PrincipalTable> t = PrincipalTable::Parse(text);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *std::move(t) : PrincipalTable();
+}
+
+TEST(OpenStreamsTest, ARecheckEndsOnlyWhatTheNewTableNoLongerGrants) {
+  const std::string a = "sha256:" + Sha256Hex("a");
+  const std::string b = "sha256:" + Sha256Hex("b");
+  PrincipalTable before = TableOf("alice subscriber,analyst " + a + " issuers=IIJ\nbob subscriber " + b + "\n");
+  OpenStreams streams;
+  std::map<std::string, absl::Status> ended;
+  auto track = [&](const char* name, Role role, const char* label) {
+    return streams.Track(*before.FindByName(name), role,
+                         [&ended, label](const absl::Status& s) { ended[label] = s; });
+  };
+  auto alice_sub = track("alice", Role::kSubscriber, "alice-sub");
+  auto alice_watch = track("alice", Role::kAnalyst, "alice-watch");
+  auto bob = track("bob", Role::kSubscriber, "bob");
+  EXPECT_EQ(streams.Recheck(before), 0u);  // nothing changed
+  // alice loses the analyst role; bob is unchanged.
+  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=IIJ\nbob subscriber " + b + "\n")), 1u);
+  EXPECT_EQ(ended["alice-watch"].code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(ended["alice-watch"].message(), HasSubstr("no longer has the role analyst"));
+  // alice's issuers change; bob's token changes.
+  const std::string b2 = "sha256:" + Sha256Hex("b2");
+  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=SONY\nbob subscriber " + b2 + "\n")), 2u);
+  EXPECT_EQ(ended["alice-sub"].code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ended["bob"].code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(streams.size(), 0u);
+  // A stream that ended by itself is forgotten: no call after its handle goes.
+  auto again = track("bob", Role::kSubscriber, "bob-again");
+  EXPECT_EQ(streams.size(), 1u);
+  again.reset();
+  EXPECT_EQ(streams.size(), 0u);
+  EXPECT_EQ(streams.Recheck(TableOf("carol subscriber " + a + "\n")), 0u);
+  EXPECT_EQ(ended.count("bob-again"), 0u);
 }
 
 }  // namespace

@@ -284,6 +284,41 @@ TEST_F(SecurityTest, ARemovedTokenStopsWorkingWithoutRestart) {
   EXPECT_TRUE(Snapshot(*stub, kReader, v1::Filter(), &r).ok());
 }
 
+TEST_F(SecurityTest, ARevocationEndsTheOpenStreamsItRevokes) {
+  Start(Options());
+  auto stub = Plain();
+  Stream reader(*stub, kReader, v1::SubscribeRequest());
+  Stream iij(*stub, kIijReader, v1::SubscribeRequest());
+  Stream root(*stub, kRoot, v1::SubscribeRequest());
+  for (Stream* s : {&reader, &iij, &root}) ASSERT_TRUE(HasSnapshotEnd(s->WaitUntil(HasSnapshotEnd)));
+  // reader removed; iij-reader's entitlements changed (IIJ -> ACME).
+  std::string text = Principals(/*with_reader=*/false);
+  const std::string iij_line = absl::StrCat("sha256:", auth::Sha256Hex(kIijReader), " issuers=IIJ");
+  ASSERT_NE(text.find(iij_line), std::string::npos);
+  text.replace(text.find(iij_line), iij_line.size(),
+               absl::StrCat("sha256:", auth::Sha256Hex(kIijReader), " issuers=ACME"));
+  WriteFile(tokens_, text);
+  ASSERT_TRUE(server_->ReloadAuthTokens().ok());
+  grpc::Status ended = reader.WaitDone();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("principal 'reader' was removed"));
+  ended = iij.WaitDone();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("entitlements of principal 'iij-reader' changed"));
+  // The stream of a principal the reload left alone goes on.
+  v1::PublishResponse fact;
+  ASSERT_TRUE(Publish(*stub, kRoot, Batch({Revenue("IIJ", 2002, 1300000000)}), &fact).ok());
+  const uint64_t last = fact.sequences(0);
+  EXPECT_TRUE(HasSequence(root.WaitUntil([&](const auto& e) { return HasSequence(e, last); }), last));
+  // A role taken away: root, now a publisher only, loses its stream.
+  text.replace(text.find("root admin"), std::string("root admin").size(), "root publisher");
+  WriteFile(tokens_, text);
+  ASSERT_TRUE(server_->ReloadAuthTokens().ok());
+  ended = root.WaitDone();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("no longer has the role subscriber"));
+}
+
 // --- Entitlements ----------------------------------------------------------
 
 TEST_F(SecurityTest, EntitledPrincipalSeesOnlyItsIssuers) {
@@ -411,6 +446,30 @@ TEST_F(ScenarioSecurityTest, ScenariosRunOnlyOverEntitledInputs) {
   }
   context.TryCancel();
   reader->Finish();
+}
+
+TEST_F(ScenarioSecurityTest, ARevocationEndsAnOpenWatch) {
+  Start(Options());
+  grpc::ClientContext context;
+  Prepare(context, kIijAnalyst, kWait);
+  v1::WatchScenarioRequest watch;
+  watch.set_name("revenue_outlook");
+  auto scenarios = PlainScenarios();
+  auto reader = scenarios->WatchScenario(&context, watch);
+  v1::WatchScenarioResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  // iij-analyst loses the analyst role.
+  std::string text = Principals();
+  const std::string line = absl::StrCat("iij-analyst analyst sha256:");
+  ASSERT_NE(text.find(line), std::string::npos);
+  text.replace(text.find(line), line.size(), "iij-analyst subscriber sha256:");
+  WriteFile(tokens_, text);
+  ASSERT_TRUE(server_->ReloadAuthTokens().ok());
+  while (reader->Read(&response)) {
+  }
+  grpc::Status ended = reader->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("no longer has the role analyst"));
 }
 
 // --- Limits ------------------------------------------------------------------
