@@ -14,6 +14,8 @@ APT_PACKAGES=(
   # security: OpenSSL (token hashing, deploy/tls/make-certs.sh); clang with
   # its sanitizer and libFuzzer runtimes (make test-sanitize, make fuzz)
   libssl-dev openssl clang clang-14 libclang-rt-14-dev
+  # the plugin worker's seccomp-bpf sandbox (server/plugin/worker_main.cc)
+  libseccomp-dev
 )
 
 missing=()

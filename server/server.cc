@@ -159,6 +159,7 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   host.plugin_dir = options.plugin_dir.empty() ? DefaultPluginDir() : options.plugin_dir;
   if (host.plugin_dir == "none") host.plugin_dir.clear();
   host.worker_path = DefaultWorkerPath();
+  host.plugin_user = options.plugin_user;
   if (!host.plugin_dir.empty() && host.worker_path.empty()) {
     return absl::FailedPreconditionError("plugin_dir " + host.plugin_dir +
                                          ": kessan-plugin-worker not found next to the executable");
@@ -178,7 +179,10 @@ Server::~Server() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
+  // Created for kessand's user only: plugin workers run as another user.
+  if (std::filesystem::create_directories(options.data_dir, ec)) {
+    std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all, ec);
+  }
   if (ec) {
     return absl::FailedPreconditionError(
         absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));

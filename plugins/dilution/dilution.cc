@@ -2,6 +2,10 @@
 // feed) does to proceeds, capital, share count, ownership and per-share
 // figures. Money in exact integer units of the placement's currency;
 // ratios as decimal strings with 6 digits, per-share figures with 2.
+// Arithmetic is checked: a figure that overflows is OUT_OF_RANGE naming the
+// parameter it came from.
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "kessan/plugin_sdk.h"
@@ -11,6 +15,7 @@ namespace {
 using kessan::plugin::AddDecimal;
 using kessan::plugin::AddFlag;
 using kessan::plugin::AddMoney;
+using kessan::plugin::CheckedMul;
 using kessan::plugin::FormatGrouped;
 using kessan::plugin::FormatRatio;
 using kessan::plugin::int128;
@@ -46,6 +51,18 @@ Status OptionalMoney(const v1::PluginRunRequest& r, const std::string& name, con
 }
 
 std::string PerShare(int128 num, int128 den) { return FormatRatio(num, den, kPerShareDigits); }
+
+// Runs `compute`; an overflow in it is OUT_OF_RANGE naming `source` (the
+// parameter, or the placement, whose value made the figures overflow).
+template <typename Fn>
+Status Checked(const std::string& source, Fn compute) {
+  try {
+    compute();
+    return Status::Ok();
+  } catch (const std::overflow_error& e) {
+    return Status::OutOfRange(source + ": the figures it gives overflow (" + e.what() + ")");
+  }
+}
 
 class Dilution : public kessan::plugin::Scenario {
  public:
@@ -109,63 +126,83 @@ class Dilution : public kessan::plugin::Scenario {
     const int128 shares = pp.shares();
     const int128 price = pp.issue_price().units();
     const int128 not_credited = pp.amount_not_credited_per_share().units();
+    if (shares <= 0 || price <= 0) {
+      return Status::FailedPrecondition("placement: shares and issue price must be positive");
+    }
     const int128 credited = price - not_credited;
-    const int128 after = before + shares;
+    const int128 after = before + shares;  // both int64: exact in 128 bits
+    if (after > std::numeric_limits<int64_t>::max()) {
+      return Status::OutOfRange("parameter shares_outstanding_before: " + FormatGrouped(before) + " + " +
+                                FormatGrouped(shares) + " new shares is above the largest share count, " +
+                                FormatGrouped(std::numeric_limits<int64_t>::max()));
+    }
     const int128 proceeds = shares * price;
     const std::string n = FormatGrouped(shares), pr = FormatGrouped(price);
 
-    AddMoney(out, "gross_proceeds", "Gross proceeds", currency, proceeds,
-             n + " shares x " + currency + " " + pr + " issue price = " + FormatGrouped(proceeds));
-    AddMoney(out, "stated_capital_increase", "Credited to stated capital", currency, shares * credited,
-             n + " x (" + pr + " - " + FormatGrouped(not_credited) + " not credited) = " +
-                 FormatGrouped(shares * credited));
-    AddMoney(out, "capital_reserve_increase", "Credited to capital reserve", currency, shares * not_credited,
-             n + " x " + FormatGrouped(not_credited) + " not credited per share = " +
-                 FormatGrouped(shares * not_credited));
-    kessan::plugin::AddOutput(out, "pro_forma_shares", "Shares outstanding after the issue",
-                              FormatGrouped(before) + " before + " + n + " new = " + FormatGrouped(after))
-        ->set_count(static_cast<int64_t>(after));
-    AddDecimal(out, "ownership_dilution", "Ownership dilution of existing holders",
-               FormatRatio(shares, after, kRatioDigits),
-               n + " new / " + FormatGrouped(after) + " after, " + std::to_string(kRatioDigits) + " decimals");
-    AddDecimal(out, "new_shares_to_existing", "New shares as a fraction of shares before",
-               FormatRatio(shares, before, kRatioDigits),
-               n + " new / " + FormatGrouped(before) + " before, " + std::to_string(kRatioDigits) + " decimals");
+    Status s = Checked("placement", [&] {
+      AddMoney(out, "gross_proceeds", "Gross proceeds", currency, proceeds,
+               n + " shares x " + currency + " " + pr + " issue price = " + FormatGrouped(proceeds));
+      AddMoney(out, "stated_capital_increase", "Credited to stated capital", currency, shares * credited,
+               n + " x (" + pr + " - " + FormatGrouped(not_credited) + " not credited) = " +
+                   FormatGrouped(shares * credited));
+      AddMoney(out, "capital_reserve_increase", "Credited to capital reserve", currency, shares * not_credited,
+               n + " x " + FormatGrouped(not_credited) + " not credited per share = " +
+                   FormatGrouped(shares * not_credited));
+      kessan::plugin::AddCount(out, "pro_forma_shares", "Shares outstanding after the issue", after,
+                               FormatGrouped(before) + " before + " + n + " new = " + FormatGrouped(after));
+      AddDecimal(out, "ownership_dilution", "Ownership dilution of existing holders",
+                 FormatRatio(shares, after, kRatioDigits),
+                 n + " new / " + FormatGrouped(after) + " after, " + std::to_string(kRatioDigits) + " decimals");
+      AddDecimal(out, "new_shares_to_existing", "New shares as a fraction of shares before",
+                 FormatRatio(shares, before, kRatioDigits),
+                 n + " new / " + FormatGrouped(before) + " before, " + std::to_string(kRatioDigits) + " decimals");
+    });
+    if (!s.ok()) return s;
 
     bool has = false;
     int128 v = 0;
-    if (Status s = OptionalMoney(r, "net_income", currency, &has, &v); !s.ok()) return s;
+    if (s = OptionalMoney(r, "net_income", currency, &has, &v); !s.ok()) return s;
     if (has) {
-      AddDecimal(out, "eps_before", "EPS before (" + currency + " per share)", PerShare(v, before),
-                 FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
-      AddDecimal(out, "eps_after", "EPS after (" + currency + " per share)", PerShare(v, after),
-                 FormatGrouped(v) + " / " + FormatGrouped(after) + " shares, 2 decimals");
-      AddDecimal(out, "eps_change", "EPS change", FormatRatio(before - after, after, kRatioDigits),
-                 "(" + FormatGrouped(before) + " / " + FormatGrouped(after) + ") - 1: same income over more shares");
+      s = Checked("parameter net_income", [&] {
+        AddDecimal(out, "eps_before", "EPS before (" + currency + " per share)", PerShare(v, before),
+                   FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
+        AddDecimal(out, "eps_after", "EPS after (" + currency + " per share)", PerShare(v, after),
+                   FormatGrouped(v) + " / " + FormatGrouped(after) + " shares, 2 decimals");
+        AddDecimal(out, "eps_change", "EPS change", FormatRatio(before - after, after, kRatioDigits),
+                   "(" + FormatGrouped(before) + " / " + FormatGrouped(after) +
+                       ") - 1: same income over more shares");
+      });
+      if (!s.ok()) return s;
     }
-    if (Status s = OptionalMoney(r, "book_equity", currency, &has, &v); !s.ok()) return s;
+    if (s = OptionalMoney(r, "book_equity", currency, &has, &v); !s.ok()) return s;
     if (has) {
-      const int128 equity_after = v + proceeds;
-      AddDecimal(out, "book_value_per_share_before", "Book value per share before (" + currency + ")",
-                 PerShare(v, before), FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
-      AddDecimal(out, "book_value_per_share_after", "Book value per share after (" + currency + ")",
-                 PerShare(equity_after, after),
-                 "(" + FormatGrouped(v) + " + " + FormatGrouped(proceeds) + " proceeds) / " + FormatGrouped(after) +
-                     " shares, 2 decimals");
-      // after/after_shares > v/before  <=>  equity_after * before > v * after (exact).
-      const bool accretive = equity_after * before > v * after;
-      AddFlag(out, "accretive_to_book_value", "Accretive to book value per share", accretive,
-              std::string("book value per share after ") + (accretive ? ">" : "<=") +
-                  " before, i.e. issue price " + pr + (accretive ? " >" : " <=") + " book value per share before " +
-                  PerShare(v, before) + " (exact comparison)");
+      s = Checked("parameter book_equity", [&] {
+        const int128 equity_after = v + proceeds;
+        AddDecimal(out, "book_value_per_share_before", "Book value per share before (" + currency + ")",
+                   PerShare(v, before), FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
+        AddDecimal(out, "book_value_per_share_after", "Book value per share after (" + currency + ")",
+                   PerShare(equity_after, after),
+                   "(" + FormatGrouped(v) + " + " + FormatGrouped(proceeds) + " proceeds) / " +
+                       FormatGrouped(after) + " shares, 2 decimals");
+        // after/after_shares > v/before  <=>  equity_after * before > v * after (exact).
+        const bool accretive = CheckedMul(equity_after, before) > CheckedMul(v, after);
+        AddFlag(out, "accretive_to_book_value", "Accretive to book value per share", accretive,
+                std::string("book value per share after ") + (accretive ? ">" : "<=") +
+                    " before, i.e. issue price " + pr + (accretive ? " >" : " <=") +
+                    " book value per share before " + PerShare(v, before) + " (exact comparison)");
+      });
+      if (!s.ok()) return s;
     }
-    if (Status s = OptionalMoney(r, "market_price", currency, &has, &v); !s.ok()) return s;
+    if (s = OptionalMoney(r, "market_price", currency, &has, &v); !s.ok()) return s;
     if (has && v > 0) {
-      AddDecimal(out, "issue_premium_to_market", "Issue price premium (+) or discount (-) to market",
-                 FormatRatio(price - v, v, kRatioDigits),
-                 "(" + pr + " - " + FormatGrouped(v) + ") / " + FormatGrouped(v) + ", 6 decimals");
-      AddMoney(out, "market_capitalisation_after", "Market capitalisation after, at the market price", currency,
-               after * v, FormatGrouped(after) + " shares x " + FormatGrouped(v));
+      s = Checked("parameter market_price", [&] {
+        AddDecimal(out, "issue_premium_to_market", "Issue price premium (+) or discount (-) to market",
+                   FormatRatio(price - v, v, kRatioDigits),
+                   "(" + pr + " - " + FormatGrouped(v) + ") / " + FormatGrouped(v) + ", 6 decimals");
+        AddMoney(out, "market_capitalisation_after", "Market capitalisation after, at the market price", currency,
+                 after * v, FormatGrouped(after) + " shares x " + FormatGrouped(v));
+      });
+      if (!s.ok()) return s;
     }
     return Status::Ok();
   }

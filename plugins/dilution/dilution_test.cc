@@ -1,6 +1,8 @@
 // Tests of the dilution plugin, through its C ABI entry point.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "testing/plugin_test_util.h"
 
 namespace kessan::plugin::testing {
@@ -132,6 +134,51 @@ TEST(DilutionTest, ForeignCurrencyParameterIsRefused) {
   PluginCall c = plugin.Run(r, &out);
   EXPECT_EQ(c.code, KESSAN_STATUS_INVALID_ARGUMENT);
   EXPECT_NE(c.message.find("net_income"), std::string::npos);
+}
+
+// Overflow is an error naming the parameter, never a wrapped figure.
+TEST(DilutionTest, ShareCountOverflowIsOutOfRangeNamingTheParameter) {
+  LoadedPlugin plugin;
+  v1::PluginRunRequest r = IijRequest();
+  (*r.mutable_parameters())["shares_outstanding_before"] = Integer(std::numeric_limits<int64_t>::max());
+  v1::PluginRunResponse out;
+  PluginCall c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OUT_OF_RANGE) << c.message;
+  EXPECT_NE(c.message.find("parameter shares_outstanding_before"), std::string::npos) << c.message;
+  EXPECT_EQ(FindOutput(out, "pro_forma_shares"), nullptr);
+}
+
+TEST(DilutionTest, MoneyOverflowIsOutOfRangeNamingTheParameter) {
+  LoadedPlugin plugin;
+  v1::PluginRunRequest r = IijRequest();
+  // 56,400 shares x the largest price: above any 64-bit amount.
+  (*r.mutable_parameters())["market_price"] = Yen(std::numeric_limits<int64_t>::max());
+  v1::PluginRunResponse out;
+  PluginCall c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OUT_OF_RANGE) << c.message;
+  EXPECT_NE(c.message.find("parameter market_price"), std::string::npos) << c.message;
+
+  r = IijRequest();
+  (*r.mutable_parameters())["shares_outstanding_before"] = Integer(std::numeric_limits<int64_t>::max() - 8400);
+  (*r.mutable_parameters())["book_equity"] = Yen(std::numeric_limits<int64_t>::max());
+  c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OK) << c.message;  // 128-bit products: exact
+  (*r.mutable_parameters())["net_income"] = Yen(std::numeric_limits<int64_t>::min());
+  c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OK) << c.message;
+}
+
+TEST(DilutionTest, DecimalHelpersAreChecked) {
+  EXPECT_THROW(CheckedMul(Pow10(20), Pow10(20)), std::overflow_error);
+  EXPECT_THROW(FormatRatio(Pow10(37), 3, 6), std::overflow_error);
+  EXPECT_THROW(ToInt64(Pow10(19), "output x"), std::overflow_error);
+  EXPECT_EQ(FormatGrouped(-1234567), "-1,234,567");
+  // Compare is exact where scaling would overflow.
+  ScaledDecimal big{Pow10(30), 0}, tiny{1, 30};
+  EXPECT_EQ(Compare(big, tiny), 1);
+  EXPECT_EQ(Compare(tiny, big), -1);
+  EXPECT_EQ(Compare(ScaledDecimal{-Pow10(30), 0}, tiny), -1);
+  EXPECT_EQ(Compare(ScaledDecimal{5, 1}, ScaledDecimal{50, 2}), 0);
 }
 
 }  // namespace

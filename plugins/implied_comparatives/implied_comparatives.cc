@@ -138,7 +138,8 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
     bool first = true;
     for (int128 num : {c - h, c + h}) {
       for (int128 den : {one + G - D, one + G + D}) {
-        int128 f = FloorDiv(num * one, den), cl = CeilDiv(num * one, den);
+        const int128 scaled = kessan::plugin::CheckedMul(num, one);  // overflow: OUT_OF_RANGE (SDK)
+        int128 f = FloorDiv(scaled, den), cl = CeilDiv(scaled, den);
         if (first || f < lo) lo = f;
         if (first || cl > hi) hi = cl;
         first = false;
@@ -151,7 +152,7 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
         ShortLabel(key.period()) + " " + concept_id + " " + FormatGrouped(c) + " (+/- " + FormatGrouped(h) +
             ") / (1 + " + gv.ratio().value() + " (+/- " + kessan::plugin::FormatScaled(D, S) +
             ")); interval over the four corners, rounded outward to whole units; point estimate " +
-            FormatGrouped(kessan::plugin::DivideRounded(c * one, one + G)));
+            FormatGrouped(kessan::plugin::DivideRounded(kessan::plugin::CheckedMul(c, one), one + G)));
     v1::MoneyInterval* mi = o->mutable_money_interval();
     kessan::plugin::SetMoney(mi->mutable_low(), bv.money().currency_code(), lo);
     kessan::plugin::SetMoney(mi->mutable_high(), bv.money().currency_code(), hi);

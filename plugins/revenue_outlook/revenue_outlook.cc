@@ -1,6 +1,7 @@
 // revenue_outlook: next year's revenue under the issuer's growth guidance
 // (IIJ: FY2003 revenue growth "more than 10%" on FY2002), in bear / base /
 // bull cases, and the operating income each implies at a given margin.
+#include <stdexcept>
 #include <string>
 
 #include "kessan/plugin_sdk.h"
@@ -40,7 +41,7 @@ bool Meets(const ScaledDecimal& value, v1::Qualifier q, const ScaledDecimal& bou
 
 // units x decimal, rounded half away from zero to whole units.
 int128 Times(int128 units, const ScaledDecimal& d) {
-  return kessan::plugin::DivideRounded(units * d.units, Pow10(d.scale));
+  return kessan::plugin::DivideRounded(kessan::plugin::CheckedMul(units, d.units), Pow10(d.scale));
 }
 
 class RevenueOutlook : public kessan::plugin::Scenario {
@@ -132,17 +133,28 @@ class RevenueOutlook : public kessan::plugin::Scenario {
       if (p == nullptr || !ParseDecimal(p->decimal().value(), &g)) {
         return Status::InvalidArgument("parameter " + name + ": a decimal is required");
       }
-      const ScaledDecimal one_plus{Pow10(g.scale) + g.units, g.scale};
-      const int128 revenue_case = Times(rev_units, one_plus);
-      kessan::plugin::AddMoney(out, std::string("revenue_") + c, next_label + " revenue, " + c + " case", cur,
-                               revenue_case,
-                               base_label + " revenue " + FormatGrouped(rev_units) + " x (1 + " + FormatDecimal(g) +
-                                   ") = " + FormatGrouped(revenue_case) + ", rounded to whole units");
-      const int128 oi = Times(revenue_case, margin);
-      kessan::plugin::AddMoney(out, std::string("operating_income_") + c,
-                               next_label + " operating income, " + c + " case", cur, oi,
-                               FormatGrouped(revenue_case) + " x operating margin " + FormatDecimal(margin) + " = " +
-                                   FormatGrouped(oi));
+      int128 revenue_case = 0;
+      try {
+        const ScaledDecimal one_plus{kessan::plugin::CheckedAdd(Pow10(g.scale), g.units), g.scale};
+        revenue_case = Times(rev_units, one_plus);
+        kessan::plugin::AddMoney(out, std::string("revenue_") + c, next_label + " revenue, " + c + " case", cur,
+                                 revenue_case,
+                                 base_label + " revenue " + FormatGrouped(rev_units) + " x (1 + " +
+                                     FormatDecimal(g) + ") = " + FormatGrouped(revenue_case) +
+                                     ", rounded to whole units");
+      } catch (const std::overflow_error& e) {
+        return Status::OutOfRange("parameter " + name + ": the revenue it gives overflows (" + e.what() + ")");
+      }
+      try {
+        const int128 oi = Times(revenue_case, margin);
+        kessan::plugin::AddMoney(out, std::string("operating_income_") + c,
+                                 next_label + " operating income, " + c + " case", cur, oi,
+                                 FormatGrouped(revenue_case) + " x operating margin " + FormatDecimal(margin) +
+                                     " = " + FormatGrouped(oi));
+      } catch (const std::overflow_error& e) {
+        return Status::OutOfRange("parameter operating_margin: the " + std::string(c) +
+                                  " case's operating income overflows (" + e.what() + ")");
+      }
       if (has_guidance) {
         kessan::plugin::AddFlag(out, std::string(c) + "_meets_guidance",
                                 std::string(c) + " case meets the growth guidance", Meets(g, q, bound),

@@ -75,5 +75,21 @@ TEST(RevenueOutlookTest, MissingBaseYearIsFailedPrecondition) {
   EXPECT_NE(c.message.find("FY2001 revenue"), std::string::npos) << c.message;
 }
 
+// Overflow is an error naming the parameter, never a wrapped figure.
+TEST(RevenueOutlookTest, OverflowIsOutOfRangeNamingTheParameter) {
+  LoadedPlugin plugin;
+  v1::PluginRunRequest r = IijRequest();
+  (*r.mutable_parameters())["bull_growth"] = DecimalValue("999999999999999999999999999999");
+  v1::PluginRunResponse out;
+  PluginCall c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OUT_OF_RANGE) << c.message;
+  EXPECT_NE(c.message.find("parameter bull_growth"), std::string::npos) << c.message;
+  r = IijRequest();
+  (*r.mutable_parameters())["operating_margin"] = DecimalValue("99999999999");
+  c = plugin.Run(r, &out);
+  EXPECT_EQ(c.code, KESSAN_STATUS_OUT_OF_RANGE) << c.message;
+  EXPECT_NE(c.message.find("parameter operating_margin"), std::string::npos) << c.message;
+}
+
 }  // namespace
 }  // namespace kessan::plugin::testing

@@ -1,6 +1,7 @@
 #include "journal/sqlite_journal.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -69,6 +70,7 @@ absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
     return status;
   }
   sqlite3_busy_timeout(db, 5000);
+  if (create) chmod(path.c_str(), 0600);  // the journal is kessand's alone (plugins run as another user)
   return db;
 }
 

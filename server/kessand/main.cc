@@ -26,6 +26,8 @@ ABSL_FLAG(int32_t, heartbeat_ms, 5000,
 ABSL_FLAG(std::string, plugin_dir, "",
           "directory of scenario plugins (*.so); default: the bundled plugins of this "
           "build or install; \"none\": no plugins");
+ABSL_FLAG(std::string, plugin_user, "nobody",
+          "when kessand runs as root, plugin workers run as this user (and its group)");
 
 // Security (README "Security").
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) of the server: serve TLS (with --tls_key)");
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   options.max_queued_events = absl::GetFlag(FLAGS_max_queued_events);
   options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
   options.plugin_dir = absl::GetFlag(FLAGS_plugin_dir);
+  options.plugin_user = absl::GetFlag(FLAGS_plugin_user);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

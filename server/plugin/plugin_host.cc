@@ -1,12 +1,20 @@
 #include "plugin/plugin_host.h"
 
+#include <pwd.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -58,11 +66,67 @@ absl::Status CheckOutput(const v1::PluginRunResponse& r) {
   return absl::OkStatus();
 }
 
+// Describes run on at most this many threads at once.
+constexpr size_t kMaxParallelLoads = 16;
+
+// The uid and gid of `user`.
+absl::Status LookUpUser(const std::string& user, int64_t* uid, int64_t* gid) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  int rc = getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("plugin_user '", user, "': no such user"));
+  }
+  if (found->pw_uid == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin_user '", user, "' is root: plugin workers must run unprivileged"));
+  }
+  *uid = found->pw_uid;
+  *gid = found->pw_gid;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string BoundedPluginMessage(absl::string_view message, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(message.size(), max_bytes));
+  size_t i = 0;
+  for (; i < message.size() && out.size() < max_bytes; ++i) {
+    auto c = static_cast<unsigned char>(message[i]);
+    // C0 controls and DEL; C1 controls (U+0080..U+009F, UTF-8 C2 80..9F).
+    if (c < 0x20 || c == 0x7f) {
+      out.push_back(' ');
+    } else if (c == 0xc2 && i + 1 < message.size() && static_cast<unsigned char>(message[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(message[i + 1]) <= 0x9f) {
+      out.push_back(' ');
+      ++i;
+    } else {
+      out.push_back(message[i]);
+    }
+  }
+  if (i >= message.size()) return out;
+  // Cut at a character boundary: drop a trailing incomplete UTF-8 sequence.
+  size_t end = out.size();
+  size_t lead = end;
+  while (lead > 0 && end - lead < 4 && (static_cast<unsigned char>(out[lead - 1]) & 0xc0) == 0x80) --lead;
+  if (lead > 0 && static_cast<unsigned char>(out[lead - 1]) >= 0xc0) {
+    auto c = static_cast<unsigned char>(out[lead - 1]);
+    size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (end - (lead - 1) < need) out.resize(lead - 1);
+  }
+  absl::StrAppend(&out, " [cut: ", message.size(), " bytes in all]");
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions options) {
   std::unique_ptr<PluginHost> host(new PluginHost(std::move(options)));
-  if (host->options_.plugin_dir.empty()) return host;
+  if (host->options_.plugin_dir.empty()) {
+    absl::MutexLock lock(&host->load_mu_);
+    host->loaded_ = true;
+    return host;
+  }
   std::error_code ec;
   std::filesystem::directory_iterator it(host->options_.plugin_dir, ec);
   if (ec) {
@@ -74,30 +138,71 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions
     if (entry.path().extension() == ".so" && !entry.is_directory()) paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
+  if (geteuid() == 0 && !host->options_.plugin_user.empty()) {
+    RETURN_IF_ERROR(LookUpUser(host->options_.plugin_user, &host->uid_, &host->gid_));
+  } else if (geteuid() == 0) {
+    spdlog::warn("plugin host: no plugin_user; plugin workers run as root");
+  }
+  // An empty working directory for the workers, which they may enter but
+  // neither list nor write.
+  std::string work_dir = (std::filesystem::temp_directory_path(ec) / "kessan-plugins-XXXXXX").string();
+  if (!ec && mkdtemp(work_dir.data()) != nullptr && chmod(work_dir.c_str(), 0111) == 0) {
+    host->work_dir_ = work_dir;
+  } else {
+    spdlog::warn("plugin host: no empty working directory for the workers ({}); they start in /",
+                 std::strerror(errno));
+    host->work_dir_ = "/";
+  }
+  std::vector<std::unique_ptr<Plugin>> pending;
   for (const auto& path : paths) {
     auto plugin = std::make_unique<Plugin>();
     plugin->path = path.string();
     plugin->name = Stem(path);
-    host->Load(*plugin);
+    pending.push_back(std::move(plugin));
+  }
+  PluginHost* raw = host.get();
+  host->loader_ = std::thread([raw, pending = std::move(pending)]() mutable { raw->LoadAll(std::move(pending)); });
+  return host;
+}
+
+void PluginHost::LoadAll(std::vector<std::unique_ptr<Plugin>> pending) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < std::min(pending.size(), kMaxParallelLoads); ++t) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < pending.size(); i = next++) Load(*pending[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (std::unique_ptr<Plugin>& plugin : pending) {
     std::string name;
     {
       absl::MutexLock lock(&plugin->mu);
       if (plugin->load_error.empty()) name = plugin->descriptor.name();
     }
     if (name.empty()) name = plugin->name;
-    if (host->plugins_.count(name) > 0) {
-      spdlog::warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name,
-                   host->plugins_[name]->path);
+    if (plugins_.count(name) > 0) {
+      spdlog::warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name, plugins_[name]->path);
       continue;
     }
     plugin->name = name;
-    host->plugins_[name] = std::move(plugin);
+    plugins_[name] = std::move(plugin);
   }
-  spdlog::info("plugin host: {} plugin(s) in {}", host->plugins_.size(), host->options_.plugin_dir);
-  return host;
+  spdlog::info("plugin host: {} plugin(s) in {}", plugins_.size(), options_.plugin_dir);
+  absl::MutexLock lock(&load_mu_);
+  loaded_ = true;
 }
 
-PluginHost::~PluginHost() = default;
+void PluginHost::WaitUntilLoaded() {
+  absl::MutexLock lock(&load_mu_);
+  load_mu_.Await(absl::Condition(&loaded_));
+}
+
+PluginHost::~PluginHost() {
+  if (loader_.joinable()) loader_.join();
+  plugins_.clear();  // their workers first
+  if (!work_dir_.empty() && work_dir_ != "/") rmdir(work_dir_.c_str());
+}
 
 void PluginHost::Load(Plugin& plugin) {
   absl::MutexLock call(&plugin.call_mu);
@@ -114,7 +219,8 @@ void PluginHost::Load(Plugin& plugin) {
   if (!reply.ok()) {
     status = reply.status();
   } else if (reply->status != 0) {
-    status = absl::Status(absl::StatusCode::kInternal, absl::StrCat("describe failed: ", reply->message));
+    status = absl::Status(absl::StatusCode::kInternal,
+                          absl::StrCat("describe failed: ", BoundedPluginMessage(reply->message)));
   } else if (!described.ParseFromString(reply->payload)) {
     status = absl::InternalError("describe returned bytes that are not a kessan.v1.PluginDescribeResponse");
   } else {
@@ -138,15 +244,23 @@ absl::Status PluginHost::EnsureWorker(Plugin& plugin) {
   if (plugin.worker != nullptr && plugin.worker->alive()) return absl::OkStatus();
   plugin.worker.reset();
   std::string abi;
+  WorkerOptions worker_options;
+  worker_options.worker_path = options_.worker_path;
+  worker_options.plugin_path = plugin.path;
+  worker_options.name = plugin.name;
+  worker_options.limits = options_.limits;
+  worker_options.uid = uid_;
+  worker_options.gid = gid_;
+  worker_options.work_dir = work_dir_;
   absl::StatusOr<std::unique_ptr<WorkerProcess>> worker =
-      WorkerProcess::Start(options_.worker_path, plugin.path, options_.limits, options_.call_timeout, &abi);
+      WorkerProcess::Start(worker_options, options_.call_timeout, &abi);
   if (!abi.empty()) {
     absl::MutexLock lock(&plugin.mu);
     plugin.abi_version = abi;
   }
   if (!worker.ok()) {
     // The worker's handshake messages already name the plugin.
-    absl::Status s = worker.status();
+    absl::Status s(worker.status().code(), BoundedPluginMessage(worker.status().message()));
     if (s.message().find("plugin '") == 0) return s;
     return Prefix(plugin.name, s);
   }
@@ -190,6 +304,7 @@ void PluginHost::RecordFailure(Plugin& plugin, const absl::Status& status) {
 }
 
 PluginHost::Plugin* PluginHost::Find(const std::string& name) {
+  WaitUntilLoaded();
   auto it = plugins_.find(name);
   return it == plugins_.end() ? nullptr : it->second.get();
 }
@@ -206,6 +321,7 @@ absl::Status PluginHost::Ready(Plugin& plugin) {
 }
 
 std::vector<v1::ScenarioInfo> PluginHost::List() {
+  WaitUntilLoaded();
   std::vector<v1::ScenarioInfo> out;
   for (auto& [name, plugin] : plugins_) {
     absl::MutexLock lock(&plugin->mu);
@@ -260,7 +376,7 @@ absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name, c
   if (reply->status != 0) {
     absl::StatusCode code = static_cast<absl::StatusCode>(reply->status);
     if (reply->status < 0 || reply->status > 16) code = absl::StatusCode::kInternal;
-    return absl::Status(code, absl::StrCat("plugin '", name, "': ", reply->message));
+    return absl::Status(code, absl::StrCat("plugin '", name, "': ", BoundedPluginMessage(reply->message)));
   }
   v1::PluginRunResponse response;
   if (!response.ParseFromString(reply->payload)) {

@@ -6,10 +6,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kessan/v1/plugin.pb.h"
@@ -27,6 +29,9 @@ struct PluginHostOptions {
   // Wall-clock deadline of one call (a run or a describe), and of the
   // worker's start-up handshake.
   absl::Duration call_timeout = absl::Seconds(5);
+  // When kessand runs as root, workers switch to this user (and its group)
+  // before they load a plugin. Empty: they stay root (not recommended).
+  std::string plugin_user = "nobody";
   // A plugin whose worker dies (crash, deadline, limits) max_failures times
   // within failure_window is quarantined for quarantine_time.
   int max_failures = 3;
@@ -34,16 +39,28 @@ struct PluginHostOptions {
   absl::Duration quarantine_time = absl::Minutes(1);
 };
 
+// A plugin's message (its error, its describe failure) as clients and the
+// log get it: control characters as blanks, at most `max_bytes` bytes (cut
+// at a UTF-8 character boundary), and when cut, a note saying so.
+inline constexpr size_t kMaxPluginMessageBytes = 1024;
+std::string BoundedPluginMessage(absl::string_view message, size_t max_bytes = kMaxPluginMessageBytes);
+
 // PluginHost is thread-safe. Calls to one plugin are serialized (one worker
 // per plugin, reused across calls and respawned after it dies); calls to
 // different plugins run in parallel. Kessand never loads a plugin itself.
 class PluginHost {
  public:
-  // Describes every plugin of options.plugin_dir; a plugin that fails to
-  // load is kept with its error (see List()). Fails only if the directory
-  // cannot be read.
+  // Lists the plugins of options.plugin_dir and returns; a thread then
+  // describes them in parallel, each under its own deadline (call_timeout
+  // for the worker's start and again for describe()), so a hanging plugin
+  // delays no one. Until all are described, the methods below wait. A
+  // plugin that fails to load is kept with its error (see List()). Fails
+  // if the directory cannot be read or plugin_user does not exist.
   static absl::StatusOr<std::unique_ptr<PluginHost>> Create(PluginHostOptions options);
   ~PluginHost();
+
+  // Waits until every plugin has been described (or has failed to be).
+  void WaitUntilLoaded();
 
   // Every plugin found, sorted by name.
   std::vector<v1::ScenarioInfo> List();
@@ -79,6 +96,8 @@ class PluginHost {
   };
 
   explicit PluginHost(PluginHostOptions options) : options_(std::move(options)) {}
+  // Describes `pending` in parallel, then publishes them in plugins_.
+  void LoadAll(std::vector<std::unique_ptr<Plugin>> pending);
   void Load(Plugin& plugin);
   Plugin* Find(const std::string& name);
   // Starts the worker if needed; the error is final for this call.
@@ -90,8 +109,17 @@ class PluginHost {
   void RecordFailure(Plugin& plugin, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plugin.call_mu);
 
   const PluginHostOptions options_;
-  // Built once by Create, then read-only; each Plugin has its own lock.
+  // The workers' user and group (-1: kessand's), and their empty working
+  // directory.
+  int64_t uid_ = -1;
+  int64_t gid_ = -1;
+  std::string work_dir_;
+  // Built once by LoadAll before loaded_ is set, then read-only; each
+  // Plugin has its own lock.
   std::map<std::string, std::unique_ptr<Plugin>> plugins_;
+  absl::Mutex load_mu_;
+  bool loaded_ ABSL_GUARDED_BY(load_mu_) = false;
+  std::thread loader_;
 };
 
 }  // namespace kessan

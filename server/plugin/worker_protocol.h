@@ -15,6 +15,10 @@
 // version), or FAILED_PRECONDITION / NOT_FOUND / INTERNAL and a message
 // naming what went wrong, after which it exits.
 //
+// A worker that makes a system call outside its sandbox's allowlist sends
+// one reply of status kStatusForbiddenSyscall whose message is the call's
+// name, then exits with kExitForbiddenSyscall (see worker_main.cc).
+//
 // Header-only; used by both sides.
 #pragma once
 
@@ -28,6 +32,11 @@ enum Op : uint8_t { kDescribe = 1, kRun = 2 };
 // The worker exits with this code when an allocation fails under its
 // memory limit.
 inline constexpr int kExitOutOfMemory = 87;
+// The worker exits with this code after a forbidden system call.
+inline constexpr int kExitForbiddenSyscall = 88;
+// The status of the reply sent for a forbidden system call: not a
+// google.rpc.Code, so no plugin returns it by mistake.
+inline constexpr int32_t kStatusForbiddenSyscall = -2;
 // Frames above this size are refused by both sides.
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 // The worker's end of the socket.

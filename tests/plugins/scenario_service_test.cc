@@ -4,11 +4,19 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "kessan/server.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
@@ -26,9 +34,63 @@ const v1::Output* Find(const v1::ScenarioResult& r, const std::string& name) {
   return nullptr;
 }
 
+// Captures kessand's log and its audit log, one "logger|message" a line.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_pattern("%n|%v");
+    spdlog::default_logger()->sinks().push_back(sink_);
+    std::shared_ptr<spdlog::logger> audit = spdlog::get("audit");
+    if (audit == nullptr) {  // as kessand would make it, with our sink
+      const auto& sinks = spdlog::default_logger()->sinks();
+      audit = std::make_shared<spdlog::logger>("audit", sinks.begin(), sinks.end());
+      spdlog::register_logger(audit);
+    } else {
+      audit->sinks().push_back(sink_);
+    }
+  }
+  ~LogCapture() {
+    for (auto logger : {spdlog::default_logger(), spdlog::get("audit")}) {
+      auto& sinks = logger->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    }
+  }
+  std::vector<std::string> Lines() {
+    std::vector<std::string> lines;
+    std::istringstream in(out_.str());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+std::atomic<int> g_sigusr2{0};
+
+// Processes whose command line mentions `text`.
+int CountProcesses(const std::string& text) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline");
+    std::stringstream cmdline;
+    cmdline << in.rdbuf();
+    if (cmdline.str().find(text) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// The faulty plugins every test gets.
+const std::vector<std::string> kFaulty = {"crash", "spin", "bomb", "garbage", "abi2"};
+
 class ScenarioServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartServer(kFaulty); }
+
+  // Starts kessand with the bundled plugins and `faulty` ones ("name" or
+  // "alias=name" for a second link to one plugin).
+  void StartServer(const std::vector<std::string>& faulty) {
     static int counter = 0;
     root_ = fs::path(::testing::TempDir()) /
             ("scenario_service_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
@@ -38,9 +100,10 @@ class ScenarioServiceTest : public ::testing::Test {
       fs::create_symlink(fs::path(KESSAN_TEST_BUNDLED_DIR) / (std::string(p) + ".so"),
                          root_ / "plugins" / (std::string(p) + ".so"));
     }
-    for (const char* p : {"crash", "spin", "bomb", "garbage", "abi2"}) {
-      fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / (std::string(p) + ".so"),
-                         root_ / "plugins" / (std::string(p) + ".so"));
+    for (const std::string& f : faulty) {
+      size_t eq = f.find('=');
+      std::string alias = f.substr(0, eq), name = eq == std::string::npos ? f : f.substr(eq + 1);
+      fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / (name + ".so"), root_ / "plugins" / (alias + ".so"));
     }
     ServerOptions options;
     options.listen = "127.0.0.1:0";
@@ -55,10 +118,39 @@ class ScenarioServiceTest : public ::testing::Test {
     scenarios_ = v1::ScenarioService::NewStub(channel_);
     feed_ = v1::FeedService::NewStub(channel_);
   }
-  void TearDown() override {
+  void TearDown() override { StopServer(); }
+
+  void StopServer() {
     if (server_ != nullptr) server_->Shutdown(absl::Seconds(2));
     server_.reset();
     fs::remove_all(root_);
+  }
+
+  // A live feed subscription of capital actions.
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> Subscribe(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::SubscribeRequest sub;
+    sub.set_start(v1::START_MODE_LIVE_ONLY);
+    sub.mutable_filter()->add_event_kinds(v1::EVENT_KIND_CAPITAL_ACTION);
+    return feed_->Subscribe(context, sub);
+  }
+
+  // Publishes a revision and expects `stream` to receive it.
+  void ExpectStreamLive(grpc::ClientReader<v1::SubscribeResponse>* stream, int64_t shares) {
+    v1::PublishResponse published = RevisePlacement(shares);
+    v1::SubscribeResponse events;
+    bool seen = false;
+    while (!seen && stream->Read(&events)) {
+      for (const v1::FeedEvent& e : events.events()) seen = seen || e.sequence() == published.sequences(0);
+    }
+    EXPECT_TRUE(seen) << "the live subscriber did not get sequence " << published.sequences(0);
+  }
+
+  void ExpectDilutionWorks() {
+    v1::ScenarioResult r;
+    grpc::Status s = Run("dilution", {{"shares_outstanding_before", "48000"}}, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_GT(Find(r, "gross_proceeds")->money().units(), 0);
   }
 
   grpc::Status Run(const std::string& name, std::map<std::string, std::string> params, v1::ScenarioResult* result,
@@ -370,6 +462,157 @@ TEST_F(ScenarioServiceTest, MisbehavingPluginsCostOneCallNotTheServer) {
   while (feed_stream->Read(&events)) {
   }
   while (watch_stream->Read(&update)) {
+  }
+}
+
+// --- The plugin sandbox (README "Security"), against a live subscriber. ---
+
+// Each attack of a plugin on kessand is refused with an error naming the
+// system call, its worker is replaced, and kessand keeps serving a live
+// subscriber throughout.
+TEST_F(ScenarioServiceTest, SandboxRefusesEveryAttackWhileTheFeedServes) {
+  StopServer();
+  StartServer({"writer", "connector", "killer", "forker", "forger"});
+  LogCapture log;
+  grpc::ClientContext sub_context;
+  auto feed_stream = Subscribe(&sub_context);
+  struct sigaction action {};
+  action.sa_handler = [](int) { ++g_sigusr2; };
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR2, &action, &previous), 0);
+  fs::create_directories(root_ / "open");
+  fs::permissions(root_ / "open", fs::perms::all);  // writable by anyone: only the sandbox stops it
+
+  struct Case {
+    const char* plugin;
+    std::map<std::string, std::string> params;
+    const char* syscall;
+  };
+  for (const Case& c : {Case{"writer", {{"path", (root_ / "open" / "pwned").string()}}, "openat"},
+                        Case{"writer", {{"path", (root_ / "data" / "kessan.db").string()}}, "openat"},
+                        Case{"connector", {{"port", std::to_string(server_->port())}}, "socket"},
+                        Case{"killer", {}, "kill"}, Case{"forker", {}, "clone"}}) {
+    grpc::Status s = Run(c.plugin, c.params, nullptr);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL) << c.plugin << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(std::string("plugin '") + c.plugin +
+                                             "' made a forbidden system call: " + c.syscall + ";"));
+    ExpectDilutionWorks();
+  }
+  EXPECT_FALSE(fs::exists(root_ / "open" / "pwned"));
+  EXPECT_EQ(g_sigusr2.load(), 0);
+  EXPECT_EQ(CountProcesses("forker.so"), 0);  // neither its worker nor a child of it
+  sigaction(SIGUSR2, &previous, nullptr);
+
+  // Forged log lines end up inside plugin=forger lines, escaped.
+  ASSERT_TRUE(Run("forger", {}, nullptr).ok());
+  int forged = 0;
+  for (const std::string& line : log.Lines()) {
+    if (line.find("principal=ops") == std::string::npos) continue;
+    ++forged;
+    EXPECT_TRUE(absl::StartsWith(line, "kessan|plugin=forger output: \"") ||
+                absl::StartsWith(line, "|plugin=forger output: \""))
+        << line;
+  }
+  EXPECT_EQ(forged, 2);
+
+  ExpectStreamLive(feed_stream.get(), 8500);
+  // The journal is intact: the writer did not truncate it.
+  v1::GetSnapshotResponse snapshot;
+  grpc::ClientContext c;
+  ASSERT_TRUE(feed_->GetSnapshot(&c, v1::GetSnapshotRequest(), &snapshot).ok());
+  EXPECT_GT(snapshot.events_size(), 10);
+  sub_context.TryCancel();
+  v1::SubscribeResponse ignored;
+  while (feed_stream->Read(&ignored)) {
+  }
+}
+
+// A plugin cannot read the journal (every issuer's data) past the
+// entitlements: kessan.db is kessand's alone, and Landlock confines reads.
+TEST_F(ScenarioServiceTest, PluginCannotReadTheJournal) {
+  const long landlock = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1 /* VERSION */);
+  if (geteuid() != 0 && landlock <= 0) {
+    GTEST_SKIP() << "neither root (workers as nobody) nor Landlock: a worker runs as kessand's user";
+  }
+  StopServer();
+  StartServer({"snoop"});
+  grpc::ClientContext sub_context;
+  auto feed_stream = Subscribe(&sub_context);
+  const fs::path journal = root_ / "data" / "kessan.db";
+  ASSERT_TRUE(fs::exists(journal));
+  grpc::Status s = Run("snoop", {{"path", journal.string()}}, nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("Permission denied"));
+  // The same plugin reads a file it may read (its own library).
+  v1::ScenarioResult r;
+  s = Run("snoop", {{"path", (fs::path(KESSAN_TEST_FAULTY_DIR) / "snoop.so").string()}}, &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Find(r, "bytes_read")->count(), 64);
+  ExpectStreamLive(feed_stream.get(), 8600);
+  sub_context.TryCancel();
+  v1::SubscribeResponse ignored;
+  while (feed_stream->Read(&ignored)) {
+  }
+}
+
+// A plugin's 1 MiB error with control characters reaches the client (and
+// the audit log) cut to 1 KiB, clean, saying so; the client's other
+// streams on the same connection carry on.
+TEST_F(ScenarioServiceTest, LongPluginErrorIsCutAndOtherStreamsCarryOn) {
+  StopServer();
+  StartServer({"loud"});
+  LogCapture log;
+  grpc::ClientContext sub_context;
+  auto feed_stream = Subscribe(&sub_context);
+  grpc::Status s = Run("loud", {}, nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LE(s.error_message().size(), 1100u);
+  EXPECT_THAT(s.error_message(), HasSubstr("[cut: 1048576 bytes in all]"));
+  for (char c : s.error_message()) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << int(c);
+  int audited = 0;
+  for (const std::string& line : log.Lines()) {
+    if (!absl::StartsWith(line, "audit|") || line.find("scenario=loud") == std::string::npos) continue;
+    ++audited;
+    EXPECT_LE(line.size(), 1500u);
+    EXPECT_THAT(line, HasSubstr("[cut: 1048576 bytes in all]"));
+  }
+  EXPECT_EQ(audited, 1);
+  ExpectStreamLive(feed_stream.get(), 8700);
+  ExpectDilutionWorks();
+  sub_context.TryCancel();
+  v1::SubscribeResponse ignored;
+  while (feed_stream->Read(&ignored)) {
+  }
+}
+
+// Three plugins that hang in describe() do not delay the port: the feed
+// serves at once, and the scenarios are listed after one describe deadline.
+TEST_F(ScenarioServiceTest, HangingDescribesDoNotHoldUpTheFeed) {
+  StopServer();
+  absl::Time start = absl::Now();
+  StartServer({"hang1=hang", "hang2=hang", "hang3=hang"});
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));  // one after another it took 3 x 5 s
+  grpc::ClientContext sub_context;
+  auto feed_stream = Subscribe(&sub_context);
+  ExpectStreamLive(feed_stream.get(), 8800);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+
+  v1::ListScenariosResponse list;
+  grpc::ClientContext context;
+  ASSERT_TRUE(scenarios_->ListScenarios(&context, v1::ListScenariosRequest(), &list).ok());
+  std::map<std::string, v1::ScenarioInfo> by_name;
+  for (const v1::ScenarioInfo& info : list.scenarios()) by_name[info.scenario().name()] = info;
+  ASSERT_EQ(by_name.size(), 6u);
+  EXPECT_EQ(by_name["dilution"].state(), v1::PLUGIN_STATE_READY);
+  for (const char* hang : {"hang1", "hang2", "hang3"}) {
+    EXPECT_EQ(by_name[hang].state(), v1::PLUGIN_STATE_FAILED);
+    EXPECT_THAT(by_name[hang].error(), HasSubstr("did not answer in time"));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(12));  // in parallel: about one deadline (5 s)
+  sub_context.TryCancel();
+  v1::SubscribeResponse ignored;
+  while (feed_stream->Read(&ignored)) {
   }
 }
 

@@ -64,7 +64,9 @@ typedef struct kessan_host_info {
 
 /* kessan_result: the output of one call, owned by the plugin until
  * free_result(). `data`/`size` hold a serialized message when the status is
- * KESSAN_STATUS_OK; `message` (may be NULL) explains any other status. */
+ * KESSAN_STATUS_OK (a NULL `data` with a non-zero `size` is an error);
+ * `message` (may be NULL) explains any other status; the host cuts it to
+ * 1 KiB and blanks control characters. */
 typedef struct kessan_result {
   uint8_t* data;
   size_t size;

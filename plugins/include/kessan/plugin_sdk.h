@@ -19,15 +19,20 @@
 //   KESSAN_PLUGIN(Hello)
 //
 // The SDK converts messages to and from bytes, catches every exception
-// (std::bad_alloc becomes RESOURCE_EXHAUSTED, anything else INTERNAL) and
-// owns the buffers it returns until the host frees them.
+// (std::bad_alloc becomes RESOURCE_EXHAUSTED, std::overflow_error from the
+// checked arithmetic of kessan/plugin_decimal.h OUT_OF_RANGE, anything else
+// INTERNAL) and owns the buffers it returns until the host frees them. The
+// output helpers check that a value fits its field (int64 units, counts).
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -48,6 +53,7 @@ struct Status {
     return {KESSAN_STATUS_FAILED_PRECONDITION, std::move(m)};
   }
   static Status NotFound(std::string m) { return {KESSAN_STATUS_NOT_FOUND, std::move(m)}; }
+  static Status OutOfRange(std::string m) { return {KESSAN_STATUS_OUT_OF_RANGE, std::move(m)}; }
   static Status Internal(std::string m) { return {KESSAN_STATUS_INTERNAL, std::move(m)}; }
   bool ok() const { return code == KESSAN_STATUS_OK; }
 };
@@ -141,14 +147,24 @@ inline v1::Output* AddOutput(v1::PluginRunResponse* r, const std::string& name, 
   return o;
 }
 
+// ToInt64(v, what): v, or std::overflow_error naming `what` when v does
+// not fit in 64 bits.
+inline int64_t ToInt64(int128 v, const std::string& what) {
+  if (v < std::numeric_limits<int64_t>::min() || v > std::numeric_limits<int64_t>::max()) {
+    throw std::overflow_error(what + ": " + Int128ToString(v) + " does not fit in 64 bits");
+  }
+  return static_cast<int64_t>(v);
+}
+
 inline void SetMoney(v1::Money* m, const std::string& currency, int128 units) {
   m->set_currency_code(currency);
-  m->set_units(static_cast<int64_t>(units));
+  m->set_units(ToInt64(units, "amount of " + currency));
 }
 
 inline void AddMoney(v1::PluginRunResponse* r, const std::string& name, const std::string& label,
                      const std::string& currency, int128 units, const std::string& derivation) {
-  SetMoney(AddOutput(r, name, label, derivation)->mutable_money(), currency, units);
+  const int64_t checked = ToInt64(units, "output " + name);
+  SetMoney(AddOutput(r, name, label, derivation)->mutable_money(), currency, checked);
 }
 
 inline void AddDecimal(v1::PluginRunResponse* r, const std::string& name, const std::string& label,
@@ -157,8 +173,9 @@ inline void AddDecimal(v1::PluginRunResponse* r, const std::string& name, const 
 }
 
 inline void AddCount(v1::PluginRunResponse* r, const std::string& name, const std::string& label,
-                     int64_t count, const std::string& derivation) {
-  AddOutput(r, name, label, derivation)->set_count(count);
+                     int128 count, const std::string& derivation) {
+  const int64_t checked = ToInt64(count, "output " + name);
+  AddOutput(r, name, label, derivation)->set_count(checked);
 }
 
 inline void AddFlag(v1::PluginRunResponse* r, const std::string& name, const std::string& label, bool flag,
@@ -205,6 +222,11 @@ int32_t Guard(kessan_result* result, Fn fn) noexcept {
     result->size = 0;
     result->message = CopyMessage("out of memory");
     return KESSAN_STATUS_RESOURCE_EXHAUSTED;
+  } catch (const std::overflow_error& e) {
+    result->data = nullptr;
+    result->size = 0;
+    result->message = CopyMessage(std::string("arithmetic overflow: ") + e.what());
+    return KESSAN_STATUS_OUT_OF_RANGE;
   } catch (const std::exception& e) {
     result->data = nullptr;
     result->size = 0;

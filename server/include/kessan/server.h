@@ -35,6 +35,9 @@ struct ServerOptions {
   // process. Empty: the bundled plugins of the build or install this
   // library belongs to (none if there are none). "none": no plugins.
   std::string plugin_dir;
+  // When kessand runs as root, plugin workers run as this user (README
+  // "Security"). Empty: as root.
+  std::string plugin_user = "nobody";
   // Resume window: the journal keeps every event of the last retain_events
   // (older superseded revisions are pruned; a resume from before the window
   // gets a resync and a snapshot). 0 keeps everything.

@@ -5,11 +5,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 namespace kessan {
@@ -196,6 +205,217 @@ TEST(PluginHostTest, QuarantineEnds) {
   EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kFailedPrecondition);
   absl::SleepFor(absl::Milliseconds(300));  // the quarantine is time-based by design
   EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kInternal);
+}
+
+// --- The sandbox (README "Security"): each attack is refused, the call
+// fails naming the system call, and the host carries on. ---
+
+// A /proc/<pid>/status field ("Uid", "Seccomp", ...), or "".
+std::string ProcStatus(int pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, field + ":")) return std::string(absl::StripAsciiWhitespace(line.substr(field.size() + 1)));
+  }
+  return "";
+}
+
+// Processes whose command line mentions `text`.
+int CountProcesses(const std::string& text) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline");
+    std::stringstream cmdline;
+    cmdline << in.rdbuf();
+    if (cmdline.str().find(text) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+v1::PluginRunRequest WithText(const std::string& name, const std::string& value) {
+  v1::PluginRunRequest r;
+  (*r.mutable_parameters())[name].set_text(value);
+  return r;
+}
+
+void ExpectForbidden(const absl::StatusOr<v1::PluginRunResponse>& r, const std::string& plugin,
+                     const std::string& syscall) {
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("plugin '" + plugin + "' made a forbidden system call: " + syscall + ";"));
+}
+
+TEST(PluginHostSandboxTest, WorkerIsConfinedBeforeTheFirstCall) {
+  auto host = PluginHost::Create(Options({}));
+  ASSERT_TRUE(host.ok());
+  ExpectDilutionWorks(**host);
+  int pid = (*host)->worker_pid("dilution");
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(ProcStatus(pid, "NoNewPrivs"), "1");
+  EXPECT_EQ(ProcStatus(pid, "Seccomp"), "2");  // a filter
+  // Its own process group; an empty working directory, not ours.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::vector<std::string> fields = absl::StrSplit(text.substr(text.rfind(')') + 2), ' ');
+  ASSERT_GT(fields.size(), 3u);
+  EXPECT_EQ(fields[2], std::to_string(pid));  // pgrp
+  fs::path cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd");
+  EXPECT_NE(cwd, fs::current_path());
+  EXPECT_TRUE(fs::is_empty(cwd));
+  // stdout and stderr are a pipe to the host, not the host's own.
+  fs::path out = fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/1");
+  EXPECT_TRUE(absl::StartsWith(out.string(), "pipe:")) << out;
+  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/2"), out);
+  EXPECT_NE(fs::read_symlink("/proc/self/fd/1"), out);
+  if (geteuid() == 0) {
+    passwd* nobody = getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    EXPECT_THAT(ProcStatus(pid, "Uid"), HasSubstr(std::to_string(nobody->pw_uid)));
+    EXPECT_THAT(ProcStatus(pid, "Uid"), ::testing::Not(HasSubstr("0\t")));
+  }
+}
+
+TEST(PluginHostSandboxTest, PluginCannotWriteAFile) {
+  auto host = PluginHost::Create(Options({"writer"}));
+  ASSERT_TRUE(host.ok());
+  fs::path dir = fs::path((*host)->options().plugin_dir) / "open";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::all);  // writable by anyone: only the sandbox stops it
+  ExpectForbidden((*host)->Run("writer", WithText("path", (dir / "pwned").string())), "writer", "openat");
+  EXPECT_FALSE(fs::exists(dir / "pwned"));
+  EXPECT_EQ((*host)->worker_pid("writer"), 0);  // replaced at the next call
+  ExpectDilutionWorks(**host);
+}
+
+TEST(PluginHostSandboxTest, PluginCannotConnect) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto host = PluginHost::Create(Options({"connector"}));
+  ASSERT_TRUE(host.ok());
+  ExpectForbidden((*host)->Run("connector", WithText("port", std::to_string(ntohs(addr.sin_port)))), "connector",
+                  "socket");
+  EXPECT_LT(accept(listener, nullptr, nullptr), 0);  // no connection came
+  EXPECT_EQ(errno, EAGAIN);
+  close(listener);
+  ExpectDilutionWorks(**host);
+}
+
+std::atomic<int> g_sigusr2{0};
+
+TEST(PluginHostSandboxTest, PluginCannotSignalTheHost) {
+  struct sigaction action {};
+  action.sa_handler = [](int) { ++g_sigusr2; };
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR2, &action, &previous), 0);
+  auto host = PluginHost::Create(Options({"killer"}));
+  ASSERT_TRUE(host.ok());
+  ExpectForbidden((*host)->Run("killer", v1::PluginRunRequest()), "killer", "kill");
+  ExpectDilutionWorks(**host);
+  EXPECT_EQ(g_sigusr2.load(), 0);
+  sigaction(SIGUSR2, &previous, nullptr);
+}
+
+TEST(PluginHostSandboxTest, PluginStartsNoProcessThatOutlivesIt) {
+  auto host = PluginHost::Create(Options({"forker"}));
+  ASSERT_TRUE(host.ok());
+  ExpectForbidden((*host)->Run("forker", v1::PluginRunRequest()), "forker", "clone");
+  EXPECT_EQ(CountProcesses("forker.so"), 0);  // neither the worker nor a child of it
+  ExpectDilutionWorks(**host);
+}
+
+// An ostream sink on kessand's logger, one message per line ("%v").
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_pattern("%v");
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  std::vector<std::string> Lines() {
+    spdlog::default_logger()->flush();
+    return absl::StrSplit(out_.str(), '\n', absl::SkipEmpty());
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+TEST(PluginHostSandboxTest, PluginOutputIsLoggedAsEscapedPluginLines) {
+  LogCapture log;
+  auto host = PluginHost::Create(Options({"forger"}));
+  ASSERT_TRUE(host.ok());
+  absl::StatusOr<v1::PluginRunResponse> r = (*host)->Run("forger", v1::PluginRunRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  int forged = 0;
+  for (const std::string& line : log.Lines()) {
+    if (line.find("principal=ops") == std::string::npos) continue;
+    ++forged;
+    EXPECT_TRUE(absl::StartsWith(line, "plugin=forger output: \"")) << line;
+  }
+  EXPECT_EQ(forged, 2);  // stdout and stderr, each one line of its own
+}
+
+TEST(PluginHostTest, NullBufferWithASizeIsAnError) {
+  auto host = PluginHost::Create(Options({"nullbuf"}));
+  ASSERT_TRUE(host.ok());
+  absl::StatusOr<v1::PluginRunResponse> r = (*host)->Run("nullbuf", DilutionRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("plugin 'nullbuf': returned status OK with a null buffer of 16 bytes"));
+}
+
+TEST(PluginHostTest, LongErrorMessageIsCutAndClean) {
+  auto host = PluginHost::Create(Options({"loud"}));
+  ASSERT_TRUE(host.ok());
+  absl::StatusOr<v1::PluginRunResponse> r = (*host)->Run("loud", DilutionRequest());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(r.status().message());
+  EXPECT_LE(message.size(), kMaxPluginMessageBytes + 64);
+  EXPECT_THAT(message, HasSubstr("[cut: 1048576 bytes in all]"));
+  EXPECT_THAT(message, HasSubstr("no   [31mway"));
+  for (char c : message) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << int(c);
+}
+
+TEST(PluginHostTest, BoundedPluginMessageCutsAtACharacterBoundary) {
+  EXPECT_EQ(BoundedPluginMessage("a\nb\x1b" "c\xc2\x85" "d"), "a b c d");
+  EXPECT_EQ(BoundedPluginMessage("short"), "short");
+  // "価" is 3 bytes: at 4 bytes the second one is dropped whole.
+  EXPECT_EQ(BoundedPluginMessage("価格", 4), "価 [cut: 6 bytes in all]");
+  EXPECT_EQ(BoundedPluginMessage(std::string(2000, 'x')).size(), 1024 + std::string(" [cut: 2000 bytes in all]").size());
+}
+
+TEST(PluginHostTest, HangingDescribesAreParallelAndDoNotHoldUpCreate) {
+  PluginHostOptions o = Options({});
+  for (const char* alias : {"hang1", "hang2", "hang3"}) {
+    fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / "hang.so", fs::path(o.plugin_dir) / (std::string(alias) + ".so"));
+  }
+  o.call_timeout = absl::Seconds(2);
+  absl::Time start = absl::Now();
+  auto host = PluginHost::Create(o);
+  ASSERT_TRUE(host.ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // describing one after another took 3 x 2 s here
+  std::vector<v1::ScenarioInfo> list = (*host)->List();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // in parallel: about one deadline
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].scenario().name(), "dilution");
+  EXPECT_EQ(list[0].state(), v1::PLUGIN_STATE_READY);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(list[i].scenario().name(), "hang" + std::to_string(i));
+    EXPECT_EQ(list[i].state(), v1::PLUGIN_STATE_FAILED);
+    EXPECT_THAT(list[i].error(), HasSubstr("did not answer in time"));
+  }
+  ExpectDilutionWorks(**host);
 }
 
 TEST(PluginHostTest, MissingDirectoryIsAnError) {

@@ -36,17 +36,17 @@ class RecordingSink final : public WatchSink {
     absl::MutexLock lock(&mu_);
     end_ = status;
   }
-  // Waits (at most 60 s) for `n` results; the trigger of the last.
+  // Waits (at most 30 s) for `n` results; the trigger of the last.
   std::optional<uint64_t> AwaitResults(size_t n) {
     absl::MutexLock lock(&mu_);
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return results_.size() >= n; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60))) return std::nullopt;
+    if (!mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30))) return std::nullopt;
     return results_[n - 1].trigger_sequence();
   }
   std::optional<absl::Status> AwaitEnd() {
     absl::MutexLock lock(&mu_);
     auto ended = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return end_.has_value(); };
-    mu_.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(60));
+    mu_.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(30));
     return end_;
   }
   v1::WatchScenarioResponse result(size_t i) {
@@ -80,7 +80,14 @@ class ScenarioWatchTest : public ::testing::Test {
     ASSERT_TRUE(feed.ok()) << feed.status();
     feed_ = *std::move(feed);
     ASSERT_TRUE(feed_->Publish(Batch({Item(Iij()), Item(MakeCapitalAction("IIJ"))})).ok());
+    // Workers run as --plugin_user (nobody) when the test runs as root: the
+    // plugin's folder must be theirs to read.
+    fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec |
+                                     fs::perms::others_exec);
     fs::create_directories(dir_.File("plugins"));
+    fs::permissions(dir_.File("plugins"), fs::perms::owner_all | fs::perms::group_read |
+                                              fs::perms::group_exec | fs::perms::others_read |
+                                              fs::perms::others_exec);
     fs::create_symlink(fs::path(KESSAN_TEST_BUNDLED_DIR) / "dilution.so",
                        dir_.File("plugins") + "/dilution.so");
     PluginHostOptions o;
