@@ -140,32 +140,6 @@ TEST_F(ServerTest, InvalidBatchIsRefusedWholeAndChangesNothing) {
   EXPECT_EQ(response.sequences(0), head + 1);
 }
 
-// Bytes that are not a PublishRequest are refused and change nothing.
-TEST_F(ServerTest, APublishThatDoesNotParseIsInvalidArgument) {
-  uint64_t head = Snapshot().sequence();
-  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                                grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  grpc::CompletionQueue cq;
-  grpc::Slice garbage(std::string("\x0a\xff\xff\xff\xff\x0f", 6));  // items: a length past the end
-  grpc::ByteBuffer request(&garbage, 1), response;
-  auto call = generic.PrepareUnaryCall(&context, "/kessan.v1.FeedService/Publish", request, &cq);
-  call->StartCall();
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  EXPECT_NE(status.error_message().find("PublishRequest"), std::string::npos)
-      << status.error_message();
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  EXPECT_EQ(Snapshot().sequence(), head);
-}
-
 // Bytes that are not a request: INVALID_ARGUMENT naming the request type,
 // on each of the six methods, and nothing changes.
 TEST_F(ServerTest, EveryMethodAnswersUndecodableBytesWithInvalidArgument) {
