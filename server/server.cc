@@ -40,9 +40,10 @@ void AddKeepalive(grpc::ServerBuilder& builder) {
 }
 
 absl::Status LoadSeed(Feed& feed, const std::string& path) {
-  ASSIGN_OR_RETURN(v1::DataSet data_set, LoadDataSet(path));
+  ASSIGN_OR_RETURN(std::vector<v1::PublishRequest> batches,
+                   LoadPublishBatches(path, kMaxBatchItems));
   size_t count = 0;
-  for (const v1::PublishRequest& batch : ToPublishRequests(data_set, kMaxBatchItems)) {
+  for (const v1::PublishRequest& batch : batches) {
     absl::StatusOr<v1::PublishResponse> published = feed.Publish(batch);
     if (!published.ok()) {
       return absl::Status(published.status().code(),
@@ -50,8 +51,8 @@ absl::Status LoadSeed(Feed& feed, const std::string& path) {
     }
     count += published->sequences_size();
   }
-  spdlog::info("seeded the journal with {} items of data set '{}' from {}", count,
-               data_set.name(), path);
+  spdlog::info("seeded the journal with {} items in {} batches from {}", count, batches.size(),
+               path);
   return absl::OkStatus();
 }
 

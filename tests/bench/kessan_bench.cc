@@ -1,5 +1,5 @@
 // kessan-bench: a load tool for kessand with the flags and figures of the
-// peer tools (/work/shared/bench/peers), so runs compare side by side.
+// peer tools (bench/peers beside the repository), so runs compare side by side.
 //
 //   kessan-bench --mode tput -S 16 --size 200 --duration 4
 //   kessan-bench --mode lat -S 256 --size 200 --rate 1000 --duration 4

@@ -50,6 +50,7 @@ constexpr FlagSpec kFlags[] = {
     {"as-of", true, kOnFiltered},
     {"publisher-id", true, kOnPublish},
     {"batch-key", true, kOnPublish},
+    {"max-batch-items", true, kOnPublish},
 };
 
 struct Flag {
@@ -158,6 +159,11 @@ absl::Status ApplyFlag(const Flag& flag, Args& args) {
     if (!n.ok()) return n.status();
     if (*n == 0) return UsageError("--limit must be at least 1");
     args.limit = *n;
+  } else if (name == "max-batch-items") {
+    absl::StatusOr<uint64_t> n = ParseCount(flag);
+    if (!n.ok()) return n.status();
+    if (*n < 1 || *n > 1000) return UsageError("--max-batch-items must be 1..1000");
+    args.max_batch_items = *n;
   } else if (name == "jsonl") {
     args.jsonl = true;
   } else if (name == "no-reconnect") {
@@ -347,6 +353,9 @@ Commands:
               same batch key, so the batch is applied once.
       [--publisher-id ID] [--batch-key KEY]  the batch's identity
                         (default: generated)
+      [--max-batch-items N]  a data set goes in batches of at most N
+                        items (default 1000, the server's limit); with
+                        --batch-key KEY they are KEY/1, KEY/2, ...
 
 Filters (repeatable, comma lists allowed: --issuer IIJ,XYZ --issuer ABC):
   --issuer ID   --concept CONCEPT   --segment SEGMENT

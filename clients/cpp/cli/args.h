@@ -58,6 +58,8 @@ struct Args {
   // retried publish is applied once.
   std::string publisher_id;
   std::string batch_key;
+  // Items per batch when a data set is published.
+  uint64_t max_batch_items = 1000;
 };
 
 // ParseArgs()

@@ -2,7 +2,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -135,19 +137,41 @@ absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call,
   return absl::OkStatus();
 }
 
+// A data set larger than a server's batch limit goes as several batches,
+// in order, each retried under its own key; --batch-key KEY becomes KEY/1,
+// KEY/2, ... for them.
 absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
                         std::ostream& out) {
-  absl::StatusOr<v1::PublishRequest> request =
-      LoadPublishRequestFromFile(args.file);
-  if (!request.ok()) return request.status();
-  if (!args.publisher_id.empty()) request->set_publisher_id(args.publisher_id);
-  if (!args.batch_key.empty()) request->set_batch_key(args.batch_key);
-  absl::StatusOr<v1::PublishResponse> response =
-      client.PublishWithRetry(*std::move(request), PublishRetryOptions(), call);
-  if (!response.ok()) return response.status();
+  absl::StatusOr<std::vector<v1::PublishRequest>> batches =
+      LoadPublishBatchesFromFile(args.file, args.max_batch_items);
+  if (!batches.ok()) return batches.status();
+  std::vector<uint64_t> sequences;
+  bool all_duplicate = true;
+  for (size_t i = 0; i < batches->size(); ++i) {
+    v1::PublishRequest& request = (*batches)[i];
+    if (!args.publisher_id.empty()) request.set_publisher_id(args.publisher_id);
+    if (!args.batch_key.empty()) {
+      request.set_batch_key(batches->size() == 1
+                                ? args.batch_key
+                                : absl::StrCat(args.batch_key, "/", i + 1));
+    }
+    absl::StatusOr<v1::PublishResponse> response =
+        client.PublishWithRetry(std::move(request), PublishRetryOptions(), call);
+    if (!response.ok()) {
+      if (batches->size() == 1) return response.status();
+      return absl::Status(
+          response.status().code(),
+          absl::StrCat("batch ", i + 1, " of ", batches->size(), " (",
+                       sequences.size(), " items published before it): ",
+                       response.status().message()));
+    }
+    sequences.insert(sequences.end(), response->sequences().begin(),
+                     response->sequences().end());
+    all_duplicate = all_duplicate && response->duplicate();
+  }
   // Plain JSON numbers: sequences stay far below 2^53.
-  out << "{\"sequences\":[" << absl::StrJoin(response->sequences(), ",") << "]"
-      << (response->duplicate() ? ",\"duplicate\":true" : "") << "}\n";
+  out << "{\"sequences\":[" << absl::StrJoin(sequences, ",") << "]"
+      << (all_duplicate ? ",\"duplicate\":true" : "") << "}\n";
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -142,6 +143,50 @@ std::vector<std::vector<std::string>> Shape(const std::vector<v1::PublishRequest
     }
   }
   return shape;
+}
+
+TEST(LoadPublishBatchesTest, DataSetIsCutAtMaxItems) {
+  TempDir dir;
+  std::string text = "issuers { id: \"IIJ\" }\n";
+  for (int i = 1; i < 2500; ++i) {
+    text += absl::StrCat("facts { key { issuer: \"IIJ\" concept_id: \"c", i, "\" } }\n");
+  }
+  absl::StatusOr<std::vector<v1::PublishRequest>> batches =
+      LoadPublishBatches(dir.WriteFile("large.txtpb", text), 1000);
+  ASSERT_TRUE(batches.ok()) << batches.status();
+  ASSERT_EQ(batches->size(), 3u);
+  EXPECT_EQ((*batches)[0].items_size(), 1000);
+  EXPECT_EQ((*batches)[2].items_size(), 500);
+  EXPECT_TRUE((*batches)[0].items(0).has_issuer());
+}
+
+TEST(LoadPublishBatchesTest, PublishRequestFileIsOneBatchAsWritten) {
+  TempDir dir;
+  const std::string path = dir.WriteFile(
+      "batch.txtpb", "publisher_id: \"desk\" items { issuer { id: \"IIJ\" } }\n"
+                     "items { segment { issuer: \"IIJ\" id: \"si\" } }\n");
+  absl::StatusOr<std::vector<v1::PublishRequest>> batches = LoadPublishBatches(path, 1);
+  ASSERT_TRUE(batches.ok()) << batches.status();
+  ASSERT_EQ(batches->size(), 1u);
+  EXPECT_EQ((*batches)[0].publisher_id(), "desk");
+  EXPECT_EQ((*batches)[0].items_size(), 2);
+  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("not a kessan.v1.DataSet")));
+}
+
+TEST(LoadPublishBatchesTest, EmptyFileHasNothingToPublish) {
+  TempDir dir;
+  const std::string path = dir.WriteFile("empty.txtpb", "# nothing\n");
+  EXPECT_THAT(LoadPublishBatches(path, 1000),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no items to publish")));
+}
+
+TEST(LoadPublishBatchesTest, JsonUnknownFieldIsRefused) {
+  TempDir dir;
+  const std::string path = dir.WriteFile("unknown.json", R"({"issuers": [{"id": "IIJ"}],
+                                                             "footnotes": ["x"]})");
+  EXPECT_THAT(LoadPublishBatches(path, 1000),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
 }
 
 TEST(ToPublishRequestsTest, DependencyOrderInOneBatch) {

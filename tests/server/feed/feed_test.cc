@@ -657,7 +657,7 @@ TEST_F(FeedTest, APastViewIsReadOffTheFeedMutexAndBeforeLiveEvents) {
   gate_->ReleaseReads();
   publisher.join();
   ASSERT_TRUE(s->AwaitReads(absl::Seconds(30)));
-  EXPECT_GE(waker->wakes(), 1);
+  EXPECT_TRUE(waker->AwaitWakes(1, absl::Seconds(30)));
   // The snapshot as of sequence 7 (when it was asked for), then event 8 once.
   std::vector<EventPtr> got = Drain(*s);
   std::vector<std::string> described = Describe(got);
@@ -682,7 +682,7 @@ TEST_F(FeedTest, AResumeIsReadOnTheReaderThreadsNotInTake) {
   MustPublish({OperatingIncome("SONY")});  // 8, live, after the backlog
   gate_->ReleaseReads();
   ASSERT_TRUE(s->AwaitReads(absl::Seconds(30)));
-  EXPECT_GE(waker->wakes(), 1);
+  EXPECT_TRUE(waker->AwaitWakes(1, absl::Seconds(30)));
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(3, 4, 5, 6, 7, 8));
 }
 

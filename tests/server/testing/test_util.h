@@ -140,11 +140,25 @@ class FakeClock {
 // CountingWaker counts calls to Wake. Thread-safe.
 class CountingWaker : public Waker {
  public:
-  void Wake() override { wakes_.fetch_add(1); }
-  int wakes() const { return wakes_.load(); }
+  void Wake() override {
+    absl::MutexLock lock(&mu_);
+    ++wakes_;
+  }
+  int wakes() const {
+    absl::MutexLock lock(&mu_);
+    return wakes_;
+  }
+  // Waits until Wake has been called at least `n` times: a reader thread
+  // wakes the consumer just after it ends its read.
+  bool AwaitWakes(int n, absl::Duration timeout) const {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wakes_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  }
 
  private:
-  std::atomic<int> wakes_{0};
+  mutable absl::Mutex mu_;
+  int wakes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // TempDir is a fresh directory under testing::TempDir(), removed with its

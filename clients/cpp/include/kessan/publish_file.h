@@ -2,7 +2,9 @@
 
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kessan/v1/feed.pb.h"
@@ -23,7 +25,8 @@ absl::StatusOr<v1::PublishRequest> PublishRequestFromDataSet(
 // LoadPublishRequestFromFile()
 //
 // Reads a kessan.v1.PublishRequest or a kessan.v1.DataSet from `path`; a
-// data set becomes a batch as PublishRequestFromDataSet() says.
+// data set becomes one batch as PublishRequestFromDataSet() says. The
+// reader is kessand's own (kessand --seed reads the same files).
 //
 // Format, by extension: .json is protobuf's JSON mapping; .txtpb,
 // .textproto, .pbtxt and .txt are protobuf text format. Any other
@@ -42,5 +45,13 @@ absl::StatusOr<v1::PublishRequest> PublishRequestFromDataSet(
 //       kessan::LoadPublishRequestFromFile("data/iij/fy2002.txtpb");
 absl::StatusOr<v1::PublishRequest> LoadPublishRequestFromFile(
     const std::string& path);
+
+// LoadPublishBatchesFromFile()
+//
+// As LoadPublishRequestFromFile(), but a data set becomes batches of at most
+// `max_items` items (a server takes at most 1,000 per batch), in the same
+// order; a PublishRequest file stays one batch, as written.
+absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatchesFromFile(
+    const std::string& path, size_t max_items);
 
 }  // namespace kessan

@@ -243,6 +243,43 @@ TEST_F(CommandsTest, PublishGeneratesABatchIdentity) {
   EXPECT_FALSE(service().last_publish->batch_key().empty());
 }
 
+// A data set of 2,500 items: more than a server takes in one batch.
+std::string WriteLargeDataSet(const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream out(path);
+  out << "issuers { id: \"IIJ\" }\n";
+  for (int i = 1; i < 2500; ++i) {
+    out << "facts { key { issuer: \"IIJ\" concept_id: \"c" << i << "\" } }\n";
+  }
+  return path;
+}
+
+TEST_F(CommandsTest, PublishSendsALargeDataSetInBatchesOfTheServersLimit) {
+  const std::string path = WriteLargeDataSet("commands_large.txtpb");
+  service().publish_response.add_sequences(7);
+  EXPECT_EQ(Run({"publish", path, "--batch-key", "fy2002"}), kExitOk) << err_.str();
+  std::vector<v1::PublishRequest> sent = service().publish_requests();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].items_size(), 1000);
+  EXPECT_EQ(sent[1].items_size(), 1000);
+  EXPECT_EQ(sent[2].items_size(), 500);
+  EXPECT_TRUE(sent[0].items(0).has_issuer());
+  EXPECT_EQ(sent[2].items(499).fact().key().concept_id(), "c2499");
+  EXPECT_EQ(sent[0].batch_key(), "fy2002/1");
+  EXPECT_EQ(sent[2].batch_key(), "fy2002/3");
+  // The fake answers each batch with sequence 7.
+  EXPECT_EQ(out_.str(), "{\"sequences\":[7,7,7]}\n");
+}
+
+TEST_F(CommandsTest, PublishBatchSizeFollowsMaxBatchItems) {
+  const std::string path = WriteLargeDataSet("commands_large_400.txtpb");
+  EXPECT_EQ(Run({"publish", path, "--max-batch-items", "400"}), kExitOk) << err_.str();
+  std::vector<v1::PublishRequest> sent = service().publish_requests();
+  ASSERT_EQ(sent.size(), 7u);
+  EXPECT_EQ(sent[6].items_size(), 100);
+  EXPECT_NE(sent[0].batch_key(), sent[1].batch_key());
+}
+
 TEST_F(CommandsTest, PublishBadFileSendsNothing) {
   const std::string path = ::testing::TempDir() + "/commands_bad.txtpb";
   std::ofstream(path) << "issuers { id: }\n";
