@@ -16,6 +16,8 @@ APT_PACKAGES=(
   libssl-dev openssl clang clang-14 libclang-rt-14-dev
   # the plugin worker's seccomp-bpf sandbox (server/plugin/worker_main.cc)
   libseccomp-dev
+  # deploy/check_deploy.py: systemd-analyze verify, the k8s manifests' YAML
+  systemd python3-yaml
 )
 
 missing=()
