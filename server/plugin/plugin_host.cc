@@ -287,7 +287,7 @@ absl::StatusOr<wire::Reply> PluginHost::Call(Plugin& plugin, wire::Op op, const 
 void PluginHost::RecordFailure(Plugin& plugin, const absl::Status& status) {
   plugin.worker.reset();
   absl::MutexLock lock(&plugin.mu);
-  absl::Time now = absl::Now();
+  absl::Time now = options_.now();
   plugin.failures.push_back(now);
   while (!plugin.failures.empty() && plugin.failures.front() < now - options_.failure_window) {
     plugin.failures.pop_front();
@@ -311,7 +311,7 @@ PluginHost::Plugin* PluginHost::Find(const std::string& name) {
 
 absl::Status PluginHost::Ready(Plugin& plugin) {
   if (!plugin.load_error.empty()) return absl::FailedPreconditionError(plugin.load_error);
-  if (absl::Now() < plugin.quarantined_until) {
+  if (options_.now() < plugin.quarantined_until) {
     return absl::FailedPreconditionError(
         absl::StrCat("plugin '", plugin.name, "' is quarantined until ", absl::FormatTime(plugin.quarantined_until),
                      " after ", options_.max_failures, " failures within ",

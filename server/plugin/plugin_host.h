@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,8 @@ struct PluginHostOptions {
   int max_failures = 3;
   absl::Duration failure_window = absl::Minutes(1);
   absl::Duration quarantine_time = absl::Minutes(1);
+  // The clock of failure_window and quarantine_time (tests inject one).
+  std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
 // A plugin's message (its error, its describe failure) as clients and the

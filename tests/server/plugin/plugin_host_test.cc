@@ -201,12 +201,16 @@ TEST(PluginHostTest, RepeatedCrashesQuarantineThePlugin) {
 TEST(PluginHostTest, QuarantineEnds) {
   PluginHostOptions o = Options({"crash"});
   o.max_failures = 1;
-  o.quarantine_time = absl::Milliseconds(200);
+  o.quarantine_time = absl::Minutes(1);
+  auto clock = std::make_shared<std::atomic<int64_t>>(absl::ToUnixSeconds(absl::Now()));
+  o.now = [clock] { return absl::FromUnixSeconds(clock->load()); };
   auto host = PluginHost::Create(o);
   ASSERT_TRUE(host.ok());
   EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kFailedPrecondition);
-  absl::SleepFor(absl::Milliseconds(300));  // the quarantine is time-based by design
+  clock->fetch_add(59);
+  EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kFailedPrecondition);
+  clock->fetch_add(1);  // the minute is up
   EXPECT_EQ((*host)->Run("crash", DilutionRequest()).status().code(), absl::StatusCode::kInternal);
 }
 
