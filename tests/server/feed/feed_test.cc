@@ -306,19 +306,23 @@ TEST_F(FeedTest, RevisionSupersedesTheEarlierSequence) {
   EXPECT_EQ(revised.events(0).fact().revision(), 1);
 }
 
-TEST_F(FeedTest, RevisionsTwiceInOneBatch) {
+// One batch revises an item once: the same key twice (here once under the
+// OCR alias) is refused whole, and nothing is journaled.
+TEST_F(FeedTest, TheSameKeyTwiceInOneBatchIsRefused) {
   PublishIij();
   MustPublish({Revenue("IIJ", 1)});  // 3
-  v1::PublishResponse response = MustPublish({Revenue("IIJ", 2), Revenue("IIJ", 3)});
-  EXPECT_THAT(Describe(response.events()),
-              ElementsAre("4 fact:IIJ/revenue/FY2002Q4 r2", "5 fact:IIJ/revenue/FY2002Q4 r3"));
-  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 3u);
-  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 4u);
-  // Twice in the batch that first reports the key.
-  response = MustPublish({OperatingIncome("IIJ"), OperatingIncome("IIJ")});
-  EXPECT_EQ(response.events(0).fact().revision(), 1);
-  EXPECT_EQ(response.events(1).fact().revision(), 2);
-  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 6u);
+  v1::GetSnapshotResponse before = MustSnapshot();
+  EXPECT_THAT(feed_->Publish(Batch({Revenue("IIJ", 2), OperatingIncome("IIJ"), Revenue("11J", 3)})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("items[2]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]")));
+  EXPECT_EQ(feed_->last_sequence(), 3u);
+  EXPECT_EQ(log_->last_sequence(), 3u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  // In two batches they are two revisions.
+  EXPECT_THAT(MustPublish({Revenue("IIJ", 2)}).sequences(), ElementsAre(4));
+  v1::PublishResponse response = MustPublish({Revenue("11J", 3)});
+  EXPECT_EQ(response.events(0).fact().revision(), 3);
+  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 4u);
 }
 
 TEST_F(FeedTest, CapitalActionsAndGuidanceAreRevisedToo) {
