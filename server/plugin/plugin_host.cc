@@ -373,14 +373,18 @@ absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name, c
   }
   absl::StatusOr<wire::Reply> reply = Call(*plugin, wire::kRun, request.SerializeAsString());
   if (!reply.ok()) return reply.status();
-  if (reply->status != 0) {
-    absl::StatusCode code = static_cast<absl::StatusCode>(reply->status);
-    if (reply->status < 0 || reply->status > 16) code = absl::StatusCode::kInternal;
-    return absl::Status(code, absl::StrCat("plugin '", name, "': ", BoundedPluginMessage(reply->message)));
+  return DecodeRunReply(name, *reply);
+}
+
+absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name, const plugin_wire::Reply& reply) {
+  if (reply.status != 0) {
+    absl::StatusCode code = static_cast<absl::StatusCode>(reply.status);
+    if (reply.status < 0 || reply.status > 16) code = absl::StatusCode::kInternal;
+    return absl::Status(code, absl::StrCat("plugin '", name, "': ", BoundedPluginMessage(reply.message)));
   }
   v1::PluginRunResponse response;
-  if (!response.ParseFromString(reply->payload)) {
-    return absl::InternalError(absl::StrCat("plugin '", name, "' returned ", reply->payload.size(),
+  if (!response.ParseFromString(reply.payload)) {
+    return absl::InternalError(absl::StrCat("plugin '", name, "' returned ", reply.payload.size(),
                                             " bytes that are not a kessan.v1.PluginRunResponse"));
   }
   if (absl::Status s = CheckOutput(response); !s.ok()) return Prefix(name, s);
