@@ -35,13 +35,16 @@ absl::Status Prefix(const std::string& name, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("plugin '", name, "' ", status.message()));
 }
 
+// A name a plugin gave, in a message: clean and short, as its own messages.
+std::string Quoted(const std::string& name) { return BoundedPluginMessage(name, 64); }
+
 // Checks what a plugin said about itself.
 absl::Status CheckDescriptor(const v1::ScenarioDescriptor& d) {
-  if (!ValidName(d.name())) return absl::InternalError(absl::StrCat("describes an invalid name '", d.name(), "'"));
+  if (!ValidName(d.name())) return absl::InternalError(absl::StrCat("describes an invalid name '", Quoted(d.name()), "'"));
   std::vector<std::string> seen;
   for (const v1::ParameterSpec& p : d.parameters()) {
     if (!ValidName(p.name())) {
-      return absl::InternalError(absl::StrCat("describes a parameter with an invalid name '", p.name(), "'"));
+      return absl::InternalError(absl::StrCat("describes a parameter with an invalid name '", Quoted(p.name()), "'"));
     }
     if (p.type() == v1::PARAMETER_TYPE_UNSPECIFIED) {
       return absl::InternalError(absl::StrCat("describes parameter '", p.name(), "' without a type"));
@@ -60,7 +63,7 @@ absl::Status CheckOutput(const v1::PluginRunResponse& r) {
     const v1::Output& o = r.outputs(i);
     if (o.name().empty()) return absl::InternalError(absl::StrCat("returned output ", i, " without a name"));
     if (o.value_case() == v1::Output::VALUE_NOT_SET) {
-      return absl::InternalError(absl::StrCat("returned output '", o.name(), "' without a value"));
+      return absl::InternalError(absl::StrCat("returned output '", Quoted(o.name()), "' without a value"));
     }
   }
   return absl::OkStatus();
