@@ -637,6 +637,44 @@ v1::SubscribeRequest FirstReported() {
   return request;
 }
 
+// Found by get_snapshot_request_fuzz: an as-of after 2262 overflowed the
+// conversion to nanoseconds and read as a time before everything.
+TEST_F(FeedTest, AsOfAnyTimeAfterTheLastRevisionIsTheLatestView) {
+  PublishSample();  // 1..7
+  const v1::GetSnapshotResponse latest = MustSnapshot();
+  ASSERT_GT(latest.events_size(), 0);
+  for (int64_t seconds : {int64_t{4102444800} /* 2100 */, int64_t{30850761216} /* 2947 */,
+                          TimeUtil::kTimestampMaxSeconds}) {
+    v1::GetSnapshotRequest request;
+    request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
+    request.mutable_point_in_time()->mutable_as_of()->set_seconds(seconds);
+    absl::StatusOr<v1::GetSnapshotResponse> as_of = feed_->Snapshot(request);
+    ASSERT_TRUE(as_of.ok()) << seconds << ": " << as_of.status();
+    EXPECT_EQ(Sequences(as_of->events()), Sequences(latest.events())) << seconds;
+  }
+}
+
+TEST_F(FeedTest, AnAsOfOutsideATimestampsRangeIsRefused) {
+  PublishSample();
+  for (auto [seconds, nanos] : {std::pair<int64_t, int32_t>{TimeUtil::kTimestampMaxSeconds + 1, 0},
+                                {TimeUtil::kTimestampMinSeconds - 1, 0},
+                                {int64_t{1} << 62, 0},
+                                {1054166400, -1},
+                                {1054166400, 1000000000}}) {
+    v1::GetSnapshotRequest request;
+    request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
+    request.mutable_point_in_time()->mutable_as_of()->set_seconds(seconds);
+    request.mutable_point_in_time()->mutable_as_of()->set_nanos(nanos);
+    EXPECT_THAT(feed_->Snapshot(request),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("point_in_time.as_of")))
+        << seconds << " " << nanos;
+    v1::SubscribeRequest subscribe;
+    *subscribe.mutable_point_in_time() = request.point_in_time();
+    EXPECT_THAT(feed_->Subscribe(subscribe), StatusIs(absl::StatusCode::kInvalidArgument))
+        << seconds << " " << nanos;
+  }
+}
+
 TEST_F(FeedTest, APastViewIsReadOffTheFeedMutexAndBeforeLiveEvents) {
   PublishSample();  // 1..7
   gate_->HoldReads();
