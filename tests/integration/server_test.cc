@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "kessan/server.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "feed_test_util.h"
@@ -199,6 +200,27 @@ TEST_F(ServerTest, TheSameKeyTwiceInOneBatchIsRefused) {
   const v1::Fact* revenue = FindFact(snapshot, "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
   ASSERT_NE(revenue, nullptr);
   EXPECT_EQ(revenue->revision(), 1);
+}
+
+// A health watcher of a service sees it SERVING, then NOT_SERVING when the
+// server shuts down.
+TEST_F(ServerTest, HealthTurnsNotServingAtShutdown) {
+  using grpc::health::v1::HealthCheckResponse;
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("kessan.v1.FeedService");
+  auto watch = health->Watch(&context, request);
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  std::thread stop([this] { server_->Shutdown(absl::Seconds(10)); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  context.TryCancel();  // the server waits for open calls
+  stop.join();
 }
 
 // With a Server started, libprotobuf's own errors are spdlog lines, not raw
