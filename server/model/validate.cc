@@ -597,6 +597,7 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   const Path items_root("items");
   // Item key -> index of the first valid item with it.
   std::unordered_map<std::string, size_t> first_with_key;
+  first_with_key.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
     const Path p(items_root, absl::StrCat("[", i, "]"));
