@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dataset/dataset.h"
 #include "feed/feed.h"
+#include "grpc/health/v1/health.pb.h"
 #include "journal/sqlite_journal.h"
 #include "model/validate.h"
 #include "plugin/paths.h"
@@ -179,6 +180,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  RouteProtobufLogsToSpdlog();
   std::error_code ec;
   // Created for kessand's user only: plugin workers run as another user.
   if (std::filesystem::create_directories(options.data_dir, ec)) {
@@ -205,6 +207,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection describes what the generated pool holds: this links the
+  // health protocol's descriptor in (libgrpc++ has none).
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl->tokens = guard_options.tokens;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
@@ -223,6 +228,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  // Health answers for each service by name, as for the server (""); all
+  // turn NOT_SERVING at Shutdown.
+  for (const char* name :
+       {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
+    impl->grpc_server->GetHealthCheckService()->SetServingStatus(name, true);
   }
   spdlog::info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
                options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
@@ -245,6 +256,7 @@ void Server::Shutdown(absl::Duration grace) {
     if (impl_->shut_down) return;
     impl_->shut_down = true;
   }
+  impl_->grpc_server->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
   impl_->feed->CloseSubscriptions();
   impl_->scenario_service->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -547,7 +547,16 @@ absl::StatusOr<Feed::ViewSpec> Feed::ParseView(const v1::PointInTime& when) {
             "point_in_time.as_of: must be set with REVISION_VIEW_AS_OF");
       }
       spec.view = View::kAsOf;
-      spec.as_of = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(when.as_of()));
+      // A Timestamp's own range; converted without TimestampToNanoseconds,
+      // whose int64 overflows after 2262 (an as-of in 2950 read as 1831).
+      if (when.as_of().seconds() < TimeUtil::kTimestampMinSeconds ||
+          when.as_of().seconds() > TimeUtil::kTimestampMaxSeconds || when.as_of().nanos() < 0 ||
+          when.as_of().nanos() > 999999999) {
+        return absl::InvalidArgumentError(
+            "point_in_time.as_of: must be a valid timestamp, 0001-01-01 to 9999-12-31 with "
+            "nanos 0 to 999,999,999");
+      }
+      spec.as_of = absl::FromUnixSeconds(when.as_of().seconds()) + absl::Nanoseconds(when.as_of().nanos());
       break;
     default:
       return absl::InvalidArgumentError(

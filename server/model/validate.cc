@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -447,13 +448,19 @@ class ItemValidator {
     if (pp.shares() <= 0) v_.Add(p + ".shares", "must be positive");
     Text(p + ".share_class", pp.share_class(), /*required=*/true);
     Text(p + ".allocation_method", pp.allocation_method(), /*required=*/true);
+    // The rules on the amount not credited are measured against the issue
+    // price: they are checked only when the price itself is valid, so a bad
+    // price is reported once, as its own cause.
+    bool price_valid = false;
     if (!pp.has_issue_price()) {
       v_.Add(p + ".issue_price", "must be set");
     } else {
+      size_t before = v_.count();
       Money(p + ".issue_price", pp.issue_price());
       if (pp.issue_price().units() <= 0 && pp.issue_price().nanos() <= 0) {
         v_.Add(p + ".issue_price", "must be positive");
       }
+      price_valid = v_.count() == before;
     }
     if (pp.has_amount_not_credited_per_share()) {
       const v1::Money& nc = pp.amount_not_credited_per_share();
@@ -461,7 +468,7 @@ class ItemValidator {
       Money(np, nc);
       if (nc.units() < 0 || nc.nanos() < 0) {
         v_.Add(np, "must not be negative");
-      } else if (pp.has_issue_price()) {
+      } else if (price_valid) {
         const v1::Money& price = pp.issue_price();
         // Companies Act art. 445: at least half of the amount paid in is
         // stated capital, so at most half may go to capital reserve.
@@ -540,6 +547,22 @@ class ItemValidator {
   const bool track_live_;
 };
 
+// The key of a fact, capital action or guidance, whose publication makes a
+// new revision; "" for other items. Issuers are already resolved.
+std::string RevisedItemKey(const v1::PublishItem& item) {
+  switch (item.item_case()) {
+    case v1::PublishItem::kFact:
+      return FactKeyString(item.fact().key(), "fact:");
+    case v1::PublishItem::kCapitalAction:
+      return absl::StrCat("capital_action:", item.capital_action().issuer(), "/",
+                          item.capital_action().action_id());
+    case v1::PublishItem::kGuidance:
+      return FactKeyString(item.guidance().key(), "guidance:");
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* mutable_request,
@@ -572,9 +595,13 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   items.reserve(request.items_size());
   for (v1::PublishItem& item : *mutable_request->mutable_items()) items.push_back(&item);
   const Path items_root("items");
+  // Item key -> index of the first valid item with it.
+  std::unordered_map<std::string, size_t> first_with_key;
+  first_with_key.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
     const Path p(items_root, absl::StrCat("[", i, "]"));
+    const size_t before = v.count();
     switch (item.item_case()) {
       case v1::PublishItem::kIssuer:
         check.Issuer(p + ".issuer", *item.mutable_issuer());
@@ -596,6 +623,16 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
         break;
       default:
         v.Add(p, "must hold an issuer, segment, fact, capital_action, guidance or retraction");
+    }
+    // One batch revises an item once: a second revision of it in the same
+    // batch (also under an issuer alias) is refused, naming both items.
+    if (v.count() != before) continue;
+    std::string key = RevisedItemKey(item);
+    if (key.empty()) continue;
+    auto [first, inserted] = first_with_key.try_emplace(std::move(key), i);
+    if (!inserted) {
+      v.Add(p, absl::StrCat("has the same key ", first->first, " as items[", first->second,
+                            "]; one batch may revise an item once"));
     }
   }
   if (!v.empty()) return v.ToStatus("batch");

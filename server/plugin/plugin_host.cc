@@ -35,13 +35,16 @@ absl::Status Prefix(const std::string& name, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("plugin '", name, "' ", status.message()));
 }
 
+// A name a plugin gave, in a message: clean and short, as its own messages.
+std::string Quoted(const std::string& name) { return BoundedPluginMessage(name, 64); }
+
 // Checks what a plugin said about itself.
 absl::Status CheckDescriptor(const v1::ScenarioDescriptor& d) {
-  if (!ValidName(d.name())) return absl::InternalError(absl::StrCat("describes an invalid name '", d.name(), "'"));
+  if (!ValidName(d.name())) return absl::InternalError(absl::StrCat("describes an invalid name '", Quoted(d.name()), "'"));
   std::vector<std::string> seen;
   for (const v1::ParameterSpec& p : d.parameters()) {
     if (!ValidName(p.name())) {
-      return absl::InternalError(absl::StrCat("describes a parameter with an invalid name '", p.name(), "'"));
+      return absl::InternalError(absl::StrCat("describes a parameter with an invalid name '", Quoted(p.name()), "'"));
     }
     if (p.type() == v1::PARAMETER_TYPE_UNSPECIFIED) {
       return absl::InternalError(absl::StrCat("describes parameter '", p.name(), "' without a type"));
@@ -60,7 +63,7 @@ absl::Status CheckOutput(const v1::PluginRunResponse& r) {
     const v1::Output& o = r.outputs(i);
     if (o.name().empty()) return absl::InternalError(absl::StrCat("returned output ", i, " without a name"));
     if (o.value_case() == v1::Output::VALUE_NOT_SET) {
-      return absl::InternalError(absl::StrCat("returned output '", o.name(), "' without a value"));
+      return absl::InternalError(absl::StrCat("returned output '", Quoted(o.name()), "' without a value"));
     }
   }
   return absl::OkStatus();
@@ -373,14 +376,18 @@ absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name, c
   }
   absl::StatusOr<wire::Reply> reply = Call(*plugin, wire::kRun, request.SerializeAsString());
   if (!reply.ok()) return reply.status();
-  if (reply->status != 0) {
-    absl::StatusCode code = static_cast<absl::StatusCode>(reply->status);
-    if (reply->status < 0 || reply->status > 16) code = absl::StatusCode::kInternal;
-    return absl::Status(code, absl::StrCat("plugin '", name, "': ", BoundedPluginMessage(reply->message)));
+  return DecodeRunReply(name, *reply);
+}
+
+absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name, const plugin_wire::Reply& reply) {
+  if (reply.status != 0) {
+    absl::StatusCode code = static_cast<absl::StatusCode>(reply.status);
+    if (reply.status < 0 || reply.status > 16) code = absl::StatusCode::kInternal;
+    return absl::Status(code, absl::StrCat("plugin '", name, "': ", BoundedPluginMessage(reply.message)));
   }
   v1::PluginRunResponse response;
-  if (!response.ParseFromString(reply->payload)) {
-    return absl::InternalError(absl::StrCat("plugin '", name, "' returned ", reply->payload.size(),
+  if (!response.ParseFromString(reply.payload)) {
+    return absl::InternalError(absl::StrCat("plugin '", name, "' returned ", reply.payload.size(),
                                             " bytes that are not a kessan.v1.PluginRunResponse"));
   }
   if (absl::Status s = CheckOutput(response); !s.ok()) return Prefix(name, s);

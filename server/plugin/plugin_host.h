@@ -48,6 +48,11 @@ struct PluginHostOptions {
 inline constexpr size_t kMaxPluginMessageBytes = 1024;
 std::string BoundedPluginMessage(absl::string_view message, size_t max_bytes = kMaxPluginMessageBytes);
 
+// What the host takes from plugin `name`'s reply to a run: the plugin's
+// error (its code if a google.rpc code, else INTERNAL; its message bounded),
+// or its PluginRunResponse, every output named and valued (else INTERNAL).
+absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name, const plugin_wire::Reply& reply);
+
 // PluginHost is thread-safe. Calls to one plugin are serialized (one worker
 // per plugin, reused across calls and respawned after it dies); calls to
 // different plugins run in parallel. Kessand never loads a plugin itself.

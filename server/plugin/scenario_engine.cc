@@ -227,6 +227,41 @@ bool IsInput(const v1::ScenarioDescriptor& descriptor, const v1::FeedEvent& even
   return false;
 }
 
+absl::StatusOr<v1::ScenarioResult> ResultOf(const v1::ScenarioDescriptor& descriptor,
+                                            const v1::PluginRunRequest& request,
+                                            const v1::PluginRunResponse& response, uint64_t state_sequence) {
+  v1::ScenarioResult result;
+  result.set_scenario(descriptor.name());
+  result.set_version(descriptor.version());
+  result.set_issuer(request.issuer());
+  *result.mutable_parameters() = request.parameters();
+  *result.mutable_outputs() = response.outputs();
+  result.set_state_sequence(state_sequence);
+  std::set<uint64_t> used(response.used_sequences().begin(), response.used_sequences().end());
+  for (const v1::FeedEvent& e : request.inputs()) {
+    if (used.count(e.sequence()) == 0) continue;
+    v1::InputRef* ref = result.add_inputs_used();
+    ref->set_sequence(e.sequence());
+    ref->set_event_kind(AttrsOf(e).kind);
+    if (e.has_fact()) {
+      *ref->mutable_key() = e.fact().key();
+      ref->set_revision(e.fact().revision());
+    } else if (e.has_guidance()) {
+      *ref->mutable_key() = e.guidance().key();
+      ref->set_revision(e.guidance().revision());
+    } else if (e.has_capital_action()) {
+      ref->set_action_id(e.capital_action().action_id());
+      ref->set_revision(e.capital_action().revision());
+    }
+    used.erase(e.sequence());
+  }
+  if (!used.empty()) {
+    return absl::InternalError(absl::StrCat("plugin '", descriptor.name(),
+                                            "' says it used sequence ", *used.begin(), ", which it was not given"));
+  }
+  return result;
+}
+
 absl::StatusOr<PreparedScenario> ScenarioEngine::Prepare(
     const std::string& name, const std::string& issuer,
     const google::protobuf::Map<std::string, v1::ParameterValue>& parameters) {
@@ -299,36 +334,7 @@ absl::StatusOr<v1::ScenarioResult> ScenarioEngine::Run(const PreparedScenario& p
   *request.mutable_parameters() = prepared.parameters;
   for (v1::FeedEvent& e : inputs) *request.add_inputs() = e;
   ASSIGN_OR_RETURN(v1::PluginRunResponse response, host_.Run(prepared.descriptor.name(), request));
-
-  v1::ScenarioResult result;
-  result.set_scenario(prepared.descriptor.name());
-  result.set_version(prepared.descriptor.version());
-  result.set_issuer(issuer);
-  *result.mutable_parameters() = prepared.parameters;
-  *result.mutable_outputs() = response.outputs();
-  result.set_state_sequence(sequence);
-  std::set<uint64_t> used(response.used_sequences().begin(), response.used_sequences().end());
-  for (const v1::FeedEvent& e : inputs) {
-    if (used.count(e.sequence()) == 0) continue;
-    v1::InputRef* ref = result.add_inputs_used();
-    ref->set_sequence(e.sequence());
-    ref->set_event_kind(AttrsOf(e).kind);
-    if (e.has_fact()) {
-      *ref->mutable_key() = e.fact().key();
-      ref->set_revision(e.fact().revision());
-    } else if (e.has_guidance()) {
-      *ref->mutable_key() = e.guidance().key();
-      ref->set_revision(e.guidance().revision());
-    } else if (e.has_capital_action()) {
-      ref->set_action_id(e.capital_action().action_id());
-      ref->set_revision(e.capital_action().revision());
-    }
-    used.erase(e.sequence());
-  }
-  if (!used.empty()) {
-    return absl::InternalError(absl::StrCat("plugin '", prepared.descriptor.name(),
-                                            "' says it used sequence ", *used.begin(), ", which it was not given"));
-  }
+  ASSIGN_OR_RETURN(v1::ScenarioResult result, ResultOf(prepared.descriptor, request, response, sequence));
   if (as_of != absl::InfiniteFuture()) {
     *result.mutable_as_of() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(as_of));
   }

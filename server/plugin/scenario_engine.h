@@ -36,6 +36,13 @@ absl::StatusOr<google::protobuf::Map<std::string, v1::ParameterValue>> CheckPara
 // Does this journaled event match one of the descriptor's inputs?
 bool IsInput(const v1::ScenarioDescriptor& descriptor, const v1::FeedEvent& event);
 
+// The result of a run from what the plugin returned: its outputs, and the
+// inputs of `request` it says it used; naming a sequence it was not given
+// is INTERNAL. The caller sets as_of and computed_at.
+absl::StatusOr<v1::ScenarioResult> ResultOf(const v1::ScenarioDescriptor& descriptor,
+                                            const v1::PluginRunRequest& request,
+                                            const v1::PluginRunResponse& response, uint64_t state_sequence);
+
 // ScenarioEngine is thread-safe; Feed and PluginHost must outlive it.
 class ScenarioEngine {
  public:

@@ -25,7 +25,7 @@ void FillFact(v1::PublishItem* item, uint64_t index, uint64_t send_ns, int pad) 
   key->set_issuer(kBenchIssuer);
   key->set_concept_id("bench_probe");
   v1::FiscalPeriod* period = key->mutable_period();
-  period->set_fiscal_year(2000 + static_cast<int>((index / 4) % 16));
+  period->set_fiscal_year(1900 + static_cast<int>((index / 4) % 256));
   period->set_kind(v1::PERIOD_KIND_QUARTER);
   period->set_number(static_cast<int>(index % 4) + 1);
   v1::Value* value = fact->mutable_value();

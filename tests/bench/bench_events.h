@@ -15,7 +15,8 @@ inline constexpr char kBenchIssuer[] = "KBENCH";
 v1::PublishRequest IssuerBatch();
 
 // Fills `item` with fact number `index` of the bench issuer: concept
-// "bench_probe", one of 64 quarters (so facts are revisions of 64 keys),
+// "bench_probe", one of 1,024 quarters (so facts are revisions of 1,024 keys,
+// and a batch of up to 1,000 consecutive facts holds each key once),
 // value.count = `send_ns` (CLOCK_MONOTONIC at publish, for latency) and a
 // provenance note of `pad` bytes.
 void FillFact(v1::PublishItem* item, uint64_t index, uint64_t send_ns, int pad);

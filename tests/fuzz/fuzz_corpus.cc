@@ -6,8 +6,11 @@
 // format (data/iij, data/examples). Writes OUT_DIR/publish_validation
 // (serialized PublishRequests and Filters), OUT_DIR/dataset_loader (the
 // files as the loader reads them, text and JSON) and OUT_DIR/worker_protocol
-// (request and reply frames carrying the data as plugin inputs) and
-// OUT_DIR/journal_rows (journal rows of the data's facts, as journaled).
+// (request and reply frames carrying the data as plugin inputs),
+// OUT_DIR/journal_rows (journal rows of the data's facts, as journaled),
+// OUT_DIR/subscribe_request and OUT_DIR/get_snapshot_request (requests of
+// each start mode and view, filtered on the data's names) and
+// OUT_DIR/plugin_output (reply bodies of a run: outputs, an error).
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -43,6 +46,60 @@ std::string RowInput(const kessan::RowBuilder& row) {
   out.push_back(static_cast<char>(span & 0xff));
   out.push_back(static_cast<char>(span >> 8));
   return out + row.keys() + row.events();
+}
+
+// Subscribe and GetSnapshot requests: unfiltered and by `filter`; each
+// start mode (a resume from 5) and each view (as of 2003-06-01).
+void WriteFeedRequests(const fs::path& out, const kessan::v1::Filter& filter) {
+  for (const bool filtered : {false, true}) {
+    for (const auto view : {kessan::v1::REVISION_VIEW_LATEST, kessan::v1::REVISION_VIEW_FIRST_REPORTED,
+                            kessan::v1::REVISION_VIEW_AS_OF}) {
+      kessan::v1::PointInTime when;
+      when.set_view(view);
+      if (view == kessan::v1::REVISION_VIEW_AS_OF) when.mutable_as_of()->set_seconds(1054425600);
+      kessan::v1::GetSnapshotRequest snapshot;
+      if (filtered) *snapshot.mutable_filter() = filter;
+      *snapshot.mutable_point_in_time() = when;
+      Write(out / "get_snapshot_request", snapshot.SerializeAsString());
+      for (const auto start : {kessan::v1::START_MODE_SNAPSHOT_THEN_LIVE, kessan::v1::START_MODE_FROM_SEQUENCE,
+                               kessan::v1::START_MODE_LIVE_ONLY}) {
+        kessan::v1::SubscribeRequest subscribe;
+        if (filtered) *subscribe.mutable_filter() = filter;
+        subscribe.set_start(start);
+        if (start == kessan::v1::START_MODE_FROM_SEQUENCE) subscribe.set_from_sequence(5);
+        *subscribe.mutable_point_in_time() = when;
+        subscribe.set_heartbeat_interval_ms(1000);
+        subscribe.set_slow_consumer_policy(kessan::v1::SLOW_CONSUMER_POLICY_CONFLATE);
+        Write(out / "subscribe_request", subscribe.SerializeAsString());
+      }
+    }
+  }
+}
+
+// Reply bodies (the frame without its length) of a run of `run`: outputs
+// of each kind, using its first inputs; and a plugin's error.
+void WritePluginOutputs(const fs::path& out, const kessan::v1::PluginRunRequest& run) {
+  namespace wire = kessan::plugin_wire;
+  kessan::v1::PluginRunResponse response;
+  for (int i = 0; i < run.inputs_size() && i < 3; ++i) response.add_used_sequences(run.inputs(i).sequence());
+  kessan::v1::Output* money = response.add_outputs();
+  money->set_name("gross_proceeds");
+  money->set_label("Gross proceeds");
+  money->mutable_money()->set_currency_code("JPY");
+  money->mutable_money()->set_units(3512880000);
+  money->set_derivation("8,400 shares x JPY 418,200 issue price = 3,512,880,000");
+  kessan::v1::Output* ratio = response.add_outputs();
+  ratio->set_name("ownership_dilution");
+  ratio->mutable_decimal()->set_value("0.148936");
+  kessan::v1::Output* count = response.add_outputs();
+  count->set_name("pro_forma_shares");
+  count->set_count(56400);
+  kessan::v1::Output* text = response.add_outputs();
+  text->set_name("note");
+  text->set_text("assumes no other issue");
+  Write(out / "plugin_output", wire::EncodeReply(0, "", response.SerializeAsString()).substr(4));
+  Write(out / "plugin_output",
+        wire::EncodeReply(3, "parameter shares_outstanding_before: required", "").substr(4));
 }
 
 }  // namespace
@@ -92,6 +149,8 @@ int main(int argc, char** argv) {
       filter.add_concepts("revenue");
       filter.add_event_kinds(kessan::v1::EVENT_KIND_FACT);
       Write(out / "publish_validation", filter.SerializeAsString());
+      WriteFeedRequests(out, filter);
+      WritePluginOutputs(out, run);
       kessan::v1::PluginRunResponse response;
       response.add_used_sequences(1);
       Write(out / "worker_protocol", wire::EncodeRequest(wire::kDescribe, 5, "") +

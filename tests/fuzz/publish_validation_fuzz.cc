@@ -3,52 +3,22 @@
 // serialized kessan.v1.PublishRequest (and, the same bytes, a Filter).
 #include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <string>
 
-#include "absl/strings/string_view.h"
-#include "dataset/dataset.h"
 #include "event/filter.h"
-#include "model/catalog.h"
+#include "fuzz_feed.h"
 #include "model/keys.h"
 #include "model/validate.h"
 
 namespace {
 
-// The issuers and segments of a data set, as validation sees them.
-class DataSetCatalog : public kessan::Catalog {
- public:
-  explicit DataSetCatalog(const kessan::v1::DataSet& ds) : ds_(ds) {}
-  const kessan::v1::Issuer* FindIssuer(absl::string_view name) const override {
-    for (const auto& i : ds_.issuers()) {
-      if (i.id() == name) return &i;
-      for (const auto& a : i.aliases()) {
-        if (a == name) return &i;
-      }
-    }
-    return nullptr;
-  }
-  bool HasSegment(absl::string_view issuer, absl::string_view segment) const override {
-    for (const auto& s : ds_.segments()) {
-      if (s.issuer() == issuer && s.id() == segment) return true;
-    }
-    return false;
-  }
-  bool HasLiveItem(const std::string& key) const override { return key.size() % 2 == 0; }
-
- private:
-  const kessan::v1::DataSet& ds_;
-};
-
-const kessan::v1::DataSet* data_set = nullptr;
-const DataSetCatalog* catalog = nullptr;
+const kessan::fuzz::DataSetCatalog* catalog = nullptr;
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  absl::StatusOr<kessan::v1::DataSet> ds = kessan::LoadDataSet(KESSAN_FUZZ_DATASET);
-  if (!ds.ok()) std::abort();
-  data_set = new kessan::v1::DataSet(*std::move(ds));
-  catalog = new DataSetCatalog(*data_set);
+  catalog = new kessan::fuzz::DataSetCatalog(kessan::fuzz::IijDataSet());
   return 0;
 }
 
@@ -57,9 +27,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (request.ParseFromArray(data, static_cast<int>(size))) {
     absl::StatusOr<std::vector<kessan::v1::PublishItem>> items = kessan::ValidatePublish(request, *catalog);
     if (items.ok()) {
-      // Valid means every item is kept, and each has a key.
+      // Valid means every item is kept, and each has a key; a batch revises
+      // an item once.
       if (static_cast<int>(items->size()) != request.items_size()) std::abort();
+      std::set<std::string> revised;
       for (const auto& item : *items) {
+        std::string key;
+        if (item.has_fact()) key = kessan::FactKeyString(item.fact().key(), "fact:");
+        if (item.has_guidance()) key = kessan::FactKeyString(item.guidance().key(), "guidance:");
+        if (item.has_capital_action()) {
+          key = "capital_action:" + item.capital_action().issuer() + "/" + item.capital_action().action_id();
+        }
+        if (!key.empty() && !revised.insert(key).second) std::abort();
         if (item.has_fact()) (void)kessan::FactKeyString(item.fact().key());
         if (item.has_fact()) (void)kessan::PeriodLabel(item.fact().key().period());
       }

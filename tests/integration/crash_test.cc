@@ -20,14 +20,14 @@ namespace {
 constexpr int kPublishers = 4;
 constexpr int kPerBatch = 5;
 
-// Item i of batch b of publisher p: a revision of the publisher's own fact,
-// with a value unique to (p, b, i).
+// Item i of batch b of publisher p: a revision of the publisher's own fact
+// i (a batch holds an item once), with a value unique to (p, b, i).
 int64_t ValueOf(int p, int b, int i) { return p * 1'000'000'000LL + b * 100 + i; }
 
 v1::PublishRequest PublisherBatch(int p, int b) {
   std::vector<v1::PublishItem> items;
   for (int i = 0; i < kPerBatch; ++i) {
-    items.push_back(RevenueItem(2040 + p, ValueOf(p, b, i)));
+    items.push_back(RevenueItem(2040 + p * kPerBatch + i, ValueOf(p, b, i)));
     items.back().mutable_fact()->mutable_key()->set_concept_id("crash_burst");
   }
   v1::PublishRequest request = Batch(std::move(items));

@@ -54,6 +54,14 @@ inline v1::PublishItem RevenueItem(int fiscal_year, int64_t units) {
     })pb"));
 }
 
+// A revenue fact of IIJ for quarter `key` counted from FY1900's first: a
+// distinct item for each key up to 1,200 (a batch may hold an item once).
+inline v1::PublishItem QuarterItem(int key, int64_t units) {
+  v1::PublishItem item = RevenueItem(1900 + key / 4, units);
+  item.mutable_fact()->mutable_key()->mutable_period()->set_number(key % 4 + 1);
+  return item;
+}
+
 inline v1::PublishRequest Batch(std::vector<v1::PublishItem> items) {
   v1::PublishRequest request;
   for (auto& item : items) *request.add_items() = std::move(item);

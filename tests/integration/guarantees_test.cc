@@ -15,32 +15,39 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// A fact of `concept_id` for the 4th quarter of `fiscal_year`, padded to
-// about `pad` bytes so a few thousand of them fill a stalled stream.
-v1::PublishItem PaddedItem(const std::string& concept_id, int fiscal_year, int64_t units,
-                           size_t pad) {
-  v1::PublishItem item = RevenueItem(fiscal_year, units);
+// A fact of `concept_id` for quarter `key` (QuarterItem), padded to about
+// `pad` bytes so a few thousand of them fill a stalled stream.
+v1::PublishItem PaddedItem(const std::string& concept_id, int key, int64_t units, size_t pad) {
+  v1::PublishItem item = QuarterItem(key, units);
   item.mutable_fact()->mutable_key()->set_concept_id(concept_id);
   item.mutable_fact()->mutable_provenance()->set_note(std::string(pad, 'x'));
   return item;
 }
 
 // Publishes `batches` batches of `per_batch` revisions cycling over `keys`
-// fiscal years; values count up from 1 so the last value per key is known.
+// quarters; values count up from 1 so the last value per key is known. A
+// batch holds an item once: per_batch must not exceed keys.
 void PublishRevisions(v1::FeedService::Stub& stub, const std::string& concept_id, int batches, int per_batch, int keys,
                       size_t pad) {
+  ASSERT_LE(per_batch, keys);
   int64_t value = 0;
   for (int b = 0; b < batches; ++b) {
     std::vector<v1::PublishItem> items;
     for (int i = 0; i < per_batch; ++i) {
       ++value;
-      items.push_back(PaddedItem(concept_id, 2000 + value % keys, value, pad));
+      items.push_back(PaddedItem(concept_id, static_cast<int>(value % keys), value, pad));
     }
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     v1::PublishResponse response;
-    ASSERT_TRUE(stub.Publish(&context, Batch(std::move(items)), &response).ok());
+    grpc::Status status = stub.Publish(&context, Batch(std::move(items)), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
   }
+}
+
+// The quarter a fact is for, as one number (2002 Q4: 20024).
+int QuarterOf(const v1::FeedEvent& e) {
+  return e.fact().key().period().fiscal_year() * 10 + e.fact().key().period().number();
 }
 
 // A stub on its own channel whose receive window stays small (no BDP
@@ -106,7 +113,7 @@ TEST_F(GuaranteesTest, StalledSubscriberIsDisconnectedWithResumePointAndOthersGe
   StreamCollector healthy(*stub_, live);
   ASSERT_EQ(healthy.WaitFor(2).size(), 2u);
 
-  PublishRevisions(*stub_, "burst", kBatches, kPerBatch, 50, 1000);
+  PublishRevisions(*stub_, "burst", kBatches, kPerBatch, kPerBatch, 1000);
   const size_t total = kBatches * kPerBatch;
   std::vector<v1::FeedEvent> seen = healthy.WaitFor(2 + total);
   ASSERT_EQ(seen.size(), 2 + total);
@@ -141,7 +148,7 @@ TEST_F(GuaranteesTest, StalledSubscriberIsDisconnectedWithResumePointAndOthersGe
 }
 
 TEST_F(GuaranteesTest, ConflatingSubscriberKeepsTheLatestPerKeyAndSaysSo) {
-  constexpr int kKeys = 8;
+  constexpr int kKeys = 500;  // each revised 20 times
   v1::SubscribeRequest request;
   request.set_slow_consumer_policy(v1::SLOW_CONSUMER_POLICY_CONFLATE);
   request.mutable_filter()->add_concepts("burst");
@@ -159,9 +166,9 @@ TEST_F(GuaranteesTest, ConflatingSubscriberKeepsTheLatestPerKeyAndSaysSo) {
     grpc::ClientContext c;
     ASSERT_TRUE(stub_->GetSnapshot(&c, snapshot_request, &final_state).ok());
   }
-  std::map<int, int64_t> want;  // fiscal year -> last value
+  std::map<int, int64_t> want;  // quarter -> last value
   for (const auto& e : final_state.events()) {
-    want[e.fact().key().period().fiscal_year()] = e.fact().value().money().units();
+    want[QuarterOf(e)] = e.fact().value().money().units();
   }
 
   // Read until every key shows its final value; count the conflation marks.
@@ -178,7 +185,7 @@ TEST_F(GuaranteesTest, ConflatingSubscriberKeepsTheLatestPerKeyAndSaysSo) {
       ASSERT_GT(e.sequence(), last) << "conflation must keep sequence order";
       last = e.sequence();
       ++events;
-      got[e.fact().key().period().fiscal_year()] = e.fact().value().money().units();
+      got[QuarterOf(e)] = e.fact().value().money().units();
     }
   }
   EXPECT_EQ(got, want);
@@ -259,7 +266,7 @@ class RetentionTest : public GuaranteesTest {
 };
 
 TEST_F(RetentionTest, ResumeFromBeforeTheHorizonGetsResyncThenSnapshot) {
-  PublishRevisions(*stub_, "churn", 30, 10, 5, 10);
+  PublishRevisions(*stub_, "churn", 60, 5, 5, 10);
   uint64_t head = server_->last_sequence();
 
   v1::SubscribeRequest old;

@@ -337,9 +337,9 @@ TEST_F(ResumeClientTest, ResumeFromBeforeTheRetentionHorizonSurfacesTheResync) {
   ASSERT_NO_FATAL_FAILURE(server_->Start());
   // 300 revisions of 5 items: the events after `head` are pruned.
   Client publisher(server_->address());
-  for (int b = 0; b < 30; ++b) {
+  for (int b = 0; b < 60; ++b) {  // a batch holds an item once
     v1::PublishRequest batch;
-    for (int i = 0; i < 10; ++i) *batch.add_items() = RevenueItem(1920 + i % 5, b * 10 + i);
+    for (int i = 0; i < 5; ++i) *batch.add_items() = RevenueItem(1920 + i, b * 5 + i);
     absl::StatusOr<v1::PublishResponse> r = publisher.PublishWithRetry(batch, {}, {.timeout = kWait});
     ASSERT_TRUE(r.ok()) << r.status();
   }

@@ -2,14 +2,19 @@
 // set served from its seed, live delivery, bad input, restart and resume.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "kessan/server.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "feed_test_util.h"
@@ -175,6 +180,70 @@ TEST_F(ServerTest, EveryMethodAnswersUndecodableBytesWithInvalidArgument) {
   EXPECT_EQ(Snapshot().sequence(), head);
 }
 
+// One batch revises an item once: the same key twice, also when one names
+// the issuer by its OCR alias, is refused naming both, and nothing is stored.
+TEST_F(ServerTest, TheSameKeyTwiceInOneBatchIsRefused) {
+  const uint64_t head = server_->last_sequence();
+  v1::PublishItem alias = RevenueItem(2002, 13'200'000'000);
+  alias.mutable_fact()->mutable_key()->set_issuer("11J");
+  v1::PublishResponse response;
+  grpc::Status status =
+      Publish(Batch({RevenueItem(2002, 13'100'000'000), RevenueItem(2003, 1), alias}), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find(
+                "items[2]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(server_->last_sequence(), head);
+  const v1::GetSnapshotResponse snapshot = Snapshot();  // FindFact points into it
+  EXPECT_EQ(snapshot.sequence(), head);
+  const v1::Fact* revenue = FindFact(snapshot, "revenue", 2002, v1::PERIOD_KIND_QUARTER, 4);
+  ASSERT_NE(revenue, nullptr);
+  EXPECT_EQ(revenue->revision(), 1);
+}
+
+// A health watcher of a service sees it SERVING, then NOT_SERVING when the
+// server shuts down.
+TEST_F(ServerTest, HealthTurnsNotServingAtShutdown) {
+  using grpc::health::v1::HealthCheckResponse;
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("kessan.v1.FeedService");
+  auto watch = health->Watch(&context, request);
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  std::thread stop([this] { server_->Shutdown(absl::Seconds(10)); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  context.TryCancel();  // the server waits for open calls
+  stop.join();
+}
+
+// With a Server started, libprotobuf's own errors are spdlog lines, not raw
+// lines on stderr beside spdlog's.
+TEST_F(ServerTest, ProtobufLogsAreSpdlogLines) {
+  std::ostringstream lines;
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines));
+  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  spdlog::set_default_logger(capture);
+  testing::internal::CaptureStderr();
+  v1::Filter filter;
+  // Bad text: libprotobuf logs "Error parsing text-format kessan.v1.Filter".
+  const bool parsed = google::protobuf::TextFormat::ParseFromString("issuers: 7 7", &filter);
+  const std::string stderr_text = testing::internal::GetCapturedStderr();
+  spdlog::set_default_logger(previous);
+  EXPECT_FALSE(parsed);
+  EXPECT_THAT(lines.str(), testing::AllOf(testing::HasSubstr("protobuf: "),
+                                          testing::HasSubstr("text_format.cc:"),
+                                          testing::HasSubstr("Error parsing text-format kessan.v1.Filter")));
+  EXPECT_THAT(stderr_text, testing::Not(testing::HasSubstr("Error parsing text-format")));
+}
+
 TEST_F(ServerTest, SubscriptionNamingNothingValidIsRefused) {
   v1::SubscribeRequest request;
   request.mutable_filter()->add_issuers("NOPE");
@@ -275,7 +344,7 @@ TEST_F(ServerTest, ABacklogComesInMessagesBoundedInCountAndBytes) {
   size_t published = 0;
   for (int b = 0; b < 3; ++b) {  // small events: the count binds
     std::vector<v1::PublishItem> items;
-    for (int i = 0; i < 1000; ++i) items.push_back(RevenueItem(2000 + i % 20, b * 1000 + i));
+    for (int i = 0; i < 1000; ++i) items.push_back(QuarterItem(i, b * 1000 + i));
     v1::PublishResponse r;
     ASSERT_TRUE(Publish(Batch(std::move(items)), &r).ok());
     published += 1000;
@@ -283,7 +352,7 @@ TEST_F(ServerTest, ABacklogComesInMessagesBoundedInCountAndBytes) {
   for (int b = 0; b < 2; ++b) {  // 4 KB events: the bytes bind
     std::vector<v1::PublishItem> items;
     for (int i = 0; i < 150; ++i) {
-      items.push_back(RevenueItem(2000 + i % 20, i));
+      items.push_back(QuarterItem(i, i));
       items.back().mutable_fact()->mutable_provenance()->set_note(std::string(4000, 'n'));
     }
     v1::PublishResponse r;

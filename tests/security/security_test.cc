@@ -502,7 +502,7 @@ TEST_F(SecurityTest, PublishRateLimitIsPerPrincipal) {
   o.publish_burst = 2;
   Start(o);
   auto stub = Plain();
-  ASSERT_TRUE(Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("IIJ", 2002, 1300000001)})).ok());
+  ASSERT_TRUE(Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("IIJ", 2003, 1300000001)})).ok());
   grpc::Status s = Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000002)}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("publish rate: limit 0.01 items/s per principal (burst 2) exceeded"));

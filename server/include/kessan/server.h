@@ -114,4 +114,11 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// RouteProtobufLogsToSpdlog makes libprotobuf's warnings and errors spdlog
+// lines of spdlog's default logger ("protobuf: FILE:LINE: message") instead
+// of its own lines on stderr. Process-wide and idempotent; Server::Start
+// calls it. libprotobuf's handler is not thread-safe to set: an embedder
+// calls it first, before its threads use protobuf.
+void RouteProtobufLogsToSpdlog();
+
 }  // namespace kessan

@@ -306,19 +306,23 @@ TEST_F(FeedTest, RevisionSupersedesTheEarlierSequence) {
   EXPECT_EQ(revised.events(0).fact().revision(), 1);
 }
 
-TEST_F(FeedTest, RevisionsTwiceInOneBatch) {
+// One batch revises an item once: the same key twice (here once under the
+// OCR alias) is refused whole, and nothing is journaled.
+TEST_F(FeedTest, TheSameKeyTwiceInOneBatchIsRefused) {
   PublishIij();
   MustPublish({Revenue("IIJ", 1)});  // 3
-  v1::PublishResponse response = MustPublish({Revenue("IIJ", 2), Revenue("IIJ", 3)});
-  EXPECT_THAT(Describe(response.events()),
-              ElementsAre("4 fact:IIJ/revenue/FY2002Q4 r2", "5 fact:IIJ/revenue/FY2002Q4 r3"));
-  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 3u);
-  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 4u);
-  // Twice in the batch that first reports the key.
-  response = MustPublish({OperatingIncome("IIJ"), OperatingIncome("IIJ")});
-  EXPECT_EQ(response.events(0).fact().revision(), 1);
-  EXPECT_EQ(response.events(1).fact().revision(), 2);
-  EXPECT_EQ(response.events(1).fact().supersedes_sequence(), 6u);
+  v1::GetSnapshotResponse before = MustSnapshot();
+  EXPECT_THAT(feed_->Publish(Batch({Revenue("IIJ", 2), OperatingIncome("IIJ"), Revenue("11J", 3)})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("items[2]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]")));
+  EXPECT_EQ(feed_->last_sequence(), 3u);
+  EXPECT_EQ(log_->last_sequence(), 3u);
+  EXPECT_THAT(MustSnapshot(), EqualsProto(before));
+  // In two batches they are two revisions.
+  EXPECT_THAT(MustPublish({Revenue("IIJ", 2)}).sequences(), ElementsAre(4));
+  v1::PublishResponse response = MustPublish({Revenue("11J", 3)});
+  EXPECT_EQ(response.events(0).fact().revision(), 3);
+  EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 4u);
 }
 
 TEST_F(FeedTest, CapitalActionsAndGuidanceAreRevisedToo) {
@@ -631,6 +635,44 @@ v1::SubscribeRequest FirstReported() {
   request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
   request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_FIRST_REPORTED);
   return request;
+}
+
+// Found by get_snapshot_request_fuzz: an as-of after 2262 overflowed the
+// conversion to nanoseconds and read as a time before everything.
+TEST_F(FeedTest, AsOfAnyTimeAfterTheLastRevisionIsTheLatestView) {
+  PublishSample();  // 1..7
+  const v1::GetSnapshotResponse latest = MustSnapshot();
+  ASSERT_GT(latest.events_size(), 0);
+  for (int64_t seconds : {int64_t{4102444800} /* 2100 */, int64_t{30850761216} /* 2947 */,
+                          TimeUtil::kTimestampMaxSeconds}) {
+    v1::GetSnapshotRequest request;
+    request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
+    request.mutable_point_in_time()->mutable_as_of()->set_seconds(seconds);
+    absl::StatusOr<v1::GetSnapshotResponse> as_of = feed_->Snapshot(request);
+    ASSERT_TRUE(as_of.ok()) << seconds << ": " << as_of.status();
+    EXPECT_EQ(Sequences(as_of->events()), Sequences(latest.events())) << seconds;
+  }
+}
+
+TEST_F(FeedTest, AnAsOfOutsideATimestampsRangeIsRefused) {
+  PublishSample();
+  for (auto [seconds, nanos] : {std::pair<int64_t, int32_t>{TimeUtil::kTimestampMaxSeconds + 1, 0},
+                                {TimeUtil::kTimestampMinSeconds - 1, 0},
+                                {int64_t{1} << 62, 0},
+                                {1054166400, -1},
+                                {1054166400, 1000000000}}) {
+    v1::GetSnapshotRequest request;
+    request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
+    request.mutable_point_in_time()->mutable_as_of()->set_seconds(seconds);
+    request.mutable_point_in_time()->mutable_as_of()->set_nanos(nanos);
+    EXPECT_THAT(feed_->Snapshot(request),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("point_in_time.as_of")))
+        << seconds << " " << nanos;
+    v1::SubscribeRequest subscribe;
+    *subscribe.mutable_point_in_time() = request.point_in_time();
+    EXPECT_THAT(feed_->Subscribe(subscribe), StatusIs(absl::StatusCode::kInvalidArgument))
+        << seconds << " " << nanos;
+  }
 }
 
 TEST_F(FeedTest, APastViewIsReadOffTheFeedMutexAndBeforeLiveEvents) {

@@ -123,6 +123,21 @@ const BadItemCase kBadItems[] = {
        });
      },
      ".capital_action.private_placement.issue_price: must be positive"},
+    // A bad issue price is reported as its own cause, not also as a broken
+    // rule on the amount not credited (500 of the price here).
+    {"issue_price_negative",
+     [] {
+       return PlacementWith([](auto& p) { *p.mutable_issue_price() = MakeMoney("JPY", -1000); });
+     },
+     ".capital_action.private_placement.issue_price: must be positive"},
+    {"issue_price_zero_with_amount_not_credited",
+     [] { return PlacementWith([](auto& p) { *p.mutable_issue_price() = MakeMoney("JPY", 0); }); },
+     ".capital_action.private_placement.issue_price: must be positive"},
+    {"issue_price_in_unknown_currency",
+     [] {
+       return PlacementWith([](auto& p) { p.mutable_issue_price()->set_currency_code("XYZ"); });
+     },
+     ".capital_action.private_placement.issue_price.currency_code: unknown currency 'XYZ'"},
     {"issue_price_jpy_with_nanos",
      [] {
        return PlacementWith([](auto& p) { p.mutable_issue_price()->set_nanos(5); });
@@ -359,11 +374,52 @@ TEST(ValidatePublishTest, EmptyBatch) {
 }
 
 TEST(ValidatePublishTest, OversizedBatch) {
-  std::vector<v1::PublishItem> items(kMaxBatchItems + 1, Item(Revenue4Q02()));
+  std::vector<v1::PublishItem> items;
+  for (int i = 0; i <= kMaxBatchItems; ++i) {  // each of its own key
+    items.push_back(Item(MakeFact("IIJ", absl::StrCat("concept_", i), Quarter(2002, 4))));
+  }
   EXPECT_THAT(Refusal(Batch(items)),
               HasSubstr("items: at most 1000 items per batch, got 1001"));
   items.pop_back();
   EXPECT_EQ(Valid(Batch(items)).size(), 1000u);
+}
+
+// Two revisions of one item in a batch would be stored as revisions N and
+// N+1 of one atomic batch: refused, naming both items and the key.
+TEST(ValidatePublishTest, TheSameKeyTwiceInOneBatchIsRefused) {
+  v1::Fact other = Revenue4Q02();
+  other.mutable_key()->set_concept_id("operating_income");
+  std::string message =
+      Refusal(Batch({Item(Revenue4Q02()), Item(other), Item(MakeIssuer("SONY", 12)),
+                     Item(Revenue4Q02())}));
+  EXPECT_THAT(message, AllOf(HasSubstr("(1 violation)"),
+                             HasSubstr("items[3]: has the same key fact:IIJ/revenue/FY2002Q4 as "
+                                       "items[0]; one batch may revise an item once")));
+}
+
+TEST(ValidatePublishTest, TheSameKeyUnderAnIssuerAliasIsRefused) {
+  v1::Fact alias = Revenue4Q02();
+  alias.mutable_key()->set_issuer("11J");  // the OCR's IIJ
+  EXPECT_THAT(Refusal(Batch({Item(alias), Item(Revenue4Q02())})),
+              HasSubstr("items[1]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]"));
+  v1::Guidance guidance = MakeGuidance("IIJ", "revenue_growth", FullYear(2003));
+  v1::Guidance guidance_alias = guidance;
+  guidance_alias.mutable_key()->set_issuer("11J");
+  EXPECT_THAT(Refusal(Batch({Item(guidance), Item(guidance_alias)})),
+              HasSubstr("items[1]: has the same key guidance:IIJ/revenue_growth/FY2003 as items[0]"));
+  EXPECT_THAT(Refusal(Batch({Item(MakeCapitalAction("11J")), Item(MakeCapitalAction("IIJ"))})),
+              HasSubstr("items[1]: has the same key capital_action:IIJ/"));
+}
+
+// Keys differ by segment, comparison period or kind of item: all distinct.
+TEST(ValidatePublishTest, ItemsOfDifferentKeysInOneBatchAreAllowed) {
+  v1::Fact segment = Revenue4Q02();
+  segment.mutable_key()->set_segment("systems_integration");
+  v1::Fact growth = Revenue4Q02();
+  *growth.mutable_key()->mutable_comparison_period() = Quarter(2001, 4);
+  v1::Guidance guidance = MakeGuidance("IIJ", "revenue", Quarter(2002, 4));
+  EXPECT_EQ(Valid(Batch({Item(Revenue4Q02()), Item(segment), Item(growth), Item(guidance)})).size(),
+            4u);
 }
 
 TEST(ValidatePublishTest, ReportsEveryViolation) {
@@ -462,8 +518,10 @@ TEST(ValidatePublishTest, ARefusedIssuerDoesNotCount) {
 // Items after an issuer's new revision in the same batch use it, even when
 // items before it used the one already known.
 TEST(ValidatePublishTest, AnIssuerRepublishedInTheBatchGovernsTheItemsAfterIt) {
+  v1::Fact income = Revenue4Q02();
+  income.mutable_key()->set_concept_id("operating_income");
   std::vector<v1::PublishItem> items = Valid(
-      Batch({Item(Revenue4Q02()), Item(MakeIssuer("IIJ", 12, {"11J"})), Item(Revenue4Q02())}));
+      Batch({Item(Revenue4Q02()), Item(MakeIssuer("IIJ", 12, {"11J"})), Item(income)}));
   ASSERT_EQ(items.size(), 3u);
   // A March year end first: 4Q02 is January-March 2003.
   EXPECT_EQ(FormatDate(items[0].fact().key().period().start_date()), "2003-01-01");
@@ -481,6 +539,7 @@ TEST(ValidatePublishTest, AmountNotCreditedOfExactlyHalfIsAllowed) {
     *p.mutable_issue_price() = MakeMoney("USD", 10, 500000000);
     *p.mutable_amount_not_credited_per_share() = MakeMoney("USD", 5, 250000000);
   });
+  usd.mutable_capital_action()->set_action_id("placement_in_usd");
   EXPECT_EQ(Valid(Batch({jpy, usd})).size(), 2u);
 }
 

@@ -394,6 +394,22 @@ TEST(PluginHostTest, LongErrorMessageIsCutAndClean) {
   for (char c : message) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << int(c);
 }
 
+// Found by plugin_output_fuzz: an output without a value, named with
+// control characters, made an error message that quoted the name raw.
+TEST(PluginHostTest, AnOutputsNameIsQuotedCleanAndShort) {
+  v1::PluginRunResponse response;
+  response.add_outputs()->set_name("grossers\x15\x1b[31m" + std::string(2000, 'x'));
+  plugin_wire::Reply reply;
+  reply.payload = response.SerializeAsString();
+  absl::StatusOr<v1::PluginRunResponse> r = DecodeRunReply("fuzz", reply);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  const std::string message(r.status().message());
+  EXPECT_THAT(message, HasSubstr("plugin 'fuzz' returned output 'grossers  [31mxxx"));
+  EXPECT_THAT(message, HasSubstr("' without a value"));
+  EXPECT_LE(message.size(), 200u);
+  for (char c : message) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << int(c);
+}
+
 TEST(PluginHostTest, BoundedPluginMessageCutsAtACharacterBoundary) {
   EXPECT_EQ(BoundedPluginMessage("a\nb\x1b" "c\xc2\x85" "d"), "a b c d");
   EXPECT_EQ(BoundedPluginMessage("short"), "short");
