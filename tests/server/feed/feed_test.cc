@@ -769,8 +769,9 @@ TEST_F(FeedTest, ReopenRebuildsTheSameState) {
   EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 6u);
 }
 
-// Overwrites the body of one journaled event in its row, as a damaged disk
-// or a hand edit would, through a connection of its own while no feed is open.
+// Overwrites the body of one journaled event in its row, checksums and
+// all, as bytes written wrong (not damaged on disk, which the checksums
+// catch) would be, through a connection of its own while no feed is open.
 void DamageRow(const std::string& path, uint64_t sequence, const std::string& body) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -787,7 +788,8 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
                          static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
   const std::string events(static_cast<const char*>(sqlite3_column_blob(stmt, 3)),
                            static_cast<size_t>(sqlite3_column_bytes(stmt, 3)));
-  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events);
+  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events,
+                   std::nullopt);
   sqlite3_finalize(stmt);
   // The frame of the new body: SubscribeResponse.events' tag and its length.
   uint8_t length[10];
@@ -805,12 +807,14 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
     row.Add(r.sequence, r.time_ns, r.item_key, r.sequence == sequence ? frame : r.frame);
   }
   ASSERT_TRUE(found);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1,
-                               &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?",
+                               -1, &stmt, nullptr),
             SQLITE_OK);
   sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()),
                     SQLITE_TRANSIENT);
-  sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(first));
+  sqlite3_bind_blob(stmt, 2, row.crcs().data(), static_cast<int>(row.crcs().size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(first));
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   EXPECT_EQ(sqlite3_changes(db), 1);
   sqlite3_finalize(stmt);
