@@ -280,7 +280,16 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
   // Tables missing from an existing one are damage, never created anew.
   ASSIGN_OR_RETURN(const int64_t tables,
                    QueryInt(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
-  if (tables == 0) RETURN_IF_ERROR(CreateSchema(db));
+  if (tables == 0) {
+    // A new journal is one page at most; more pages and no table is damage
+    // (a schema page that reads as empty), not a journal to create anew.
+    ASSIGN_OR_RETURN(const int64_t pages, QueryInt(db, "PRAGMA page_count"));
+    if (pages > 1) {
+      return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: it has ", pages,
+                                              " pages but no table"));
+    }
+    RETURN_IF_ERROR(CreateSchema(db));
+  }
   ASSIGN_OR_RETURN(const int version, SchemaVersion(db, path));
   // An existing journal keeps the page size it was made with.
   ASSIGN_OR_RETURN(const int64_t page_size, QueryInt(db, "PRAGMA page_size"));

@@ -746,6 +746,14 @@ TEST_F(DamagedFileTest, AMissingTableOrSchemaVersionIsDataLoss) {
   WriteAll(path_, bytes_);
   ExecOn(path_, "DROP TABLE meta");
   EXPECT_THAT(SqliteJournal::Open(path_).status(), Damaged("it has tables but no table 'meta'"));
+  // A schema that reads as empty over the pages of the rows: not a new journal.
+  WriteAll(path_, bytes_);
+  ExecOn(path_, "PRAGMA writable_schema = ON; DELETE FROM sqlite_master;");
+  EXPECT_THAT(SqliteJournal::Open(path_).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(absl::StrCat("journal ", path_, " is damaged: it has ")),
+                             HasSubstr(" pages but no table"))));
+  EXPECT_EQ(QueryOn(path_, "SELECT COUNT(*) FROM sqlite_master"), 0);
   // The file as it was opens.
   WriteAll(path_, bytes_);
   absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path_);
