@@ -293,9 +293,10 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
   ASSIGN_OR_RETURN(const int version, SchemaVersion(db, path));
   // An existing journal keeps the page size it was made with.
   ASSIGN_OR_RETURN(const int64_t page_size, QueryInt(db, "PRAGMA page_size"));
-  log->background_checkpoint_frames_ = FramesOf(kBackgroundCheckpointBytes, page_size);
-  log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, page_size);
-  log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, page_size);
+  log->background_checkpoint_frames_ =
+      FramesOf(kBackgroundCheckpointBytes, static_cast<int>(page_size));
+  log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, static_cast<int>(page_size));
+  log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, static_cast<int>(page_size));
   if (version == kRowPerEventSchema) {
     RETURN_IF_ERROR(Exec(db, kCreateCommits));
     RETURN_IF_ERROR(MigrateRowPerEvent(db));
@@ -310,8 +311,8 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
     ASSIGN_OR_RETURN(const int64_t last,
                      QueryInt(db, "SELECT COALESCE(MAX(last_sequence), 0) FROM commits"));
     if (first < 1 || last < 0) {
-      return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: its first sequence is ",
-                                              first, " and its last ", last));
+      return absl::DataLossError(absl::StrCat(
+          "journal ", path, " is damaged: its first sequence is ", first, " and its last ", last));
     }
     log->first_sequence_ = static_cast<uint64_t>(first);
     log->last_sequence_ = static_cast<uint64_t>(last);
@@ -577,7 +578,7 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
           break;
         }
         expected = record.sequence + 1;
-        // Damaged bytes are never handed out: the event before them is the last.
+        // A damaged event fails the whole read: none of its bytes are handed out.
         status = row.Verify(record);
         if (!status.ok()) break;
         if (share_rows) {

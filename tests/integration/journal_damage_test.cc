@@ -182,8 +182,8 @@ class KessandJournalTest : public testing::Test {
   // Runs kessand with `args` to its end.
   Outcome RunKessand(std::vector<std::string> args) {
     args.insert(args.begin(), KESSAND_BINARY);
-    const std::string out = (data_dir_.parent_path() / absl::StrCat(data_dir_.filename().string(), ".out")).string();
-    const std::string err = (data_dir_.parent_path() / absl::StrCat(data_dir_.filename().string(), ".err")).string();
+    const std::string out = data_dir_.string() + ".out";
+    const std::string err = data_dir_.string() + ".err";
     std::filesystem::remove(out);
     std::filesystem::remove(err);
     Outcome run;

@@ -807,7 +807,8 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
     row.Add(r.sequence, r.time_ns, r.item_key, r.sequence == sequence ? frame : r.frame);
   }
   ASSERT_TRUE(found);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?",
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?",
                                -1, &stmt, nullptr),
             SQLITE_OK);
   sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()),

@@ -138,9 +138,12 @@ TEST_F(DamagedRowTest, EveryDamageIsDataLossNamingTheRow) {
 class RowChecksumTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (uint64_t s : {7, 8, 10}) row_.Add(s, static_cast<int64_t>(s), "fact:x", FactEvent(s)->frame());
+    for (uint64_t s : {7, 8, 10}) {
+      row_.Add(s, static_cast<int64_t>(s), "fact:x", FactEvent(s)->frame());
+    }
   }
-  absl::StatusOr<std::vector<JournalRecord>> Read(absl::string_view keys, absl::string_view events,
+  absl::StatusOr<std::vector<JournalRecord>> Read(absl::string_view keys,
+                                                  absl::string_view events,
                                                   absl::string_view crcs, uint64_t first = 7,
                                                   uint64_t last = 10) {
     return ReadRow(first, last, keys, events, crcs);
@@ -150,7 +153,8 @@ class RowChecksumTest : public ::testing::Test {
 
 TEST_F(RowChecksumTest, ASoundRowPassesAndAnOlderRowIsChecksummedTheSame) {
   ASSERT_EQ(row_.crcs().size(), 4u * 4);  // the keys' and three events'
-  absl::StatusOr<std::vector<JournalRecord>> read = Read(row_.keys(), row_.events(), row_.crcs());
+  absl::StatusOr<std::vector<JournalRecord>> read =
+      Read(row_.keys(), row_.events(), row_.crcs());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->size(), 3u);
   absl::StatusOr<std::string> crcs = ChecksumRow(7, 10, row_.keys(), row_.events());
@@ -217,7 +221,8 @@ TEST_F(RowChecksumTest, DamagedKeysAMovedRowOrSwappedEventsAreFound) {
               StatusIs(absl::StatusCode::kDataLoss, "event 7 is damaged (checksum mismatch)"));
   // Checksums cut short or added to.
   EXPECT_THAT(Read(k, e, c.substr(0, 12)).status(),
-              StatusIs(absl::StatusCode::kDataLoss, "event 10 is damaged (its checksum is missing)"));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "event 10 is damaged (its checksum is missing)"));
   EXPECT_THAT(Read(k, e, c + c.substr(4, 4)).status(),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("holds 4 event checksums for 3 events")));

@@ -731,7 +731,8 @@ TEST_F(DamagedFileTest, SqlitesDamageIsDataLossNamingTheFile) {
   std::fill(schema.begin() + 100, schema.begin() + 4096, '\xff');
   EXPECT_THAT(OpenDamaged(schema), Damaged("database disk image is malformed"));
   // Whole pages gone from the end.
-  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 2 * 65536)), Damaged("database disk image is malformed"));
+  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 2 * 65536)),
+              Damaged("database disk image is malformed"));
 }
 
 // An existing journal missing what every journal has is damaged: nothing is
