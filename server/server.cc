@@ -16,6 +16,7 @@
 #include "dataset/dataset.h"
 #include "feed/feed.h"
 #include "grpc/health/v1/health.pb.h"
+#include "journal/journal_verify.h"
 #include "journal/sqlite_journal.h"
 #include "model/validate.h"
 #include "plugin/paths.h"
@@ -264,5 +265,16 @@ void Server::Shutdown(absl::Duration grace) {
 }
 
 void Server::Wait() { impl_->grpc_server->Wait(); }
+
+absl::StatusOr<JournalVerification> VerifyJournal(
+    const std::string& data_dir, const std::function<void(const std::string& line)>& report) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(
+      std::filesystem::path(data_dir) / "kessan.db", ec);
+  if (ec) path = std::filesystem::path(data_dir) / "kessan.db";
+  ASSIGN_OR_RETURN(const JournalFileCheck check,
+                   VerifyJournalFile(path.lexically_normal().string(), report));
+  return JournalVerification{check.rows, check.events, check.damaged};
+}
 
 }  // namespace kessan

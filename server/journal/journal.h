@@ -60,7 +60,8 @@ class Journal {
 
   // Calls `fn` with the events held whose sequence is in (after, up_to], in
   // order, at most `max_count` of them. Returns the number read. From
-  // first_sequence() on there are no gaps.
+  // first_sequence() on there are no gaps. DATA_LOSS naming the event when
+  // one it would read is damaged: then `fn` is called for none of them.
   virtual absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
                                       const std::function<void(EventPtr)>& fn) = 0;
 
@@ -75,7 +76,7 @@ class Journal {
 
   // Calls `fn`, in sequence order, with one revision per item among the
   // events up to `up_to`: the first one, the latest one, or the latest one
-  // committed at or before `as_of`.
+  // committed at or before `as_of`. DATA_LOSS, as Read, on damage.
   virtual absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
                                 const std::function<void(EventPtr)>& fn) = 0;
 

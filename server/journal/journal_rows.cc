@@ -3,6 +3,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "util/crc32c.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -19,12 +21,54 @@ void AppendVarint(uint64_t v, std::string* out) {
   out->append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(end - buffer));
 }
 
+void AppendFixed32(uint32_t v, std::string* out) {
+  uint8_t buffer[4];
+  CodedOutputStream::WriteLittleEndian32ToArray(v, buffer);
+  out->append(reinterpret_cast<const char*>(buffer), sizeof(buffer));
+}
+
+uint32_t Fixed32At(absl::string_view bytes, size_t at) {
+  uint32_t v = 0;
+  CodedInputStream::ReadLittleEndian32FromArray(
+      reinterpret_cast<const uint8_t*>(bytes.data() + at), &v);
+  return v;
+}
+
+uint32_t ExtendFixed64(uint32_t crc, uint64_t v) {
+  uint8_t buffer[8];
+  CodedOutputStream::WriteLittleEndian64ToArray(v, buffer);
+  return crc32c::Extend(crc, buffer, sizeof(buffer));
+}
+
 CodedInputStream Over(absl::string_view bytes) {
   return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()),
                           static_cast<int>(bytes.size()));
 }
 
 }  // namespace
+
+uint32_t KeysChecksum(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys) {
+  const uint32_t crc = ExtendFixed64(ExtendFixed64(0, first_sequence), last_sequence);
+  return crc32c::Extend(crc, keys.data(), keys.size());
+}
+
+uint32_t EventChecksum(uint64_t sequence, absl::string_view frame) {
+  return crc32c::Extend(ExtendFixed64(0, sequence), frame.data(), frame.size());
+}
+
+absl::StatusOr<std::string> ChecksumRow(uint64_t first_sequence, uint64_t last_sequence,
+                                        absl::string_view keys, absl::string_view events) {
+  std::string crcs;
+  AppendFixed32(KeysChecksum(first_sequence, last_sequence, keys), &crcs);
+  RowReader row(first_sequence, last_sequence, keys, events, std::nullopt);
+  JournalRecord record;
+  while (true) {
+    absl::StatusOr<bool> more = row.Next(&record);
+    if (!more.ok()) return more.status();
+    if (!*more) return crcs;
+    AppendFixed32(EventChecksum(record.sequence, record.frame), &crcs);
+  }
+}
 
 void RowBuilder::Add(uint64_t sequence, int64_t time_ns, absl::string_view item_key,
                      absl::string_view frame) {
@@ -38,6 +82,15 @@ void RowBuilder::Add(uint64_t sequence, int64_t time_ns, absl::string_view item_
   AppendVarint(item_key.size(), &keys_);
   keys_.append(item_key.data(), item_key.size());
   events_.append(frame.data(), frame.size());
+  AppendFixed32(EventChecksum(sequence, frame), &event_crcs_);
+}
+
+std::string RowBuilder::crcs() const {
+  std::string crcs;
+  crcs.reserve(4 + event_crcs_.size());
+  AppendFixed32(KeysChecksum(first_, last_, keys_), &crcs);
+  crcs.append(event_crcs_);
+  return crcs;
 }
 
 void RowBuilder::Clear() {
@@ -45,14 +98,16 @@ void RowBuilder::Clear() {
   count_ = 0;
   keys_.clear();
   events_.clear();
+  event_crcs_.clear();
 }
 
 RowReader::RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
-                     absl::string_view events)
+                     absl::string_view events, std::optional<absl::string_view> crcs)
     : first_(first_sequence),
       last_(last_sequence),
       keys_(keys),
       events_(events),
+      crcs_(crcs),
       keys_in_(Over(keys)),
       events_in_(Over(events)) {}
 
@@ -61,11 +116,42 @@ absl::Status RowReader::Damaged(absl::string_view what) const {
       absl::StrCat("journal row from sequence ", first_, " is damaged: ", what));
 }
 
+absl::Status RowReader::CheckKeys() const {
+  if (crcs_->size() < 4 || crcs_->size() % 4 != 0) {
+    return Damaged(absl::StrCat("its checksums are ", crcs_->size(), " bytes"));
+  }
+  if (Fixed32At(*crcs_, 0) != KeysChecksum(first_, last_, keys_)) {
+    return absl::DataLossError(absl::StrCat("events ", first_, " to ", last_,
+                                            " are damaged (checksum mismatch of their keys)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RowReader::Verify(const JournalRecord& record) const {
+  if (!crcs_.has_value()) return absl::OkStatus();
+  const size_t at = 4 * count_;  // after the keys' checksum
+  if (count_ == 0 || at + 4 > crcs_->size()) {
+    return absl::DataLossError(
+        absl::StrCat("event ", record.sequence, " is damaged (its checksum is missing)"));
+  }
+  if (Fixed32At(*crcs_, at) != EventChecksum(record.sequence, record.frame)) {
+    return absl::DataLossError(
+        absl::StrCat("event ", record.sequence, " is damaged (checksum mismatch)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
+  // The keys are checked whole before the first of them is used.
+  if (!started_ && crcs_.has_value()) RETURN_IF_ERROR(CheckKeys());
   if (keys_in_.CurrentPosition() == static_cast<int>(keys_.size())) {
     if (!started_) return Damaged("it holds no events");
     if (previous_ != last_) {
       return Damaged(absl::StrCat("it ends at sequence ", previous_, ", not ", last_));
+    }
+    if (crcs_.has_value() && crcs_->size() != 4 * (count_ + 1)) {
+      return Damaged(absl::StrCat("it holds ", crcs_->size() / 4 - 1, " event checksums for ",
+                                  count_, " events"));
     }
     return false;
   }
@@ -90,6 +176,7 @@ absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
   out->frame = out->body = absl::string_view();
   previous_ = sequence;
   started_ = true;
+  ++count_;
   return true;
 }
 

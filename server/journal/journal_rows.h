@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -11,16 +12,29 @@
 namespace kessan {
 
 // A row of the journal's `commits` table holds up to kMaxRowEvents events
-// (and about kMaxRowBytes of them) in two blobs:
+// (and about kMaxRowBytes of them) in three blobs:
 // - `events`: their frames back to back, each as EncodedEvent::frame()
 //   (SubscribeResponse.events tag, length, FeedEvent bytes);
 // - `keys`: per event, in the same order, varint(sequence - first_sequence),
 //   fixed64 commit time in ns, varint(key length), item key: what views and
-//   retention need without parsing the events.
+//   retention need without parsing the events;
+// - `crcs`: CRC32C checksums, fixed32 each: KeysChecksum of the row, then
+//   per event EventChecksum. Both cover sequences, so a row or a frame moved
+//   to other sequences fails them too.
 // One row per run of events, not per event: an insert costs ~1 us of SQLite
 // whatever its size, the larger part of a durable publish.
 inline constexpr size_t kMaxRowEvents = 1024;
 inline constexpr size_t kMaxRowBytes = 256 * 1024;
+
+// CRC32C of fixed64 first, fixed64 last and the keys blob.
+uint32_t KeysChecksum(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys);
+// CRC32C of fixed64 sequence and the event's frame.
+uint32_t EventChecksum(uint64_t sequence, absl::string_view frame);
+
+// The crcs blob of a row of a journal written without one (schema 2), read
+// through first: DATA_LOSS when it is damaged.
+absl::StatusOr<std::string> ChecksumRow(uint64_t first_sequence, uint64_t last_sequence,
+                                        absl::string_view keys, absl::string_view events);
 
 // One event of a row.
 struct JournalRecord {
@@ -45,6 +59,8 @@ class RowBuilder {
   size_t count() const { return count_; }
   const std::string& keys() const { return keys_; }
   const std::string& events() const { return events_; }
+  // The crcs blob of the row so far.
+  std::string crcs() const;
   void Clear();
 
  private:
@@ -53,33 +69,43 @@ class RowBuilder {
   size_t count_ = 0;
   std::string keys_;
   std::string events_;
+  std::string event_crcs_;
 };
 
 // Walks a row's records in order, checking its structure: each key entry
 // has a frame, sequences increase from first_sequence to last_sequence.
-// Does not parse the FeedEvents (JournalEvent checks their top level).
+// With `crcs` (nullopt only for a row of a journal that had none), the keys
+// are checked against their checksum before the first record, and Verify
+// checks an event's frame. Does not parse the FeedEvents (JournalEvent
+// checks their top level).
 class RowReader {
  public:
   RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
-            absl::string_view events);
+            absl::string_view events, std::optional<absl::string_view> crcs);
 
   // The next record into `out`: true; false at the end of the row. DATA_LOSS
   // naming the row when it is damaged.
   absl::StatusOr<bool> Next(JournalRecord* out);
   // Only the keys: `out->frame` and `out->body` are left empty.
   absl::StatusOr<bool> NextKey(JournalRecord* out);
+  // DATA_LOSS naming the event when `record`, the last one Next gave, fails
+  // its checksum. The reader stays usable: Next goes on to the next event.
+  absl::Status Verify(const JournalRecord& record) const;
 
  private:
   absl::Status Damaged(absl::string_view what) const;
+  absl::Status CheckKeys() const;
 
   const uint64_t first_;
   const uint64_t last_;
   const absl::string_view keys_;
   const absl::string_view events_;
+  const std::optional<absl::string_view> crcs_;
   google::protobuf::io::CodedInputStream keys_in_;
   google::protobuf::io::CodedInputStream events_in_;
   uint64_t previous_ = 0;
   bool started_ = false;
+  size_t count_ = 0;  // records read
 };
 
 }  // namespace kessan

@@ -4,21 +4,19 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "journal/journal_rows.h"
+#include "journal/sqlite_file.h"
 #include "spdlog/spdlog.h"
 #include "util/status_macros.h"
 
 namespace kessan {
 namespace {
 
-// 2: runs of events per row (journal_rows.h). 1: one row per event,
-// converted when opened.
-constexpr int kSchemaVersion = 2;
-constexpr int kRowPerEventSchema = 1;
 // WAL bytes after which the checkpointer thread copies the WAL into the
 // database, and after which a commit does it itself (the checkpointer is
 // behind; bounds the WAL's size). Small, because the copy is written back
@@ -34,33 +32,6 @@ int FramesOf(int64_t bytes, int page_size) {
   return static_cast<int>(std::max<int64_t>(1, bytes / std::max(page_size, 512)));
 }
 
-absl::Status SqliteError(sqlite3* db, absl::string_view what) {
-  return absl::InternalError(
-      absl::StrCat("sqlite: ", what, ": ", db ? absl::string_view(sqlite3_errmsg(db)) : absl::string_view("out of memory")));
-}
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status = absl::InternalError(absl::StrCat("sqlite: ", sql, ": ",
-                                                           error ? error : "error"));
-    sqlite3_free(error);
-    return status;
-  }
-  return absl::OkStatus();
-}
-
-// The first column of the first row of `sql`, 0 without a row.
-absl::StatusOr<int> QueryInt(sqlite3* db, const char* sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    return SqliteError(db, sql);
-  }
-  const int value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
-  sqlite3_finalize(stmt);
-  return value;
-}
-
 absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
@@ -74,20 +45,34 @@ absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
   return db;
 }
 
-absl::string_view Blob(sqlite3_stmt* stmt, int column) {
-  const void* data = sqlite3_column_blob(stmt, column);
-  return absl::string_view(static_cast<const char*>(data),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+// The commits table (journal_rows.h): the keys and checksums before the
+// events, so a view reads them without the events' pages.
+constexpr char kCreateCommits[] =
+    "CREATE TABLE IF NOT EXISTS commits("
+    " first_sequence INTEGER PRIMARY KEY,"
+    " last_sequence INTEGER NOT NULL,"
+    " crcs BLOB NOT NULL,"
+    " keys BLOB NOT NULL,"
+    " events BLOB NOT NULL)";
+constexpr char kInsertRow[] =
+    "INSERT INTO commits(first_sequence, last_sequence, crcs, keys, events)"
+    " VALUES(?, ?, ?, ?, ?)";
+
+// Binds a row's columns to kInsertRow, with its checksums in `crcs`, which
+// must outlive the step.
+void BindRow(sqlite3_stmt* insert, uint64_t first, uint64_t last, absl::string_view crcs,
+             absl::string_view keys, absl::string_view events) {
+  sqlite3_reset(insert);
+  sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(first));
+  sqlite3_bind_int64(insert, 2, static_cast<sqlite3_int64>(last));
+  sqlite3_bind_blob(insert, 3, crcs.data(), static_cast<int>(crcs.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 4, keys.data(), static_cast<int>(keys.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 5, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
 }
 
 absl::Status InsertRow(sqlite3* db, sqlite3_stmt* insert, const RowBuilder& row) {
-  sqlite3_reset(insert);
-  sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(row.first_sequence()));
-  sqlite3_bind_int64(insert, 2, static_cast<sqlite3_int64>(row.last_sequence()));
-  sqlite3_bind_blob(insert, 3, row.keys().data(), static_cast<int>(row.keys().size()),
-                    SQLITE_STATIC);
-  sqlite3_bind_blob(insert, 4, row.events().data(), static_cast<int>(row.events().size()),
-                    SQLITE_STATIC);
+  const std::string crcs = row.crcs();
+  BindRow(insert, row.first_sequence(), row.last_sequence(), crcs, row.keys(), row.events());
   int rc = sqlite3_step(insert);
   sqlite3_reset(insert);
   if (rc != SQLITE_DONE) {
@@ -124,8 +109,7 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
   absl::Status status;
   if (sqlite3_prepare_v2(db, "SELECT sequence, time_ns, item_key, body FROM events"
                          " ORDER BY sequence", -1, &scan, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "INSERT INTO commits(first_sequence, last_sequence, keys, events)"
-                         " VALUES(?, ?, ?, ?)", -1, &insert, nullptr) != SQLITE_OK) {
+      sqlite3_prepare_v2(db, kInsertRow, -1, &insert, nullptr) != SQLITE_OK) {
     status = SqliteError(db, "prepare conversion");
   }
   RowBuilder row;
@@ -155,10 +139,85 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
   return status;
 }
 
+// Rewrites a schema 2 journal's rows with their checksums, in one
+// transaction: all of it or none. A row that does not read through, or an
+// event whose top level does not parse, is DATA_LOSS and stops it: damage
+// found now is not checksummed as sound.
+absl::Status MigrateAddChecksums(sqlite3* db) {
+  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  absl::Status status = Exec(db, "ALTER TABLE commits RENAME TO commits_v2");
+  if (status.ok()) status = Exec(db, kCreateCommits);
+  sqlite3_stmt* scan = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  if (status.ok() &&
+      (sqlite3_prepare_v2(db, "SELECT first_sequence, last_sequence, keys, events"
+                          " FROM commits_v2 ORDER BY first_sequence", -1, &scan,
+                          nullptr) != SQLITE_OK ||
+       sqlite3_prepare_v2(db, kInsertRow, -1, &insert, nullptr) != SQLITE_OK)) {
+    status = SqliteError(db, "prepare checksums");
+  }
+  int rc = SQLITE_DONE;
+  while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+    const uint64_t first = static_cast<uint64_t>(sqlite3_column_int64(scan, 0));
+    const uint64_t last = static_cast<uint64_t>(sqlite3_column_int64(scan, 1));
+    const absl::string_view keys = Blob(scan, 2), events = Blob(scan, 3);
+    RowReader row(first, last, keys, events, std::nullopt);
+    JournalRecord record;
+    while (status.ok()) {
+      absl::StatusOr<bool> more = row.Next(&record);
+      if (!more.ok()) status = more.status();
+      if (!more.ok() || !*more) break;
+      status = JournalEvent(record.sequence, record.body).status();
+    }
+    if (!status.ok()) break;
+    absl::StatusOr<std::string> crcs = ChecksumRow(first, last, keys, events);
+    if (!crcs.ok()) {
+      status = crcs.status();
+      break;
+    }
+    BindRow(insert, first, last, *crcs, keys, events);
+    if (sqlite3_step(insert) != SQLITE_DONE) {
+      status = SqliteError(db, absl::StrCat("checksum row ", first));
+    }
+    sqlite3_reset(insert);
+  }
+  if (status.ok() && rc != SQLITE_DONE) status = SqliteError(db, "read schema 2 rows");
+  sqlite3_finalize(scan);
+  sqlite3_finalize(insert);
+  if (status.ok()) status = Exec(db, "DROP TABLE commits_v2");
+  if (status.ok()) {
+    status = Exec(db, absl::StrCat("UPDATE meta SET value = ", kSchemaVersion,
+                                   " WHERE key = 'schema_version'")
+                          .c_str());
+  }
+  if (status.ok()) status = Exec(db, "COMMIT");
+  if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
+  return status;
+}
+
+// Creates the tables of a new journal, in one transaction.
+absl::Status CreateSchema(sqlite3* db) {
+  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  absl::Status status =
+      Exec(db, absl::StrCat("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                            "INSERT INTO meta VALUES('schema_version', ", kSchemaVersion,
+                            "), ('first_sequence', 1);", kCreateCommits, ";",
+                            "CREATE TABLE batches("
+                            " publisher_id TEXT NOT NULL,"
+                            " batch_key TEXT NOT NULL,"
+                            " first_sequence INTEGER NOT NULL,"
+                            " count INTEGER NOT NULL,"
+                            " fingerprint INTEGER NOT NULL,"
+                            " PRIMARY KEY(publisher_id, batch_key));")
+                   .c_str());
+  if (status.ok()) status = Exec(db, "COMMIT");
+  if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
+  return status;
+}
+
 // DATA_LOSS unless the rows hold every sequence from `first` to `last`
 // (below `first`, retention leaves gaps) and no two overlap.
-absl::Status CheckRowRanges(sqlite3* db, const std::string& path, uint64_t first,
-                            uint64_t last) {
+absl::Status CheckRowRanges(sqlite3* db, uint64_t first, uint64_t last) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT first_sequence, last_sequence FROM commits"
                          " ORDER BY first_sequence", -1, &stmt, nullptr) != SQLITE_OK) {
@@ -171,14 +230,14 @@ absl::Status CheckRowRanges(sqlite3* db, const std::string& path, uint64_t first
     const uint64_t from = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
     const uint64_t to = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
     if (to < from || from <= held_to) {
-      status = absl::DataLossError(absl::StrCat(path, ": journal row from sequence ", from,
-                                                " overlaps the one before"));
+      status = absl::DataLossError(
+          absl::StrCat("journal row from sequence ", from, " overlaps the one before"));
       break;
     }
     const uint64_t due = std::max(first, held_to + 1);
     if (to >= first && from > due) {
-      status = absl::DataLossError(absl::StrCat(path, ": journal holds no events from sequence ",
-                                                due, " to ", from - 1, "; its last sequence is ",
+      status = absl::DataLossError(absl::StrCat("journal holds no events from sequence ", due,
+                                                " to ", from - 1, "; its last sequence is ",
                                                 last));
       break;
     }
@@ -192,6 +251,18 @@ absl::Status CheckRowRanges(sqlite3* db, const std::string& path, uint64_t first
 
 absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
     const std::string& path) {
+  // Errors name the file as a user would find it.
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  const std::string full = ec ? path : absolute.lexically_normal().string();
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = OpenAt(full);
+  if (!log.ok()) return InJournal(full, log.status());
+  return log;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::string& path) {
+  // A damaged header is found before SQLite reads (or writes) the file.
+  ASSIGN_OR_RETURN(const bool existing, CheckJournalHeader(path));
   std::unique_ptr<SqliteJournal> log(new SqliteJournal());
   absl::MutexLock w(&log->write_mu_);
   log->path_ = path;
@@ -200,67 +271,54 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
   // 64 KiB pages (a new journal only; an existing one keeps its size): a
   // commit writes a few large WAL frames instead of dozens of 4 KiB ones,
   // ~10% less server CPU per published event (tests/bench/README.md).
-  RETURN_IF_ERROR(Exec(db, "PRAGMA page_size=65536"));
+  if (!existing) RETURN_IF_ERROR(Exec(db, "PRAGMA page_size=65536"));
   RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
   // FULL: the WAL is synced at every commit, so an acknowledged append
   // survives power loss, not only a process crash.
   RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
-  RETURN_IF_ERROR(Exec(db,
-                       "CREATE TABLE IF NOT EXISTS meta("
-                       " key TEXT PRIMARY KEY, value INTEGER NOT NULL)"));
-  RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR IGNORE INTO meta VALUES"
-                                        "('schema_version', ", kSchemaVersion,
-                                        "), ('first_sequence', 1)")
-                               .c_str()));
-  ASSIGN_OR_RETURN(const int version,
-                   QueryInt(db, "SELECT value FROM meta WHERE key='schema_version'"));
-  // An existing journal keeps the page size it was made with.
-  ASSIGN_OR_RETURN(const int page_size, QueryInt(db, "PRAGMA page_size"));
-  log->background_checkpoint_frames_ = FramesOf(kBackgroundCheckpointBytes, page_size);
-  log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, page_size);
-  log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, page_size);
-  if (version != kSchemaVersion && version != kRowPerEventSchema) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ",
-                     kSchemaVersion));
+  // No table at all: a new journal (or one whose creation did not commit).
+  // Tables missing from an existing one are damage, never created anew.
+  ASSIGN_OR_RETURN(const int64_t tables,
+                   QueryInt(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"));
+  if (tables == 0) {
+    // A new journal is one page at most; more pages and no table is damage
+    // (a schema page that reads as empty), not a journal to create anew.
+    ASSIGN_OR_RETURN(const int64_t pages, QueryInt(db, "PRAGMA page_count"));
+    if (pages > 1) {
+      return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: it has ", pages,
+                                              " pages but no table"));
+    }
+    RETURN_IF_ERROR(CreateSchema(db));
   }
-  RETURN_IF_ERROR(Exec(db,
-                       // Runs of events (journal_rows.h); the keys before the
-                       // events, so a view reads them without the events' pages.
-                       "CREATE TABLE IF NOT EXISTS commits("
-                       " first_sequence INTEGER PRIMARY KEY,"
-                       " last_sequence INTEGER NOT NULL,"
-                       " keys BLOB NOT NULL,"
-                       " events BLOB NOT NULL);"
-                       "CREATE TABLE IF NOT EXISTS batches("
-                       " publisher_id TEXT NOT NULL,"
-                       " batch_key TEXT NOT NULL,"
-                       " first_sequence INTEGER NOT NULL,"
-                       " count INTEGER NOT NULL,"
-                       " fingerprint INTEGER NOT NULL,"
-                       " PRIMARY KEY(publisher_id, batch_key));"));
+  ASSIGN_OR_RETURN(const int version, SchemaVersion(db, path));
+  // An existing journal keeps the page size it was made with.
+  ASSIGN_OR_RETURN(const int64_t page_size, QueryInt(db, "PRAGMA page_size"));
+  log->background_checkpoint_frames_ =
+      FramesOf(kBackgroundCheckpointBytes, static_cast<int>(page_size));
+  log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, static_cast<int>(page_size));
+  log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, static_cast<int>(page_size));
   if (version == kRowPerEventSchema) {
+    RETURN_IF_ERROR(Exec(db, kCreateCommits));
     RETURN_IF_ERROR(MigrateRowPerEvent(db));
     spdlog::info("journal {}: converted to schema version {}", path, kSchemaVersion);
+  } else if (version == kRowsWithoutChecksumsSchema) {
+    RETURN_IF_ERROR(MigrateAddChecksums(db));
+    spdlog::info("journal {}: checksummed, schema version {}", path, kSchemaVersion);
   }
   {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT (SELECT value FROM meta WHERE key='first_sequence'),"
-                           " COALESCE((SELECT MAX(last_sequence) FROM commits), 0)",
-                           -1, &stmt, nullptr) != SQLITE_OK) {
-      return SqliteError(db, "read last sequence");
+    ASSIGN_OR_RETURN(const int64_t first,
+                     QueryInt(db, "SELECT value FROM meta WHERE key = 'first_sequence'"));
+    ASSIGN_OR_RETURN(const int64_t last,
+                     QueryInt(db, "SELECT COALESCE(MAX(last_sequence), 0) FROM commits"));
+    if (first < 1 || last < 0) {
+      return absl::DataLossError(absl::StrCat(
+          "journal ", path, " is damaged: its first sequence is ", first, " and its last ", last));
     }
-    sqlite3_step(stmt);
-    log->first_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
-    log->last_sequence_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
-    sqlite3_finalize(stmt);
-    RETURN_IF_ERROR(CheckRowRanges(db, path, log->first_sequence_, log->last_sequence_));
+    log->first_sequence_ = static_cast<uint64_t>(first);
+    log->last_sequence_ = static_cast<uint64_t>(last);
+    RETURN_IF_ERROR(CheckRowRanges(db, log->first_sequence_, log->last_sequence_));
   }
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO commits(first_sequence, last_sequence, keys, events)"
-                         " VALUES(?, ?, ?, ?)",
-                         -1, &log->insert_, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, kInsertRow, -1, &log->insert_, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare insert");
   }
   if (sqlite3_prepare_v2(db,
@@ -320,7 +378,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal::Reader>> SqliteJournal::OpenReader
   ASSIGN_OR_RETURN(reader->db, OpenConnection(path, /*create=*/false));
   // From the row holding the event after ?1 (or the first row) to ?2.
   if (sqlite3_prepare_v2(reader->db,
-                         "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                         "SELECT first_sequence, last_sequence, keys, events, crcs FROM commits"
                          " WHERE first_sequence >= COALESCE((SELECT first_sequence FROM commits"
                          "   WHERE first_sequence <= ?1 + 1 ORDER BY first_sequence DESC LIMIT 1),"
                          "   0)"
@@ -466,13 +524,13 @@ uint64_t SqliteJournal::first_sequence() const {
 absl::StatusOr<size_t> SqliteJournal::Read(uint64_t after, uint64_t up_to,
                                             size_t max_count,
                                             const std::function<void(EventPtr)>& fn) {
-  return ReadEvents(after, up_to, max_count, /*share_rows=*/false, fn);
+  return InJournal(path_, ReadEvents(after, up_to, max_count, /*share_rows=*/false, fn));
 }
 
 absl::StatusOr<size_t> SqliteJournal::ReadToSend(uint64_t after, uint64_t up_to,
                                                   size_t max_count,
                                                   const std::function<void(EventPtr)>& fn) {
-  return ReadEvents(after, up_to, max_count, /*share_rows=*/true, fn);
+  return InJournal(path_, ReadEvents(after, up_to, max_count, /*share_rows=*/true, fn));
 }
 
 absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
@@ -501,7 +559,7 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
       const absl::string_view events = Blob(select, 3);
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select, 0)),
                     static_cast<uint64_t>(sqlite3_column_int64(select, 1)), Blob(select, 2),
-                    events);
+                    events, Blob(select, 4));
       JournalRecord record;
       spans.clear();
       while (status.ok()) {
@@ -520,6 +578,9 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
           break;
         }
         expected = record.sequence + 1;
+        // A damaged event fails the whole read: none of its bytes are handed out.
+        status = row.Verify(record);
+        if (!status.ok()) break;
         if (share_rows) {
           const size_t begin = static_cast<size_t>(record.frame.data() - events.data());
           spans.push_back({record.sequence, begin, begin + record.frame.size(),
@@ -563,6 +624,11 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
 
 absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to,
                                       const std::function<void(EventPtr)>& fn) {
+  return InJournal(path_, ReadViewAt(view, as_of, up_to, fn));
+}
+
+absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_to,
+                                        const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> events;
   {
     ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
@@ -571,7 +637,7 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
     // revision; then only the rows holding those are read whole.
     sqlite3_stmt* scan = nullptr;
     if (sqlite3_prepare_v2(db,
-                           "SELECT first_sequence, last_sequence, keys FROM commits"
+                           "SELECT first_sequence, last_sequence, keys, crcs FROM commits"
                            " WHERE first_sequence <= ?1 ORDER BY first_sequence",
                            -1, &scan, nullptr) != SQLITE_OK) {
       return SqliteError(db, "prepare view");
@@ -584,7 +650,8 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
     int rc;
     while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
-                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2), {});
+                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2), {},
+                    Blob(scan, 3));
       row_starts.push_back(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)));
       JournalRecord record;
       while (true) {
@@ -607,7 +674,7 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
     std::sort(sequences.begin(), sequences.end());
     sqlite3_stmt* read_row = nullptr;
     if (sqlite3_prepare_v2(db,
-                           "SELECT last_sequence, keys, events FROM commits"
+                           "SELECT last_sequence, keys, events, crcs FROM commits"
                            " WHERE first_sequence = ?1",
                            -1, &read_row, nullptr) != SQLITE_OK) {
       return SqliteError(db, "prepare view row");
@@ -624,7 +691,7 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
         break;
       }
       RowReader row(start, static_cast<uint64_t>(sqlite3_column_int64(read_row, 0)),
-                    Blob(read_row, 1), Blob(read_row, 2));
+                    Blob(read_row, 1), Blob(read_row, 2), Blob(read_row, 3));
       JournalRecord record;
       const size_t before = next;
       while (status.ok() && next < sequences.size()) {
@@ -633,6 +700,8 @@ absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to
         if (!more.ok() || !*more) break;
         if (record.sequence != sequences[next]) continue;
         ++next;
+        status = row.Verify(record);
+        if (!status.ok()) break;
         absl::StatusOr<EventPtr> event = DecodeEvent(record.body);
         if (!event.ok()) {
           status = event.status();
@@ -699,10 +768,11 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
   sqlite3_stmt* read_row = nullptr;
   sqlite3_stmt* erase = nullptr;
   if (sqlite3_prepare_v2(writer_,
-                         "SELECT first_sequence, last_sequence, keys FROM commits"
+                         "SELECT first_sequence, last_sequence, keys, crcs FROM commits"
                          " WHERE first_sequence < ?1 ORDER BY first_sequence",
                          -1, &scan, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(writer_, "SELECT keys, events FROM commits WHERE first_sequence = ?1",
+      sqlite3_prepare_v2(writer_,
+                         "SELECT keys, events, crcs FROM commits WHERE first_sequence = ?1",
                          -1, &read_row, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(writer_, "DELETE FROM commits WHERE first_sequence = ?1", -1, &erase,
                          nullptr) != SQLITE_OK) {
@@ -713,7 +783,7 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
     while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
       const Span span{static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
                       static_cast<uint64_t>(sqlite3_column_int64(scan, 1))};
-      RowReader row(span.first, span.last, Blob(scan, 2), {});
+      RowReader row(span.first, span.last, Blob(scan, 2), {}, Blob(scan, 3));
       JournalRecord r;
       bool touch = false;
       while (true) {
@@ -740,8 +810,9 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
       break;
     }
     // The survivors are copied: the row's blobs go with its deletion.
-    const absl::string_view k = Blob(read_row, 0), e = Blob(read_row, 1);
-    const std::string keys(k.data(), k.size()), events(e.data(), e.size());
+    const absl::string_view k = Blob(read_row, 0), e = Blob(read_row, 1), c = Blob(read_row, 2);
+    const std::string keys(k.data(), k.size()), events(e.data(), e.size()),
+        crcs(c.data(), c.size());
     sqlite3_reset(read_row);
     sqlite3_reset(erase);
     sqlite3_bind_int64(erase, 1, static_cast<sqlite3_int64>(span.first));
@@ -749,13 +820,16 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
       status = SqliteError(writer_, "prune");
       break;
     }
-    RowReader row(span.first, span.last, keys, events);
+    RowReader row(span.first, span.last, keys, events, crcs);
     JournalRecord r;
     while (status.ok()) {
       absl::StatusOr<bool> more = row.Next(&r);
       if (!more.ok()) status = more.status();
       if (!more.ok() || !*more) break;
       if (r.sequence < horizon && !kept.contains(r.sequence)) continue;
+      // Kept events are checksummed again: damage must not pass as sound.
+      status = row.Verify(r);
+      if (!status.ok()) break;
       status = AddToRow(writer_, insert_, rebuilt, r.sequence, r.time_ns, r.item_key, r.frame);
     }
     // Within the old row's span, so rows stay disjoint.
@@ -771,7 +845,7 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
   if (status.ok()) status = Exec(writer_, "COMMIT");
   if (!status.ok()) {
     Exec(writer_, "ROLLBACK").IgnoreError();
-    return status;
+    return InJournal(path_, status);
   }
   first_sequence_ = horizon;
   return deleted;

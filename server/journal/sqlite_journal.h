@@ -24,7 +24,10 @@ namespace kessan {
 // whole journal) holds up neither the writer nor the other readers.
 class SqliteJournal final : public Journal {
  public:
-  // Opens or creates the journal at `path`.
+  // Opens or creates the journal at `path`; a journal of an earlier schema
+  // is converted. Damage found (the file's header, its tables, a missing
+  // row) is DATA_LOSS naming the file; the events' checksums are checked as
+  // they are read, and so all of them by a replay of the whole journal.
   static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path);
   ~SqliteJournal() override;
 
@@ -45,6 +48,8 @@ class SqliteJournal final : public Journal {
 
  private:
   SqliteJournal() = default;
+  // Open, `path` absolute; its errors without the path.
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> OpenAt(const std::string& path);
 
   // A read connection with its prepared statement of ReadEvents.
   struct Reader {
@@ -57,6 +62,9 @@ class SqliteJournal final : public Journal {
   absl::StatusOr<ReadLease> AcquireReader();
   static absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string& path);
 
+  // ReadView, its errors without the path.
+  absl::Status ReadViewAt(View view, absl::Time as_of, uint64_t up_to,
+                          const std::function<void(EventPtr)>& fn);
   // Read and ReadToSend: `share_rows` gives the events of a row one buffer.
   absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,
                                     bool share_rows, const std::function<void(EventPtr)>& fn);

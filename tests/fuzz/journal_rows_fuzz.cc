@@ -3,9 +3,11 @@
 // header (4 bytes: the keys blob's size; 2 bytes: last - first sequence)
 // then the keys blob and the events blob. Whatever the bytes, reading ends
 // in records or DATA_LOSS; records read must be well formed, and a row
-// rebuilt from them must read back the same.
+// rebuilt from them must read back the same, its checksums sound, and fail
+// them once one is flipped.
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,11 @@ struct Record {
   }
 };
 
-// The records of a row; false when it is damaged.
+// The records of a row; false when it is damaged. Each record must pass
+// its checksum (there is nothing to pass without `crcs`).
 bool ReadAll(uint64_t last, const std::string& keys, const std::string& events,
-             std::vector<Record>* out) {
-  kessan::RowReader reader(kFirst, last, keys, events);
+             std::optional<absl::string_view> crcs, std::vector<Record>* out) {
+  kessan::RowReader reader(kFirst, last, keys, events, crcs);
   kessan::JournalRecord r;
   while (true) {
     absl::StatusOr<bool> more = reader.Next(&r);
@@ -38,6 +41,7 @@ bool ReadAll(uint64_t last, const std::string& keys, const std::string& events,
       return false;
     }
     if (!*more) return true;
+    if (!reader.Verify(r).ok()) std::abort();
     if (r.sequence < kFirst || r.sequence > last) std::abort();
     if (!out->empty() && r.sequence <= out->back().sequence) std::abort();
     // The body is the frame's tail, after a tag and a length.
@@ -66,10 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string keys = rest.substr(0, keys_size), events = rest.substr(keys_size);
 
   std::vector<Record> records;
-  const bool whole = ReadAll(last, keys, events, &records);
+  const bool whole = ReadAll(last, keys, events, std::nullopt, &records);
 
   // The keys alone give the same sequences, as far as they go.
-  kessan::RowReader key_reader(kFirst, last, keys, "");
+  kessan::RowReader key_reader(kFirst, last, keys, "", std::nullopt);
   kessan::JournalRecord r;
   for (const Record& want : records) {
     absl::StatusOr<bool> more = key_reader.NextKey(&r);
@@ -84,7 +88,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Record& rec : records) row.Add(rec.sequence, rec.time_ns, rec.key, rec.frame);
   if (row.first_sequence() != kFirst || row.last_sequence() != last) std::abort();
   std::vector<Record> again;
-  if (!ReadAll(last, row.keys(), row.events(), &again) || again != records) std::abort();
+  const std::string crcs = row.crcs();
+  if (!ReadAll(last, row.keys(), row.events(), crcs, &again) || again != records) std::abort();
   if (row.events() != events) std::abort();  // frames are copied as they are
+  // The events' checksums of the row as it was read agree.
+  absl::StatusOr<std::string> read_crcs = kessan::ChecksumRow(kFirst, last, keys, events);
+  if (!read_crcs.ok() || read_crcs->substr(4) != crcs.substr(4)) std::abort();
+  // A flipped bit in the first event's checksum fails that event alone.
+  std::string flipped = crcs;
+  flipped[4 + (data[0] & 3)] ^= static_cast<char>(1 << (data[1] & 7));
+  kessan::RowReader checked(kFirst, last, row.keys(), row.events(), flipped);
+  for (size_t i = 0; i < records.size(); ++i) {
+    absl::StatusOr<bool> more = checked.Next(&r);
+    if (!more.ok() || !*more) std::abort();
+    if (checked.Verify(r).ok() != (i != 0)) std::abort();
+  }
   return 0;
 }

@@ -15,6 +15,8 @@
 // This header includes no gRPC or Protobuf header.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -120,5 +122,21 @@ class Server {
 // calls it. libprotobuf's handler is not thread-safe to set: an embedder
 // calls it first, before its threads use protobuf.
 void RouteProtobufLogsToSpdlog();
+
+// What VerifyJournal found.
+struct JournalVerification {
+  uint64_t rows = 0;
+  uint64_t events = 0;
+  // Damaged events, rows and gaps: one per line reported.
+  uint64_t damaged = 0;
+};
+
+// VerifyJournal checks the journal of `data_dir` (`kessand --verify`)
+// without changing it, a running kessand or not: each row's checksums and
+// structure, each event parsed whole, sequences without gaps. Calls
+// `report` with one line per damaged event or row. An error when the file
+// cannot be read at all (missing, not a database, no schema).
+absl::StatusOr<JournalVerification> VerifyJournal(
+    const std::string& data_dir, const std::function<void(const std::string& line)>& report);
 
 }  // namespace kessan

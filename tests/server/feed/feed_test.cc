@@ -811,8 +811,9 @@ TEST_F(FeedTest, ReopenRebuildsTheSameState) {
   EXPECT_EQ(response.events(0).fact().supersedes_sequence(), 6u);
 }
 
-// Overwrites the body of one journaled event in its row, as a damaged disk
-// or a hand edit would, through a connection of its own while no feed is open.
+// Overwrites the body of one journaled event in its row, checksums and
+// all, as bytes written wrong (not damaged on disk, which the checksums
+// catch) would be, through a connection of its own while no feed is open.
 void DamageRow(const std::string& path, uint64_t sequence, const std::string& body) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -829,7 +830,8 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
                          static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
   const std::string events(static_cast<const char*>(sqlite3_column_blob(stmt, 3)),
                            static_cast<size_t>(sqlite3_column_bytes(stmt, 3)));
-  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events);
+  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events,
+                   std::nullopt);
   sqlite3_finalize(stmt);
   // The frame of the new body: SubscribeResponse.events' tag and its length.
   uint8_t length[10];
@@ -847,12 +849,15 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
     row.Add(r.sequence, r.time_ns, r.item_key, r.sequence == sequence ? frame : r.frame);
   }
   ASSERT_TRUE(found);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1,
-                               &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?",
+                               -1, &stmt, nullptr),
             SQLITE_OK);
   sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()),
                     SQLITE_TRANSIENT);
-  sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(first));
+  sqlite3_bind_blob(stmt, 2, row.crcs().data(), static_cast<int>(row.crcs().size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(first));
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   EXPECT_EQ(sqlite3_changes(db), 1);
   sqlite3_finalize(stmt);
@@ -872,8 +877,10 @@ TEST_F(FeedTest, ADamagedJournalRowRefusesToOpen) {
   // The last row cut short: its top level no longer parses.
   std::string body(FactEvent(7)->body());
   DamageRow(path, 7, std::string("\x08\x07") + "\x62\x40" + "short");
-  EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss,
-                                       "journal row of sequence 7 is not a kessan.v1.FeedEvent"));
+  EXPECT_THAT(OpenFeed(path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       absl::StrCat("journal ", path,
+                                    ": row of sequence 7 is not a kessan.v1.FeedEvent")));
   // A sound top level around a damaged fact: found when the state is rebuilt.
   DamageRow(path, 7, std::string("\x08\x07\x62\x03\x08\xff\xff"));
   EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss,
@@ -882,7 +889,38 @@ TEST_F(FeedTest, ADamagedJournalRowRefusesToOpen) {
   DamageRow(path, 4, body);
   EXPECT_THAT(OpenFeed(path),
               StatusIs(absl::StatusCode::kDataLoss,
-                       "journal row of sequence 4 holds the event of sequence 7"));
+                       absl::StrCat("journal ", path,
+                                    ": row of sequence 4 holds the event of sequence 7")));
+}
+
+// A stored figure flipped on disk beneath a running feed (its state and
+// live events do not see it): a resume or a past view through it ends with
+// DATA_LOSS naming the event, never its bytes; the next start refuses.
+TEST_F(FeedTest, AFigureDamagedOnDiskIsNeverServed) {
+  PublishSample();
+  const std::string path = dir_.File("journal.db");
+  ASSERT_TRUE(test::FlipBitOfFigure(path, 4));  // IIJ revenue
+  const std::string damaged =
+      absl::StrCat("journal ", path, ": event 4 is damaged (checksum mismatch)");
+
+  auto resumed = MustSubscribe(FromSequence(2));
+  std::vector<EventPtr> sent = Drain(*resumed);
+  for (const EventPtr& e : sent) EXPECT_LT(e->sequence(), 4u);
+  EXPECT_THAT(resumed->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss, damaged)));
+  // Filtered, the backlog is parsed: the same.
+  v1::SubscribeRequest filtered = FromSequence(2);
+  filtered.mutable_filter()->add_issuers("IIJ");
+  auto iij = MustSubscribe(filtered);
+  for (const EventPtr& e : Drain(*iij)) EXPECT_LT(e->sequence(), 4u);
+  EXPECT_THAT(iij->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss, damaged)));
+  // After it, a resume reads on.
+  EXPECT_THAT(Sequences(Drain(*MustSubscribe(FromSequence(4)))), ElementsAre(5, 6, 7));
+  auto first = MustSubscribe(FirstReported());
+  Drain(*first);
+  EXPECT_THAT(first->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss, damaged)));
+
+  feed_.reset();
+  EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss, damaged));
 }
 
 // Replay reads the journal in chunks of 4096 events.

@@ -25,9 +25,11 @@ namespace {
 using ::kessan::test::EqualsProto;
 using ::kessan::test::FactEvent;
 using ::kessan::test::FactEvents;
+using ::kessan::test::FlipBitOfFigure;
 using ::kessan::test::Sequences;
 using ::kessan::test::StatusIs;
 using ::kessan::test::TempDir;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -167,7 +169,7 @@ TEST_F(SqliteJournalTest, ARefusedRowInALargeGroupWritesNothing) {
   auto rows = [&] { return QueryOn(path_, "SELECT COUNT(*) FROM commits"); };
   // The second row's key taken behind the log's back: its insert fails.
   ExecOn(path_, absl::StrCat("INSERT INTO commits VALUES(", kMaxRowEvents + 1, ", ",
-                             kMaxRowEvents + 1, ", x'', x'')"));
+                             kMaxRowEvents + 1, ", x'', x'', x'')"));
   EXPECT_THAT(log_->Append(FactEvents(1, kMaxRowEvents + 75)),
               StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(log_->last_sequence(), 0u);
@@ -184,7 +186,7 @@ TEST_F(SqliteJournalTest, AMissingRowRefusesToOpen) {
   ExecOn(path_, "DELETE FROM commits WHERE first_sequence = 4");
   EXPECT_THAT(SqliteJournal::Open(path_).status(),
               StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("journal holds no events from sequence 4 to 6")));
+                       AllOf(HasSubstr(path_), HasSubstr("holds no events from sequence 4 to 6"))));
 }
 
 // A journal of schema 1 (one row per event) is converted when opened,
@@ -243,7 +245,7 @@ TEST(SqliteJournalOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
     EXPECT_EQ((*batch)->fingerprint, 42u);
     ASSERT_TRUE((*log)->Append(FactEvents(6, 1)).ok());
   }
-  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
   EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'"), 0);
   absl::StatusOr<std::unique_ptr<SqliteJournal>> reopened = SqliteJournal::Open(path);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
@@ -259,7 +261,7 @@ TEST(SqliteJournalOpenTest, AnUnknownSchemaVersionIsRefused) {
          "INSERT INTO meta VALUES('schema_version', 9);");
   EXPECT_THAT(SqliteJournal::Open(path).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("journal schema version 9, this kessand reads 2")));
+                       HasSubstr("journal schema version 9, this kessand reads 3")));
   EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 9);
 }
 
@@ -560,10 +562,297 @@ TEST(SqliteJournalOpenTest, MissingDirectoryIsAnError) {
   EXPECT_FALSE(SqliteJournal::Open(dir.File("no/such/dir/journal.db")).ok());
 }
 
-TEST(SqliteJournalOpenTest, AFileThatIsNotAJournalIsAnError) {
+TEST(SqliteJournalOpenTest, AFileThatIsNotAJournalIsDataLossNamingIt) {
   TempDir dir;
   std::string path = dir.WriteFile("journal.db", std::string(4096, 'x'));
-  EXPECT_FALSE(SqliteJournal::Open(path).ok());
+  EXPECT_THAT(SqliteJournal::Open(path).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       absl::StrCat("journal ", path,
+                                    " is damaged: file is not a database (header overwritten?)")));
+  EXPECT_EQ(std::filesystem::file_size(path), 4096u);
+}
+
+// ------------------------------------------------------------ damage
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteAll(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Events 1-3 in one row, 4-8 in another; sequence 6 then damaged on disk.
+class DamagedJournalTest : public SqliteJournalTest {
+ protected:
+  void SetUp() override {
+    SqliteJournalTest::SetUp();
+    ASSERT_TRUE(log_->Append(FactEvents(1, 3)).ok());
+    ASSERT_TRUE(log_->Append(FactEvents(4, 5)).ok());
+    log_.reset();
+    ASSERT_TRUE(FlipBitOfFigure(path_, 6));
+    Open();
+  }
+
+  absl::Status ReadStatus(uint64_t after, uint64_t up_to, bool to_send = false) {
+    auto ignore = [](EventPtr) {};
+    return (to_send ? log_->ReadToSend(after, up_to, 100, ignore)
+                    : log_->Read(after, up_to, 100, ignore))
+        .status();
+  }
+
+  const std::string damaged_ =
+      absl::StrCat("journal ", path_, ": event 6 is damaged (checksum mismatch)");
+};
+
+// The case: one flipped bit in a stored figure still parses, to
+// another figure. It is never served: every read through it is DATA_LOSS
+// naming the event, after a restart too; the events around it read.
+TEST_F(DamagedJournalTest, AFlippedBitInAFigureIsDataLossNamingTheSequence) {
+  for (int restart = 0; restart < 2; ++restart) {
+    SCOPED_TRACE(restart == 0 ? "opened once" : "reopened");
+    EXPECT_THAT(ReadStatus(0, 8), StatusIs(absl::StatusCode::kDataLoss, damaged_));
+    EXPECT_THAT(ReadStatus(0, 8, /*to_send=*/true),
+                StatusIs(absl::StatusCode::kDataLoss, damaged_));
+    EXPECT_THAT(ReadStatus(5, 6), StatusIs(absl::StatusCode::kDataLoss, damaged_));
+    EXPECT_THAT(log_->ReadView(View::kLatest, absl::InfiniteFuture(), 8, [](EventPtr) {}),
+                StatusIs(absl::StatusCode::kDataLoss, damaged_));
+    EXPECT_THAT(Sequences(Read(0, 5)), ElementsAre(1, 2, 3, 4, 5));
+    EXPECT_THAT(Sequences(Read(6, 8)), ElementsAre(7, 8));
+    // A view up to before it does not need it.
+    std::vector<EventPtr> view;
+    ASSERT_TRUE(log_->ReadView(View::kLatest, absl::InfiniteFuture(), 5,
+                               [&](EventPtr e) { view.push_back(e); })
+                    .ok());
+    EXPECT_THAT(Sequences(view), ElementsAre(1, 2, 3, 4, 5));
+    Open();
+  }
+}
+
+// Retention rewrites the rows it prunes: a damaged event kept is refused,
+// not checksummed anew as sound.
+TEST_F(DamagedJournalTest, PruneDoesNotChecksumDamageAsSound) {
+  EXPECT_THAT(log_->Prune(8, {6}), StatusIs(absl::StatusCode::kDataLoss, damaged_));
+  EXPECT_EQ(log_->first_sequence(), 1u);
+  EXPECT_THAT(ReadStatus(0, 8), StatusIs(absl::StatusCode::kDataLoss, damaged_));
+}
+
+// Damage to the keys (the index of views and retention) names the row's events.
+TEST_F(SqliteJournalTest, DamagedKeysAreDataLossNamingTheirEvents) {
+  ASSERT_TRUE(log_->Append(FactEvents(1, 3)).ok());
+  log_.reset();
+  // One bit of the first event's time: structure still sound.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT keys FROM commits WHERE first_sequence = 1", -1,
+                                 &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    std::string keys(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
+    sqlite3_finalize(stmt);
+    keys[3] ^= 0x10;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET keys = ? WHERE first_sequence = 1", -1,
+                                 &stmt, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, keys.data(), static_cast<int>(keys.size()), SQLITE_STATIC);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  Open();
+  const std::string damaged = absl::StrCat(
+      "journal ", path_, ": events 1 to 3 are damaged (checksum mismatch of their keys)");
+  EXPECT_THAT(log_->Read(0, 3, 10, [](EventPtr) {}).status(),
+              StatusIs(absl::StatusCode::kDataLoss, damaged));
+  EXPECT_THAT(log_->ReadView(View::kFirstReported, absl::InfiniteFuture(), 3, [](EventPtr) {}),
+              StatusIs(absl::StatusCode::kDataLoss, damaged));
+}
+
+// A journal whose file is damaged where SQLite keeps its header and schema.
+class DamagedFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path_);
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<EventPtr> events;
+    for (uint64_t s = 1; s <= 64; ++s) events.push_back(LargeFactEvent(s));  // a few pages
+    ASSERT_TRUE((*log)->Append(events).ok());
+    log->reset();  // the last connection closed: the WAL is copied in
+    ASSERT_FALSE(std::filesystem::exists(path_ + "-wal"));
+    bytes_ = ReadAll(path_);
+    ASSERT_GT(bytes_.size(), 3u * 65536);
+  }
+
+  // Open's error with the file as `bytes`; the file must be left as it is.
+  absl::Status OpenDamaged(const std::string& bytes) {
+    WriteAll(path_, bytes);
+    absl::Status status = SqliteJournal::Open(path_).status();
+    EXPECT_EQ(ReadAll(path_), bytes) << "Open changed a damaged file";
+    return status;
+  }
+
+  ::testing::Matcher<absl::Status> Damaged(const std::string& what) {
+    return StatusIs(absl::StatusCode::kDataLoss,
+                    HasSubstr(absl::StrCat("journal ", path_, " is damaged: ", what)));
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.File("journal.db");
+  std::string bytes_;
+};
+
+TEST_F(DamagedFileTest, AnOverwrittenOrCutHeaderIsDataLossNamingTheFile) {
+  std::string zeros = bytes_;
+  std::fill(zeros.begin(), zeros.begin() + 65536, '\0');
+  EXPECT_THAT(OpenDamaged(zeros), Damaged("its header is zeros (overwritten?)"));
+  std::string garbage = bytes_;
+  std::mt19937 rng(21);
+  for (size_t i = 0; i < 4096; ++i) garbage[i] = static_cast<char>(rng());
+  EXPECT_THAT(OpenDamaged(garbage), Damaged("file is not a database (header overwritten?)"));
+  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 50)),
+              Damaged("it is 50 bytes, less than an SQLite header (100; truncated?)"));
+  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 65536 + 1000)),
+              Damaged("it is 66536 bytes, not a whole number of its 65536-byte pages"));
+  std::string page_size = bytes_;
+  page_size[16] = 0x03;  // 768 (0x0300): not a power of two
+  page_size[17] = 0x00;
+  EXPECT_THAT(OpenDamaged(page_size), Damaged("its header gives a page size of 768"));
+}
+
+// Damage SQLite finds (a page of its own structures) is DATA_LOSS too, not
+// INTERNAL.
+TEST_F(DamagedFileTest, SqlitesDamageIsDataLossNamingTheFile) {
+  // The schema page past its header.
+  std::string schema = bytes_;
+  std::fill(schema.begin() + 100, schema.begin() + 4096, '\xff');
+  EXPECT_THAT(OpenDamaged(schema), Damaged("database disk image is malformed"));
+  // Whole pages gone from the end.
+  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 2 * 65536)),
+              Damaged("database disk image is malformed"));
+}
+
+// An existing journal missing what every journal has is damaged: nothing is
+// created in its place.
+TEST_F(DamagedFileTest, AMissingTableOrSchemaVersionIsDataLoss) {
+  ExecOn(path_, "DROP TABLE commits");
+  EXPECT_THAT(SqliteJournal::Open(path_).status(), Damaged("it has no table 'commits'"));
+  EXPECT_EQ(QueryOn(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'commits'"), 0);
+  WriteAll(path_, bytes_);
+  ExecOn(path_, "DELETE FROM meta WHERE key = 'schema_version'");
+  EXPECT_THAT(SqliteJournal::Open(path_).status(), Damaged("its schema version is missing"));
+  WriteAll(path_, bytes_);
+  ExecOn(path_, "DROP TABLE meta");
+  EXPECT_THAT(SqliteJournal::Open(path_).status(), Damaged("it has tables but no table 'meta'"));
+  // A schema that reads as empty over the pages of the rows: not a new journal.
+  WriteAll(path_, bytes_);
+  ExecOn(path_, "PRAGMA writable_schema = ON; DELETE FROM sqlite_master;");
+  EXPECT_THAT(SqliteJournal::Open(path_).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(absl::StrCat("journal ", path_, " is damaged: it has ")),
+                             HasSubstr(" pages but no table"))));
+  EXPECT_EQ(QueryOn(path_, "SELECT COUNT(*) FROM sqlite_master"), 0);
+  // The file as it was opens.
+  WriteAll(path_, bytes_);
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->last_sequence(), 64u);
+}
+
+TEST(SqliteJournalOpenTest, AnEmptyFileIsANewJournal) {
+  TempDir dir;
+  const std::string path = dir.WriteFile("journal.db", "");
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append(FactEvents(1, 2)).ok());
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+}
+
+// The schema 2 tables (rows without checksums), as kessand made them.
+constexpr char kSchemaTwo[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('schema_version', 2), ('first_sequence', 1);"
+    "CREATE TABLE commits(first_sequence INTEGER PRIMARY KEY, last_sequence INTEGER NOT NULL,"
+    " keys BLOB NOT NULL, events BLOB NOT NULL);"
+    "CREATE TABLE batches(publisher_id TEXT NOT NULL, batch_key TEXT NOT NULL,"
+    " first_sequence INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " fingerprint INTEGER NOT NULL, PRIMARY KEY(publisher_id, batch_key));"
+    "INSERT INTO batches VALUES('pub', 'b1', 4, 2, 42);";
+
+// Writes rows of `sizes` events each, from sequence 1, as schema 2 did.
+void WriteSchemaTwoRows(const std::string& path, std::vector<uint64_t> sizes) {
+  ExecOn(path, kSchemaTwo);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO commits VALUES(?, ?, ?, ?)", -1, &stmt, nullptr),
+            SQLITE_OK);
+  uint64_t next = 1;
+  for (uint64_t size : sizes) {
+    RowBuilder row;
+    for (uint64_t i = 0; i < size; ++i, ++next) {
+      EventPtr e = FactEvent(next);
+      row.Add(next, e->attrs().time_ns, e->attrs().item_key, e->frame());
+    }
+    sqlite3_reset(stmt);
+    sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(row.first_sequence()));
+    sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(row.last_sequence()));
+    sqlite3_bind_blob(stmt, 3, row.keys().data(), static_cast<int>(row.keys().size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 4, row.events().data(), static_cast<int>(row.events().size()),
+                      SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+// A journal of schema 2 gets its checksums when opened, and then reads,
+// appends and finds damage as a new one does.
+TEST(SqliteJournalOpenTest, ASchemaTwoJournalIsChecksummedOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("journal.db");
+  WriteSchemaTwoRows(path, {3, 5});
+  {
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->last_sequence(), 8u);
+    std::vector<EventPtr> read;
+    ASSERT_TRUE((*log)->Read(0, 8, 10, [&](EventPtr e) { read.push_back(e); }).ok());
+    ASSERT_THAT(Sequences(read), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8));
+    EXPECT_EQ(read[5]->body(), FactEvent(6)->body());
+    absl::StatusOr<std::optional<BatchLocation>> batch = (*log)->FindBatch("pub", "b1");
+    ASSERT_TRUE(batch.ok() && batch->has_value());
+    EXPECT_EQ((*batch)->fingerprint, 42u);
+    ASSERT_TRUE((*log)->Append(FactEvents(9, 1)).ok());
+  }
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+  EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM commits WHERE length(crcs) = 4 * (1 + "
+                          "last_sequence - first_sequence + 1)"),
+            3);
+  ASSERT_TRUE(FlipBitOfFigure(path, 6));
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT((*log)->Read(0, 9, 10, [](EventPtr) {}).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("event 6 is damaged")));
+}
+
+// A schema 2 row already damaged is not checksummed as sound: the
+// conversion stops, and the file stays as it was.
+TEST(SqliteJournalOpenTest, ASchemaTwoJournalWithADamagedRowIsNotConverted) {
+  TempDir dir;
+  const std::string path = dir.File("journal.db");
+  WriteSchemaTwoRows(path, {3, 5});
+  ExecOn(path, "UPDATE commits SET events = substr(events, 1, length(events) - 3)"
+               " WHERE first_sequence = 4");
+  EXPECT_THAT(SqliteJournal::Open(path).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(path), HasSubstr("row from sequence 4 is damaged"))));
+  EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+  EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM commits"), 2);
 }
 
 }  // namespace

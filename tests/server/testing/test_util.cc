@@ -5,7 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sqlite3.h>
+
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "journal/journal_rows.h"
 #include "model/keys.h"
 
 namespace kessan::test {
@@ -317,6 +321,62 @@ std::string TempDir::WriteFile(absl::string_view name, absl::string_view content
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   EXPECT_TRUE(out.good()) << "cannot write " << path;
   return path;
+}
+
+bool FlipBitOfFigure(const std::string& path, uint64_t sequence) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return false;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT first_sequence, last_sequence, keys, events FROM commits"
+                     " WHERE first_sequence <= ? ORDER BY first_sequence DESC LIMIT 1",
+                     -1, &stmt, nullptr);
+  sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(sequence));
+  bool flipped = false;
+  uint64_t first = 0;
+  std::string events;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    first = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    const uint64_t last = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    const std::string keys(static_cast<const char*>(sqlite3_column_blob(stmt, 2)),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
+    events.assign(static_cast<const char*>(sqlite3_column_blob(stmt, 3)),
+                  static_cast<size_t>(sqlite3_column_bytes(stmt, 3)));
+    RowReader reader(first, last, keys, events, std::nullopt);
+    JournalRecord r;
+    while (!flipped && reader.Next(&r).value_or(false)) {
+      v1::FeedEvent event;
+      if (r.sequence != sequence || !event.ParseFromString(std::string(r.body))) continue;
+      // Money.units: field 2, varint.
+      uint8_t varint[10];
+      const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(
+          static_cast<uint64_t>(event.fact().value().money().units()), varint);
+      const std::string units =
+          "\x10" + std::string(reinterpret_cast<const char*>(varint),
+                               static_cast<size_t>(end - varint));
+      const size_t at = r.body.find(units);
+      if (at == absl::string_view::npos) continue;
+      const size_t last_byte = static_cast<size_t>(r.body.data() - events.data()) + at +
+                               units.size() - 1;
+      events[last_byte] ^= 1;
+      flipped = true;
+    }
+  }
+  sqlite3_finalize(stmt);
+  if (flipped) {
+    sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1, &stmt,
+                       nullptr);
+    sqlite3_bind_blob(stmt, 1, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(first));
+    flipped = sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1;
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return flipped;
 }
 
 }  // namespace kessan::test

@@ -97,6 +97,13 @@ std::vector<std::string> Describe(
 // (its snapshot or backlog) to come.
 std::vector<EventPtr> Drain(Subscription& subscription, size_t max_events = 100);
 
+// Flips the lowest bit of the last byte of the money.units varint of the
+// fact journaled at `sequence` in the SQLite journal at `path`, as damage on
+// disk would: the bytes still parse, to another figure, and the row's
+// checksums are left as they were. Through a connection of its own. False
+// when there is no such fact.
+bool FlipBitOfFigure(const std::string& path, uint64_t sequence);
+
 // ---------------------------------------------------------------- fakes
 
 // FakeCatalog holds issuers (found by id or alias) and segments. Not
