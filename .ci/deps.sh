@@ -16,6 +16,8 @@ APT_PACKAGES=(
   libssl-dev openssl clang clang-14 libclang-rt-14-dev
   # the plugin worker's seccomp-bpf sandbox (server/plugin/worker_main.cc)
   libseccomp-dev
+  # the NATS JetStream journal (server/journal/nats_journal.cc) and its tests' real servers
+  nats-server libnats-dev
 )
 
 missing=()
