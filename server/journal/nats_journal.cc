@@ -135,14 +135,21 @@ absl::StatusOr<DecodedBatch> DecodePayload(absl::string_view payload) {
   return batch;
 }
 
-std::string NatsText(natsStatus s, jsErrCode error = static_cast<jsErrCode>(0)) {
+std::string NatsText(natsStatus s, int error = 0) {
   std::string text = natsStatus_GetText(s);
-  if (error != 0) absl::StrAppend(&text, " (JetStream error ", static_cast<int>(error), ")");
+  if (error != 0) absl::StrAppend(&text, " (JetStream error ", error, ")");
   const char* last = nats_GetLastError(nullptr);
   if (last != nullptr && *last != '\0' && text.find(last) == std::string::npos) {
     absl::StrAppend(&text, ": ", last);
   }
   return text;
+}
+
+// Worth trying again: a timeout, no responder, a cluster electing a leader.
+bool Transient(natsStatus s, int error) {
+  return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+         error == JSClusterNotAvailErr || error == JSClusterNotLeaderErr ||
+         error == JSStreamOfflineErr;
 }
 
 // A header's value, or empty.
@@ -182,14 +189,7 @@ absl::StatusOr<std::unique_ptr<NatsJournal>> NatsJournal::Open(NatsJournalOption
   journal->side_path_ = journal->options_.cache_path + ".stream-seq";
   RETURN_IF_ERROR(journal->Connect());
   RETURN_IF_ERROR(journal->EnsureStream());
-  jsStreamInfo* info = nullptr;
-  jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, journal->js_, journal->options_.stream.c_str(), nullptr,
-                                  &error);
-  if (s != NATS_OK) {
-    return absl::UnavailableError(absl::StrCat("nats stream ", journal->options_.stream, ": ",
-                                               NatsText(s, error)));
-  }
+  ASSIGN_OR_RETURN(jsStreamInfo* info, journal->StreamInfo());
   const uint64_t first = info->State.FirstSeq, last = info->State.LastSeq;
   jsStreamInfo_Destroy(info);
   RETURN_IF_ERROR(journal->OpenCache(first, last));
@@ -230,8 +230,11 @@ absl::Status NatsJournal::Connect() {
 absl::Status NatsJournal::EnsureStream() {
   const std::string& name = options_.stream;
   jsStreamInfo* info = nullptr;
-  jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, js_, name.c_str(), nullptr, &error);
+  int error = 0;
+  auto get_info = [&](int* e) {
+    return js_GetStreamInfo(&info, js_, name.c_str(), nullptr, reinterpret_cast<jsErrCode*>(e));
+  };
+  natsStatus s = static_cast<natsStatus>(Retrying(get_info, &error));
   if (s != NATS_OK && error == JSStreamNotFoundErr) {
     int replicas = options_.replicas;
     if (replicas <= 0) {
@@ -256,15 +259,17 @@ absl::Status NatsJournal::EnsureStream() {
     // The stream is the record of truth: no message is deleted or purged.
     config.DenyDelete = true;
     config.DenyPurge = true;
-    error = static_cast<jsErrCode>(0);
-    s = js_AddStream(&info, js_, &config, nullptr, &error);
+    s = static_cast<natsStatus>(Retrying(
+        [&](int* e) {
+          return js_AddStream(&info, js_, &config, nullptr, reinterpret_cast<jsErrCode*>(e));
+        },
+        &error));
     if (s == NATS_OK) {
       spdlog::info("nats journal: created stream {} (subject {}, {} replicas)", name, subject_,
                    replicas);
     } else if (error == JSStreamNameExistErr) {
       // Another replica created it meanwhile: check what it made.
-      error = static_cast<jsErrCode>(0);
-      s = js_GetStreamInfo(&info, js_, name.c_str(), nullptr, &error);
+      s = static_cast<natsStatus>(Retrying(get_info, &error));
     }
   }
   if (s != NATS_OK) {
@@ -383,8 +388,13 @@ absl::Status NatsJournal::StartTail() {
   sub_options.Ordered = true;
   sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
   sub_options.Config.OptStartSeq = start;
-  jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_SubscribeSync(&sub_, js_, subject_.c_str(), nullptr, &sub_options, &error);
+  int error = 0;
+  natsStatus s = static_cast<natsStatus>(Retrying(
+      [&](int* e) {
+        return js_SubscribeSync(&sub_, js_, subject_.c_str(), nullptr, &sub_options,
+                                reinterpret_cast<jsErrCode*>(e));
+      },
+      &error));
   // Flow control bounds what is in flight; these limits only keep the
   // client from dropping a catch-up's chunks.
   if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub_, 1 << 20, 1 << 30);
@@ -505,14 +515,36 @@ std::vector<EventPtr> NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_s
   return applied;
 }
 
-absl::StatusOr<uint64_t> NatsJournal::StreamLastSequence() {
+int NatsJournal::Retrying(const std::function<int(int* js_error)>& call, int* js_error) {
+  const absl::Time deadline = absl::Now() + options_.retry_timeout;
+  absl::Duration backoff = absl::Milliseconds(20);
+  while (true) {
+    *js_error = 0;
+    const natsStatus s = static_cast<natsStatus>(call(js_error));
+    if (s == NATS_OK || !Transient(s, *js_error) || absl::Now() + backoff > deadline) return s;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(500));
+  }
+}
+
+absl::StatusOr<jsStreamInfo*> NatsJournal::StreamInfo() {
   jsStreamInfo* info = nullptr;
-  jsErrCode error = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &error);
+  int error = 0;
+  natsStatus s = static_cast<natsStatus>(Retrying(
+      [&](int* e) {
+        return js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr,
+                                reinterpret_cast<jsErrCode*>(e));
+      },
+      &error));
   if (s != NATS_OK) {
     return absl::UnavailableError(absl::StrCat("nats stream ", options_.stream, " at ",
                                                options_.url, ": ", NatsText(s, error)));
   }
+  return info;
+}
+
+absl::StatusOr<uint64_t> NatsJournal::StreamLastSequence() {
+  ASSIGN_OR_RETURN(jsStreamInfo* info, StreamInfo());
   const uint64_t last = info->State.LastSeq;
   jsStreamInfo_Destroy(info);
   return last;
@@ -539,52 +571,40 @@ absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int 
   jsPubOptions_Init(&pub);
   pub.MsgId = msg_id.c_str();
   pub.ExpectStream = options_.stream.c_str();
-  pub.MaxWait = std::max<int64_t>(
-      1, absl::ToInt64Milliseconds(std::min(options_.request_timeout, options_.publish_timeout)));
-  const absl::Time deadline = absl::Now() + options_.publish_timeout;
-  absl::Duration backoff = absl::Milliseconds(20);
+  pub.MaxWait = std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.request_timeout));
+  // The same message again (same id and expectation) is stored at most once.
+  jsPubAck* ack = nullptr;
+  int error = 0;
+  s = static_cast<natsStatus>(Retrying(
+      [&](int* e) {
+        jsPubAck_Destroy(ack);
+        ack = nullptr;
+        return js_PublishMsg(&ack, js_, msg, &pub, reinterpret_cast<jsErrCode*>(e));
+      },
+      &error));
   absl::StatusOr<uint64_t> result;
-  while (true) {
-    jsPubAck* ack = nullptr;
-    jsErrCode error = static_cast<jsErrCode>(0);
-    s = js_PublishMsg(&ack, js_, msg, &pub, &error);
-    if (s == NATS_OK) {
-      const uint64_t seq = ack->Sequence;
-      const bool duplicate = ack->Duplicate;
-      jsPubAck_Destroy(ack);
-      // A retry of a chunk stored before is acknowledged as a duplicate,
-      // with the sequence it got then.
-      if (seq != expected_last + 1) {
-        result = absl::InternalError(absl::StrCat(
-            "nats journal: chunk ", chunk, " of the batch from sequence ", first_sequence,
-            " was stored at stream sequence ", seq, ", not ", expected_last + 1,
-            duplicate ? " (a duplicate message id)" : ""));
-      } else {
-        result = seq;
-      }
-      break;
+  if (s == NATS_OK) {
+    // A retry of a chunk stored before is acknowledged as a duplicate, with
+    // the sequence it got then.
+    if (ack->Sequence != expected_last + 1) {
+      result = absl::InternalError(absl::StrCat(
+          "nats journal: chunk ", chunk, " of the batch from sequence ", first_sequence,
+          " was stored at stream sequence ", ack->Sequence, ", not ", expected_last + 1,
+          ack->Duplicate ? " (a duplicate message id)" : ""));
+    } else {
+      result = ack->Sequence;
     }
-    if (error == JSStreamWrongLastSequenceErr) {
-      absl::StatusOr<uint64_t> last = StreamLastSequence();
-      result = absl::AbortedError(absl::StrCat(
-          "journal: another replica appended up to stream sequence ",
-          last.ok() ? absl::StrCat(*last) : std::string("unknown"),
-          index == 0 ? "" : " in the middle of this batch", "; catch up and retry"));
-      break;
-    }
-    // Timeouts, no responders, a stream without a leader for a moment: the
-    // same message again (same id and expectation) is stored at most once.
-    const bool transient = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
-                           s == NATS_CONNECTION_DISCONNECTED || error == JSClusterNotAvailErr ||
-                           error == JSClusterNotLeaderErr;
-    if (!transient || absl::Now() + backoff > deadline) {
-      result = absl::UnavailableError(absl::StrCat(
-          "nats journal: publish to ", subject_, " at ", options_.url, ": ", NatsText(s, error)));
-      break;
-    }
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Milliseconds(500));
+  } else if (error == JSStreamWrongLastSequenceErr) {
+    absl::StatusOr<uint64_t> last = StreamLastSequence();
+    result = absl::AbortedError(absl::StrCat(
+        "journal: another replica appended up to stream sequence ",
+        last.ok() ? absl::StrCat(*last) : std::string("unknown"),
+        index == 0 ? "" : " in the middle of this batch", "; catch up and retry"));
+  } else {
+    result = absl::UnavailableError(absl::StrCat("nats journal: publish to ", subject_, " at ",
+                                                 options_.url, ": ", NatsText(s, error)));
   }
+  jsPubAck_Destroy(ack);
   natsMsg_Destroy(msg);
   return result;
 }

@@ -23,6 +23,7 @@ struct __natsConnection;
 struct __natsSubscription;
 struct __natsMsg;
 struct __jsCtx;
+struct jsStreamInfo;
 
 namespace kessan {
 
@@ -37,10 +38,11 @@ struct NatsJournalOptions {
   // The local cache (an SQLite journal file) and, beside it,
   // "<cache_path>.stream-seq": the last stream sequence it reflects.
   std::string cache_path;
-  // How long one chunk's publish is retried (timeouts, a server or stream
-  // leader going away) before Append gives up with UNAVAILABLE.
-  absl::Duration publish_timeout = absl::Seconds(15);
-  // Connecting at Open, and each JetStream API request.
+  // How long a chunk's publish or a JetStream API request is retried while
+  // it times out or finds no responder (a server or the stream's leader gone,
+  // another being elected) before it fails with UNAVAILABLE.
+  absl::Duration retry_timeout = absl::Seconds(30);
+  // Connecting at Open, and each attempt of a JetStream request.
   absl::Duration request_timeout = absl::Seconds(5);
   // The stream's duplicate window (Nats-Msg-Id), for a stream created here.
   absl::Duration duplicates_window = absl::Minutes(2);
@@ -156,8 +158,12 @@ class NatsJournal final : public Journal {
   absl::StatusOr<uint64_t> PublishChunk(uint64_t first_sequence, int index, int chunks,
                                         absl::string_view data, uint64_t expected_last,
                                         const std::string& msg_id);
-  // The stream's last sequence, for an ABORTED message.
+  // The stream's info (retried as above); the caller destroys it.
+  absl::StatusOr<::jsStreamInfo*> StreamInfo();
+  // The stream's last sequence.
   absl::StatusOr<uint64_t> StreamLastSequence();
+  // Calls `call` until it succeeds, fails for good, or retry_timeout passes.
+  int Retrying(const std::function<int(int* js_error)>& call, int* js_error);
 
   NatsJournalOptions options_;
   std::string subject_;

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 #ifndef KESSAN_NATS_SERVER
@@ -66,8 +67,13 @@ struct Client {
     natsOptions_Destroy(options);
   }
   absl::Status Connect(const std::string& url) {
+    std::vector<std::string> urls = absl::StrSplit(url, ',');
+    std::vector<const char*> servers;
+    for (const std::string& u : urls) servers.push_back(u.c_str());
     natsStatus s = natsOptions_Create(&options);
-    if (s == NATS_OK) s = natsOptions_SetURL(options, url.c_str());
+    if (s == NATS_OK) {
+      s = natsOptions_SetServers(options, servers.data(), static_cast<int>(servers.size()));
+    }
     if (s == NATS_OK) s = natsOptions_SetTimeout(options, 1000);
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(options, false);
     if (s == NATS_OK) s = natsConnection_Connect(&conn, options);
