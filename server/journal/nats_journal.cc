@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -139,7 +140,8 @@ std::string NatsText(natsStatus s, int error = 0) {
   std::string text = natsStatus_GetText(s);
   if (error != 0) absl::StrAppend(&text, " (JetStream error ", error, ")");
   const char* last = nats_GetLastError(nullptr);
-  if (last != nullptr && *last != '\0' && text.find(last) == std::string::npos) {
+  if (last != nullptr && *last != '\0' && !absl::StrContains(last, text) &&
+      !absl::StrContains(text, last)) {
     absl::StrAppend(&text, ": ", last);
   }
   return text;
