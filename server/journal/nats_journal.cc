@@ -35,6 +35,9 @@ constexpr char kExpectedLastSeqHeader[] = "Nats-Expected-Last-Sequence";
 constexpr size_t kHeadroom = 8 << 10;
 // A stream whose max message size leaves chunks smaller than this is refused.
 constexpr int32_t kMinMessageSize = 64 << 10;
+// The tail applies at most this much in one cache transaction.
+constexpr size_t kMaxGroupEvents = 16384;
+constexpr size_t kMaxGroupBytes = 32 << 20;
 // Side file format: "kessan-nats-cache 1".
 constexpr char kSideMagic[] = "kessan-nats-cache";
 
@@ -365,7 +368,7 @@ absl::Status NatsJournal::WriteSideFile() {
     out << kSideMagic << " 1\n"
         << options_.stream << "\n"
         << created_ns_ << "\n"
-        << stream_seq_ << "\n"
+        << (pending_.has_value() ? pending_->from_stream_seq - 1 : stream_seq_) << "\n"
         << cache_->last_sequence() << "\n";
     out.flush();
     if (!out) return absl::InternalError(absl::StrCat("nats journal: cannot write ", tmp));
@@ -437,30 +440,47 @@ void NatsJournal::TailLoop() {
       spdlog::warn("nats journal: tail of {}: {}", subject_, NatsText(s));
       continue;
     }
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
-      natsMsg_Destroy(msg);
-      continue;
-    }
-    const uint64_t stream_seq = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
+    // The messages already here, up to a bound, are applied in one cache
+    // transaction (a catch-up's batches, one fsync); mu_ is held
+    // throughout, so no one sees a half-applied group.
     mu_.Lock();
-    std::vector<EventPtr> applied = ProcessLocked(msg, stream_seq);
-    natsMsg_Destroy(msg);
-    if (applied.empty()) {
+    while (true) {
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        ProcessLocked(msg, meta->Sequence.Stream);
+        jsMsgMetaData_Destroy(meta);
+      }
+      natsMsg_Destroy(msg);
+      msg = nullptr;
+      uint64_t queued = 0;
+      if (group_.events.size() >= kMaxGroupEvents || group_.bytes >= kMaxGroupBytes ||
+          natsSubscription_QueuedMsgs(sub_, &queued) != NATS_OK || queued == 0 ||
+          natsSubscription_NextMsg(&msg, sub_, 1) != NATS_OK) {
+        break;
+      }
+    }
+    Group applied = FlushLocked();
+    if (applied.events.empty()) {
       mu_.Unlock();
       continue;
     }
     // The listener runs without mu_; CatchUp waits for listener_mu_.
     listener_mu_.Lock();
     mu_.Unlock();
-    if (listener_) listener_(applied);
+    if (listener_) {
+      size_t begin = 0;
+      for (size_t end : applied.batch_ends) {
+        listener_(std::vector<EventPtr>(applied.events.begin() + begin,
+                                        applied.events.begin() + end));
+        begin = end;
+      }
+    }
     listener_mu_.Unlock();
   }
 }
 
-std::vector<EventPtr> NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
-  if (stream_seq <= stream_seq_ || !tail_status_.ok()) return {};  // appended here
+void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
+  if (stream_seq <= stream_seq_ || !tail_status_.ok()) return;  // appended here
   const uint64_t previous = stream_seq_;
   stream_seq_ = stream_seq;
   // Anything but the next chunk of the pending batch ends that batch.
@@ -482,39 +502,51 @@ std::vector<EventPtr> NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_s
   if (!ours || (!continues && index != 0)) {
     spdlog::warn("nats journal: stream message {} skipped: {}", stream_seq,
                  ours ? "a chunk without its batch's first" : "not a journal batch chunk");
-    if (absl::Status s = WriteSideFile(); !s.ok()) tail_status_ = s;
-    return {};
+    return;
   }
-  if (!continues) pending_ = Pending{first, chunks, 0, ""};
+  if (!continues) pending_ = Pending{first, chunks, 0, stream_seq, ""};
   const char* data = natsMsg_GetData(msg);
   pending_->payload.append(data == nullptr ? "" : data,
                            static_cast<size_t>(natsMsg_GetDataLength(msg)));
-  if (++pending_->next < pending_->chunks) return {};
+  if (++pending_->next < pending_->chunks) return;
   std::string payload = std::move(pending_->payload);
   pending_.reset();
   absl::StatusOr<DecodedBatch> batch = DecodePayload(payload);
-  std::vector<EventPtr> applied;
+  const uint64_t applied_last = cache_->last_sequence() + group_.events.size();
   if (!batch.ok() || batch->first != first) {
     spdlog::error("nats journal: batch at stream sequence {} skipped: {}", stream_seq,
                   batch.ok() ? "its payload names another first sequence"
                              : batch.status().ToString());
-  } else if (first != cache_->last_sequence() + 1) {
+  } else if (first != applied_last + 1) {
     spdlog::warn("nats journal: batch from sequence {} at stream sequence {} skipped: the "
                  "journal was at {} (a stale batch)",
-                 first, stream_seq, cache_->last_sequence());
-  } else if (absl::Status s = cache_->Append(batch->events, batch->records); !s.ok()) {
-    // The cache cannot follow the stream: stop here (CatchUp reports it).
-    tail_status_ = absl::InternalError(absl::StrCat(
-        "nats journal: cache ", options_.cache_path, " refused stream sequence ", stream_seq,
-        ": ", s.message()));
-    stream_seq_ = previous;
-    return {};
+                 first, stream_seq, applied_last);
   } else {
-    applied = std::move(batch->events);
-    tail_applied_.fetch_add(1);
+    if (group_.events.empty()) group_.from_stream_seq = stream_seq - chunks + 1;
+    group_.events.insert(group_.events.end(), batch->events.begin(), batch->events.end());
+    group_.records.insert(group_.records.end(), batch->records.begin(), batch->records.end());
+    group_.batch_ends.push_back(group_.events.size());
+    group_.bytes += payload.size();
+  }
+}
+
+NatsJournal::Group NatsJournal::FlushLocked() {
+  Group group = std::move(group_);
+  group_ = Group();
+  if (!group.events.empty() || !group.records.empty()) {
+    if (absl::Status s = cache_->Append(group.events, group.records); !s.ok()) {
+      // The cache cannot follow the stream: stop here (CatchUp reports it).
+      tail_status_ = absl::InternalError(absl::StrCat(
+          "nats journal: cache ", options_.cache_path, " refused the batches from stream sequence ",
+          group.from_stream_seq, ": ", s.message()));
+      stream_seq_ = group.from_stream_seq - 1;
+      pending_.reset();
+      return Group();
+    }
+    tail_applied_.fetch_add(group.batch_ends.size());
   }
   if (absl::Status s = WriteSideFile(); !s.ok()) tail_status_ = s;
-  return applied;
+  return group;
 }
 
 int NatsJournal::Retrying(const std::function<int(int* js_error)>& call, int* js_error) {
@@ -633,8 +665,10 @@ absl::Status NatsJournal::Append(const std::vector<EventPtr>& events,
   const std::string payload = EncodePayload(events, batches, first);
   const int chunks = static_cast<int>(std::max<size_t>(
       1, (payload.size() + chunk_bytes_ - 1) / chunk_bytes_));
-  const std::string id_base =
-      absl::StrCat(options_.stream, ".", first, ".", absl::Hex(Fnv1a(payload)), ".");
+  // Nats-Msg-Id: the same for a retry of a chunk (deduplicated by the
+  // stream), another for other bytes or for the same bytes at another place.
+  const std::string id_base = absl::StrCat(options_.stream, ".", first, ".",
+                                           absl::Hex(Fnv1a(payload)), ".", stream_seq_, ".");
   uint64_t stream_seq = stream_seq_;
   for (int i = 0; i < chunks; ++i) {
     const absl::string_view data =

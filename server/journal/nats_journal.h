@@ -69,6 +69,9 @@ struct NatsJournalOptions {
 // - A complete batch is applied only if its first sequence is the applied
 //   last_sequence()+1; otherwise it is skipped (never happens to batches
 //   published by this class, see Append).
+// Each chunk's Nats-Msg-Id names the stream, the batch's first sequence,
+// a hash of its payload, the expected last stream sequence of chunk 0 and
+// "i/n": a retry of a chunk is deduplicated, no two batches share an id.
 // Append publishes chunk 0 with Nats-Expected-Last-Sequence = the last
 // stream sequence this journal has processed (tailed or appended) and each
 // later chunk with that of the chunk before: it lands only right after the
@@ -140,7 +143,16 @@ class NatsJournal final : public Journal {
     uint64_t first_sequence = 0;
     int chunks = 0;
     int next = 0;
+    uint64_t from_stream_seq = 0;  // of chunk 0
     std::string payload;
+  };
+  // Complete batches the tail has yet to apply, in one cache transaction.
+  struct Group {
+    std::vector<EventPtr> events;
+    std::vector<BatchRecord> records;
+    std::vector<size_t> batch_ends;  // each batch's end in events
+    size_t bytes = 0;
+    uint64_t from_stream_seq = 0;
   };
 
   absl::Status Connect();
@@ -148,12 +160,16 @@ class NatsJournal final : public Journal {
   absl::Status EnsureStream();
   // Opens the cache, dropping it unless its side file matches the stream.
   absl::Status OpenCache(uint64_t stream_first, uint64_t stream_last);
+  // Records the stream sequence below the pending batch, if any: a
+  // restart reads that batch's chunks again.
   absl::Status WriteSideFile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartTail();
   void TailLoop();
-  // Processes one stream message; returns the events of a batch it applied.
-  std::vector<EventPtr> ProcessLocked(__natsMsg* msg, uint64_t stream_seq)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Processes one stream message: a complete batch joins group_.
+  void ProcessLocked(__natsMsg* msg, uint64_t stream_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies group_ to the cache and writes the side file; returns what it
+  // applied.
+  Group FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes one chunk expecting `expected_last`; its stream sequence.
   absl::StatusOr<uint64_t> PublishChunk(uint64_t first_sequence, int index, int chunks,
                                         absl::string_view data, uint64_t expected_last,
@@ -187,6 +203,7 @@ class NatsJournal final : public Journal {
   mutable absl::Mutex mu_ ABSL_ACQUIRED_BEFORE(listener_mu_);
   uint64_t stream_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  Group group_ ABSL_GUARDED_BY(mu_);
   absl::Status tail_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> tail_applied_{0};
 
