@@ -347,6 +347,7 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
   absl::MutexLock lock(&mu_);
   if (mismatch.empty()) {
     stream_seq_ = read ? seq : 0;
+    if (read) side_written_ = {seq, last};
     return absl::OkStatus();
   }
   spdlog::warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
@@ -362,13 +363,17 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
 absl::Status NatsJournal::WriteSideFile() {
   // Not synced: after a power loss an older side file costs a rebuild of
   // the cache (its last sequence no longer matches), never a wrong state.
+  const uint64_t settled = pending_.has_value() ? pending_->from_stream_seq - 1 : stream_seq_;
+  if (settled == side_written_.first && cache_->last_sequence() == side_written_.second) {
+    return absl::OkStatus();  // as written last
+  }
   const std::string tmp = side_path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << kSideMagic << " 1\n"
         << options_.stream << "\n"
         << created_ns_ << "\n"
-        << (pending_.has_value() ? pending_->from_stream_seq - 1 : stream_seq_) << "\n"
+        << settled << "\n"
         << cache_->last_sequence() << "\n";
     out.flush();
     if (!out) return absl::InternalError(absl::StrCat("nats journal: cannot write ", tmp));
@@ -376,6 +381,7 @@ absl::Status NatsJournal::WriteSideFile() {
   if (std::rename(tmp.c_str(), side_path_.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("nats journal: cannot rename ", tmp));
   }
+  side_written_ = {settled, cache_->last_sequence()};
   return absl::OkStatus();
 }
 

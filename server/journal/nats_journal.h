@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -204,6 +205,9 @@ class NatsJournal final : public Journal {
   uint64_t stream_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<Pending> pending_ ABSL_GUARDED_BY(mu_);
   Group group_ ABSL_GUARDED_BY(mu_);
+  // The stream and event sequences the side file holds, as last written
+  // or read (UINT64_MAX: not known).
+  std::pair<uint64_t, uint64_t> side_written_ ABSL_GUARDED_BY(mu_) = {UINT64_MAX, 0};
   absl::Status tail_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> tail_applied_{0};
 
