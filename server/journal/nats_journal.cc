@@ -317,7 +317,19 @@ absl::Status NatsJournal::EnsureStream() {
 
 absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last) {
   const std::string& path = options_.cache_path;
-  ASSIGN_OR_RETURN(cache_, SqliteJournal::Open(path));
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> cache = SqliteJournal::Open(path);
+  if (!cache.ok()) {
+    // A cache is disposable: the stream has it all.
+    spdlog::warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
+                 cache.status().ToString(), options_.stream);
+    RemoveCacheFiles(path);
+    cache = SqliteJournal::Open(path);
+    std::error_code ec;
+    std::filesystem::remove(side_path_, ec);
+    rebuilt_cache_ = true;
+  }
+  if (!cache.ok()) return cache.status();
+  cache_ = *std::move(cache);
   // The side file: what the cache reflects, written after each batch.
   std::string magic, stream;
   int version = 0;

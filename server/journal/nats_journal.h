@@ -87,8 +87,9 @@ class NatsJournal final : public Journal {
   // lose or not hold the journal: other subjects, non-limits retention,
   // message/byte/age limits, sealed, a mirror), opens the cache and starts
   // tailing after the last stream sequence the cache reflects. A cache that
-  // does not match the stream (another stream, or ahead of it, or its side
-  // file missing or stale) is dropped and rebuilt from the stream. Open
+  // cannot be opened or does not match the stream (another stream, or ahead
+  // of it, or its side file missing or stale) is dropped and rebuilt from
+  // the stream. Open
   // does not wait for the tail: call CatchUp.
   static absl::StatusOr<std::unique_ptr<NatsJournal>> Open(NatsJournalOptions options);
   ~NatsJournal() override;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -398,6 +399,33 @@ TEST_F(NatsJournalOneNodeTest, ACacheOfAnotherStreamIsRebuilt) {
   EXPECT_TRUE(a->rebuilt_cache());
   ExpectSameJournal(*a, *b);
   EXPECT_EQ(a->last_sequence(), 1u);
+}
+
+// A cache that is not an SQLite journal any more, or whose side file is
+// gone, is rebuilt from the stream.
+TEST_F(NatsJournalOneNodeTest, ADamagedCacheIsRebuilt) {
+  NatsJournal* a = Replica("a.db");
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Append(FactEvents(1, 3)).ok());
+  ASSERT_TRUE(a->Append(FactEvents(4, 2)).ok());
+  NatsJournal* b = Replica("b.db");
+  ASSERT_NE(b, nullptr);
+  Close(b);
+  std::filesystem::remove(dir_.File("b.db.stream-seq"));
+  b = Replica("b.db");
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->rebuilt_cache());
+  EXPECT_EQ(b->tail_applied_batches(), 2u);
+  ExpectSameJournal(*a, *b);
+  Close(b);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(dir_.File(absl::StrCat("b.db", suffix)));
+  }
+  dir_.WriteFile("b.db", std::string(4096, 'x'));
+  b = Replica("b.db");
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->rebuilt_cache());
+  ExpectSameJournal(*a, *b);
 }
 
 // A new replica builds its cache from 1,000 batches (20,000 events); the
