@@ -18,6 +18,8 @@ APT_PACKAGES=(
   libseccomp-dev
   # deploy/check_deploy.py: systemd-analyze verify, the k8s manifests' YAML
   systemd python3-yaml
+  # the NATS JetStream journal (server/journal/nats_journal.cc) and its tests' real servers
+  nats-server libnats-dev
 )
 
 missing=()

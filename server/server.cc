@@ -17,6 +17,7 @@
 #include "feed/feed.h"
 #include "grpc/health/v1/health.pb.h"
 #include "journal/journal_verify.h"
+#include "journal/nats_journal.h"
 #include "journal/sqlite_journal.h"
 #include "model/validate.h"
 #include "plugin/paths.h"
@@ -174,6 +175,37 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// How long Start waits for a NATS journal's cache to catch up with the stream.
+constexpr absl::Duration kNatsCatchUpTimeout = absl::Minutes(10);
+
+// The journal options.journal names; `name` says which, for the logs.
+absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& options,
+                                                     std::string* name) {
+  const std::filesystem::path dir(options.data_dir);
+  if (options.journal == "sqlite") {
+    *name = (dir / "kessan.db").string();
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(*name));
+    return std::unique_ptr<Journal>(std::move(log));
+  }
+  if (options.journal != "nats") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("journal '", options.journal, "': sqlite or nats"));
+  }
+  NatsJournalOptions nats;
+  nats.url = options.nats_url;
+  nats.stream = options.nats_stream;
+  nats.replicas = options.nats_replicas;
+  nats.cache_path = (dir / "kessan-cache.db").string();
+  *name = absl::StrCat("nats stream ", nats.stream, " at ", nats.url);
+  ASSIGN_OR_RETURN(std::unique_ptr<NatsJournal> log, NatsJournal::Open(nats));
+  const absl::Time start = absl::Now();
+  RETURN_IF_ERROR(log->CatchUp(kNatsCatchUpTimeout));
+  spdlog::info("journal {}: caught up to stream sequence {} in {} ({} batches applied)", *name,
+               log->stream_sequence(), absl::FormatDuration(absl::Now() - start),
+               log->tail_applied_batches());
+  return std::unique_ptr<Journal>(std::move(log));
+}
+
 }  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -194,9 +226,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // Security settings first: a misconfigured server does not start at all.
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(options));
   ASSIGN_OR_RETURN(CallGuardOptions guard_options, GuardOptions(options));
-  std::string journal = (std::filesystem::path(options.data_dir) / "kessan.db").string();
   auto impl = std::make_unique<Impl>();
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(journal));
+  std::string journal;
+  ASSIGN_OR_RETURN(std::unique_ptr<Journal> log, OpenJournal(options, &journal));
   Feed::Options feed_options;
   feed_options.retain_events = options.retain_events;
   feed_options.max_queued_events = options.max_queued_events;

@@ -47,6 +47,12 @@ class Journal {
   // Appends `events`, whose sequences must be last_sequence()+1, +2, ... in
   // order, all or nothing, with the idempotence keys of the publish batches
   // they hold, in one transaction. Returns OK only once they are durable.
+  // ABORTED, from a journal shared by replicas (NatsJournal) only: another
+  // replica appended first, so these sequences are taken or stale; nothing
+  // was appended. The caller catches up with the journal (applies the events
+  // it did not append) and appends again with the next sequences.
+  // UNAVAILABLE from a shared journal is in doubt: the batch may have been
+  // stored without its acknowledgement, and then appears when catching up.
   virtual absl::Status Append(const std::vector<EventPtr>& events,
                               const std::vector<BatchRecord>& batches) = 0;
   absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, {}); }

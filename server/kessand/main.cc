@@ -18,6 +18,14 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve on");
 ABSL_FLAG(std::string, data_dir, "kessan-data", "directory of the journal (kessan.db)");
+ABSL_FLAG(std::string, journal, "sqlite",
+          "sqlite: kessan.db in --data_dir; nats: a NATS JetStream stream (--nats_url, "
+          "--nats_stream), cached in --data_dir/kessan-cache.db (docs/cluster.md)");
+ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
+          "with --journal nats: the NATS servers, comma-separated nats:// URLs");
+ABSL_FLAG(std::string, nats_stream, "KESSAN", "with --journal nats: the JetStream stream");
+ABSL_FLAG(int32_t, nats_replicas, 0,
+          "with --journal nats: replicas of the stream if kessand creates it; 0: min(3, servers)");
 ABSL_FLAG(std::string, seed, "",
           "data set file (kessan.v1.DataSet, text format or .json) loaded into an "
           "empty journal on first start");
@@ -136,6 +144,14 @@ int main(int argc, char** argv) {
   kessan::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.journal = absl::GetFlag(FLAGS_journal);
+  if (options.journal != "sqlite" && options.journal != "nats") {
+    std::fprintf(stderr, "kessand: --journal %s: sqlite or nats\n", options.journal.c_str());
+    return 2;
+  }
+  options.nats_url = absl::GetFlag(FLAGS_nats_url);
+  options.nats_stream = absl::GetFlag(FLAGS_nats_stream);
+  options.nats_replicas = absl::GetFlag(FLAGS_nats_replicas);
   options.seed_path = absl::GetFlag(FLAGS_seed);
   options.retain_events = absl::GetFlag(FLAGS_retain_events);
   options.max_queued_events = absl::GetFlag(FLAGS_max_queued_events);

@@ -30,6 +30,17 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   // Directory of the journal (kessan.db); created if missing.
   std::string data_dir = "kessan-data";
+  // The journal: "sqlite" (kessan.db in data_dir) or "nats" (a NATS
+  // JetStream stream, the record of truth, with a local cache
+  // kessan-cache.db in data_dir; docs/cluster.md). With "nats": the
+  // servers (comma-separated nats:// URLs), the stream, and the replicas of
+  // a stream Start creates (0: min(3, servers)). Start catches up with the
+  // stream before it serves. One replica may write for now: another's
+  // appends make this one's publishes fail (ABORTED) until it restarts.
+  std::string journal = "sqlite";
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string nats_stream = "KESSAN";
+  int nats_replicas = 0;
   // A data set file (kessan.v1.DataSet, text format or .json) published
   // when the journal is empty, i.e. on the first start. Empty: none.
   std::string seed_path;
