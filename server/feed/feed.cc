@@ -128,6 +128,11 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
 absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
                                                  Options options) {
   std::unique_ptr<Feed> feed(new Feed(std::move(log), std::move(options)));
+  // Before the replay: a batch the journal reports meanwhile waits for mu_,
+  // and what the replay read is skipped.
+  Feed* f = feed.get();
+  feed->log_->SetAppendListener(
+      [f](const std::vector<EventPtr>& events) { f->ApplyFollowed(events); });
   {
     absl::MutexLock lock(&feed->mu_);
     uint64_t head = feed->log_->last_sequence();
@@ -147,7 +152,6 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
     feed->staged_last_ = feed->state_.last_sequence();
   }
   if (feed->options_.tick > absl::ZeroDuration()) {
-    Feed* f = feed.get();
     feed->ticker_ = std::thread([f] {
       while (!f->stop_.WaitForNotificationWithTimeout(f->options_.tick)) f->Tick();
     });
@@ -156,6 +160,11 @@ absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
 }
 
 Feed::~Feed() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  log_->SetAppendListener(nullptr);
   stop_.Notify();
   if (ticker_.joinable()) ticker_.join();
 }
@@ -201,6 +210,9 @@ struct Feed::PendingPublish {
   size_t count = 0;
   PendingPublish* duplicate_of = nullptr;
   uint64_t fingerprint = 0;
+  // The request as it came, for a journal shared by replicas: staging
+  // validates it in place and moves its bodies out, and a restage needs it.
+  std::unique_ptr<v1::PublishRequest> pristine;
 };
 
 // A commit group from staging (validated, stamped, encoded) until it is
@@ -227,6 +239,10 @@ constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
 // Groups staged or journaling at once.
 constexpr uint64_t kPipelineDepth = 2;
 constexpr size_t kMaxSharedWakeEvents = 64;
+// A group that other replicas' appends keep getting ahead of fails with
+// ABORTED after this many stagings.
+constexpr int kMaxRestages = 16;
+constexpr absl::Duration kRestageCatchUp = absl::Seconds(30);
 
 // The catalog a group is staged against: its own events, then the groups
 // staged before it and not yet applied (newest first), then the state.
@@ -310,6 +326,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
   PendingPublish me;
   me.request = request;
   me.retry_scope = retry_scope;
+  if (log_->shared()) me.pristine = std::make_unique<v1::PublishRequest>(*request);
   StagedGroup group;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -353,7 +370,17 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     stager_active_ = false;
     queue_mu_.Await(absl::Condition(&earlier_done));
   }
-  std::vector<std::shared_ptr<Subscription>> to_wake = CommitGroup(group);
+  std::vector<std::shared_ptr<Subscription>> to_wake;
+  for (int restages = 0;; ++restages) {
+    bool restage = false;
+    to_wake = CommitGroup(group, restages < kMaxRestages ? &restage : nullptr);
+    if (!restage) break;
+    // Another replica appended first: apply what it did, then stage again.
+    absl::Status caught = log_->CatchUp(kRestageCatchUp);
+    if (!caught.ok()) spdlog::warn("restaging a commit group: {}", caught.ToString());
+    restaged_.fetch_add(1, std::memory_order_relaxed);
+    Restage(group);
+  }
   {
     absl::MutexLock lock(&queue_mu_);
     for (PendingPublish* p : group.requests) p->done = true;
@@ -368,6 +395,66 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
 
 void Feed::StageGroup(StagedGroup& group) {
   absl::MutexLock lock(&mu_);
+  StageGroupLocked(group);
+}
+
+void Feed::Restage(StagedGroup& group) {
+  for (PendingPublish* p : group.requests) {
+    p->request->CopyFrom(*p->pristine);
+    p->result = absl::UnknownError("not committed");
+    p->staged = false;
+    p->first_sequence = 0;
+    p->count = 0;
+    p->duplicate_of = nullptr;
+  }
+  group.events.clear();
+  group.batches.clear();
+  group.latest.clear();
+  group.issuer_names.clear();
+  // Voiding and staging in one hold of mu_: a later group stages either
+  // before (void, restaged in its turn) or on top of this one.
+  absl::MutexLock lock(&mu_);
+  ++epoch_;
+  staged_.clear();
+  staged_last_ = state_.last_sequence();
+  StageGroupLocked(group);
+}
+
+void Feed::ApplyFollowed(const std::vector<EventPtr>& events) {
+  if (events.empty()) return;
+  const uint64_t first = events.front()->sequence();
+  std::vector<std::shared_ptr<Subscription>> to_wake;
+  size_t applied = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    // Below it, this replica's own groups: journaled, being applied.
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closing_ || state_.last_sequence() + 1 >= first;
+    };
+    while (!mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(10))) {
+      spdlog::warn("feed: batch at sequence {} from another replica waits for sequence {}",
+                   first, state_.last_sequence() + 1);
+    }
+    if (closing_) return;
+    std::vector<EventPtr> fresh;
+    for (const EventPtr& e : events) {
+      if (e->sequence() != state_.last_sequence() + 1) continue;  // applied by the replay
+      state_.Apply(e);
+      fresh.push_back(e);
+    }
+    if (fresh.empty()) return;
+    applied = fresh.size();
+    // Whatever was staged on the state before these is void.
+    ++epoch_;
+    staged_.clear();
+    staged_last_ = state_.last_sequence();
+    to_wake = fanout_.Push(fresh);
+    MaybePruneLocked();
+  }
+  wake_pool_.WakeAll(to_wake, /*share=*/applied <= kMaxSharedWakeEvents);
+}
+
+void Feed::StageGroupLocked(StagedGroup& group) {
   group.wait_for_earlier = false;
   group.epoch = epoch_;
   group.first = staged_last_ + 1;
@@ -474,10 +561,11 @@ void Feed::StageGroup(StagedGroup& group) {
   }
 }
 
-std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group) {
+std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
+                                                             bool* restage) {
   absl::Status committed = absl::OkStatus();
+  bool valid = true;
   if (!group.events.empty()) {
-    bool valid;
     {
       absl::ReaderMutexLock lock(&mu_);
       valid = group.epoch == epoch_;
@@ -487,6 +575,16 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group)
                       : absl::UnavailableError(
                             "the journal refused the commit group this batch was validated "
                             "after; nothing of this batch was journaled: publish it again");
+  }
+  if (restage != nullptr && log_->shared() && !group.events.empty() &&
+      (!valid || absl::IsAborted(committed))) {
+    *restage = true;
+    return {};
+  }
+  if (absl::IsAborted(committed)) {
+    committed = absl::AbortedError(absl::StrCat(
+        "other replicas' appends got ahead of this batch ", kMaxRestages,
+        " times; nothing of it was journaled: publish it again (", committed.message(), ")"));
   }
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> to_wake;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -53,7 +54,10 @@ class Feed {
     int reader_threads = 2;
   };
 
-  // Rebuilds the state from `log`.
+  // Rebuilds the state from `log`. On a journal shared by replicas, the feed
+  // follows it: what the others append is applied and fanned out in
+  // sequence order, and a group another replica's append got ahead of is
+  // caught up, validated again on the new state and journaled again.
   static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
                                                     Options options);
   static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
@@ -86,6 +90,8 @@ class Feed {
 
   uint64_t last_sequence() const;
   size_t subscriber_count() const { return fanout_.size(); }
+  // Commit groups staged again because another replica appended first.
+  uint64_t restaged_groups() const { return restaged_.load(std::memory_order_relaxed); }
 
   // Sends the heartbeats that are due; the ticker thread calls it.
   void Tick();
@@ -129,8 +135,19 @@ class Feed {
   // Returns the subscriptions to wake: the caller wakes them once it has
   // handed the commit turn on, so the next group need not wait for the
   // streams' first writes.
-  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(StagedGroup& group)
+  // With `restage` set, a shared journal's ABORTED (or a group voided by
+  // another replica's append) sets *restage and leaves the results unset.
+  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(StagedGroup& group,
+                                                                       bool* restage)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies and fans out a batch another replica appended, once every
+  // sequence before it is applied here.
+  void ApplyFollowed(const std::vector<EventPtr>& events) ABSL_LOCKS_EXCLUDED(mu_);
+  // After another replica's append got ahead of `group`: voids what was
+  // staged and stages `group` again from the requests as they came.
+  void Restage(StagedGroup& group) ABSL_LOCKS_EXCLUDED(mu_);
+  // StageGroup's part under mu_.
+  void StageGroupLocked(StagedGroup& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The response to a batch applied before, with its events or without.
   absl::StatusOr<v1::PublishResponse> Replay(const BatchLocation& batch, bool with_events);
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -149,6 +166,8 @@ class Feed {
   std::deque<StagedGroup*> staged_ ABSL_GUARDED_BY(mu_);
   uint64_t staged_last_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set by the destructor: ApplyFollowed stops waiting.
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
 
   // The commit queue: the caller at its front, when no group is staging,
   // stages the next group; groups commit in ticket order.
@@ -158,6 +177,7 @@ class Feed {
   uint64_t next_ticket_ ABSL_GUARDED_BY(queue_mu_) = 0;
   uint64_t commit_turn_ ABSL_GUARDED_BY(queue_mu_) = 0;
 
+  std::atomic<uint64_t> restaged_{0};
   absl::Notification stop_;
   std::thread ticker_;
 };

@@ -90,6 +90,18 @@ class Journal {
   virtual absl::StatusOr<std::optional<BatchLocation>> FindBatch(
       const std::string& publisher_id, const std::string& batch_key) = 0;
 
+  // A journal shared by replicas (NatsJournal) reports the batches the
+  // others append; a journal of one writer has none. Called in sequence
+  // order with each such batch's events once they are readable here, on a
+  // thread of the journal; it must not call Append or CatchUp.
+  using AppendListener = std::function<void(const std::vector<EventPtr>&)>;
+  virtual void SetAppendListener(AppendListener listener) {}
+  // Whether other writers append to this journal (see Append's ABORTED).
+  virtual bool shared() const { return false; }
+  // Waits, at most `timeout`, until every batch appended anywhere before the
+  // call is readable here and its listener call has returned.
+  virtual absl::Status CatchUp(absl::Duration timeout) { return absl::OkStatus(); }
+
   // Deletes the events below `horizon` but those of `keep`: the caller
   // passes the latest revision of every item, so only superseded revisions
   // go. Returns how many.

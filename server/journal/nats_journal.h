@@ -119,14 +119,14 @@ class NatsJournal final : public Journal {
   // its last sequence at the time of the call, and the listener calls for
   // it have returned. DEADLINE_EXCEEDED if not in time; the tail's error
   // if it stopped.
-  absl::Status CatchUp(absl::Duration timeout);
+  absl::Status CatchUp(absl::Duration timeout) override;
 
   // Called on the tail thread after each batch the tail applies (appended
   // by another replica, or before this journal opened), with its events,
   // in stream order. Not for this journal's own Appends. It must not call
   // Append or CatchUp.
-  using AppendListener = std::function<void(const std::vector<EventPtr>&)>;
-  void SetAppendListener(AppendListener listener);
+  void SetAppendListener(AppendListener listener) override;
+  bool shared() const override { return true; }
 
   // The last stream sequence processed (applied, skipped or appended).
   uint64_t stream_sequence() const;
