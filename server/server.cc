@@ -184,7 +184,7 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& option
   const std::filesystem::path dir(options.data_dir);
   if (options.journal == "sqlite") {
     *name = (dir / "kessan.db").string();
-    ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(*name));
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(*name, {options.accept_journal_loss}));
     return std::unique_ptr<Journal>(std::move(log));
   }
   if (options.journal != "nats") {

@@ -105,10 +105,12 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
-EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count) {
+EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count,
+                      const std::string& incarnation) {
   v1::FeedEvent e;
   if (begin) {
     e.mutable_snapshot_begin()->set_sequence(sequence);
+    e.mutable_snapshot_begin()->set_incarnation(incarnation);
   } else {
     e.mutable_snapshot_end()->set_sequence(sequence);
     e.mutable_snapshot_end()->set_item_count(count);
@@ -243,6 +245,7 @@ constexpr size_t kMaxSharedWakeEvents = 64;
 // ABORTED after this many stagings.
 constexpr int kMaxRestages = 16;
 constexpr absl::Duration kRestageCatchUp = absl::Seconds(30);
+constexpr absl::Duration kResumeCatchUp = absl::Seconds(5);
 
 // The catalog a group is staged against: its own events, then the groups
 // staged before it and not yet applied (newest first), then the state.
@@ -686,6 +689,7 @@ absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::GetSnapshotRequ
     ASSIGN_OR_RETURN(v1::Filter valid, ValidateFilter(request.filter(), state_));
     filter = EventFilter(valid);
     response.set_sequence(state_.last_sequence());
+    response.set_incarnation(incarnation_);
     if (spec.latest) events = state_.Snapshot(filter);
   }
   if (!spec.latest) {
@@ -698,6 +702,14 @@ absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::GetSnapshotRequ
 absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
     const v1::SubscribeRequest& request) {
   ASSIGN_OR_RETURN(ViewSpec spec, ParseView(request.point_in_time()));
+  // A replica behind the sequence a subscriber resumes from catches up
+  // first, within a bound: it answers with what it has, never with a gap.
+  if (log_->shared() && request.start() == v1::START_MODE_FROM_SEQUENCE &&
+      request.from_sequence() > last_sequence() &&
+      (request.incarnation().empty() || request.incarnation() == incarnation_)) {
+    absl::Status caught = log_->CatchUp(kResumeCatchUp);
+    if (!caught.ok()) spdlog::warn("catching up for a resume: {}", caught.ToString());
+  }
   std::shared_ptr<Subscription> subscription;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -718,6 +730,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
   options.readers = &readers_;
   options.max_queued = options_.max_queued_events;
   options.now = options_.clock();
+  options.incarnation = incarnation_;
   switch (request.slow_consumer_policy()) {
     case v1::SLOW_CONSUMER_POLICY_UNSPECIFIED:
     case v1::SLOW_CONSUMER_POLICY_DISCONNECT:
@@ -736,14 +749,15 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
           : std::clamp(absl::Milliseconds(request.heartbeat_interval_ms()),
                        options_.min_heartbeat, options_.max_heartbeat);
   // The snapshot's events, framed by its begin and end marks.
-  auto framed = [head](EventPtr before, std::vector<EventPtr> items) {
+  auto framed = [head, incarnation = incarnation_](EventPtr before,
+                                                   std::vector<EventPtr> items) {
     std::vector<EventPtr> initial;
     initial.reserve(items.size() + 3);
     if (before) initial.push_back(std::move(before));
-    initial.push_back(ControlEvent(true, head, 0));
+    initial.push_back(ControlEvent(true, head, 0, incarnation));
     const size_t count = items.size();
     for (EventPtr& e : items) initial.push_back(std::move(e));
-    initial.push_back(ControlEvent(false, head, count));
+    initial.push_back(ControlEvent(false, head, count, incarnation));
     return initial;
   };
   auto snapshot = [&](EventPtr before) -> absl::Status {
@@ -766,7 +780,23 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
       RETURN_IF_ERROR(snapshot(nullptr));
       break;
     case v1::START_MODE_FROM_SEQUENCE: {
+      if (!request.incarnation().empty() && request.incarnation() != incarnation_) {
+        v1::FeedEvent resync;
+        resync.mutable_resync()->set_requested_sequence(request.from_sequence());
+        resync.mutable_resync()->set_oldest_available_sequence(log_->first_sequence());
+        resync.mutable_resync()->set_reason(absl::StrCat(
+            "from_sequence ", request.from_sequence(), " is of journal incarnation '",
+            request.incarnation(), "', this journal is '", incarnation_,
+            "' (another journal, or one that lost events): a snapshot follows"));
+        RETURN_IF_ERROR(snapshot(EncodeEvent(std::move(resync))));
+        break;
+      }
       if (request.from_sequence() > head) {
+        if (log_->shared()) {
+          return absl::UnavailableError(absl::StrCat(
+              "from_sequence: ", request.from_sequence(), " is beyond sequence ", head,
+              ", the last this replica has applied: resume on another replica or again"));
+        }
         return absl::OutOfRangeError(absl::StrCat(
             "from_sequence: ", request.from_sequence(),
             " is beyond the journal's last sequence ", head));

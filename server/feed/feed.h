@@ -89,6 +89,8 @@ class Feed {
   void CloseSubscriptions();
 
   uint64_t last_sequence() const;
+  // The journal's incarnation, carried by snapshots and heartbeats.
+  const std::string& incarnation() const { return incarnation_; }
   size_t subscriber_count() const { return fanout_.size(); }
   // Commit groups staged again because another replica appended first.
   uint64_t restaged_groups() const { return restaged_.load(std::memory_order_relaxed); }
@@ -102,6 +104,7 @@ class Feed {
  private:
   Feed(std::unique_ptr<Journal> log, Options options)
       : log_(std::move(log)),
+        incarnation_(log_->incarnation()),
         options_(std::move(options)),
         wake_pool_(options_.wake_helpers),
         readers_(options_.reader_threads) {}
@@ -153,6 +156,7 @@ class Feed {
   void MaybePruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<Journal> log_;
+  const std::string incarnation_;
   const Options options_;
   FanOut fanout_;
   WakePool wake_pool_;

@@ -22,6 +22,7 @@ Subscription::Subscription(Options options)
       max_queued_(options.max_queued),
       policy_(options.policy),
       heartbeat_interval_(options.heartbeat_interval),
+      incarnation_(options.incarnation),
       load_initial_(std::move(options.load_initial)),
       initial_pending_(load_initial_ != nullptr),
       initial_(std::make_move_iterator(options.initial.begin()),
@@ -240,6 +241,7 @@ bool Subscription::MaybeHeartbeat(absl::Time now, uint64_t last_sequence) {
   h.set_delivered_sequence(last_taken());
   h.set_conflated_count(conflated_);
   h.set_dropped_count(dropped_);
+  h.set_incarnation(incarnation_);
   control_.push_back(EncodeEvent(std::move(beat)));
   last_activity_ = now;
   waiting_ = false;

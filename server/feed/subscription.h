@@ -60,6 +60,8 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     // Zero: no heartbeats.
     absl::Duration heartbeat_interval = absl::ZeroDuration();
     absl::Time now = absl::UnixEpoch();
+    // The journal's, for heartbeats.
+    std::string incarnation;
   };
   explicit Subscription(Options options);
 
@@ -115,6 +117,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   const size_t max_queued_;
   const Options::Policy policy_;
   const absl::Duration heartbeat_interval_;
+  const std::string incarnation_;
   std::atomic<uint64_t> last_taken_{0};
 
   absl::Mutex mu_;

@@ -57,6 +57,10 @@ class Journal {
                               const std::vector<BatchRecord>& batches) = 0;
   absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, {}); }
 
+  // What the sequences are numbers of: another journal, or this one after
+  // it lost acknowledged events, has another incarnation. Fixed while open.
+  virtual std::string incarnation() const = 0;
+
   // The highest sequence appended; 0 for an empty log.
   virtual uint64_t last_sequence() const = 0;
 

@@ -175,7 +175,7 @@ bool ValidStreamName(absl::string_view name) {
 
 void RemoveCacheFiles(const std::string& path) {
   std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
+  for (const char* suffix : {"", "-wal", "-shm", "-acked"}) {
     std::filesystem::remove(path + suffix, ec);
   }
 }
@@ -737,6 +737,10 @@ void NatsJournal::SetAppendListener(AppendListener listener) {
 uint64_t NatsJournal::stream_sequence() const {
   absl::MutexLock lock(&mu_);
   return stream_seq_;
+}
+
+std::string NatsJournal::incarnation() const {
+  return absl::StrCat("nats-", options_.stream, "-", absl::Hex(created_ns_, absl::kZeroPad16));
 }
 
 uint64_t NatsJournal::last_sequence() const { return cache_->last_sequence(); }

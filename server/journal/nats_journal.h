@@ -103,6 +103,9 @@ class NatsJournal final : public Journal {
   using Journal::Append;
   absl::Status Append(const std::vector<EventPtr>& events,
                       const std::vector<BatchRecord>& batches) override;
+  // "nats-<stream>-<its creation time>": the same on every replica, and
+  // another for a stream deleted and made again.
+  std::string incarnation() const override;
   uint64_t last_sequence() const override;
   uint64_t first_sequence() const override;
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,

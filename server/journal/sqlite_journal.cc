@@ -1,10 +1,14 @@
 #include "journal/sqlite_journal.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -30,6 +34,33 @@ constexpr int64_t kCommitCheckpointBytes = int64_t{512} << 10;
 // A byte bound in WAL frames of `page_size` bytes, at least one.
 int FramesOf(int64_t bytes, int page_size) {
   return static_cast<int>(std::max<int64_t>(1, bytes / std::max(page_size, 512)));
+}
+
+// The acked file: this magic, then the last acknowledged sequence, fixed64.
+constexpr char kAckedMagic[8] = {'K', 'S', 'N', 'A', 'C', 'K', 'D', '1'};
+
+// The acked file's sequence; 0 when there is none. Unreadable or not one:
+// a warning, and 0 (it guards, it is not the record).
+uint64_t ReadAcked(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  unsigned char buf[16];
+  const ssize_t n = pread(fd, buf, sizeof(buf), 0);
+  close(fd);
+  if (n != static_cast<ssize_t>(sizeof(buf)) || memcmp(buf, kAckedMagic, 8) != 0) {
+    spdlog::warn("journal: {} is not an acked-sequence file; ignored", path);
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int i = 15; i >= 8; --i) v = (v << 8) | buf[i];
+  return v;
+}
+
+// A new incarnation number: random, positive.
+int64_t NewIncarnation() {
+  std::random_device random;
+  const uint64_t v = (uint64_t{random()} << 32) ^ random();
+  return static_cast<int64_t>(v >> 1) | 1;
 }
 
 absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create) {
@@ -250,17 +281,18 @@ absl::Status CheckRowRanges(sqlite3* db, uint64_t first, uint64_t last) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
-    const std::string& path) {
+    const std::string& path, OpenOptions options) {
   // Errors name the file as a user would find it.
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   const std::string full = ec ? path : absolute.lexically_normal().string();
-  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = OpenAt(full);
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> log = OpenAt(full, options);
   if (!log.ok()) return InJournal(full, log.status());
   return log;
 }
 
-absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
+    const std::string& path, const OpenOptions& options) {
   // A damaged header is found before SQLite reads (or writes) the file.
   ASSIGN_OR_RETURN(const bool existing, CheckJournalHeader(path));
   std::unique_ptr<SqliteJournal> log(new SqliteJournal());
@@ -317,6 +349,41 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
     log->first_sequence_ = static_cast<uint64_t>(first);
     log->last_sequence_ = static_cast<uint64_t>(last);
     RETURN_IF_ERROR(CheckRowRanges(db, log->first_sequence_, log->last_sequence_));
+  }
+  {
+    // Made with the journal (or at the first open of an older one).
+    ASSIGN_OR_RETURN(int64_t incarnation,
+                     QueryInt(db, "SELECT COALESCE((SELECT value FROM meta"
+                                  " WHERE key = 'incarnation'), 0)"));
+    const std::string acked_path = path + "-acked";
+    const uint64_t acked = ReadAcked(acked_path);
+    const uint64_t last = log->last_sequence_;
+    if (acked > last) {
+      if (!options.accept_loss) {
+        return absl::DataLossError(absl::StrCat(
+            "journal ", path, " ends at sequence ", last, " but sequence ", acked,
+            " was acknowledged (", acked_path, "): committed events were lost, e.g. with its "
+            "-wal file. Restore the journal, or start with --accept_journal_loss to go on "
+            "from sequence ", last, " as a new incarnation (subscribers resync)"));
+      }
+      spdlog::warn("journal {}: events {} to {} were acknowledged and are lost; going on from "
+                   "sequence {} as a new incarnation (--accept_journal_loss)",
+                   path, last + 1, acked, last);
+      incarnation = 0;
+    }
+    if (incarnation == 0) {
+      incarnation = NewIncarnation();
+      RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR REPLACE INTO meta VALUES('incarnation', ",
+                                            incarnation, ")")
+                                   .c_str()));
+    }
+    log->incarnation_ = absl::StrCat("sqlite-", absl::Hex(incarnation, absl::kZeroPad16));
+    log->acked_fd_ = open(acked_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (log->acked_fd_ < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot open ", acked_path, ": ", strerror(errno)));
+    }
+    log->WriteAcked(last);
   }
   if (sqlite3_prepare_v2(db, kInsertRow, -1, &log->insert_, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare insert");
@@ -459,6 +526,7 @@ SqliteJournal::~SqliteJournal() {
     idle_readers_.clear();
   }
   absl::MutexLock w(&write_mu_);
+  if (acked_fd_ >= 0) close(acked_fd_);
   sqlite3_finalize(insert_batch_);
   sqlite3_finalize(insert_);
   sqlite3_close(writer_);
@@ -510,7 +578,18 @@ absl::Status SqliteJournal::Append(const std::vector<EventPtr>& events,
     return status;
   }
   last_sequence_ += events.size();
+  WriteAcked(last_sequence_);
   return absl::OkStatus();
+}
+
+void SqliteJournal::WriteAcked(uint64_t last) {
+  unsigned char buf[16];
+  memcpy(buf, kAckedMagic, 8);
+  for (int i = 0; i < 8; ++i) buf[8 + i] = static_cast<unsigned char>(last >> (8 * i));
+  if (pwrite(acked_fd_, buf, sizeof(buf), 0) != static_cast<ssize_t>(sizeof(buf))) {
+    spdlog::warn("journal {}: cannot record sequence {} in its -acked file: {}", path_, last,
+                 strerror(errno));
+  }
 }
 
 uint64_t SqliteJournal::last_sequence() const {

@@ -24,16 +24,30 @@ namespace kessan {
 // whole journal) holds up neither the writer nor the other readers.
 class SqliteJournal final : public Journal {
  public:
+  struct OpenOptions {
+    // Open a journal that lost acknowledged events (see Open) as a new
+    // incarnation instead of refusing it.
+    bool accept_loss = false;
+  };
   // Opens or creates the journal at `path`; a journal of an earlier schema
   // is converted. Damage found (the file's header, its tables, a missing
   // row) is DATA_LOSS naming the file; the events' checksums are checked as
   // they are read, and so all of them by a replay of the whole journal.
-  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path);
+  // "<path>-acked" records the last sequence acknowledged, written after
+  // each commit (not synced: it can only lag). A journal that ends below it
+  // lost acknowledged events (a WAL truncated or lost after a crash): DATA_LOSS
+  // saying so, unless `accept_loss`, which gives it a new incarnation.
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path,
+                                                             OpenOptions options);
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path) {
+    return Open(path, OpenOptions());
+  }
   ~SqliteJournal() override;
 
   using Journal::Append;
   absl::Status Append(const std::vector<EventPtr>& events,
                       const std::vector<BatchRecord>& batches) override;
+  std::string incarnation() const override { return incarnation_; }
   uint64_t last_sequence() const override;
   uint64_t first_sequence() const override;
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
@@ -49,7 +63,10 @@ class SqliteJournal final : public Journal {
  private:
   SqliteJournal() = default;
   // Open, `path` absolute; its errors without the path.
-  static absl::StatusOr<std::unique_ptr<SqliteJournal>> OpenAt(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> OpenAt(const std::string& path,
+                                                               const OpenOptions& options);
+  // Records `last` in the acked file.
+  void WriteAcked(uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // A read connection with its prepared statement of ReadEvents.
   struct Reader {
@@ -96,6 +113,8 @@ class SqliteJournal final : public Journal {
   bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
 
   std::string path_;
+  std::string incarnation_;
+  int acked_fd_ ABSL_GUARDED_BY(write_mu_) = -1;
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Reader>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };

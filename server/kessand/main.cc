@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
 ABSL_FLAG(std::string, nats_stream, "KESSAN", "with --journal nats: the JetStream stream");
 ABSL_FLAG(int32_t, nats_replicas, 0,
           "with --journal nats: replicas of the stream if kessand creates it; 0: min(3, servers)");
+ABSL_FLAG(bool, accept_journal_loss, false,
+          "start on an SQLite journal that lost acknowledged events (e.g. its -wal file), as a "
+          "new incarnation: subscribers resync instead of getting new events under old numbers");
 ABSL_FLAG(std::string, seed, "",
           "data set file (kessan.v1.DataSet, text format or .json) loaded into an "
           "empty journal on first start");
@@ -152,6 +155,7 @@ int main(int argc, char** argv) {
   options.nats_url = absl::GetFlag(FLAGS_nats_url);
   options.nats_stream = absl::GetFlag(FLAGS_nats_stream);
   options.nats_replicas = absl::GetFlag(FLAGS_nats_replicas);
+  options.accept_journal_loss = absl::GetFlag(FLAGS_accept_journal_loss);
   options.seed_path = absl::GetFlag(FLAGS_seed);
   options.retain_events = absl::GetFlag(FLAGS_retain_events);
   options.max_queued_events = absl::GetFlag(FLAGS_max_queued_events);

@@ -156,6 +156,7 @@ class NullLog final : public Journal {
     last_ += events.size();
     return absl::OkStatus();
   }
+  std::string incarnation() const override { return "null"; }
   uint64_t last_sequence() const override { return last_; }
   uint64_t first_sequence() const override { return 1; }
   absl::StatusOr<size_t> Read(uint64_t, uint64_t, size_t,

@@ -293,5 +293,91 @@ TEST_F(KessandJournalTest, AnOverwrittenFirstPageStopsKessandNamingTheFile) {
   EXPECT_EQ(std::filesystem::file_size(JournalPath()), 60u) << "kessand changed the file";
 }
 
+// kessand killed, then its WAL cut (the last commit lost): the journal ends
+// below what was acknowledged. kessand refuses to start; with
+// --accept_journal_loss it goes on as a new incarnation, and a subscriber
+// resuming with the old one resyncs instead of getting new events under
+// numbers it has seen.
+TEST_F(KessandJournalTest, ALostWalTailStopsKessandUntilTheLossIsAccepted) {
+  std::string incarnation;
+  uint64_t a = 0, b = 0;
+  {
+    KessandProcess kessand(KESSAND_BINARY, args_);
+    ASSERT_TRUE(kessand.Start(address_));
+    auto stub = v1::FeedService::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    for (int64_t figure : {kFigureA, kFigureB}) {
+      grpc::ClientContext context;
+      context.set_deadline(Deadline());
+      v1::PublishResponse response;
+      ASSERT_TRUE(stub->Publish(&context, Batch({RevenueItem(2050, figure)}), &response).ok());
+      ASSERT_EQ(response.sequences_size(), 1);
+      (a == 0 ? a : b) = response.sequences(0);
+    }
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::GetSnapshotResponse snapshot;
+    ASSERT_TRUE(stub->GetSnapshot(&context, v1::GetSnapshotRequest(), &snapshot).ok());
+    incarnation = snapshot.incarnation();
+    ASSERT_EQ(snapshot.sequence(), b);
+  }  // SIGKILL: the WAL stays
+  ASSERT_EQ(b, a + 1);
+  const std::string wal = JournalPath() + "-wal";
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  const uintmax_t wal_size = std::filesystem::file_size(wal);
+  ASSERT_GT(wal_size, 0u);
+  // One byte off the last frame: SQLite's recovery drops that commit.
+  std::filesystem::resize_file(wal, wal_size - 1);
+
+  Outcome refused = RunKessand(args_);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  const std::string said = refused.out + refused.err;
+  EXPECT_NE(said.find(absl::StrCat("ends at sequence ", a, " but sequence ", b,
+                                   " was acknowledged")),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("--accept_journal_loss"), std::string::npos) << said;
+  EXPECT_EQ(said.find("listening"), std::string::npos) << said;
+
+  std::vector<std::string> accepting = args_;
+  accepting.push_back("--accept_journal_loss");
+  KessandProcess kessand(KESSAND_BINARY, accepting);
+  ASSERT_TRUE(kessand.Start(address_));
+  auto stub = v1::FeedService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::GetSnapshotResponse snapshot;
+    ASSERT_TRUE(stub->GetSnapshot(&context, v1::GetSnapshotRequest(), &snapshot).ok());
+    EXPECT_EQ(snapshot.sequence(), a);
+    EXPECT_NE(snapshot.incarnation(), incarnation);
+    EXPECT_FALSE(snapshot.incarnation().empty());
+  }
+  {
+    // Sequence b again, for another event.
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::PublishResponse response;
+    ASSERT_TRUE(
+        stub->Publish(&context, Batch({RevenueItem(2051, kFigureB)}), &response).ok());
+    ASSERT_EQ(response.sequences_size(), 1);
+    EXPECT_EQ(response.sequences(0), b);
+  }
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::SubscribeRequest resume;
+  resume.set_start(v1::START_MODE_FROM_SEQUENCE);
+  resume.set_from_sequence(a);
+  resume.set_incarnation(incarnation);
+  auto stream = stub->Subscribe(&context, resume);
+  v1::SubscribeResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_GT(response.events_size(), 0);
+  ASSERT_TRUE(response.events(0).has_resync()) << response.events(0).ShortDebugString();
+  EXPECT_EQ(response.events(0).resync().requested_sequence(), a);
+  context.TryCancel();
+}
+
 }  // namespace
 }  // namespace kessan

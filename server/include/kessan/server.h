@@ -41,6 +41,10 @@ struct ServerOptions {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_stream = "KESSAN";
   int nats_replicas = 0;
+  // An SQLite journal that lost acknowledged events (its -acked file says
+  // more than it holds) is refused with DATA_LOSS; with this, it goes on as
+  // a new incarnation and subscribers resuming with the old one resync.
+  bool accept_journal_loss = false;
   // A data set file (kessan.v1.DataSet, text format or .json) published
   // when the journal is empty, i.e. on the first start. Empty: none.
   std::string seed_path;

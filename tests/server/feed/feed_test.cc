@@ -112,6 +112,7 @@ class GatedLog final : public Journal {
     }
     return log_->Append(events, batches);
   }
+  std::string incarnation() const override { return log_->incarnation(); }
   uint64_t last_sequence() const override { return log_->last_sequence(); }
   uint64_t first_sequence() const override { return log_->first_sequence(); }
   absl::StatusOr<size_t> Read(uint64_t after, uint64_t up_to, size_t max_count,
@@ -613,6 +614,61 @@ TEST_F(FeedTest, SubscribeSnapshotOfAnEmptyFeed) {
   EXPECT_THAT(Describe(Drain(*s)), ElementsAre("begin@0", "end@0:0"));
   PublishIij();
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2));
+}
+
+TEST_F(FeedTest, SnapshotsAndHeartbeatsCarryTheJournalsIncarnation) {
+  PublishIij();
+  const std::string incarnation = log_->incarnation();
+  ASSERT_FALSE(incarnation.empty());
+  EXPECT_EQ(feed_->incarnation(), incarnation);
+  EXPECT_EQ(MustSnapshot().incarnation(), incarnation);
+  auto s = MustSubscribe(v1::SubscribeRequest());
+  std::vector<EventPtr> snapshot = Drain(*s);
+  ASSERT_FALSE(snapshot.empty());
+  ASSERT_TRUE(snapshot.front()->event().has_snapshot_begin());
+  EXPECT_EQ(snapshot.front()->event().snapshot_begin().incarnation(), incarnation);
+  // Idle past the default interval (5 s): a heartbeat. (The first check
+  // after a send only notes it.)
+  std::vector<EventPtr> beat;
+  for (int i = 0; i < 2 && beat.empty(); ++i) {
+    clock_.Advance(absl::Seconds(6));
+    feed_->Tick();
+    beat = Drain(*s);
+  }
+  ASSERT_EQ(beat.size(), 1u);
+  ASSERT_TRUE(beat[0]->event().has_heartbeat());
+  EXPECT_EQ(beat[0]->event().heartbeat().incarnation(), incarnation);
+  EXPECT_EQ(beat[0]->event().heartbeat().last_sequence(), 2u);
+}
+
+// Sequences of another incarnation are not this journal's: the resume
+// starts over with a Resync and a snapshot, never events after "3".
+TEST_F(FeedTest, AResumeFromAnotherIncarnationResyncs) {
+  PublishSample();
+  v1::SubscribeRequest same = FromSequence(5);
+  same.set_incarnation(log_->incarnation());
+  EXPECT_THAT(Sequences(Drain(*MustSubscribe(same))), ElementsAre(6, 7));
+
+  v1::SubscribeRequest other = FromSequence(3);
+  other.set_incarnation("sqlite-0000000000000001");
+  std::vector<EventPtr> events = Drain(*MustSubscribe(other));
+  ASSERT_GE(events.size(), 3u);
+  ASSERT_TRUE(events[0]->event().has_resync());
+  EXPECT_EQ(events[0]->event().resync().requested_sequence(), 3u);
+  EXPECT_THAT(events[0]->event().resync().reason(),
+              HasSubstr("is of journal incarnation 'sqlite-0000000000000001'"));
+  events.erase(events.begin());
+  EXPECT_THAT(Describe(events),
+              ElementsAre("begin@7", "1 issuer:IIJ", "2 segment:IIJ/systems_integration",
+                          "3 issuer:SONY", "5 fact:IIJ/operating_income/FY2002Q4 r1",
+                          "6 fact:IIJ/revenue/FY2002Q4 r2", "7 fact:SONY/revenue/FY2002Q4 r1",
+                          "end@7:6"));
+  // Beyond the head with another incarnation: a resync too, not OUT_OF_RANGE.
+  v1::SubscribeRequest ahead = FromSequence(40);
+  ahead.set_incarnation("sqlite-0000000000000001");
+  events = Drain(*MustSubscribe(ahead));
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events[0]->event().has_resync());
 }
 
 TEST_F(FeedTest, SubscribeFromSequenceReplaysThenGoesLive) {

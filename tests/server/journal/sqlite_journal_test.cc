@@ -855,5 +855,52 @@ TEST(SqliteJournalOpenTest, ASchemaTwoJournalWithADamagedRowIsNotConverted) {
   EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM commits"), 2);
 }
 
+TEST_F(SqliteJournalTest, TheIncarnationIsKeptAcrossOpensAndDiffersBetweenJournals) {
+  const std::string first = log_->incarnation();
+  EXPECT_THAT(first, ::testing::StartsWith("sqlite-"));
+  ASSERT_TRUE(log_->Append(FactEvents(1, 2)).ok());
+  Open();
+  EXPECT_EQ(log_->incarnation(), first);
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> other =
+      SqliteJournal::Open(dir_.File("other.db"));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE((*other)->incarnation(), first);
+}
+
+// The journal as it was at sequence 2 comes back (its WAL's later commits
+// lost) while its -acked file says 4 was acknowledged.
+TEST_F(SqliteJournalTest, AJournalThatLostAcknowledgedEventsIsRefusedUntilAccepted) {
+  ASSERT_TRUE(log_->Append(FactEvents(1, 2)).ok());
+  log_.reset();  // the last close checkpoints: the file alone holds 1-2
+  const std::string before = dir_.File("before.db");
+  std::filesystem::copy_file(path_, before);
+  Open();
+  const std::string incarnation = log_->incarnation();
+  ASSERT_TRUE(log_->Append(FactEvents(3, 2)).ok());
+  log_.reset();
+  std::filesystem::copy_file(before, path_, std::filesystem::copy_options::overwrite_existing);
+
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> refused = SqliteJournal::Open(path_);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kDataLoss,
+                                AllOf(HasSubstr("ends at sequence 2 but sequence 4 was "
+                                                "acknowledged"),
+                                      HasSubstr("--accept_journal_loss"))));
+  // Refused twice: the check changed nothing.
+  EXPECT_THAT(SqliteJournal::Open(path_), StatusIs(absl::StatusCode::kDataLoss));
+
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> accepted =
+      SqliteJournal::Open(path_, {/*accept_loss=*/true});
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ((*accepted)->last_sequence(), 2u);
+  EXPECT_NE((*accepted)->incarnation(), incarnation);
+  const std::string renewed = (*accepted)->incarnation();
+  ASSERT_TRUE((*accepted)->Append(FactEvents(3, 1)).ok());
+  accepted->reset();
+  // Accepted once, recorded: the next open is a plain one, same incarnation.
+  Open();
+  EXPECT_EQ(log_->last_sequence(), 3u);
+  EXPECT_EQ(log_->incarnation(), renewed);
+}
+
 }  // namespace
 }  // namespace kessan
