@@ -5,7 +5,9 @@
 #
 #   deploy/cluster/run-cluster.sh           run until Ctrl-C, then stop everything
 #   deploy/cluster/run-cluster.sh --check   start, check both replicas serve the
-#                                            same snapshot, stop; exit 0 if they do
+#                                            same snapshot and that it is still
+#                                            served with kessand1 stopped, stop;
+#                                            exit 0 if so
 #
 # Environment (defaults in brackets):
 #   BUILD_DIR          the build tree with server/kessand [build]
@@ -64,7 +66,9 @@ CLUSTER_DIR="$(cd "$CLUSTER_DIR" && pwd)"
 
 NATS_URL=""
 for p in "${NATS_CLIENT[@]}"; do NATS_URL+="${NATS_URL:+,}nats://127.0.0.1:$p"; done
-SERVERS="127.0.0.1:${KESSAND_PORT[0]},127.0.0.1:${KESSAND_PORT[1]}"
+# Both replicas as one gRPC target: the client's channel picks the first that
+# answers (gRPC's ipv4: resolver takes a list).
+SERVERS="ipv4:127.0.0.1:${KESSAND_PORT[0]},127.0.0.1:${KESSAND_PORT[1]}"
 
 # Every process this script started, stopped in reverse order at exit.
 PIDS=()
@@ -98,6 +102,7 @@ trap 'exit 143' TERM
 start() {  # NAME LOG COMMAND...
   local name="$1" log="$2"
   shift 2
+  : >"$log"
   "$@" >"$log" 2>&1 &
   PIDS+=($!)
   NAMES+=("$name")
@@ -180,12 +185,12 @@ for i in 0 1; do
 done
 
 if ((CHECK)); then
-  snapshot() {  # PORT
-    "$KESSAN" --server "127.0.0.1:$1" --timeout 10s snapshot
+  snapshot() {  # TARGET
+    "$KESSAN" --server "$1" --timeout 10s snapshot
   }
-  a="$(snapshot "${KESSAND_PORT[0]}")"
-  b="$(snapshot "${KESSAND_PORT[1]}")"
-  seq_a="$(grep -o '"sequence": *"\?[0-9]*' <<<"$a" | head -n 1 | grep -o '[0-9]*$' || true)"
+  a="$(snapshot "127.0.0.1:${KESSAND_PORT[0]}")"
+  b="$(snapshot "127.0.0.1:${KESSAND_PORT[1]}")"
+  seq_a="$(grep -o '"sequence": *"[0-9]*"' <<<"$a" | head -n 1 | tr -dc 0-9 || true)"
   if [ -z "$seq_a" ] || [ "$seq_a" = 0 ]; then
     echo "run-cluster: FAIL: kessand1's snapshot has no sequence (not seeded?)" >&2
     head -c 2000 <<<"$a" >&2; exit 1
@@ -195,6 +200,15 @@ if ((CHECK)); then
     diff <(echo "$a") <(echo "$b") | head -n 40 >&2; exit 1
   fi
   echo "run-cluster: OK: both replicas serve the same snapshot at sequence $seq_a ($(wc -c <<<"$a") bytes)"
+  # Failover: with kessand1 stopped, the two-replica target reaches kessand2.
+  kill -TERM "${PIDS[3]}"
+  wait "${PIDS[3]}" || true
+  c="$(snapshot "$SERVERS")"
+  if [ "$a" != "$c" ]; then
+    echo "run-cluster: FAIL: after kessand1 stopped, $SERVERS served another snapshot" >&2
+    diff <(echo "$a") <(echo "$c") | head -n 40 >&2; exit 1
+  fi
+  echo "run-cluster: OK: kessand1 stopped, $SERVERS serves the same snapshot from kessand2"
   exit 0
 fi
 
