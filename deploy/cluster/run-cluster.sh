@@ -165,21 +165,15 @@ for i in 0 1 2; do
 done
 echo "run-cluster: nats-server n1 n2 n3 ready ($NATS_URL)"
 
-kessand_args() {  # INDEX
-  echo --listen "127.0.0.1:${KESSAND_PORT[$1]}" --data_dir "$CLUSTER_DIR/kessand$(($1 + 1))" \
-    --journal nats --nats_url "$NATS_URL" --nats_stream "$NATS_STREAM" --nats_replicas 3
-}
 # The first replica seeds an empty stream; the second starts once the first
 # serves, and builds its cache from the stream.
 for i in 0 1; do
   name="kessand$((i + 1))"
   log="$CLUSTER_DIR/$name.log"
-  # shellcheck disable=SC2046
-  if ((i == 0)); then
-    start "$name" "$log" "$KESSAND" $(kessand_args $i) --seed "$SEED" "${EXTRA_ARGS[@]}"
-  else
-    start "$name" "$log" "$KESSAND" $(kessand_args $i) "${EXTRA_ARGS[@]}"
-  fi
+  args=(--listen "127.0.0.1:${KESSAND_PORT[i]}" --data_dir "$CLUSTER_DIR/$name"
+        --journal nats --nats_url "$NATS_URL" --nats_stream "$NATS_STREAM" --nats_replicas 3)
+  ((i == 0)) && args+=(--seed "$SEED")
+  start "$name" "$log" "$KESSAND" "${args[@]}" "${EXTRA_ARGS[@]}"
   wait_for "$name" "${PIDS[3 + i]}" "$log" kessand_serving "$log"
   echo "run-cluster: $name serving on 127.0.0.1:${KESSAND_PORT[i]}"
 done
