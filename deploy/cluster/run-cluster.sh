@@ -21,6 +21,7 @@
 #   SEED               data set the first replica seeds an empty stream with
 #                      [data/iij/iij_4q02_fy2002.txtpb]
 #   KESSAND_ARGS       more kessand flags, e.g. "--plugin_dir none"
+#   KESSAN_CLI         the kessan CLI [$BUILD_DIR/clients/cpp/kessan]
 #   READY_SECONDS      how long to wait for each component [60]
 set -euo pipefail
 SOURCE_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -35,7 +36,7 @@ esac
 
 BUILD_DIR="${BUILD_DIR:-build}"
 KESSAND="$BUILD_DIR/server/kessand"
-KESSAN="$BUILD_DIR/clients/cpp/kessan"
+KESSAN="${KESSAN_CLI:-$BUILD_DIR/clients/cpp/kessan}"
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 IFS=, read -r -a NATS_CLIENT <<<"${NATS_CLIENT_PORTS:-4222,4223,4224}"
 IFS=, read -r -a NATS_CLUSTER <<<"${NATS_CLUSTER_PORTS:-6222,6223,6224}"
@@ -66,9 +67,7 @@ CLUSTER_DIR="$(cd "$CLUSTER_DIR" && pwd)"
 
 NATS_URL=""
 for p in "${NATS_CLIENT[@]}"; do NATS_URL+="${NATS_URL:+,}nats://127.0.0.1:$p"; done
-# Both replicas as one gRPC target: the client's channel picks the first that
-# answers (gRPC's ipv4: resolver takes a list).
-SERVERS="ipv4:127.0.0.1:${KESSAND_PORT[0]},127.0.0.1:${KESSAND_PORT[1]}"
+SERVERS="127.0.0.1:${KESSAND_PORT[0]},127.0.0.1:${KESSAND_PORT[1]}"
 
 # Every process this script started, stopped in reverse order at exit.
 PIDS=()
@@ -178,6 +177,10 @@ for i in 0 1; do
   echo "run-cluster: $name serving on 127.0.0.1:${KESSAND_PORT[i]}"
 done
 
+# Both replicas for the CLI: a server list if this kessan takes one, else
+# gRPC's ipv4: resolver list (one channel, the first address that answers).
+"$KESSAN" --server "$SERVERS" --timeout 5s snapshot >/dev/null 2>&1 || SERVERS="ipv4:$SERVERS"
+
 if ((CHECK)); then
   snapshot() {  # TARGET
     "$KESSAN" --server "$1" --timeout 10s snapshot
@@ -194,7 +197,7 @@ if ((CHECK)); then
     diff <(echo "$a") <(echo "$b") | head -n 40 >&2; exit 1
   fi
   echo "run-cluster: OK: both replicas serve the same snapshot at sequence $seq_a ($(wc -c <<<"$a") bytes)"
-  # Failover: with kessand1 stopped, the two-replica target reaches kessand2.
+  # Failover: with kessand1 stopped, the two-replica --server reaches kessand2.
   kill -TERM "${PIDS[3]}"
   wait "${PIDS[3]}" || true
   c="$(snapshot "$SERVERS")"
