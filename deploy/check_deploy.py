@@ -11,7 +11,7 @@ checked (ctest deploy_check):
   - systemd/kessand.service: `systemd-analyze verify` passes with its
     binaries at the installed layout (a copy with /usr/local replaced);
   - the flags the image, the unit and the manifests give kessand are flags
-    the installed kessand's --help lists;
+    the installed kessand's --help lists; a --seed is a file the image has;
   - k8s/*.yaml: the manifests parse; every Service selects a workload's pods;
     every probe and Service port names a port of the container; every volume
     mount names a volume or a claim template; kessand's data volume is mounted
@@ -237,9 +237,25 @@ def image_entrypoint(source):
     return result
 
 
+def check_seed(what, args, source):
+    """kessand's --seed, if any, is a file the image copies in from the tree."""
+    seed = flag_value(args, "seed")
+    if seed is None:
+        return
+    with open(os.path.join(source, "deploy/container/Containerfile")) as f:
+        copies = re.findall(r"^COPY\s+(?!--)(\S+)\s+(\S+)\s*$", f.read(), re.M)
+    for src, dest in copies:
+        if seed.startswith(dest.rstrip("/") + "/"):
+            if not os.path.isfile(os.path.join(source, src, seed[len(dest.rstrip("/")) + 1:])):
+                fail(f"{what}: --seed {seed}: {src}/ of the tree has no such file")
+            return
+    fail(f"{what}: --seed {seed} is in no directory the image copies in")
+
+
 def check_entrypoints(source, flags):
     """The flags kessand is given by the image and the systemd unit."""
     check_flags("Containerfile ENTRYPOINT/CMD", image_entrypoint(source), flags)
+    check_seed("Containerfile ENTRYPOINT/CMD", image_entrypoint(source), source)
     with open(os.path.join(source, "deploy/systemd/kessand.service")) as f:
         exec_start = re.search(r"^ExecStart=(.*)$", f.read(), re.M).group(1)
     check_flags("kessand.service ExecStart", shlex.split(exec_start), flags)
@@ -377,6 +393,7 @@ def check_k8s(source, flags, tmp):
             if is_kessand(c):
                 args = c.get("command", []) + c.get("args", [])
                 check_flags(f"{where} args", args, flags)
+                check_seed(f"{where} args", args, source)
                 kessands.append((where, args))
                 if data_dir and data_dir not in {m["mountPath"] for m in mounts}:
                     fail(f"{where}: nothing is mounted at {data_dir}, where the image keeps its journal")
