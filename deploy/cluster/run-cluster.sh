@@ -213,13 +213,13 @@ cat <<EOF
 
 Running (logs and data in $CLUSTER_DIR):
   nats-server n1 n2 n3   JetStream, clients on $NATS_URL
-  kessand1               127.0.0.1:${KESSAND_PORT[0]}  pid ${PIDS[3]}  (seeded the stream $NATS_STREAM, 3 replicas)
+  kessand1               127.0.0.1:${KESSAND_PORT[0]}  pid ${PIDS[3]}  (seeds the stream $NATS_STREAM, 3 replicas, if empty)
   kessand2               127.0.0.1:${KESSAND_PORT[1]}  pid ${PIDS[4]}  (cache built from the stream)
 
 Try failover, in another shell:
   $KESSAN --server $SERVERS subscribe
   kill ${PIDS[3]}    # kessand1: the subscriber resumes on kessand2 after its last sequence
-Only one replica publishes at a time today (docs/cluster.md, "Not done yet").
+Only one replica may publish at a time today (docs/cluster.md, "Not done yet").
 Ctrl-C stops everything.
 EOF
 # Until Ctrl-C: a replica killed to try failover leaves the rest running.
