@@ -24,6 +24,9 @@
 #   KESSAN_CLI         the kessan CLI [$BUILD_DIR/clients/cpp/kessan]
 #   READY_SECONDS      how long to wait for each component [60]
 set -euo pipefail
+# Each child in its own process group: Ctrl-C reaches this script only, which
+# stops the kessand replicas while NATS is still up, then NATS.
+set -m
 SOURCE_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$SOURCE_DIR"
 
@@ -76,6 +79,7 @@ stopping=0
 stop_all() {
   ((stopping)) && return
   stopping=1
+  trap '' INT TERM  # a second Ctrl-C does not cut the stop short
   local i pid
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     pid="${PIDS[i]}"

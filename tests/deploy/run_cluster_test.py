@@ -33,12 +33,20 @@ def free_ports(n):
             s.close()
 
 
-def group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+def session_processes(sid):
+    """The pids of session `sid` (the script puts each child in its own group)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # after "pid (comm)": state ppid pgrp session
+            pids.append(int(entry))
+    return pids
 
 
 def main():
@@ -54,14 +62,15 @@ def main():
                    KESSAND_PORTS=",".join(ports[9:11]),
                    NATS_STREAM="KESSAN_RUN_CLUSTER_TEST",
                    READY_SECONDS=str(READY_SECONDS))
-        # Its own process group: whatever it leaves running is found and killed.
+        # Its own session: whatever it leaves running is found and killed.
         proc = subprocess.Popen([os.path.join(source, "deploy/cluster/run-cluster.sh"), "--check"],
                                 cwd=source, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             out, _ = proc.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            for pid in session_processes(proc.pid):
+                os.kill(pid, signal.SIGKILL)
             out, _ = proc.communicate()
             print(out)
             print(f"FAIL: run-cluster.sh --check still running after {TIMEOUT_SECONDS}s")
@@ -74,9 +83,11 @@ def main():
             problems.append("no 'OK: both replicas serve the same snapshot' line")
         if "serves the same snapshot from kessand2" not in out:
             problems.append("no failover line")
-        if group_alive(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-            problems.append("processes of the run were left running (killed now)")
+        left_running = session_processes(proc.pid)
+        for pid in left_running:
+            os.kill(pid, signal.SIGKILL)
+        if left_running:
+            problems.append(f"the run left processes {left_running} running (killed now)")
         left = os.listdir(tmp)
         if left:
             problems.append(f"the run left {left} in its temporary directory")
