@@ -12,7 +12,8 @@ checked (ctest deploy_check):
     binaries at the installed layout (a copy with /usr/local replaced);
   - the flags the image, the unit and the manifests give kessand are flags
     the installed kessand's --help lists; a --seed is a file the image has;
-  - k8s/*.yaml: the manifests parse; every Service selects a workload's pods;
+  - k8s/*.yaml: the manifests parse; every Service and disruption budget
+    selects a workload's pods;
     every probe and Service port names a port of the container; every volume
     mount names a volume or a claim template; kessand's data volume is mounted
     where the image keeps its journal;
@@ -425,6 +426,12 @@ def check_k8s(source, flags, tmp):
                 check_probe_port(f"Service {name} targetPort", target, ports)
                 services.setdefault(name, {})[p["port"]] = (ports.get(target, target),
                                                             w["metadata"]["name"])
+    for file, b in by_kind.get("PodDisruptionBudget", []):
+        labels = b["spec"]["selector"]["matchLabels"].items()
+        if not any(labels <= w["spec"]["template"]["metadata"]["labels"].items()
+                   for _, w in workloads):
+            fail(f"k8s {file} PodDisruptionBudget {b['metadata']['name']}: "
+                 "its selector matches no workload's pods")
     for where, args in kessands:
         if flag_value(args, "journal") != "nats":
             continue
