@@ -1,5 +1,7 @@
 # Kessan: `make run` starts kessand on 127.0.0.1:50051 with the IIJ data set;
-# `make test` runs every test. Both install what is missing first.
+# `make run-cluster` 3 nats-server nodes and 2 kessand replicas on them
+# (deploy/cluster/run-cluster.sh); `make test` runs every test. All install
+# what is missing first.
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 DATA_DIR ?= $(BUILD_DIR)/kessan-data
@@ -26,7 +28,7 @@ SAN_EXCLUDE ?= plugins.sdk_install_test|MemoryBombIsResourceExhausted|Misbehavin
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: all deps configure build run test lint clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
+.PHONY: all deps configure build run run-cluster test lint clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
 
 all: build
 
@@ -42,6 +44,10 @@ build: configure
 run: build
 	@echo "kessand: journal in $(DATA_DIR), seed $(SEED); Ctrl-C stops it"
 	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --data_dir $(DATA_DIR) --seed $(SEED)
+
+# Ports and directories: environment variables, see the script's header.
+run-cluster: build
+	@BUILD_DIR=$(BUILD_DIR) SEED=$(SEED) deploy/cluster/run-cluster.sh
 
 # Every test, then the same suite under ASan+UBSan and a bounded fuzz run
 # (a second, clang build); SANITIZE=0 skips those two for a quick run.
