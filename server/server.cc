@@ -195,6 +195,7 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& option
   nats.url = options.nats_url;
   nats.stream = options.nats_stream;
   nats.replicas = options.nats_replicas;
+  nats.retry_timeout = options.nats_retry_timeout;
   nats.cache_path = (dir / "kessan-cache.db").string();
   *name = absl::StrCat("nats stream ", nats.stream, " at ", nats.url);
   ASSIGN_OR_RETURN(std::unique_ptr<NatsJournal> log, NatsJournal::Open(nats));

@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
 ABSL_FLAG(std::string, nats_stream, "KESSAN", "with --journal nats: the JetStream stream");
 ABSL_FLAG(int32_t, nats_replicas, 0,
           "with --journal nats: replicas of the stream if kessand creates it; 0: min(3, servers)");
+ABSL_FLAG(absl::Duration, nats_retry_timeout, absl::Seconds(30),
+          "with --journal nats: how long an append is retried while no NATS server or stream "
+          "leader answers, before the publish fails with UNAVAILABLE");
 ABSL_FLAG(bool, accept_journal_loss, false,
           "start on an SQLite journal that lost acknowledged events (e.g. its -wal file), as a "
           "new incarnation: subscribers resync instead of getting new events under old numbers");
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
   options.nats_url = absl::GetFlag(FLAGS_nats_url);
   options.nats_stream = absl::GetFlag(FLAGS_nats_stream);
   options.nats_replicas = absl::GetFlag(FLAGS_nats_replicas);
+  options.nats_retry_timeout = absl::GetFlag(FLAGS_nats_retry_timeout);
   options.accept_journal_loss = absl::GetFlag(FLAGS_accept_journal_loss);
   options.seed_path = absl::GetFlag(FLAGS_seed);
   options.retain_events = absl::GetFlag(FLAGS_retain_events);

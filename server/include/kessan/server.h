@@ -41,6 +41,9 @@ struct ServerOptions {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_stream = "KESSAN";
   int nats_replicas = 0;
+  // How long a NATS journal retries an append while no server or stream
+  // leader answers, before the publish fails with UNAVAILABLE.
+  absl::Duration nats_retry_timeout = absl::Seconds(30);
   // An SQLite journal that lost acknowledged events (its -acked file says
   // more than it holds) is refused with DATA_LOSS; with this, it goes on as
   // a new incarnation and subscribers resuming with the old one resync.

@@ -296,6 +296,14 @@ absl::Status NatsCluster::Restart(int i, absl::Duration wait) {
   return absl::OkStatus();
 }
 
+absl::Status NatsCluster::RestartAll(absl::Duration wait) {
+  for (int i = 0; i < size(); ++i) {
+    if (running(i)) continue;
+    if (absl::Status launched = Launch(i); !launched.ok()) return launched;
+  }
+  return WaitReady(wait);
+}
+
 std::string NatsCluster::Logs(size_t max_bytes) const {
   std::string out;
   for (const Node& node : nodes_) {

@@ -52,6 +52,9 @@ class NatsCluster {
   // Starts node i again (same ports, same store) and waits until it answers
   // a JetStream request.
   absl::Status Restart(int i, absl::Duration wait = absl::Seconds(30));
+  // Starts every stopped node again, then waits as WaitReady: the way back
+  // from the whole cluster down, where no node alone answers JetStream.
+  absl::Status RestartAll(absl::Duration wait = absl::Seconds(30));
   bool running(int i) const { return nodes_[i].pid > 0; }
 
   // The servers' logs, each headed by its file name; the last `max_bytes`
