@@ -121,19 +121,31 @@ absl::Status Client::Impl::Reconnect(size_t server, absl::Time deadline) {
     }
     return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
   }
-  // Several servers: the first failed attempt gives up on this one.
+  // Several servers: the first failed attempt gives up on this one. A
+  // channel that failed stays in TRANSIENT_FAILURE while it retries, so a
+  // fresh probe channel (its own connection) shows the attempt's outcome.
+  const absl::Status unavailable =
+      absl::UnavailableError(absl::StrCat("cannot connect to ", address));
+  grpc::ChannelArguments probe_args = internal::ChannelArgumentsOf(options);
+  probe_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::shared_ptr<grpc::Channel> probe =
+      internal::CreateChannel(options, address, probe_args);
   bool attempted = false;
-  grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
-  for (;;) {
-    if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+  grpc_connectivity_state state = probe->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
     if (state == GRPC_CHANNEL_CONNECTING) attempted = true;
     if ((state == GRPC_CHANNEL_TRANSIENT_FAILURE && attempted) ||
         state == GRPC_CHANNEL_SHUTDOWN ||
-        !channel.WaitForStateChange(state, absl::ToChronoTime(deadline))) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
+        !probe->WaitForStateChange(state, absl::ToChronoTime(deadline))) {
+      return unavailable;
     }
-    state = channel.GetState(/*try_to_connect=*/true);
+    state = probe->GetState(/*try_to_connect=*/true);
   }
+  // The server is up: the channel's own reconnect, reset above, follows.
+  if (channel.WaitForConnected(absl::ToChronoTime(deadline))) {
+    return absl::OkStatus();
+  }
+  return unavailable;
 }
 
 absl::StatusOr<v1::PublishResponse> Client::Impl::PublishOn(

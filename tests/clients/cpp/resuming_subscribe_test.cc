@@ -212,6 +212,9 @@ TEST_F(SubscribeResumingTest, GivesUpAfterMaxAttemptsWithoutProgress) {
 
 TEST_F(SubscribeResumingTest, ProgressResetsTheAttempts) {
   resume_.backoff.max_attempts = 2;
+  // A refused connection gives a server up at once, not after
+  // connect_timeout (which would spend the 60 s call deadline in 2 waits).
+  resume_.connect_timeout = absl::Seconds(30);
   resume_.random = [] { return 1.0; };
   service().subscribe_script = {
       Call{{}, kUnavailable},
@@ -369,6 +372,9 @@ TEST_F(FailoverSubscribeTest, OtherEndsStayOnTheServer) {
 
 TEST_F(FailoverSubscribeTest, DeadServersBackOffOncePerRound) {
   resume_.backoff.max_attempts = 2;
+  // A refused connection gives a server up at once, not after
+  // connect_timeout (which would spend the 60 s call deadline in 2 waits).
+  resume_.connect_timeout = absl::Seconds(30);
   // Nothing listens on port 1; the fake B is shut down with its object.
   std::string dead_b;
   {
