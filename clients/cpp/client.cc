@@ -130,18 +130,17 @@ absl::Status Client::Impl::Reconnect(size_t server, absl::Time deadline) {
   probe_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::Channel> probe =
       internal::CreateChannel(options, address, probe_args);
-  bool attempted = false;
+  // A fresh channel is in TRANSIENT_FAILURE only after a failed attempt.
   grpc_connectivity_state state = probe->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
-    if (state == GRPC_CHANNEL_CONNECTING) attempted = true;
-    if ((state == GRPC_CHANNEL_TRANSIENT_FAILURE && attempted) ||
-        state == GRPC_CHANNEL_SHUTDOWN ||
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN ||
         !probe->WaitForStateChange(state, absl::ToChronoTime(deadline))) {
       return unavailable;
     }
     state = probe->GetState(/*try_to_connect=*/true);
   }
-  // The server is up: the channel's own reconnect, reset above, follows.
+  // The server is up: the channel reconnects now, not after its backoff.
+  grpc::experimental::ChannelResetConnectionBackoff(&channel);
   if (channel.WaitForConnected(absl::ToChronoTime(deadline))) {
     return absl::OkStatus();
   }
