@@ -407,6 +407,13 @@ TEST_F(FailoverClientTest, CliSkipsADeadServer) {
   status = WaitExit(cli, kWait);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "status " << status;
   EXPECT_TRUE(absl::StrContains(ReadFile(err), "empty server")) << ReadFile(err);
+  // Scenario commands take one server.
+  cli = Spawn({KESSAN_CLI_PATH, "scenarios", "--server", servers}, out, err);
+  ASSERT_GT(cli, 0);
+  status = WaitExit(cli, kWait);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "status " << status;
+  EXPECT_TRUE(absl::StrContains(ReadFile(err), "scenario commands take one --server"))
+      << ReadFile(err);
   std::filesystem::remove(out);
   std::filesystem::remove(err);
 }
