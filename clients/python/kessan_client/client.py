@@ -125,12 +125,13 @@ class _Servers:
 
     def failover(self, failed, error):
         """Moves from server `failed` to the next one, unless another call
-        already moved; only UNAVAILABLE moves. True if it moved."""
+        already moved; only UNAVAILABLE moves. True if the client is on
+        another server now."""
         if len(self) < 2 or error.code() != grpc.StatusCode.UNAVAILABLE:
             return False
         with self._lock:
             if self._current != failed:
-                return False
+                return True  # Another call moved on already.
             self._current = (failed + 1) % len(self)
             to = self._current
         _log.warning("kessan server %s failed (%s: %s); switching to %s",
