@@ -34,27 +34,42 @@ absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(
     v1::PublishRequest request, const PublishRetryOptions& retry,
     const CallOptions& call) {
   AssignBatchIdentity(request);
+  if (!impl_->config_status.ok()) return impl_->config_status;
   const absl::Time deadline = call.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + call.timeout;
   const auto sleep =
       retry.sleep ? retry.sleep : [](absl::Duration d) { absl::SleepFor(d); };
   Backoff backoff(retry.backoff, retry.random);
-  for (;;) {
-    const CallOptions attempt{
-        .timeout = std::min(retry.attempt_timeout, deadline - absl::Now())};
-    absl::StatusOr<v1::PublishResponse> response = Publish(request, attempt);
+  // Servers that failed one after the other since the last backoff.
+  size_t failed_in_round = 0;
+  for (bool again = false;; again = true) {
+    const size_t server = impl_->Current();
+    if (again) {
+      // Not connected in time: the attempt below fails with UNAVAILABLE.
+      impl_->Reconnect(server, std::min(deadline, absl::Now() + retry.attempt_timeout))
+          .IgnoreError();
+    }
+    absl::StatusOr<v1::PublishResponse> response = impl_->PublishOn(
+        server, request, std::min(deadline, absl::Now() + retry.attempt_timeout));
     if (response.ok()) return response;
     const absl::StatusCode code = response.status().code();
     if (code != absl::StatusCode::kUnavailable &&
         code != absl::StatusCode::kDeadlineExceeded) {
       return response;
     }
-    if (absl::Now() >= deadline || backoff.Exhausted()) return response;
+    if (absl::Now() >= deadline) return response;
+    // The same batch key on the next server at once; a backoff after each
+    // full round.
+    bool wait = true;
+    if (impl_->size() > 1 && internal::FailsOver(response.status())) {
+      impl_->Failover(server, response.status());
+      wait = ++failed_in_round >= impl_->size();
+      if (wait) failed_in_round = 0;
+    }
+    if (!wait) continue;
+    if (backoff.Exhausted()) return response;
     sleep(std::min(backoff.NextDelay(), deadline - absl::Now()));
-    // Not connected in time: the attempt below fails with UNAVAILABLE.
-    impl_->Reconnect(std::min(deadline, absl::Now() + retry.attempt_timeout))
-        .IgnoreError();
   }
 }
 

@@ -94,7 +94,14 @@ struct StreamEnd {
   // The stream delivered an event to the caller (a duplicate does not
   // count).
   bool progress = false;
+  // The stall watchdog ended it.
+  bool stalled = false;
 };
+
+// A server that is unreachable, gone or silent: the next one may serve.
+bool MovesToNextServer(const StreamEnd& end) {
+  return end.stalled || internal::FailsOver(end.status);
+}
 
 uint32_t HeartbeatMs(absl::Duration interval) {
   return static_cast<uint32_t>(
@@ -127,16 +134,19 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   };
   Backoff backoff(resume.backoff, resume.random);
   ResumeTracker tracker(request);
+  if (!impl_->config_status.ok()) return impl_->config_status;
+  const size_t servers = impl_->size();
 
-  // One stream, from `next` until it ends.
-  auto run_stream = [&](const v1::SubscribeRequest& next) -> StreamEnd {
+  // One stream on `server`, from `next` until it ends.
+  auto run_stream = [&](size_t server, const v1::SubscribeRequest& next,
+                        bool retry) -> StreamEnd {
     StreamEnd end;
     grpc::ClientContext context;
     if (deadline != absl::InfiniteFuture()) {
       context.set_deadline(absl::ToChronoTime(deadline));
     }
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
-        impl_->stub->Subscribe(&context, next);
+        impl_->endpoints[server].stub->Subscribe(&context, next);
     StallWatchdog watchdog(context, stall_limit);
     v1::SubscribeResponse response;
     bool responded = false;
@@ -145,10 +155,11 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
       const bool read = reader->Read(&response);
       watchdog.WaitingEnds();
       if (!read) break;
-      if (!responded && backoff.attempts() > 0) {
+      if (!responded && retry) {
         notify({.kind = ResumeNotice::Kind::kResumed,
                 .attempt = backoff.attempts(),
-                .resume_from = next.from_sequence()});
+                .resume_from = next.from_sequence(),
+                .server = impl_->addresses[server]});
       }
       responded = true;
       for (const v1::FeedEvent& event : response.events()) {
@@ -164,7 +175,8 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
                   .attempt = backoff.attempts(),
                   .resume_from = event.resync().requested_sequence(),
                   .restart_snapshot = true,
-                  .resync = event.resync()});
+                  .resync = event.resync(),
+                  .server = impl_->addresses[server]});
         }
         end.progress = true;
         if (!on_event(event)) {
@@ -181,6 +193,7 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
       return end;
     }
     const grpc::Status finished = reader->Finish();
+    end.stalled = watchdog.fired();
     end.status = watchdog.fired()
                      ? absl::DeadlineExceededError(absl::StrCat(
                            "stalled stream: no event or heartbeat for ",
@@ -195,31 +208,30 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   };
 
   // LIVE_ONLY resumes from the journal's last sequence at the start.
-  auto find_head = [&]() -> absl::Status {
+  auto find_head = [&](size_t server) -> absl::Status {
     v1::GetSnapshotRequest probe;
     probe.mutable_filter()->add_concepts(kNoSuchConcept);
-    CallOptions probe_call;
-    if (deadline != absl::InfiniteFuture()) {
-      probe_call.timeout = deadline - absl::Now();
-    }
     absl::StatusOr<v1::GetSnapshotResponse> head =
-        GetSnapshot(probe, probe_call);
+        impl_->SnapshotOn(server, probe, deadline);
     if (!head.ok()) return head.status();
     tracker.SetPosition(head->sequence());
     return absl::OkStatus();
   };
 
+  // Servers that failed one after the other since the last backoff.
+  size_t failed_in_round = 0;
   for (bool retry = false;; retry = true) {
+    const size_t server = impl_->Current();
     StreamEnd end;
     if (retry) {
       end.status = impl_->Reconnect(
-          std::min(deadline, absl::Now() + resume.connect_timeout));
+          server, std::min(deadline, absl::Now() + resume.connect_timeout));
     }
     if (end.status.ok() && request.start() == v1::START_MODE_LIVE_ONLY &&
         !tracker.position_known()) {
-      end.status = find_head();
+      end.status = find_head(server);
     }
-    if (end.status.ok()) end = run_stream(tracker.NextRequest());
+    if (end.status.ok()) end = run_stream(server, tracker.NextRequest(), retry);
     tracker.StreamEnded();
     // Stopped by the callback, a broken rule, the deadline, or a clean end by
     // the server.
@@ -227,17 +239,29 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     if (!IsRetryableSubscribeEnd(end.status) || absl::Now() >= deadline) {
       return end.status;
     }
-    if (end.progress) backoff.Reset();
-    if (backoff.Exhausted()) return end.status;
+    if (end.progress) {
+      backoff.Reset();
+      failed_in_round = 0;
+    }
+    // The next server at once; a backoff after each full round.
+    bool wait = true;
+    if (servers > 1 && MovesToNextServer(end)) {
+      impl_->Failover(server, end.status);
+      wait = ++failed_in_round >= servers;
+      if (wait) failed_in_round = 0;
+    }
+    if (wait && backoff.Exhausted()) return end.status;
     const absl::Duration delay =
-        std::min(backoff.NextDelay(), deadline - absl::Now());
+        wait ? std::min(backoff.NextDelay(), deadline - absl::Now())
+             : absl::ZeroDuration();
     notify({.kind = ResumeNotice::Kind::kDisconnected,
             .status = end.status,
             .attempt = backoff.attempts(),
             .delay = delay,
             .resume_from = tracker.snapshot_pending() ? 0 : tracker.position(),
-            .restart_snapshot = tracker.snapshot_pending()});
-    sleep(delay);
+            .restart_snapshot = tracker.snapshot_pending(),
+            .server = impl_->addresses[impl_->Current()]});
+    if (wait) sleep(delay);
   }
 }
 

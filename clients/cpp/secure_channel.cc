@@ -48,6 +48,11 @@ class BearerFactory : public grpc::experimental::ClientInterceptorFactoryInterfa
 }  // namespace
 
 std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const grpc::ChannelArguments& args) {
+  return CreateChannel(options, options.address, args);
+}
+
+std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const std::string& address,
+                                            const grpc::ChannelArguments& args) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
@@ -56,10 +61,10 @@ std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const
     if (!options.tls_key_file.empty()) ssl.pem_private_key = ReadPem(options.tls_key_file);
     credentials = grpc::SslCredentials(ssl);
   }
-  if (options.token.empty()) return grpc::CreateCustomChannel(options.address, credentials, args);
+  if (options.token.empty()) return grpc::CreateCustomChannel(address, credentials, args);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<BearerFactory>(options.token));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(options.address, credentials, args,
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, credentials, args,
                                                                  std::move(interceptors));
 }
 

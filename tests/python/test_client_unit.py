@@ -290,6 +290,51 @@ class ClientTest(unittest.TestCase):
                 client.snapshot()
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
 
+    def test_servers_from_a_list_or_a_comma_string(self):
+        with Client(" a:1, b:2") as client:
+            self.assertEqual(client.servers, ["a:1", "b:2"])
+            self.assertEqual(client.server, "a:1")
+        with Client(["a:1", "b:2"]) as client:
+            self.assertEqual(client.servers, ["a:1", "b:2"])
+        for bad in ("", "a:1,,b:2", "a:1,", ["a:1", " "], []):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                Client(bad)
+
+    def test_a_dead_first_server_is_skipped_and_reported(self):
+        moves = []
+        with Client(["127.0.0.1:1", self.address], timeout=_WAIT,
+                    on_failover=lambda *m: moves.append(m)) as client:
+            self.seed(3)
+            self.assertEqual(client.snapshot().sequence, 3)
+            self.assertEqual(client.server, self.address)
+            self.assertEqual(len(moves), 1)
+            self.assertEqual(moves[0][:2], ("127.0.0.1:1", self.address))
+            self.assertEqual(moves[0][2].code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_publish_retry_moves_to_the_next_server_with_the_same_key(self):
+        with Client(["127.0.0.1:1", self.address], timeout=_WAIT) as client:
+            first = client.publish([model_pb2.Issuer(id="IIJ")], retry=True,
+                                   publisher_id="p", batch_key="k",
+                                   sleep=self.fail)  # No backoff: B is up.
+            self.assertEqual(client.server, self.address)
+        self.assertEqual(list(first.sequences), [1])
+        request = self.last_request("Publish")
+        self.assertEqual((request.publisher_id, request.batch_key), ("p", "k"))
+
+    def test_a_refusal_does_not_fail_over(self):
+        self.fake.publish_faults = [grpc.StatusCode.INVALID_ARGUMENT]
+        with Client([self.address, "127.0.0.1:1"], timeout=_WAIT) as client:
+            with self.assertRaises(grpc.RpcError) as cm:
+                client.publish([model_pb2.Issuer(id="IIJ")], retry=True,
+                               sleep=self.fail)
+            self.assertEqual(cm.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            with self.assertRaises(grpc.RpcError) as cm:
+                next(iter(client.subscribe(from_sequence=99)))
+            self.assertEqual(cm.exception.code(),
+                             grpc.StatusCode.OUT_OF_RANGE)
+            self.assertEqual(client.server, self.address)
+
     # --- subscribe ---------------------------------------------------------
 
     def test_snapshot_then_live_flattens_batches_in_order(self):

@@ -179,6 +179,19 @@ class LiveFeedTest(unittest.TestCase):
             self.fail(f"kessand did not restart; its output:\n{self._log()}")
         self.serving = proc
 
+    def move_to(self, address):
+        """SIGKILLs the serving kessand and starts a replica on its journal
+        at `address` (two kessands may not share a data dir at once)."""
+        proc, self.serving = self.serving, None  # Its death is intended.
+        proc.kill()
+        proc.wait(timeout=10)
+        self.kessand_args[2] = address  # --listen
+        proc = self._spawn_kessand()
+        if not self._wait_serving(proc, address):
+            self.fail(f"kessand did not start on {address}; its output:\n"
+                      f"{self._log()}")
+        self.serving = proc
+
     def _wait_serving(self, proc, address):
         """True once GetSnapshot answers; False if kessand exits first."""
         deadline = time.monotonic() + _START_TIMEOUT
@@ -492,6 +505,74 @@ class LiveFeedTest(unittest.TestCase):
             except AssertionError:
                 break
             self.assertEqual(extra.sequence, 0, extra)
+
+    def test_failover_to_a_replica_resumes_with_every_event_once(self):
+        head = self.client.snapshot().sequence
+        a, b = self.address, f"127.0.0.1:{_free_port()}"
+        moves, notices = [], []
+        subscriber = Client([a, b], timeout=_WAIT,
+                            on_failover=lambda f, t, e: moves.append((f, t)))
+        self.addCleanup(subscriber.close)
+        reader = StreamReader(subscriber.subscribe(
+            from_sequence=head, reconnect=True, on_notice=notices.append,
+            heartbeat_ms=200, backoff=Backoff(initial=0.05, maximum=0.5,
+                                              max_attempts=0),
+            timeout=_STREAM_DEADLINE))
+        self.addCleanup(reader.close)
+        publisher = Client(f"{a},{b}", timeout=_WAIT)
+        self.addCleanup(publisher.close)
+        original = self.original_revenue().fact
+
+        def publish(i, **kwargs):
+            fact = self.revision_of(original)
+            fact.value.money.units = 13_000_000_000 + i * 100_000_000
+            return publisher.publish([fact], retry=True, **kwargs)
+
+        def next_journaled():
+            while True:
+                event = reader.next()
+                if event.sequence > 0:
+                    return event
+
+        published = []
+        for i in range(5):
+            published += publish(i).sequences
+        first = next_journaled()  # The stream is up and delivering.
+        self.move_to(b)
+        # A's channel saw the kill: each publish goes to B, applied once.
+        for i in range(5, 10):
+            published += publish(i, publisher_id="py-failover",
+                                 batch_key=f"moved-{i}").sequences
+        self.assertEqual(publisher.server, b)
+        again = publish(9, publisher_id="py-failover", batch_key="moved-9")
+        self.assertTrue(again.duplicate)
+        self.assertEqual(list(published), list(range(head + 1, head + 11)))
+
+        journaled = [first] + [next_journaled() for _ in range(9)]
+        self.assertEqual([e.sequence for e in journaled], published)
+        self.assertEqual(
+            [e.fact.value.money.units for e in journaled],
+            [13_000_000_000 + i * 100_000_000 for i in range(10)])
+        self.assertEqual(moves[0], (a, b))
+        self.assertEqual(subscriber.server, b)
+        resumed = [n for n in notices if n.kind == "resumed"]
+        self.assertTrue(resumed and resumed[-1].server == b, notices)
+        self.assertNotIn("resync", [n.kind for n in notices])
+
+    def test_a_dead_first_server_is_skipped(self):
+        head = self.client.snapshot().sequence
+        dead = f"127.0.0.1:{_free_port()}"
+        with Client([dead, self.address], timeout=_WAIT) as client:
+            self.assertEqual(client.snapshot().sequence, head)
+            self.assertEqual(client.server, self.address)
+        with Client([dead, self.address], timeout=_WAIT) as client:
+            subscription = client.subscribe(
+                from_sequence=head - 2, reconnect=True,
+                timeout=_STREAM_DEADLINE)
+            reader = StreamReader(subscription)
+            self.addCleanup(reader.close)
+            self.assertEqual([reader.next().sequence for _ in range(2)],
+                             [head - 1, head])
 
     def test_resume_past_the_end_is_out_of_range(self):
         s = self.client.snapshot().sequence

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "auth/token_store.h"
 #include "google/protobuf/text_format.h"
+#include "kessan/client.h"
 #include "kessan/server.h"
 #include "model/keys.h"
 #include "security_test_util.h"
@@ -210,6 +211,33 @@ TEST_F(SecurityTest, MutualTlsRefusesUnknownClientCertificates) {
   EXPECT_EQ(Snapshot(*stranger, "", v1::Filter(), &r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // A token over mTLS names its own principal.
   EXPECT_TRUE(Publish(*stranger, kFeeder, Batch({Revenue("IIJ", 2002, 1300000000)})).ok());
+}
+
+// kessan::Client with several servers: TLS and the token go to each; a
+// refused token is an answer, not a reason to fail over.
+TEST_F(SecurityTest, AClientWithSeveralServersUsesTlsAndTheTokenOnEach) {
+  ServerOptions o = Options();
+  o.tls_cert_file = (*certs_ / "ca" / "server.pem").string();
+  o.tls_key_file = (*certs_ / "ca" / "server.key").string();
+  Start(o);
+  const std::string live = absl::StrCat("127.0.0.1:", server_->port());
+  const std::string dead = "127.0.0.1:1";  // Nothing listens there.
+  ClientOptions options;
+  options.tls_ca_file = (*certs_ / "ca" / "ca.pem").string();
+  options.token = kReader;
+  options.servers = {dead, live};
+  Client reader(options);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = reader.GetSnapshot(v1::Filter(), {.timeout = absl::Seconds(30)});
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_GT(snapshot->events_size(), 0);
+  EXPECT_EQ(reader.address(), live);
+
+  options.servers = {live, dead};
+  options.token = "not-a-token";
+  Client stranger(options);
+  EXPECT_EQ(stranger.GetSnapshot(v1::Filter(), {.timeout = absl::Seconds(30)}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(stranger.address(), live);
 }
 
 TEST_F(SecurityTest, TokensOnANetworkAddressNeedTls) {

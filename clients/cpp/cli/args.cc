@@ -139,7 +139,12 @@ absl::Status ApplyFlag(const Flag& flag, Args& args) {
   const absl::string_view name = flag.spec->name;
   if (name == "server") {
     if (flag.value.empty()) return UsageError("--server is empty");
+    absl::StatusOr<std::vector<std::string>> servers = ParseServerList(flag.value);
+    if (!servers.ok()) {
+      return UsageError(absl::StrCat("--server: ", servers.status().message()));
+    }
     args.server = flag.value;
+    args.servers = *std::move(servers);
   } else if (name == "timeout") {
     if (!absl::ParseDuration(flag.value, &args.timeout) ||
         args.timeout <= absl::ZeroDuration()) {
@@ -319,7 +324,7 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
 }
 
 std::string Usage() {
-  return R"(usage: kessan [--server HOST:PORT] [--timeout DURATION] COMMAND [FLAGS]
+  return R"(usage: kessan [--server HOST:PORT[,...]] [--timeout DURATION] COMMAND [FLAGS]
 
 Commands:
   subscribe   stream feed events, one JSON object per line
@@ -362,7 +367,12 @@ Filters (repeatable, comma lists allowed: --issuer IIJ,XYZ --issuer ABC):
   --kind fact|capital_action|guidance|issuer|segment
 
 Common flags:
-  --server HOST:PORT    server address (default 127.0.0.1:50051)
+  --server HOST:PORT[,HOST:PORT...]
+                        server address (default 127.0.0.1:50051), or
+                        replicas of one feed: an unreachable server is
+                        left for the next (a note on stderr); subscribe
+                        resumes there after its last sequence, publish
+                        retries there with the same batch key
   --timeout DURATION    deadline for the call, e.g. 30s, 500ms (default none)
   --help                print this text
 

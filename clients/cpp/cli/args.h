@@ -26,8 +26,10 @@ enum class Command { kHelp, kSubscribe, kSnapshot, kPublish };
 // defaults.
 struct Args {
   Command command = Command::kHelp;
-  // --server HOST:PORT
+  // --server HOST:PORT[,HOST:PORT...]: as given, and split into `servers`,
+  // the replicas to fail over between, in order.
   std::string server = kDefaultServerAddress;
+  std::vector<std::string> servers = {kDefaultServerAddress};
   // --timeout DURATION ("30s", "500ms"): deadline of the call.
   absl::Duration timeout = absl::InfiniteDuration();
   // subscribe, snapshot: --issuer, --concept, --segment, --kind.

@@ -69,7 +69,9 @@ std::string DescribeNotice(const ResumeNotice& notice) {
               ? std::string("starting the snapshot over")
               : absl::StrCat("resuming after sequence ", notice.resume_from));
     case ResumeNotice::Kind::kResumed:
-      return absl::StrCat("kessan: reconnected (attempt ", notice.attempt, ")");
+      return absl::StrCat("kessan: reconnected",
+                          notice.server.empty() ? "" : " to ", notice.server,
+                          " (attempt ", notice.attempt, ")");
     case ResumeNotice::Kind::kResync:
       return absl::StrCat(
           "kessan: resync: the journal no longer holds the events after "

@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
               << kessan::cli::SecurityUsage();
     return kessan::cli::kExitOk;
   }
-  connection.address = args->server;
+  connection.servers = args->servers;
+  connection.on_failover = [](const std::string& from, const std::string& to, const absl::Status& status) {
+    std::cerr << "kessan: server " << from << " failed (" << absl::StatusCodeToString(status.code()) << ": "
+              << status.message() << "); switching to " << to << std::endl;
+  };
   kessan::Client client(connection);
   return kessan::cli::RunCommand(*args, client, std::cout, std::cerr);
 }

@@ -60,6 +60,10 @@ std::string Parse(const std::vector<std::string>& argv, ScenarioArgs* a) {
       if (i + 1 >= argv.size()) return "--" + flag + " needs a value";
       value = argv[++i];
     }
+    // Scenarios are not resumable: one server only.
+    if (flag == "server" && value.find(',') != std::string::npos) {
+      return "scenario commands take one --server HOST:PORT, not \"" + value + "\"";
+    }
     if (flag == "server") a->server = value;
     if (flag == "issuer") a->issuer = value;
     if (flag == "as_of") a->as_of = value;

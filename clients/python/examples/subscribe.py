@@ -59,7 +59,8 @@ def _print_notice(notice):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", default="127.0.0.1:50051",
-                        help="host:port of kessand (default %(default)s)")
+                        help="host:port of kessand (default %(default)s), "
+                        "or replicas to fail over between: a:1,b:2")
     parser.add_argument("--issuer", action="append", default=[],
                         help="issuer id or alias; repeat for several")
     parser.add_argument("--concept", action="append", default=[],
@@ -84,7 +85,11 @@ def main(argv=None):
     if args.heartbeat_ms is not None:
         kwargs["heartbeat_ms"] = args.heartbeat_ms
     try:
-        with Client(args.server) as client:
+        client = Client(args.server)
+    except ValueError as e:
+        parser.error(f"--server: {e}")
+    try:
+        with client:
             for event in client.subscribe(issuers=args.issuer,
                                           concepts=args.concept, **kwargs):
                 print(json_format.MessageToJson(event, indent=None),

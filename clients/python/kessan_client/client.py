@@ -9,12 +9,24 @@ index and field path, e.g. "items[0].fact.key.issuer ..."). Bad arguments to
 the client itself (an unknown start mode or event kind name, an item that is
 not a publishable message) raise ValueError / TypeError before any RPC.
 
+Failover: a Client may be given several servers, replicas of one feed
+(Client("a:1,b:2") or Client(["a:1", "b:2"])). Calls go to the current
+server (the first at the start); only UNAVAILABLE (unreachable, connection
+lost, shutting down) moves the client to the next one, round robin.
+snapshot() tries each server once; publish(retry=True) and
+subscribe(reconnect=True) go on to the next server at once, with the same
+batch key or from the same sequence, and back off after each full round;
+a plain publish() or subscribe() is not retried (the next call goes to the
+next server). Each move is logged (logger "kessan_client", WARNING) and
+passed to on_failover(from_server, to_server, error).
+
 Thread safety: one Client may be used from several threads (gRPC channels
 are thread-safe). A Subscription is iterated by one thread; cancel() may be
 called from any thread.
 """
 
 import collections
+import logging
 import secrets
 import threading
 import time
@@ -73,6 +85,63 @@ _CHANNEL_OPTIONS = (
 _PUBLISH_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE,
                         grpc.StatusCode.DEADLINE_EXCEEDED)
 
+_log = logging.getLogger("kessan_client")
+
+
+def parse_servers(server):
+    """The servers of `server`: "host:port", "a:1,b:2" or a list of them.
+    Raises ValueError for an empty list or an empty server."""
+    items = server.split(",") if isinstance(server, str) else list(server)
+    servers = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"server {item!r} is not a str")
+        if not item.strip():
+            raise ValueError(f"server list {server!r} has an empty server")
+        servers.append(item.strip())
+    if not servers:
+        raise ValueError("the server list is empty")
+    return servers
+
+
+class _Servers:
+    """The servers of a Client: a stub each, and the one in use."""
+
+    def __init__(self, addresses, stubs, on_failover):
+        self.addresses = addresses
+        self._stubs = stubs
+        self._on_failover = on_failover
+        self._current = 0
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self.addresses)
+
+    def current(self):
+        """(index, stub) of the server in use."""
+        with self._lock:
+            index = self._current
+        return index, self._stubs[index]
+
+    def failover(self, failed, error):
+        """Moves from server `failed` to the next one, unless another call
+        already moved; only UNAVAILABLE moves. True if the client is on
+        another server now."""
+        if len(self) < 2 or error.code() != grpc.StatusCode.UNAVAILABLE:
+            return False
+        with self._lock:
+            if self._current != failed:
+                return True  # Another call moved on already.
+            self._current = (failed + 1) % len(self)
+            to = self._current
+        _log.warning("kessan server %s failed (%s: %s); switching to %s",
+                     self.addresses[failed], error.code().name,
+                     error.details(), self.addresses[to])
+        if self._on_failover is not None:
+            self._on_failover(self.addresses[failed], self.addresses[to],
+                              error)
+        return True
+
 
 class Subscription:
     """Subscription iterates the FeedEvents of one Subscribe stream.
@@ -88,8 +157,9 @@ class Subscription:
                 ...
     """
 
-    def __init__(self, call):
+    def __init__(self, call, on_error=None):
         self._call = call
+        self._on_error = on_error
         self._pending = collections.deque()
         self._cancelled = False
 
@@ -105,6 +175,8 @@ class Subscription:
             except grpc.RpcError as e:
                 if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
                     raise StopIteration from None
+                if self._on_error is not None:
+                    self._on_error(e)
                 raise
             self._pending.extend(response.events)
         return self._pending.popleft()
@@ -129,12 +201,15 @@ class Subscription:
 
 
 class Client:
-    """Client talks to one kessand.
+    """Client talks to one kessand, or to replicas of one feed.
 
         with Client("127.0.0.1:50051") as client:
             print(client.snapshot(issuers=["IIJ"]).sequence)
 
-    server: "host:port". credentials: grpc.ChannelCredentials for TLS, None
+    server: "host:port", or several servers to fail over between (see the
+    module docstring): "a:1,b:2" or a list; an empty one raises ValueError.
+    on_failover(from_server, to_server, error): called on each move to
+    another server, on the thread of the failed call. credentials: grpc.ChannelCredentials for TLS, None
     for a plaintext channel. timeout: default deadline in seconds of the
     unary calls (publish, snapshot); None for none. Streams have no default
     deadline. options: gRPC channel options.
@@ -143,28 +218,34 @@ class Client:
     tls_ca: PEM file of the CA of the server's certificate, turns TLS on
     (unless credentials are given); tls_cert, tls_key: PEM files of this
     client's certificate and key (mTLS); token: bearer token sent with every
-    call ("authorization: Bearer <token>"), also over plaintext.
+    call ("authorization: Bearer <token>"), also over plaintext. TLS and
+    token apply to every server.
     """
 
     def __init__(self, server="127.0.0.1:50051", *, credentials=None,
                  timeout=30.0, options=None, tls_ca=None, tls_cert=None,
-                 tls_key=None, token=None):
-        self.server = server
+                 tls_key=None, token=None, on_failover=None):
+        self.servers = parse_servers(server)
         self.timeout = timeout
         given = dict(options or ())
         options = list(options or ()) + [
             o for o in _CHANNEL_OPTIONS if o[0] not in given]
         if credentials is None and tls_ca is not None:
             credentials = tls_credentials(tls_ca, tls_cert, tls_key)
-        if credentials is None:
-            self._channel = grpc.insecure_channel(server, options=options)
-        else:
-            self._channel = grpc.secure_channel(server, credentials,
-                                                options=options)
-        if token:
-            self._channel = grpc.intercept_channel(self._channel,
-                                                   _BearerToken(token))
-        self._stub = feed_pb2_grpc.FeedServiceStub(self._channel)
+        self._channels = []
+        for address in self.servers:
+            if credentials is None:
+                channel = grpc.insecure_channel(address, options=options)
+            else:
+                channel = grpc.secure_channel(address, credentials,
+                                              options=options)
+            if token:
+                channel = grpc.intercept_channel(channel, _BearerToken(token))
+            self._channels.append(channel)
+        self._servers = _Servers(
+            self.servers,
+            [feed_pb2_grpc.FeedServiceStub(c) for c in self._channels],
+            on_failover)
         self._subscriptions = weakref.WeakSet()
         self._lock = threading.Lock()
 
@@ -199,25 +280,44 @@ class Client:
             if batch_key is not None:
                 request.batch_key = batch_key
         if not retry:
-            return self._stub.Publish(request, timeout=self._timeout(timeout))
+            index, stub = self._servers.current()
+            try:
+                return stub.Publish(request, timeout=self._timeout(timeout))
+            except grpc.RpcError as e:
+                self._servers.failover(index, e)
+                raise
         if not request.publisher_id:
             request.publisher_id = "kessan-py-" + secrets.token_hex(8)
         if not request.batch_key:
             request.batch_key = secrets.token_hex(16)
         backoff = backoff or Backoff(max_attempts=10)
+        failed_in_round = 0  # Servers failed one after the other.
+        again = False
         while True:
+            index, stub = self._servers.current()
+            if again:
+                try:  # Drive the reconnect rather than fail fast again.
+                    wait_connected(stub, self._timeout(timeout) or 5.0,
+                                   fail_fast=len(self._servers) > 1)
+                except grpc.RpcError:
+                    pass  # The attempt will say what is wrong.
+            again = True
             try:
-                return self._stub.Publish(request,
-                                          timeout=self._timeout(timeout))
+                return stub.Publish(request, timeout=self._timeout(timeout))
             except grpc.RpcError as e:
-                if (e.code() not in _PUBLISH_RETRY_CODES or
-                        backoff.exhausted()):
+                if e.code() not in _PUBLISH_RETRY_CODES:
                     raise
+                error = e
+            # The same batch key on the next server at once; a backoff
+            # after each full round.
+            if self._servers.failover(index, error):
+                failed_in_round += 1
+                if failed_in_round < len(self._servers):
+                    continue
+                failed_in_round = 0
+            if backoff.exhausted():
+                raise error
             sleep(backoff.next_delay())
-            try:  # Drive the reconnect rather than fail fast again.
-                wait_connected(self._stub, self._timeout(timeout) or 5.0)
-            except grpc.RpcError:
-                pass  # The attempt will say what is wrong.
 
     def snapshot(self, issuers=(), concepts=(), segments=(), kinds=(), *,
                  timeout=_DEFAULT, view=None, as_of=None):
@@ -232,7 +332,16 @@ class Client:
         pit = _point_in_time(view, as_of)
         if pit is not None:
             request.point_in_time.CopyFrom(pit)
-        return self._stub.GetSnapshot(request, timeout=self._timeout(timeout))
+        # A read: each server is asked once.
+        for tried in range(len(self._servers)):
+            index, stub = self._servers.current()
+            try:
+                return stub.GetSnapshot(request,
+                                        timeout=self._timeout(timeout))
+            except grpc.RpcError as e:
+                if (not self._servers.failover(index, e) or
+                        tried + 1 == len(self._servers)):
+                    raise
 
     def subscribe(self, issuers=(), concepts=(), segments=(), kinds=(), *,
                   start=None, from_sequence=None, timeout=None,
@@ -286,13 +395,15 @@ class Client:
             request.point_in_time.CopyFrom(pit)
         if reconnect:
             subscription = ResumingSubscription(
-                self._stub, self._channel, request, on_notice=on_notice,
+                self._servers, request, on_notice=on_notice,
                 backoff=backoff, stall_heartbeats=stall_heartbeats,
                 connect_timeout=connect_timeout, sleep=sleep,
                 timeout=timeout)
         else:
+            index, stub = self._servers.current()
             subscription = Subscription(
-                self._stub.Subscribe(request, timeout=timeout))
+                stub.Subscribe(request, timeout=timeout),
+                on_error=lambda e: self._servers.failover(index, e))
         with self._lock:
             self._subscriptions.add(subscription)
         return subscription
@@ -304,7 +415,8 @@ class Client:
             subscriptions = list(self._subscriptions)
         for s in subscriptions:
             s.cancel()
-        self._channel.close()
+        for channel in self._channels:
+            channel.close()
 
     def __enter__(self):
         return self
@@ -312,6 +424,11 @@ class Client:
     def __exit__(self, *exc):
         self.close()
         return False
+
+    @property
+    def server(self):
+        """The server in use: the first until a failover."""
+        return self._servers.addresses[self._servers.current()[0]]
 
     def _timeout(self, timeout):
         return self.timeout if timeout is _DEFAULT else timeout

@@ -15,6 +15,11 @@ FeedEvent is also yielded. Refusals (INVALID_ARGUMENT, OUT_OF_RANGE,
 PERMISSION_DENIED, UNAUTHENTICATED, ...) and running out of attempts
 without progress raise the last grpc.RpcError; a broken sequence rule
 raises SequenceError.
+
+With several servers, a stream that ends with UNAVAILABLE or stalls moves
+to the next server at once and resumes there from the same sequence
+(replicas share the journal's sequences); the backoff applies after each
+full round of failed servers, one attempt per round.
 """
 
 import dataclasses
@@ -38,16 +43,17 @@ RETRYABLE_CODES = frozenset({
 _NO_SUCH_CONCEPT = "zz_kessan_client_no_such_concept"
 
 
-def wait_connected(stub, timeout):
+def wait_connected(stub, timeout, fail_fast=False):
     """Waits up to `timeout` seconds for the channel of `stub` to connect and
     returns the journal's last sequence; raises grpc.RpcError if it does not
     connect. A tiny GetSnapshot with wait_for_ready: unlike a call that fails
     fast while the channel is in TRANSIENT_FAILURE, it drives the
-    reconnect."""
+    reconnect. fail_fast: without wait_for_ready, so that a server that
+    refuses is given up at once (another one may serve)."""
     return stub.GetSnapshot(
         feed_pb2.GetSnapshotRequest(
             filter=feed_pb2.Filter(concepts=[_NO_SUCH_CONCEPT])),
-        timeout=timeout, wait_for_ready=True).sequence
+        timeout=timeout, wait_for_ready=not fail_fast).sequence
 
 
 def is_retryable(code, details=""):
@@ -116,6 +122,9 @@ class Notice:
     resume_from: int = 0
     restart_snapshot: bool = False
     resync: object = None
+    # "disconnected": the server of the next attempt (another one after a
+    # failover); "resumed", "resync": the server of the stream.
+    server: str = ""
 
 
 class SequenceError(Exception):
@@ -253,11 +262,12 @@ class ResumingSubscription:
     waits to reconnect.
     """
 
-    def __init__(self, stub, channel, request, *, on_notice=None,
+    def __init__(self, servers, request, *, on_notice=None,
                  backoff=None, stall_heartbeats=3, connect_timeout=5.0,
                  sleep=None, timeout=None):
-        self._stub = stub
-        self._channel = channel
+        # The Client's servers: current() -> (index, stub), failover().
+        self._servers = servers
+        self._server = servers.current()
         self._request = request
         self._tracker = Tracker(request)
         self._on_notice = on_notice
@@ -316,6 +326,9 @@ class ResumingSubscription:
 
     # --- internals ---------------------------------------------------------
 
+    def _address(self):
+        return self._servers.addresses[self._server[0]]
+
     def _notify(self, notice):
         if self._on_notice is not None:
             self._on_notice(notice)
@@ -331,9 +344,11 @@ class ResumingSubscription:
 
     def _attempts(self):
         retry = False
+        failed_in_round = 0  # Servers failed one after the other.
         while not self._cancelled:
             error = None
             progress = False
+            self._server = self._servers.current()
             try:
                 if retry:
                     self._reconnect()
@@ -365,9 +380,19 @@ class ResumingSubscription:
                 raise error
             if progress:
                 self._backoff.reset()
-            if self._backoff.exhausted():
+                failed_in_round = 0
+            # The next server at once; a backoff after each full round.
+            wait = True
+            if self._servers.failover(
+                    self._server[0],
+                    _Unavailable(details) if self._watchdog.fired else error):
+                failed_in_round += 1
+                wait = failed_in_round >= len(self._servers)
+                if wait:
+                    failed_in_round = 0
+            if wait and self._backoff.exhausted():
                 raise error
-            delay = self._backoff.next_delay()
+            delay = self._backoff.next_delay() if wait else 0.0
             if left is not None:
                 delay = min(delay, left)
             pending = self._tracker.snapshot_pending
@@ -375,8 +400,10 @@ class ResumingSubscription:
                 kind="disconnected", attempt=self._backoff.attempts,
                 code=code, details=details, delay=delay,
                 resume_from=0 if pending else (self._tracker.position or 0),
-                restart_snapshot=pending))
-            self._sleep(delay)
+                restart_snapshot=pending,
+                server=self._servers.addresses[self._servers.current()[0]]))
+            if wait:
+                self._sleep(delay)
             retry = True
 
     def _reconnect(self):
@@ -386,7 +413,8 @@ class ResumingSubscription:
         if left is not None:
             timeout = max(0.0, min(timeout, left))
         try:
-            wait_connected(self._stub, timeout)
+            wait_connected(self._server[1], timeout,
+                           fail_fast=len(self._servers) > 1)
         except grpc.RpcError as e:
             if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise _Unavailable("cannot connect within "
@@ -395,7 +423,7 @@ class ResumingSubscription:
 
     def _find_head(self):
         left = self._left()
-        head = self._stub.GetSnapshot(
+        head = self._server[1].GetSnapshot(
             feed_pb2.GetSnapshotRequest(
                 filter=feed_pb2.Filter(concepts=[_NO_SUCH_CONCEPT])),
             timeout=30.0 if left is None else max(left, 0.0))
@@ -405,7 +433,7 @@ class ResumingSubscription:
         """Yields (event, delivered) of one stream; raises its error."""
         request = self._tracker.next_request()
         left = self._left()
-        call = self._stub.Subscribe(request, timeout=left)
+        call = self._server[1].Subscribe(request, timeout=left)
         with self._lock:
             if self._cancelled:
                 call.cancel()
@@ -423,7 +451,8 @@ class ResumingSubscription:
                 if not responded and retry:
                     self._notify(Notice(kind="resumed",
                                         attempt=self._backoff.attempts,
-                                        resume_from=request.from_sequence))
+                                        resume_from=request.from_sequence,
+                                        server=self._address()))
                 responded = True
                 for event in response.events:
                     if not self._tracker.accept(event):
@@ -432,7 +461,8 @@ class ResumingSubscription:
                         self._notify(Notice(
                             kind="resync", attempt=self._backoff.attempts,
                             resume_from=event.resync.requested_sequence,
-                            restart_snapshot=True, resync=event.resync))
+                            restart_snapshot=True, resync=event.resync,
+                            server=self._address()))
                     yield event, True
         finally:
             with self._lock:

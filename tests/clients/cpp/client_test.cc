@@ -34,6 +34,48 @@ std::vector<uint64_t> Sequences(const std::vector<v1::FeedEvent>& events) {
 TEST(ClientOptionsTest, DefaultAddress) {
   EXPECT_EQ(Client().address(), "127.0.0.1:50051");
   EXPECT_EQ(Client(ClientOptions{.address = "h:1"}).address(), "h:1");
+  EXPECT_EQ(Client().servers(), std::vector<std::string>{"127.0.0.1:50051"});
+}
+
+TEST(ClientOptionsTest, ServersReplaceTheAddressAndStartWithTheFirst) {
+  Client client(ClientOptions{.address = "h:1", .servers = {"a:1", "b:2"}});
+  EXPECT_EQ(client.address(), "a:1");
+  EXPECT_EQ(client.servers(), (std::vector<std::string>{"a:1", "b:2"}));
+}
+
+TEST(ClientOptionsTest, AnEmptyServerIsInvalidForEveryCall) {
+  Client client(ClientOptions{.servers = {"127.0.0.1:1", " "}});
+  EXPECT_EQ(client.GetSnapshot(v1::Filter()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = client.GetSnapshot(v1::Filter());
+  EXPECT_NE(snapshot.status().message().find("servers[1] is empty"),
+            absl::string_view::npos)
+      << snapshot.status();
+  EXPECT_EQ(client.Publish(v1::PublishRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.PublishWithRetry(v1::PublishRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto never = [](const v1::FeedEvent&) { return true; };
+  EXPECT_EQ(client.Subscribe(v1::SubscribeRequest(), never).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.SubscribeResuming(v1::SubscribeRequest(), never).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Client(ClientOptions{.address = ""}).GetSnapshot(v1::Filter()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseServerListTest, SplitsAndTrims) {
+  absl::StatusOr<std::vector<std::string>> one = ParseServerList("h:1");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(*one, std::vector<std::string>{"h:1"});
+  absl::StatusOr<std::vector<std::string>> two = ParseServerList("a:1, b:2");
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(*two, (std::vector<std::string>{"a:1", "b:2"}));
+  for (const char* bad : {"", ",", "a:1,", "a:1,,b:2", " ,b:2"}) {
+    EXPECT_EQ(ParseServerList(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
 }
 
 TEST_F(ClientTest, PublishSendsTheBatchAndReturnsSequences) {

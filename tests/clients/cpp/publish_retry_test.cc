@@ -98,3 +98,49 @@ TEST(AssignBatchIdentityTest, FillsOnlyWhatIsEmptyAndIsRandom) {
 
 }  // namespace
 }  // namespace kessan
+
+namespace kessan {
+namespace {
+
+TEST_F(PublishWithRetryTest, UnavailableMovesToTheNextServerWithTheSameIdentity) {
+  FakeServer b;
+  server_.service().publish_failures = {grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")};
+  b.service().publish_response.add_sequences(9);
+  std::vector<std::string> moves;
+  ClientOptions options;
+  options.servers = {server_.address(), b.address()};
+  options.on_failover = [&](const std::string& from, const std::string& to, const absl::Status& s) {
+    moves.push_back(from + ">" + to + " " + std::string(absl::StatusCodeToString(s.code())));
+  };
+  Client client(options);
+
+  absl::StatusOr<v1::PublishResponse> response = client.PublishWithRetry(OneIssuer(), retry_);
+
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->sequences(0), 9u);
+  std::vector<v1::PublishRequest> on_a = server_.service().publish_requests();
+  std::vector<v1::PublishRequest> on_b = b.service().publish_requests();
+  ASSERT_EQ(on_a.size(), 1u);
+  ASSERT_EQ(on_b.size(), 1u);
+  EXPECT_EQ(on_b[0].publisher_id(), on_a[0].publisher_id());
+  EXPECT_EQ(on_b[0].batch_key(), on_a[0].batch_key());
+  EXPECT_TRUE(sleeps_.empty());
+  EXPECT_EQ(moves, std::vector<std::string>{server_.address() + ">" + b.address() + " UNAVAILABLE"});
+  EXPECT_EQ(client.address(), b.address());
+}
+
+TEST_F(PublishWithRetryTest, RefusalsAndDeadlinesStayOnTheServer) {
+  FakeServer b;
+  server_.service().publish_failures = {grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow"),
+                                        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad")};
+  Client client(ClientOptions{.servers = {server_.address(), b.address()}});
+  absl::StatusOr<v1::PublishResponse> response = client.PublishWithRetry(OneIssuer(), retry_);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server_.service().publish_requests().size(), 2u);
+  EXPECT_TRUE(b.service().publish_requests().empty());
+  EXPECT_EQ(sleeps_.size(), 1u);
+  EXPECT_EQ(client.address(), server_.address());
+}
+
+}  // namespace
+}  // namespace kessan

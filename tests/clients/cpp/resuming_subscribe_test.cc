@@ -212,6 +212,9 @@ TEST_F(SubscribeResumingTest, GivesUpAfterMaxAttemptsWithoutProgress) {
 
 TEST_F(SubscribeResumingTest, ProgressResetsTheAttempts) {
   resume_.backoff.max_attempts = 2;
+  // A refused connection gives a server up at once, not after
+  // connect_timeout (which would spend the 60 s call deadline in 2 waits).
+  resume_.connect_timeout = absl::Seconds(30);
   resume_.random = [] { return 1.0; };
   service().subscribe_script = {
       Call{{}, kUnavailable},
@@ -303,6 +306,91 @@ TEST_F(SubscribeResumingTest, TheCallDeadlineBoundsReconnects) {
               status.code() == absl::StatusCode::kDeadlineExceeded)
       << status;
   EXPECT_GT(service().subscribe_requests().size(), 1u);
+}
+
+}  // namespace
+}  // namespace kessan
+
+namespace kessan {
+namespace {
+
+// Two fakes as replicas: a client with servers {a, b}.
+class FailoverSubscribeTest : public SubscribeResumingTest {
+ protected:
+  Client TwoServers(std::vector<std::string> servers) {
+    ClientOptions options;
+    options.servers = std::move(servers);
+    options.on_failover = [this](const std::string& from, const std::string& to,
+                                 const absl::Status&) { moves_.push_back(from + ">" + to); };
+    return Client(std::move(options));
+  }
+  absl::Status RunOn(Client& client, const v1::SubscribeRequest& request) {
+    return client.SubscribeResuming(
+        request,
+        [this](const v1::FeedEvent& e) {
+          events_.push_back(e);
+          return true;
+        },
+        resume_, CallOptions{.timeout = absl::Seconds(60)});
+  }
+
+  FakeServer b_;
+  std::vector<std::string> moves_;
+};
+
+TEST_F(FailoverSubscribeTest, UnavailableResumesOnTheNextServerAtOnce) {
+  service().subscribe_script = {Call{{Events({Fact(1), Fact(2)})}, kUnavailable}};
+  b_.service().subscribe_script = {Call{{Events({Fact(2), Fact(3)})}, grpc::Status::OK}};
+  Client client = TwoServers({server_.address(), b_.address()});
+  EXPECT_TRUE(RunOn(client, FromSequence(0)).ok());
+
+  EXPECT_EQ(Sequences(), (std::vector<uint64_t>{1, 2, 3}));  // 2 once.
+  std::vector<v1::SubscribeRequest> on_b = b_.service().subscribe_requests();
+  ASSERT_EQ(on_b.size(), 1u);
+  EXPECT_EQ(on_b[0].start(), v1::START_MODE_FROM_SEQUENCE);
+  EXPECT_EQ(on_b[0].from_sequence(), 2u);
+  EXPECT_TRUE(sleeps_.empty());  // The first of its round: no backoff.
+  ASSERT_EQ(NoticeKinds(), (std::vector<Kind>{Kind::kDisconnected, Kind::kResumed}));
+  EXPECT_EQ(notices_[0].server, b_.address());
+  EXPECT_EQ(notices_[0].delay, absl::ZeroDuration());
+  EXPECT_EQ(notices_[1].server, b_.address());
+  EXPECT_EQ(moves_, std::vector<std::string>{server_.address() + ">" + b_.address()});
+  EXPECT_EQ(client.address(), b_.address());
+}
+
+TEST_F(FailoverSubscribeTest, OtherEndsStayOnTheServer) {
+  service().subscribe_script = {
+      Call{{Events({Fact(1)})}, grpc::Status(grpc::StatusCode::ABORTED, "try again")},
+      Call{{Events({Fact(2)})}, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad filter")}};
+  Client client = TwoServers({server_.address(), b_.address()});
+  EXPECT_EQ(RunOn(client, FromSequence(0)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Sequences(), (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(b_.service().subscribe_requests().empty());
+  EXPECT_TRUE(moves_.empty());
+  EXPECT_EQ(sleeps_.size(), 1u);  // ABORTED: the backoff, same server.
+}
+
+TEST_F(FailoverSubscribeTest, DeadServersBackOffOncePerRound) {
+  resume_.backoff.max_attempts = 2;
+  // A refused connection gives a server up at once, not after
+  // connect_timeout (which would spend the 60 s call deadline in 2 waits).
+  resume_.connect_timeout = absl::Seconds(30);
+  // Nothing listens on port 1; the fake B is shut down with its object.
+  std::string dead_b;
+  {
+    FakeServer gone;
+    dead_b = gone.address();
+  }
+  Client client = TwoServers({"127.0.0.1:1", dead_b});
+  EXPECT_EQ(RunOn(client, FromSequence(0)).code(), absl::StatusCode::kUnavailable);
+  // Rounds A,B | A,B | A,B: a pause after each of the first two.
+  EXPECT_EQ(sleeps_.size(), 2u);
+  int immediate = 0;
+  for (const ResumeNotice& n : notices_) {
+    if (n.kind == Kind::kDisconnected && n.delay == absl::ZeroDuration()) ++immediate;
+  }
+  EXPECT_EQ(immediate, 3);
+  EXPECT_EQ(moves_.size(), 6u);
 }
 
 }  // namespace

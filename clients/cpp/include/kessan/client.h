@@ -10,9 +10,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "kessan/backoff.h"
 #include "kessan/resume.h"
@@ -25,10 +27,22 @@ inline constexpr char kDefaultServerAddress[] = "127.0.0.1:50051";
 
 // ClientOptions
 //
-// How a Client reaches its server: plaintext unless tls_ca_file is set.
+// How a Client reaches its server(s): plaintext unless tls_ca_file is set.
+// The TLS and token settings apply to every server.
 struct ClientOptions {
-  // "host:port" or any gRPC target URI ("unix:/run/kessan.sock").
+  // "host:port" or any gRPC target URI ("unix:/run/kessan.sock"). Used
+  // when `servers` is empty.
   std::string address = kDefaultServerAddress;
+  // Replicas of one feed, in the order they are tried (see Client). Non-
+  // empty: replaces `address`. An empty entry makes every call fail with
+  // INVALID_ARGUMENT.
+  std::vector<std::string> servers;
+  // Called when the client moves from server `from` to server `to` because
+  // a call to `from` failed with `status`; on the thread of that call. May
+  // be empty.
+  std::function<void(const std::string& from, const std::string& to,
+                     const absl::Status& status)>
+      on_failover;
   // Largest response the client accepts, in bytes; a snapshot of a large
   // data set can exceed gRPC's default of 4 MiB. Negative: no limit.
   int max_receive_message_bytes = 64 << 20;
@@ -73,6 +87,13 @@ struct PublishRetryOptions {
 // of it is recognised by the server and applied once.
 void AssignBatchIdentity(v1::PublishRequest& request);
 
+// ParseServerList()
+//
+// Splits "a:1,b:2" into its servers, spaces around each trimmed.
+// INVALID_ARGUMENT for an empty list or an empty server ("a:1,,b:2").
+absl::StatusOr<std::vector<std::string>> ParseServerList(
+    absl::string_view list);
+
 // CallOptions
 //
 // Per-call settings.
@@ -85,9 +106,19 @@ struct CallOptions {
 
 // Client
 //
-// A connection to one FeedService. The channel connects lazily, on the first
-// call; a server that cannot be reached makes that call fail with
+// A connection to a FeedService, on one server or on several replicas of
+// the same feed (ClientOptions::servers). Channels connect lazily, on the
+// first call; a server that cannot be reached makes that call fail with
 // UNAVAILABLE.
+//
+// Failover: every call goes to the current server (the first at the
+// start). Only UNAVAILABLE (unreachable, connection lost, shutting down)
+// moves the client to the next server, round robin; other errors
+// (INVALID_ARGUMENT, PERMISSION_DENIED, ...) are the server's answer and
+// stay. GetSnapshot() tries each server once; SubscribeResuming() and
+// PublishWithRetry() go on to the next server at once and back off between
+// full rounds; Publish() and Subscribe() are not retried (the next call
+// goes to the next server).
 //
 // Thread-safe: one Client may serve concurrent calls from several threads.
 // Subscribe blocks its calling thread until the stream ends.
@@ -113,8 +144,10 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // The address this client connects to.
+  // The server in use: the first until a failover.
   const std::string& address() const;
+  // Every server, in order (one for a single `address`).
+  const std::vector<std::string>& servers() const;
 
   // Publishes a batch; the server applies all of it or none. Returns the
   // sequences assigned, once the batch is durable.
@@ -156,6 +189,11 @@ class Client {
   // retryable one after `resume.backoff.max_attempts` attempts without
   // progress. `call.timeout` bounds the whole subscription, reconnects
   // included.
+  //
+  // With several servers, a stream that ends with UNAVAILABLE or stalls
+  // moves to the next server at once and resumes there from the same
+  // sequence (replicas share the journal's sequences); after a full round
+  // of failed servers the backoff applies, one attempt per round.
   absl::Status SubscribeResuming(const v1::SubscribeRequest& request,
                                  EventCallback on_event,
                                  const ResumeOptions& resume = {},
@@ -167,6 +205,9 @@ class Client {
   // was applied returns the original sequences with duplicate = true. Other
   // errors (INVALID_ARGUMENT, ALREADY_EXISTS for a key reused with other
   // items) return at once. `call.timeout` bounds all attempts together.
+  // With several servers, UNAVAILABLE sends the same batch (same
+  // publisher_id and batch_key) to the next server at once; the backoff
+  // applies after each full round.
   absl::StatusOr<v1::PublishResponse> PublishWithRetry(
       v1::PublishRequest request, const PublishRetryOptions& retry = {},
       const CallOptions& call = {});

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,6 +47,9 @@ struct ResumeNotice {
   bool restart_snapshot = false;
   // kResync: the server's Resync.
   v1::Resync resync;
+  // kDisconnected: the server the next attempt goes to (another one after
+  // a failover); kResumed, kResync: the server of the stream.
+  std::string server;
 };
 
 // ResumeOptions
@@ -53,7 +57,7 @@ struct ResumeNotice {
 // How Client::SubscribeResuming() reconnects.
 struct ResumeOptions {
   // Delays between attempts, and how many attempts without progress are
-  // allowed (an attempt makes progress when its stream delivers an event to
+  // allowed (with several servers, an attempt is a round over all of them) (an attempt makes progress when its stream delivers an event to
   // the caller, a heartbeat included; dropped duplicates do not count).
   BackoffOptions backoff;
   // The heartbeat interval asked for when the request leaves it 0. A stream

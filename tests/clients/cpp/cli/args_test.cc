@@ -30,6 +30,7 @@ TEST(ParseArgsTest, SubscribeDefaults) {
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->command, Command::kSubscribe);
   EXPECT_EQ(args->server, "127.0.0.1:50051");
+  EXPECT_EQ(args->servers, std::vector<std::string>{"127.0.0.1:50051"});
   EXPECT_EQ(args->start, v1::START_MODE_SNAPSHOT_THEN_LIVE);
   EXPECT_EQ(args->limit, 0u);
   EXPECT_EQ(args->timeout, absl::InfiniteDuration());
@@ -58,6 +59,14 @@ TEST(ParseArgsTest, SubscribeWithEverything) {
   EXPECT_EQ(args->filter.event_kinds(2), v1::EVENT_KIND_GUIDANCE);
   EXPECT_EQ(args->limit, 3u);
   EXPECT_EQ(args->timeout, absl::Milliseconds(1500));
+}
+
+TEST(ParseArgsTest, ServerListInOrder) {
+  absl::StatusOr<Args> args =
+      ParseArgs({"snapshot", "--server", "127.0.0.1:1, 127.0.0.1:2"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->servers,
+            (std::vector<std::string>{"127.0.0.1:1", "127.0.0.1:2"}));
 }
 
 TEST(ParseArgsTest, FromZeroReplaysEverything) {
@@ -99,6 +108,7 @@ TEST(ParseArgsTest, Publish) {
   EXPECT_EQ(args->command, Command::kPublish);
   EXPECT_EQ(args->file, "data/iij.txtpb");
   EXPECT_EQ(args->server, "h:1");
+  EXPECT_EQ(args->servers, std::vector<std::string>{"h:1"});
 }
 
 TEST(ParseArgsTest, DoubleDashEndsFlags) {
@@ -140,6 +150,8 @@ TEST(ParseArgsTest, UsageErrors) {
   ExpectUsageError({"publish", "a", "--issuer", "IIJ"},
                    "--issuer does not apply to publish");
   ExpectUsageError({"subscribe", "--server="}, "--server is empty");
+  ExpectUsageError({"subscribe", "--server", "a:1,,b:2"}, "empty server");
+  ExpectUsageError({"snapshot", "--server", "a:1, "}, "empty server");
   ExpectUsageError({"subscribe", "--heartbeat-ms", "50"}, "100..60000");
   ExpectUsageError({"subscribe", "--heartbeat-ms", "60001"}, "100..60000");
   ExpectUsageError({"subscribe", "--policy", "drop"}, "--policy \"drop\"");

@@ -118,7 +118,7 @@ TEST_F(CommandsTest, SubscribeReconnectsAndSaysSoOnStderr) {
       << notes[0];
   EXPECT_TRUE(absl::EndsWith(notes[0], "resuming after sequence 7"))
       << notes[0];
-  EXPECT_EQ(notes[1], "kessan: reconnected (attempt 1)");
+  EXPECT_EQ(notes[1], "kessan: reconnected to " + server_.address() + " (attempt 1)");
   std::vector<v1::SubscribeRequest> requests = service().subscribe_requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].heartbeat_interval_ms(), 250u);
