@@ -34,7 +34,9 @@ bool IsRetryableSubscribeEnd(const absl::Status& status) {
 }
 
 ResumeTracker::ResumeTracker(v1::SubscribeRequest request)
-    : request_(std::move(request)), every_event_(IsEmpty(request_.filter())) {
+    : request_(std::move(request)),
+      every_event_(IsEmpty(request_.filter())),
+      incarnation_(request_.incarnation()) {
   if (request_.start() == v1::START_MODE_FROM_SEQUENCE) {
     SetPosition(request_.from_sequence());
   }
@@ -52,6 +54,9 @@ absl::StatusOr<ResumeTracker::Verdict> ResumeTracker::Accept(
       snapshot_pending_ = true;  // Its snapshot follows.
       return Verdict::kDeliver;
     case v1::FeedEvent::kSnapshotBegin:
+      if (!event.snapshot_begin().incarnation().empty()) {
+        incarnation_ = event.snapshot_begin().incarnation();
+      }
       in_snapshot_ = true;
       snapshot_pending_ = true;
       return Verdict::kDeliver;
@@ -65,6 +70,9 @@ absl::StatusOr<ResumeTracker::Verdict> ResumeTracker::Accept(
       jump_allowed_ = true;
       return Verdict::kDeliver;
     case v1::FeedEvent::kHeartbeat:
+      if (!event.heartbeat().incarnation().empty()) {
+        incarnation_ = event.heartbeat().incarnation();
+      }
       jump_allowed_ = false;
       return Verdict::kDeliver;
     default:
@@ -102,6 +110,7 @@ v1::SubscribeRequest ResumeTracker::NextRequest() const {
   } else if (position_known_) {
     next.set_start(v1::START_MODE_FROM_SEQUENCE);
     next.set_from_sequence(position_);
+    next.set_incarnation(incarnation_);
   }
   return next;
 }

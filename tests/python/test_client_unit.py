@@ -523,6 +523,21 @@ class TrackerTest(unittest.TestCase):
         self.assertEqual(t.position, 6)
         self.assertEqual(t.next_request().from_sequence, 6)
 
+    def test_a_resume_gives_back_the_incarnation_it_was_told(self):
+        t = self.tracker(start=feed_pb2.START_MODE_SNAPSHOT_THEN_LIVE, at=0)
+        t.accept(feed_pb2.FeedEvent(snapshot_begin=feed_pb2.SnapshotBegin(
+            sequence=4, incarnation="sqlite-00000000000000aa")))
+        t.accept(feed_pb2.FeedEvent(snapshot_end=feed_pb2.SnapshotEnd(sequence=4)))
+        self.assertTrue(t.accept(_ev(5)))
+        request = t.next_request()
+        self.assertEqual(request.start, feed_pb2.START_MODE_FROM_SEQUENCE)
+        self.assertEqual(request.from_sequence, 5)
+        self.assertEqual(request.incarnation, "sqlite-00000000000000aa")
+        t.accept(feed_pb2.FeedEvent(heartbeat=feed_pb2.Heartbeat(
+            last_sequence=5, incarnation="nats-KESSAN-00000000000000bb")))
+        self.assertEqual(t.next_request().incarnation,
+                         "nats-KESSAN-00000000000000bb")
+
     def test_with_a_filter_jumps_are_other_events(self):
         t = self.tracker(concepts=["revenue"])
         self.assertTrue(t.accept(_ev(9)))

@@ -151,6 +151,10 @@ class Tracker:
         self.snapshot_pending = False
         self.jump_allowed = False
         self.duplicates = 0
+        # The journal's, from the last SnapshotBegin or Heartbeat: a resume
+        # gives it back, so another journal's server resyncs instead of
+        # sending events under numbers already seen.
+        self.incarnation = request.incarnation
         if request.start == feed_pb2.START_MODE_FROM_SEQUENCE:
             self.position = request.from_sequence
 
@@ -161,6 +165,8 @@ class Tracker:
             self.snapshot_pending = True
             return True
         if body == "snapshot_begin":
+            if event.snapshot_begin.incarnation:
+                self.incarnation = event.snapshot_begin.incarnation
             self.in_snapshot = self.snapshot_pending = True
             return True
         if body == "snapshot_end":
@@ -172,6 +178,8 @@ class Tracker:
             self.jump_allowed = True
             return True
         if body == "heartbeat":
+            if event.heartbeat.incarnation:
+                self.incarnation = event.heartbeat.incarnation
             self.jump_allowed = False
             return True
         if event.sequence == 0 or self.in_snapshot:
@@ -206,6 +214,7 @@ class Tracker:
         elif self.position is not None:
             request.start = feed_pb2.START_MODE_FROM_SEQUENCE
             request.from_sequence = self.position
+            request.incarnation = self.incarnation
         return request
 
 

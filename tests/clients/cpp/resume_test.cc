@@ -49,6 +49,25 @@ TEST(ResumeTrackerTest, FromSequenceStartsAtThatSequence) {
   EXPECT_EQ(next.heartbeat_interval_ms(), 1000u);
 }
 
+TEST(ResumeTrackerTest, AResumeGivesBackTheIncarnationItWasTold) {
+  v1::SubscribeRequest request;
+  request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
+  ResumeTracker tracker(request);
+  v1::FeedEvent begin = Control("begin", 4);
+  begin.mutable_snapshot_begin()->set_incarnation("sqlite-00000000000000aa");
+  Accept(tracker, begin);
+  Accept(tracker, Control("end", 4));
+  EXPECT_EQ(Accept(tracker, FactEvent(5, "IIJ", "r")), Verdict::kDeliver);
+  v1::SubscribeRequest next = tracker.NextRequest();
+  EXPECT_EQ(next.start(), v1::START_MODE_FROM_SEQUENCE);
+  EXPECT_EQ(next.from_sequence(), 5u);
+  EXPECT_EQ(next.incarnation(), "sqlite-00000000000000aa");
+  v1::FeedEvent beat = Control("heartbeat", 5);
+  beat.mutable_heartbeat()->set_incarnation("nats-KESSAN-00000000000000bb");
+  Accept(tracker, beat);
+  EXPECT_EQ(tracker.NextRequest().incarnation(), "nats-KESSAN-00000000000000bb");
+}
+
 TEST(ResumeTrackerTest, DuplicatesAreNotDelivered) {
   ResumeTracker tracker(From(5));
   EXPECT_EQ(Accept(tracker, FactEvent(6, "IIJ", "r")), Verdict::kDeliver);

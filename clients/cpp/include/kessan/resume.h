@@ -121,8 +121,10 @@ class ResumeTracker {
   void SetPosition(uint64_t sequence);
 
   // The request of the next attempt: the caller's request while nothing
-  // was learnt, FROM_SEQUENCE the position once it is known, and a new
-  // snapshot when the stream ended inside one.
+  // was learnt, FROM_SEQUENCE the position once it is known (with the
+  // journal's incarnation, so another journal's server resyncs instead of
+  // sending events under numbers already seen), and a new snapshot when the
+  // stream ended inside one.
   v1::SubscribeRequest NextRequest() const;
 
   // Call when a stream ended: leaves the snapshot state.
@@ -135,6 +137,9 @@ class ResumeTracker {
   bool snapshot_pending() const { return snapshot_pending_; }
   // Duplicates dropped so far.
   uint64_t duplicates() const { return duplicates_; }
+  // The journal's incarnation, from the last SnapshotBegin or Heartbeat
+  // (or the caller's request); empty before one.
+  const std::string& incarnation() const { return incarnation_; }
 
  private:
   const v1::SubscribeRequest request_;
@@ -147,6 +152,7 @@ class ResumeTracker {
   bool snapshot_pending_ = false;
   bool jump_allowed_ = false;
   uint64_t duplicates_ = 0;
+  std::string incarnation_;
 };
 
 }  // namespace kessan
