@@ -241,9 +241,9 @@ constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
 // Groups staged or journaling at once.
 constexpr uint64_t kPipelineDepth = 2;
 constexpr size_t kMaxSharedWakeEvents = 64;
-// A group that other replicas' appends keep getting ahead of fails with
-// ABORTED after this many stagings.
-constexpr int kMaxRestages = 16;
+// A group that other replicas' appends keep getting ahead of is staged
+// again for this long, then fails with ABORTED.
+constexpr absl::Duration kRestageFor = absl::Seconds(30);
 constexpr absl::Duration kRestageCatchUp = absl::Seconds(30);
 constexpr absl::Duration kResumeCatchUp = absl::Seconds(5);
 
@@ -374,9 +374,10 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     queue_mu_.Await(absl::Condition(&earlier_done));
   }
   std::vector<std::shared_ptr<Subscription>> to_wake;
-  for (int restages = 0;; ++restages) {
+  const absl::Time restage_until = absl::Now() + kRestageFor;
+  while (true) {
     bool restage = false;
-    to_wake = CommitGroup(group, restages < kMaxRestages ? &restage : nullptr);
+    to_wake = CommitGroup(group, absl::Now() < restage_until ? &restage : nullptr);
     if (!restage) break;
     // Another replica appended first: apply what it did, then stage again.
     absl::Status caught = log_->CatchUp(kRestageCatchUp);
@@ -586,8 +587,9 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
   }
   if (absl::IsAborted(committed)) {
     committed = absl::AbortedError(absl::StrCat(
-        "other replicas' appends got ahead of this batch ", kMaxRestages,
-        " times; nothing of it was journaled: publish it again (", committed.message(), ")"));
+        "other replicas' appends kept getting ahead of this batch for ",
+        absl::FormatDuration(kRestageFor), "; nothing of it was journaled: publish it again (",
+        committed.message(), ")"));
   }
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> to_wake;

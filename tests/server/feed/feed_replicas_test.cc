@@ -281,5 +281,39 @@ TEST_F(FeedReplicasTest, ALateReplicaStartsFromTheStreamAndPublishesAfterIt) {
   EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(c));
 }
 
+// Every replica of a stream has its incarnation; a resume on another
+// replica right after a publish gets exactly the rest (the replica catches
+// up first), and one beyond anything the stream holds is UNAVAILABLE.
+TEST_F(FeedReplicasTest, AResumeOnAnotherReplicaGetsExactlyTheRest) {
+  Feed* a = Replica("a.db");
+  Feed* b = Replica("b.db");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(a->incarnation(), b->incarnation());
+  EXPECT_THAT(a->incarnation(), ::testing::StartsWith("nats-KESSAN-"));
+  MustPublish(a, test::Batch({Item(Iij())}));
+  v1::PublishResponse last = MustPublish(
+      a, test::Batch({Item(MakeSegment("IIJ", "network")), Item(MakeSegment("IIJ", "systems"))}));
+  ASSERT_EQ(last.sequences_size(), 2);
+  v1::SubscribeRequest resume;
+  resume.set_start(v1::START_MODE_FROM_SEQUENCE);
+  resume.set_from_sequence(2);
+  resume.set_incarnation(a->incarnation());
+  absl::StatusOr<std::shared_ptr<Subscription>> s = b->Subscribe(resume);
+  ASSERT_TRUE(s.ok()) << s.status();
+  Follower follower;
+  follower.subscription = *s;
+  follower.subscription->SetWaker(follower.waker);
+  ASSERT_TRUE(follower.TakeUpTo(3));
+  ASSERT_EQ(follower.events.size(), 1u);
+  EXPECT_EQ(follower.events[0]->sequence(), 3u);
+  b->Unsubscribe(s->get());
+
+  resume.set_from_sequence(50);
+  EXPECT_THAT(b->Subscribe(resume).status(),
+              test::StatusIs(absl::StatusCode::kUnavailable,
+                             ::testing::HasSubstr("resume on another replica")));
+}
+
 }  // namespace
 }  // namespace kessan

@@ -85,7 +85,8 @@ TEST(JournalRowsTest, KeysAloneSkipTheEvents) {
   RowBuilder row;
   row.Add(3, 1, "a", FactEvent(3)->frame());
   row.Add(4, 2, "b", FactEvent(4)->frame());
-  RowReader reader(3, 4, row.keys(), "", row.crcs());
+  const std::string crcs = row.crcs();  // the reader keeps a view of it
+  RowReader reader(3, 4, row.keys(), "", crcs);
   JournalRecord r;
   std::vector<uint64_t> sequences;
   while (*reader.NextKey(&r)) sequences.push_back(r.sequence);
