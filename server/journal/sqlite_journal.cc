@@ -512,6 +512,18 @@ void SqliteJournal::CheckpointLoop() {
   }
 }
 
+bool SqliteJournal::AwaitCheckpointer(absl::Duration timeout) {
+  absl::MutexLock lock(&checkpoint_mu_);
+  return checkpoint_mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](SqliteJournal* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->checkpoint_mu_) {
+            return l->checkpoint_phase_ != CheckpointPhase::kDue &&
+                   l->checkpoint_phase_ != CheckpointPhase::kCopying;
+          },
+          this),
+      timeout);
+}
+
 SqliteJournal::~SqliteJournal() {
   if (checkpoint_thread_.joinable()) {
     {

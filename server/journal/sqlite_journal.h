@@ -60,6 +60,10 @@ class SqliteJournal final : public Journal {
       const std::string& publisher_id, const std::string& batch_key) override;
   absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override;
 
+  // Waits, at most `timeout`, until the checkpointer has no copy due or
+  // under way; true if so. Lets a test bound the WAL without timing it.
+  bool AwaitCheckpointer(absl::Duration timeout);
+
  private:
   SqliteJournal() = default;
   // Open, `path` absolute; its errors without the path.
