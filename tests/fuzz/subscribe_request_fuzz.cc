@@ -40,8 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<kessan::v1::Filter> valid = kessan::ValidateFilter(request.filter(), catalog);
   if (!valid.ok()) std::abort();
   const kessan::EventFilter filter(*valid);
-  const bool resume = request.start() == kessan::v1::START_MODE_FROM_SEQUENCE;
+  // A resume from another incarnation's sequences starts over: a resync,
+  // then a snapshot.
+  const bool from_sequence = request.start() == kessan::v1::START_MODE_FROM_SEQUENCE;
+  const bool resync = from_sequence && !request.incarnation().empty() &&
+                      request.incarnation() != feed.incarnation();
+  const bool resume = from_sequence && !resync;
   uint64_t last = resume ? request.from_sequence() : 0;
+  bool first = true;
   for (int idle = 0;;) {
     if (!(*subscription)->AwaitReads(absl::Seconds(30))) std::abort();
     std::vector<kessan::EventPtr> taken = (*subscription)->Take(256, 1 << 20);
@@ -51,6 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     for (const kessan::EventPtr& e : taken) {
+      if (first && resync && !e->event().has_resync()) std::abort();
+      first = false;
       const uint64_t sequence = e->event().sequence();
       if (sequence == 0) continue;  // snapshot marks, heartbeats
       if (sequence > head) std::abort();
