@@ -4,9 +4,12 @@
 //   kessan-bench --mode tput -S 16 --size 200 --duration 4
 //   kessan-bench --mode lat -S 256 --size 200 --rate 1000 --duration 4
 //   kessan-bench --mode publish | replay | idle -S 10000 | scenario
+//   kessan-bench --journal nats [--replicas 2] ...   (cluster mode)
 //
 // Starts its own kessand on 127.0.0.1 (port 0) with a scratch data dir
-// (or uses --server), forks subscriber workers before any gRPC state exists,
+// (or uses --server); with --journal nats, first a 3-node nats-server
+// cluster with JetStream, the journal a stream of 3 replicas on it, and with
+// --replicas 2 a second kessand on the same stream for the subscribers, forks subscriber workers before any gRPC state exists,
 // publishes real kessan.v1 facts padded to --size, and prints one JSON object.
 // Exits non-zero on gaps, failed streams or publishes, or nothing delivered.
 #include <grpcpp/grpcpp.h>
@@ -28,6 +31,7 @@
 #include "bench_util.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
+#include "nats_servers.h"
 #include "publisher.h"
 #include "server_process.h"
 #include "shared_state.h"
@@ -38,6 +42,9 @@
 #endif
 #ifndef KESSAN_DATASET_FILE
 #define KESSAN_DATASET_FILE ""
+#endif
+#ifndef KESSAN_NATS_SERVER
+#define KESSAN_NATS_SERVER "nats-server"
 #endif
 #ifndef KESSAN_BENCH_SCRATCH
 #define KESSAN_BENCH_SCRATCH "/tmp"
@@ -63,6 +70,14 @@ ABSL_FLAG(std::string, scratch, KESSAN_BENCH_SCRATCH, "parent of the scratch dat
 ABSL_FLAG(std::string, seed, KESSAN_DATASET_FILE, "scenario: data set to seed kessand with");
 ABSL_FLAG(std::string, label, "-", "free text copied into the JSON (e.g. a repetition)");
 ABSL_FLAG(int, timeout, 120, "seconds after which everything gives up");
+ABSL_FLAG(std::string, journal, "sqlite",
+          "sqlite (kessand's default) | nats: a --nats_nodes nats-server cluster with "
+          "JetStream on 127.0.0.1 (stores in the scratch dir), kessand --journal nats on it");
+ABSL_FLAG(int, replicas, 1,
+          "with --journal nats: kessand replicas on the stream (1 or 2); with 2, the "
+          "subscribers are on the second while the publisher is on the first");
+ABSL_FLAG(int, nats_nodes, 3, "with --journal nats: nats-server nodes (and stream replicas)");
+ABSL_FLAG(std::string, nats_server, KESSAN_NATS_SERVER, "with --journal nats: nats-server to start");
 
 namespace kessan::bench {
 namespace {
@@ -79,6 +94,8 @@ struct Config {
   int workers = 0;
   int timeout_s = 120;
   std::string label;
+  bool nats = false;  // --journal nats
+  int replicas = 1;
 };
 
 std::shared_ptr<grpc::Channel> PublisherChannel(const std::string& target) {
@@ -126,6 +143,28 @@ int Calibrate(v1::FeedService::Stub& stub, int size) {
   // The probes have 1-byte sequences; a run's sequence and
   // supersedes_sequence reach 3 bytes each: aim those 4 bytes lower.
   return pad > 4 ? pad - 4 : pad;
+}
+
+// Polls `target`'s GetSnapshot until its state is at `sequence` (a replica
+// following another one's appends); false at the deadline.
+bool WaitForSequence(const std::string& target, uint64_t sequence, uint64_t deadline) {
+  auto stub = v1::FeedService::NewStub(PublisherChannel(target));
+  uint64_t seen = 0;
+  while (NowNs() < deadline) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetSnapshotRequest request;
+    v1::GetSnapshotResponse response;
+    if (stub->GetSnapshot(&context, request, &response).ok()) {
+      seen = response.sequence();
+      if (seen >= sequence) return true;
+    }
+    usleep(2000);
+  }
+  std::fprintf(stderr, "kessan-bench: the second replica stayed at sequence %llu, not %llu\n",
+               static_cast<unsigned long long>(seen), static_cast<unsigned long long>(sequence));
+  return false;
 }
 
 struct Totals {
@@ -332,21 +371,45 @@ int Main(const Config& c) {
     kids.push_back(p);
   }
 
-  ServerProcess process;
+  // Declared first: destroyed last, after the kessand replicas.
+  NatsServers nats;
+  ServerProcess process, process2;
   int srv_pid = absl::GetFlag(FLAGS_server_pid);
+  int srv2_pid = 0;
   std::string target = server;
+  std::string sub_target = server;
   if (server.empty()) {
     std::vector<std::string> args = {"--plugin_dir", "none"};
     if (c.mode == "scenario") args = {"--seed", absl::GetFlag(FLAGS_seed)};
-    if (!process.Start(absl::GetFlag(FLAGS_kessand), absl::GetFlag(FLAGS_scratch), args, 30)) {
+    const std::string kessand = absl::GetFlag(FLAGS_kessand), scratch = absl::GetFlag(FLAGS_scratch);
+    auto fail = [&] {
       sh->abort = 1;
       for (pid_t k : kids) waitpid(k, nullptr, 0);
       return 1;
+    };
+    if (c.nats) {
+      const int nodes = absl::GetFlag(FLAGS_nats_nodes);
+      if (!nats.Start(absl::GetFlag(FLAGS_nats_server), scratch, nodes, 30)) return fail();
+      args.insert(args.end(), {"--journal", "nats", "--nats_url", nats.url(), "--nats_stream", "KESSAN",
+                               "--nats_replicas", std::to_string(nodes)});
     }
+    if (!process.Start(kessand, scratch, args, 30)) return fail();
     srv_pid = process.pid();
     target = "127.0.0.1:" + std::to_string(process.port());
+    sub_target = target;
+    if (c.replicas > 1) {
+      if (!process2.Start(kessand, scratch, args, 30)) return fail();
+      srv2_pid = process2.pid();
+      sub_target = "127.0.0.1:" + std::to_string(process2.port());
+    }
   }
-  sh->port = std::stoi(target.substr(target.rfind(':') + 1));
+  sh->port = std::stoi(sub_target.substr(sub_target.rfind(':') + 1));
+  const std::vector<pid_t> nats_pids = nats.pids();
+  auto nats_cpu = [&] {
+    double s = 0;
+    for (pid_t p : nats_pids) s += p > 0 ? ReadProc(p).cpu_s : 0;
+    return s;
+  };
   if (c.mode == "scenario") return RunScenario(c, target, srv_pid, deadline);
 
   auto channel = PublisherChannel(target);
@@ -376,6 +439,10 @@ int Main(const Config& c) {
                              FillFact(r.add_items(), 0, NowNs(), pad);
                              return r;
                            }()).sequences(0));
+  if (srv2_pid > 0 && !WaitForSequence(sub_target, head, deadline)) {
+    ReapWorkers(sh, kids, NowNs());
+    return 1;
+  }
   ProcSample idle0 = ReadProc(srv_pid);
   if (c.mode == "replay") {
     sh->from_sequence = 0;
@@ -398,7 +465,9 @@ int Main(const Config& c) {
     ReapWorkers(sh, kids, NowNs() + 5000000000ull);
     Totals t = Collect(sh, c.workers);
     double per = c.subs ? (idle1.rss_kb - idle0.rss_kb) * 1024.0 / c.subs : 0;
-    std::printf("{\"system\": \"kessan\", \"mode\": \"idle\", \"label\": \"%s\", \"S\": %d, \"workers\": %d, "
+    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ", c.nats ? "nats" : "sqlite",
+                c.replicas);
+    std::printf("\"mode\": \"idle\", \"label\": \"%s\", \"S\": %d, \"workers\": %d, "
                 "\"streams_per_channel\": %d, \"fd_limit\": %ld, \"srv_rss_before_kb\": %ld, "
                 "\"srv_rss_after_kb\": %ld, \"srv_bytes_per_idle_subscriber\": %.0f, \"srv_rss_kb\": %ld, "
                 "\"srv_threads\": %ld, \"srv_idle_cpu_pct\": %.1f, \"gaps\": %llu, \"errors\": %llu}\n",
@@ -415,7 +484,9 @@ int Main(const Config& c) {
     uint64_t start = sh->workers[0].first_start_ns.load();
     double el = t.last_recv > start ? (t.last_recv - start) / 1e9 : 0;
     ProcSample srv = ReadProc(srv_pid);
-    std::printf("{\"system\": \"kessan\", \"mode\": \"replay\", \"label\": \"%s\", \"size\": %d, "
+    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ", c.nats ? "nats" : "sqlite",
+                c.replicas);
+    std::printf("\"mode\": \"replay\", \"label\": \"%s\", \"size\": %d, "
                 "\"event_bytes\": %llu, \"journal_events\": %llu, \"replayed\": %llu, \"elapsed_s\": %.3f, "
                 "\"replay_per_s\": %.0f, \"publish_per_s\": %.0f, \"srv_rss_kb\": %ld, \"sub_cpu_s\": %.2f, "
                 "\"srv_cpu_s\": %.2f, \"srv_cpu_us_per_event\": %.3f, \"gaps\": %llu, \"errors\": %llu}\n",
@@ -434,6 +505,8 @@ int Main(const Config& c) {
   // tput, lat, publish.
   usleep(200000);
   ProcSample srv0 = ReadProc(srv_pid);
+  ProcSample srv2_0 = srv2_pid > 0 ? ReadProc(srv2_pid) : ProcSample{};
+  const double nats_cpu0 = nats_cpu();
   double pub_cpu0 = SelfCpuSeconds();
   uint64_t t0 = NowNs();
   uint64_t acked0 = pub.acked_events(), sent0 = pub.sent_events(), rpcs0 = pub.rpcs();
@@ -446,6 +519,8 @@ int Main(const Config& c) {
   while (sh->workers_done.load() < c.workers && NowNs() < deadline) usleep(500);
   uint64_t t_end = NowNs();
   ProcSample srv1 = ReadProc(srv_pid);
+  ProcSample srv2_1 = srv2_pid > 0 ? ReadProc(srv2_pid) : ProcSample{};
+  const double nats_cpu_s = nats_cpu() - nats_cpu0;
   double pub_cpu = SelfCpuSeconds() - pub_cpu0;
   ReapWorkers(sh, kids, deadline);
   Totals t = Collect(sh, c.workers);
@@ -455,7 +530,18 @@ int Main(const Config& c) {
   double window = (t_end - t0) / 1e9;
   double srv_cpu_s = srv1.cpu_s - srv0.cpu_s;
   uint64_t acked = pub.acked_events() - acked0;
-  std::printf("{\"system\": \"kessan\", \"mode\": \"%s\", \"label\": \"%s\", \"size\": %d, \"event_bytes\": %llu, "
+  std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ", c.nats ? "nats" : "sqlite",
+              c.replicas);
+  if (c.nats) {
+    std::printf("\"nats_nodes\": %zu, \"nats_cpu_s\": %.3f, \"nats_cpu_us_per_event\": %.3f, ",
+                nats_pids.size(), nats_cpu_s, published ? nats_cpu_s / published * 1e6 : 0.0);
+  }
+  if (srv2_pid > 0) {
+    std::printf("\"srv2_cpu_s\": %.3f, \"srv2_cpu_us_per_delivery\": %.3f, \"srv2_rss_kb\": %ld, ",
+                srv2_1.cpu_s - srv2_0.cpu_s,
+                t.received ? (srv2_1.cpu_s - srv2_0.cpu_s) / t.received * 1e6 : 0.0, srv2_1.hwm_kb);
+  }
+  std::printf("\"mode\": \"%s\", \"label\": \"%s\", \"size\": %d, \"event_bytes\": %llu, "
               "\"S\": %d, \"workers\": %d, \"streams_per_channel\": %d, \"rate\": %.0f, \"batch\": %d, "
               "\"pub_inflight\": %d, \"window\": %d, \"published\": %llu, \"acked\": %llu, \"publish_rpcs\": %llu, "
               "\"achieved_pub_rate\": %.0f, \"acked_per_s\": %.0f, \"elapsed_s\": %.3f, \"delivered\": %llu, "
@@ -506,6 +592,19 @@ int main(int argc, char** argv) {
   c.window = absl::GetFlag(FLAGS_window);
   c.timeout_s = absl::GetFlag(FLAGS_timeout);
   c.label = absl::GetFlag(FLAGS_label);
+  const std::string journal = absl::GetFlag(FLAGS_journal);
+  if (journal != "sqlite" && journal != "nats") {
+    std::fprintf(stderr, "kessan-bench: unknown --journal %s (sqlite | nats)\n", journal.c_str());
+    return 2;
+  }
+  c.nats = journal == "nats";
+  c.replicas = absl::GetFlag(FLAGS_replicas);
+  if (c.replicas < 1 || c.replicas > 2 || (c.replicas == 2 && !c.nats) ||
+      (c.nats && !absl::GetFlag(FLAGS_server).empty())) {
+    std::fprintf(stderr, "kessan-bench: --replicas 2 needs --journal nats; --journal nats starts its "
+                         "own servers (no --server)\n");
+    return 2;
+  }
   c.batch = absl::GetFlag(FLAGS_batch);
   if (c.batch <= 0) c.batch = c.mode == "tput" ? std::max(1, c.window / 2) : 1000;
   c.batch = std::min(c.batch, 1000);
