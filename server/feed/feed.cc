@@ -394,6 +394,14 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
   // to a full message, and under that load a second waker costs more than
   // it saves (tests/bench/README.md).
   wake_pool_.WakeAll(to_wake, /*share=*/group.events.size() <= kMaxSharedWakeEvents);
+  // A duplicate of a batch another replica journaled is answered once this
+  // replica has applied it: its snapshots and streams show what it answered.
+  if (log_->shared() && me.result.ok() && me.result->duplicate() &&
+      me.result->sequences_size() > 0 &&
+      me.result->sequences(me.result->sequences_size() - 1) > last_sequence()) {
+    absl::Status caught = log_->CatchUp(kRestageCatchUp);
+    if (!caught.ok()) spdlog::warn("catching up after a duplicate: {}", caught.ToString());
+  }
   return std::move(me.result);
 }
 

@@ -253,7 +253,8 @@ TEST_F(FeedReplicasTest, ARetryOnAnotherReplicaAppliesOnce) {
   ASSERT_EQ(first.sequences_size(), 1);
   EXPECT_FALSE(first.duplicate());
   // b may not have applied it yet: its stage is then refused by the stream,
-  // and the restage finds the batch.
+  // and the restage finds the batch; or its cache has it and its state not
+  // yet: the answer waits until b has applied it.
   v1::PublishResponse retry = MustPublish(b, request);
   EXPECT_TRUE(retry.duplicate());
   ASSERT_EQ(retry.sequences_size(), 1);
