@@ -141,8 +141,9 @@ TEST_F(ScenarioWatchTest, ManyWatchesShareAFewThreadsAndRunAgainOnAChange) {
   const size_t threads_before = ThreadCount();
   for (int i = 1; i < kWatches; ++i) start();
   for (auto& sink : sinks) ASSERT_EQ(sink->AwaitResults(1), std::optional<uint64_t>(0));
-  // Forty watches, no thread of their own.
-  EXPECT_EQ(ThreadCount(), threads_before);
+  // Forty watches, no thread of their own (a transient one of the plugin
+  // host may have ended meanwhile).
+  EXPECT_LE(ThreadCount(), threads_before);
   EXPECT_EQ(feed_->subscriber_count(), subscribers_before + kWatches);
   const uint64_t revised = RevisePlacement();
   for (auto& sink : sinks) ASSERT_EQ(sink->AwaitResults(2), std::optional<uint64_t>(revised));
