@@ -31,7 +31,7 @@
 #include "bench_util.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
-#include "nats_servers.h"
+#include "testing/nats_cluster.h"
 #include "publisher.h"
 #include "server_process.h"
 #include "shared_state.h"
@@ -372,7 +372,7 @@ int Main(const Config& c) {
   }
 
   // Declared first: destroyed last, after the kessand replicas.
-  NatsServers nats;
+  std::unique_ptr<test::NatsCluster> nats;
   ServerProcess process, process2;
   int srv_pid = absl::GetFlag(FLAGS_server_pid);
   int srv2_pid = 0;
@@ -389,8 +389,14 @@ int Main(const Config& c) {
     };
     if (c.nats) {
       const int nodes = absl::GetFlag(FLAGS_nats_nodes);
-      if (!nats.Start(absl::GetFlag(FLAGS_nats_server), scratch, nodes, 30)) return fail();
-      args.insert(args.end(), {"--journal", "nats", "--nats_url", nats.url(), "--nats_stream", "KESSAN",
+      absl::StatusOr<std::unique_ptr<test::NatsCluster>> started = test::NatsCluster::Start(
+          nodes, absl::Seconds(30), scratch, absl::GetFlag(FLAGS_nats_server));
+      if (!started.ok()) {
+        std::fprintf(stderr, "kessan-bench: nats: %s\n", started.status().ToString().c_str());
+        return fail();
+      }
+      nats = *std::move(started);
+      args.insert(args.end(), {"--journal", "nats", "--nats_url", nats->url(), "--nats_stream", "KESSAN",
                                "--nats_replicas", std::to_string(nodes)});
     }
     if (!process.Start(kessand, scratch, args, 30)) return fail();
@@ -404,7 +410,8 @@ int Main(const Config& c) {
     }
   }
   sh->port = std::stoi(sub_target.substr(sub_target.rfind(':') + 1));
-  const std::vector<pid_t> nats_pids = nats.pids();
+  std::vector<pid_t> nats_pids;
+  for (int i = 0; nats != nullptr && i < nats->size(); ++i) nats_pids.push_back(nats->pid(i));
   auto nats_cpu = [&] {
     double s = 0;
     for (pid_t p : nats_pids) s += p > 0 ? ReadProc(p).cpu_s : 0;

@@ -87,11 +87,14 @@ struct Client {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(int nodes,
-                                                                 absl::Duration wait) {
+absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(int nodes, absl::Duration wait,
+                                                                 const std::string& parent_dir,
+                                                                 const std::string& binary) {
   std::unique_ptr<NatsCluster> cluster(new NatsCluster());
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "kessan-nats-XXXXXX").string();
+  cluster->binary_ = binary.empty() ? KESSAN_NATS_SERVER : binary;
+  const std::filesystem::path parent =
+      parent_dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(parent_dir);
+  std::string tmpl = (parent / "kessan-nats-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
   cluster->dir_ = tmpl;
   for (int i = 0; i < nodes; ++i) {
@@ -135,7 +138,7 @@ std::string NatsCluster::url() const {
 
 absl::Status NatsCluster::Launch(int i) {
   const Node& node = nodes_[i];
-  std::vector<std::string> argv = {KESSAN_NATS_SERVER,
+  std::vector<std::string> argv = {binary_,
                                    "-a", "127.0.0.1",
                                    "-p", absl::StrCat(node.client_port),
                                    "--server_name", node.name,

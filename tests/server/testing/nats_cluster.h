@@ -27,8 +27,11 @@ class NatsCluster {
  public:
   // Starts the servers and waits, at most `wait`, until JetStream is ready
   // (see WaitReady). The error carries the servers' logs.
+  // `parent_dir`: where its directory is made (empty: the temp directory);
+  // `binary`: the nats-server to run (empty: the one CMake found).
   static absl::StatusOr<std::unique_ptr<NatsCluster>> Start(
-      int nodes, absl::Duration wait = absl::Seconds(30));
+      int nodes, absl::Duration wait = absl::Seconds(30), const std::string& parent_dir = "",
+      const std::string& binary = "");
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
@@ -56,6 +59,7 @@ class NatsCluster {
   // from the whole cluster down, where no node alone answers JetStream.
   absl::Status RestartAll(absl::Duration wait = absl::Seconds(30));
   bool running(int i) const { return nodes_[i].pid > 0; }
+  pid_t pid(int i) const { return nodes_[i].pid; }
 
   // The servers' logs, each headed by its file name; the last `max_bytes`
   // of each.
@@ -76,6 +80,7 @@ class NatsCluster {
   absl::Status Probe(int i) const;
 
   std::string dir_;
+  std::string binary_;
   std::vector<Node> nodes_;
 };
 
