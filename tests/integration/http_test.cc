@@ -386,7 +386,9 @@ TEST_F(HttpTest, OpenStreamsTakeNoThread) {
               "included)\n",
               kStreams, threads_before, threads_after, rss_before, rss_after,
               (static_cast<double>(rss_after) - rss_before) / (kStreams - 1));
-  EXPECT_LE(threads_after, threads_before + 1);  // one transient pool thread at most
+  // A pool may start or end a transient thread meanwhile; a thread per
+  // stream would be 499 more.
+  EXPECT_LE(threads_after, threads_before + 4);
   // Every one of them is live.
   v1::PublishResponse p;
   ASSERT_TRUE(Publish(Batch({RevenueItem(2002, 13'100'000'000)}), &p).ok());
