@@ -78,12 +78,12 @@ export function slowConsumerPolicy(policy: PolicyInit): SlowConsumerPolicy {
 }
 
 /** Which revision of each item a snapshot holds. */
-export type ViewInit = "latest" | "first_reported" | "as_of" | RevisionView;
+export type ViewInit = "latest" | "first_reported" | "first" | "as_of" | RevisionView;
 
 /** The PointInTime of (view, asOf); asOf alone means view "as_of". */
 export function pointInTime(view?: ViewInit, asOf?: Date | Timestamp): PointInTime | undefined {
   if (view === undefined && asOf === undefined) return undefined;
-  const v = enumValue(RevisionView, "REVISION_VIEW_", view ?? "as_of", "view");
+  const v = enumValue(RevisionView, "REVISION_VIEW_", view === "first" ? "first_reported" : view ?? "as_of", "view");
   if (asOf !== undefined && v !== RevisionView.AS_OF) throw new RangeError('asOf goes with view "as_of" only');
   if (asOf === undefined && v === RevisionView.AS_OF) throw new RangeError('view "as_of" needs asOf');
   return create(PointInTimeSchema, {
