@@ -55,6 +55,7 @@ grep -q "plugin host: 3 plugin(s) in $lib/kessan/plugins" "$work/app.log" || fai
 grep -q "plugin dilution from $lib/kessan/plugins/dilution.so" "$work/app.log" || fail "embed_app: no dilution"
 # 8,400 shares at JPY 418,200 (the IIJ data set's placement).
 grep -q "dilution gross_proceeds 3512880000 JPY" "$work/app.log" || fail "embed_app: wrong dilution"
+grep -q "in-process snapshot of" "$work/app.log" || fail "embed_app: no in-process snapshot"
 grep -q "embed_app: OK" "$work/app.log" || fail "embed_app did not finish"
 
 # pkg-config: one file, the server and the client.

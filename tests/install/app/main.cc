@@ -1,14 +1,15 @@
 // An app that embeds kessan::Server and talks to it with kessan::Client:
 //   embed_app DATA_DIR DATA_SET_FILE
 // starts a server on 127.0.0.1:0 (the install's bundled plugins), publishes
-// the data set through the client, reads it back as a snapshot, waits for
-// the plugins and runs one. Prints what it saw; exits non-zero on any error.
+// the data set through the client, reads it back as a snapshot (and in
+// process, kessan/local.h), waits for the plugins and runs one. Prints what it saw; exits non-zero on any error.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "kessan/client.h"
+#include "kessan/local.h"
 #include "kessan/publish_file.h"
 #include "kessan/scenario_client.h"
 #include "kessan/server.h"
@@ -49,6 +50,12 @@ int main(int argc, char** argv) {
   std::printf("published %d items, snapshot of %d events at sequence %llu\n", items, snapshot->events_size(),
               static_cast<unsigned long long>(snapshot->sequence()));
   if (items == 0 || snapshot->events_size() != items) return 1;
+  // The same state through the in-process API (kessan/local.h).
+  std::unique_ptr<kessan::LocalClient> local = (*server)->Local();
+  absl::StatusOr<kessan::v1::GetSnapshotResponse> local_snapshot = local->GetSnapshot({});
+  if (!local_snapshot.ok()) return Fail("LocalClient::GetSnapshot", local_snapshot.status());
+  std::printf("in-process snapshot of %d events\n", local_snapshot->events_size());
+  if (local_snapshot->events_size() != items) return 1;
 
   // The bundled plugins load in the background: wait for dilution.
   kessan::ScenarioClient scenarios(address);
