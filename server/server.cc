@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -45,6 +46,35 @@ void AddKeepalive(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
+
+// Reflection for this server, without InitProtoReflectionServerBuilderPlugin
+// (which would register it for every server). libgrpc++_reflection 1.51
+// registers it so when it loads (docs/embedding.md): then the builder has
+// the plugin already and gets no second one.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* args) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    auto reflection = std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    for (const auto& plugin : *plugins) {
+      if (plugin->name() == reflection->name()) return;
+    }
+    plugins->push_back(std::move(reflection));
+  }
+};
+
+// BuildAndStart with gRPC's default health service. Its switch is global,
+// read while a server is built: it is on for this build only, then as the
+// app left it.
+std::unique_ptr<grpc::Server> BuildAndStartWithHealth(grpc::ServerBuilder& builder) {
+  ABSL_CONST_INIT static absl::Mutex mu(absl::kConstInit);
+  absl::MutexLock lock(&mu);
+  const bool was_enabled = grpc::DefaultHealthCheckServiceEnabled();
+  grpc::EnableDefaultHealthCheckService(true);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  grpc::EnableDefaultHealthCheckService(was_enabled);
+  return server;
 }
 
 absl::Status LoadSeed(Feed& feed, const std::string& path) {
@@ -270,11 +300,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     RETURN_IF_ERROR(LoadSeed(*impl->feed, options.seed_path));
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
   // Reflection describes what the generated pool holds: this links the
   // health protocol's descriptor in (libgrpc++ has none).
   grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl->tokens = guard_options.tokens;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
   RETURN_IF_ERROR(StartScenarios(*impl, options));
@@ -288,7 +316,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 8);
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->scenario_service.get());
-  impl->grpc_server = builder.BuildAndStart();
+  builder.SetOption(std::make_unique<ReflectionOption>());
+  impl->grpc_server = BuildAndStartWithHealth(builder);
   if (impl->grpc_server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }

@@ -1,5 +1,6 @@
 #include "plugin/paths.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -30,23 +31,37 @@ std::string ExecutableDir() {
   return ec ? "" : exe.parent_path().string();
 }
 
+std::string LibraryDir() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&LibraryDir), &info) == 0 || info.dli_fname == nullptr) return "";
+  std::error_code ec;
+  const fs::path file = fs::canonical(info.dli_fname, ec);
+  return ec ? "" : file.parent_path().string();
+}
+
 std::string DefaultPluginDir() {
-  const std::string dir = ExecutableDir();
+  const std::string lib = LibraryDir();
+  const std::string exe = ExecutableDir();
   std::vector<fs::path> candidates;
-  if (!dir.empty()) {
-    candidates.push_back(fs::path(dir) / ".." / "plugins" / "lib");
-    candidates.push_back(fs::path(dir) / ".." / "lib" / "kessan" / "plugins");
+  if (!lib.empty() && lib != exe) candidates.push_back(fs::path(lib) / KESSAN_LIB_TO_PLUGINS);
+  if (!exe.empty()) {
+    candidates.push_back(fs::path(exe) / ".." / "plugins" / "lib");
+    candidates.push_back(fs::path(exe) / KESSAN_BIN_TO_PLUGINS);
   }
   candidates.push_back(KESSAN_BUNDLED_PLUGIN_DIR);
   return FirstExisting(candidates, true);
 }
 
 std::string DefaultWorkerPath() {
-  const std::string dir = ExecutableDir();
+  const std::string lib = LibraryDir();
+  const std::string exe = ExecutableDir();
   std::vector<fs::path> candidates;
-  if (!dir.empty()) {
-    candidates.push_back(fs::path(dir) / "kessan-plugin-worker");
-    candidates.push_back(fs::path(dir) / ".." / "libexec" / "kessan" / "kessan-plugin-worker");
+  if (!lib.empty() && lib != exe) {
+    candidates.push_back(fs::path(lib) / KESSAN_LIB_TO_WORKER / "kessan-plugin-worker");
+  }
+  if (!exe.empty()) {
+    candidates.push_back(fs::path(exe) / "kessan-plugin-worker");
+    candidates.push_back(fs::path(exe) / KESSAN_BIN_TO_WORKER / "kessan-plugin-worker");
   }
   candidates.push_back(KESSAN_PLUGIN_WORKER_BUILD_PATH);
   return FirstExisting(candidates, false);

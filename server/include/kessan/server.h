@@ -12,7 +12,18 @@
 //   if (!server.ok()) ...;
 //   int port = (*server)->port();
 //
-// This header includes no gRPC or Protobuf header.
+// This header includes no gRPC or Protobuf header. Several Servers may run
+// in one process (each its own data_dir and port). Start registers health
+// and reflection on this server only; but libgrpc++_reflection, which this
+// library loads, offers reflection on every gRPC server of the process.
+// What a Server does to the whole process (docs/embedding.md): it routes
+// libprotobuf's logs to spdlog (RouteProtobufLogsToSpdlog), logs with
+// spdlog's default logger, turns gRPC's default health service switch on
+// during its own build only (under a lock; a gRPC server the app builds on
+// another thread at that moment may get the health service too), starts
+// plugin workers as child processes it reaps itself (SIGCHLD must not be
+// SIG_IGN), and its libraries hold the kessan.v1 and grpc.health.v1
+// descriptors (an app must not link its own copies of those protos).
 #pragma once
 
 #include <cstdint>
