@@ -117,6 +117,12 @@ class Server {
   // The highest sequence in the journal.
   uint64_t last_sequence() const;
 
+  // The server's metrics in the Prometheus text format (version 0.0.4):
+  // gRPC calls, the feed, scenarios, refusals and the process
+  // (docs/operations.md "Metrics"). Thread-safe; cheap enough to scrape
+  // every few seconds.
+  std::string MetricsText() const;
+
   // Rereads ServerOptions::auth_tokens_file now (kessand calls it on
   // SIGHUP). On error the previous principals stay in force.
   absl::Status ReloadAuthTokens();
