@@ -21,6 +21,7 @@
 #include "journal/sqlite_journal.h"
 #include "metrics/feed_metrics.h"
 #include "metrics/process_metrics.h"
+#include "metrics/refusal_metrics.h"
 #include "metrics/registry.h"
 #include "metrics/rpc_metrics.h"
 #include "metrics/scenario_metrics.h"
@@ -28,10 +29,11 @@
 #include "plugin/paths.h"
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
-#include "rpc/call_guard.h"
 #include "rpc/feed_service.h"
 #include "rpc/metrics_interceptor.h"
 #include "rpc/scenario_service.h"
+#include "service/call_guard.h"
+#include "service/services.h"
 #include "util/status_macros.h"
 
 namespace kessan {
@@ -146,6 +148,7 @@ class Server::Impl {
   metrics::Registry registry;
   metrics::FeedMetrics feed_metrics{registry};
   metrics::ScenarioMetrics scenario_metrics{registry};
+  metrics::RefusalMetrics refusal_metrics{registry};
   std::unique_ptr<metrics::RpcMetrics> rpc_metrics;
   // The Prometheus text of `registry`, for a transport serving /metrics.
   std::function<std::string()> metrics_text = [this] { return registry.Text(); };
@@ -155,11 +158,14 @@ class Server::Impl {
   // the services that use it).
   std::unique_ptr<CallGuard> guard;
   std::shared_ptr<auth::TokenStore> tokens;
-  std::unique_ptr<FeedServiceImpl> service;
   // Scenarios (declared after the feed, before the gRPC server: destroyed
   // after the server stops, before the feed).
   std::unique_ptr<PluginHost> plugin_host;
   std::unique_ptr<ScenarioEngine> scenario_engine;
+  // What every transport calls.
+  std::unique_ptr<Services> services;
+  // The gRPC services over them.
+  std::unique_ptr<FeedServiceImpl> service;
   std::unique_ptr<ScenarioServiceImpl> scenario_service;
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
@@ -186,7 +192,9 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   if (host.plugin_dir.empty()) spdlog::warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
   impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host, &impl.scenario_metrics);
-  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.scenario_engine, *impl.guard);
+  impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
+  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
+  impl.service = std::make_unique<FeedServiceImpl>(*impl.services);
   return absl::OkStatus();
 }
 
@@ -279,8 +287,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl->tokens = guard_options.tokens;
+  guard_options.refusals = &impl->refusal_metrics;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
-  impl->service = std::make_unique<FeedServiceImpl>(*impl->feed, *impl->guard);
   RETURN_IF_ERROR(StartScenarios(*impl, options));
   AddServerMetrics(*impl);
   grpc::ServerBuilder builder;
@@ -331,7 +339,7 @@ void Server::Shutdown(absl::Duration grace) {
   }
   impl_->grpc_server->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
   impl_->feed->CloseSubscriptions();
-  impl_->scenario_service->Stop();
+  impl_->services->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   impl_->grpc_server->Wait();
 }
