@@ -22,7 +22,7 @@ using ::kessan::test::Quarter;
 using ::kessan::test::Scrape;
 using ::kessan::test::TempDir;
 
-class FeedMetricsTest : public ::testing::Test {
+class FeedRecordingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(dir_.File("journal.db"));
@@ -65,7 +65,7 @@ class FeedMetricsTest : public ::testing::Test {
   std::unique_ptr<Feed> feed_;
 };
 
-TEST_F(FeedMetricsTest, BatchSizesCommitsAndEvents) {
+TEST_F(FeedRecordingTest, BatchSizesCommitsAndEvents) {
   MustPublish({Item(Iij())});
   MustPublish({Item(MakeFact("IIJ", "revenue", Quarter(2002, 1))), Item(MakeFact("IIJ", "revenue", Quarter(2002, 2))),
                Item(MakeFact("IIJ", "revenue", Quarter(2002, 3)))});
@@ -86,7 +86,7 @@ TEST_F(FeedMetricsTest, BatchSizesCommitsAndEvents) {
   EXPECT_EQ(s.Get("kessan_journal_commit_seconds_count"), 2);
 }
 
-TEST_F(FeedMetricsTest, SlowConsumersAreDisconnectedOrConflatedAndTheirQueuesShown) {
+TEST_F(FeedRecordingTest, SlowConsumersAreDisconnectedOrConflatedAndTheirQueuesShown) {
   MustPublish({Item(Iij())});
   std::shared_ptr<Subscription> conflating = LiveSubscription(v1::SLOW_CONSUMER_POLICY_CONFLATE);
   std::shared_ptr<Subscription> disconnecting = LiveSubscription(v1::SLOW_CONSUMER_POLICY_DISCONNECT);

@@ -124,7 +124,7 @@ TEST(RpcMetricsTest, RecordsByMethodAndCountsUnlistedMethodsAsUnknown) {
             2);
 }
 
-TEST(FeedMetricsTest, OnlyTheSubscriptionsWithTheMostQueuedGetASeries) {
+TEST(SubscriptionFamiliesTest, OnlyTheSubscriptionsWithTheMostQueuedGetASeries) {
   std::vector<SubscriptionStat> stats;
   for (uint64_t id = 1; id <= kMaxSubscriptionSeries + 5; ++id) stats.push_back({id, id * 10, 100});
   std::vector<prometheus::MetricFamily> families;

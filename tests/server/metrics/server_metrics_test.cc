@@ -197,6 +197,15 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
 // checks the dashboard's queries against the names in server/metrics/).
 TEST_F(ServerMetricsTest, ExportsEveryDocumentedFamily) {
   StreamCollector stream(*stub_, v1::SubscribeRequest());
+  {
+    // Plugins are counted from when they are loaded: ListScenarios waits for it.
+    auto scenarios = v1::ScenarioService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::ListScenariosResponse list;
+    ASSERT_TRUE(scenarios->ListScenarios(&context, v1::ListScenariosRequest(), &list).ok());
+  }
   ScrapeWhen([&](const Scrape& s) { return s.Get("kessan_subscribers") == 1; });
   const Scrape s = MustScrape();
   for (const char* family :
