@@ -205,13 +205,9 @@ void AddServerMetrics(Server::Impl& impl) {
       impl.registry, RpcMethodsOf({v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name(),
                                    "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}));
   Feed* feed = impl.feed.get();
-  impl.registry.AddGauge("kessan_last_sequence", "The highest sequence in the journal.",
-                         [feed] { return static_cast<double>(feed->last_sequence()); });
-  impl.registry.AddGauge("kessan_subscribers", "Live subscriptions (Subscribe streams).",
-                         [feed] { return static_cast<double>(feed->subscriber_count()); });
-  impl.registry.AddCollector([feed](std::vector<prometheus::MetricFamily>* out) {
-    metrics::AppendSubscriptionFamilies(feed->SubscriptionStats(), feed->last_sequence(), out);
-  });
+  metrics::AddFeedReadings(impl.registry, {[feed] { return feed->last_sequence(); },
+                                           [feed] { return static_cast<uint64_t>(feed->subscriber_count()); },
+                                           [feed] { return feed->SubscriptionStats(); }});
   metrics::AddProcessMetrics(impl.registry);
 }
 

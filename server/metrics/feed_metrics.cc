@@ -22,6 +22,16 @@ FeedMetrics::FeedMetrics(Registry& registry)
       conflated_events(registry.AddCounter("kessan_conflated_events_total",
                                            "Queued events that conflation replaced by a later revision.")) {}
 
+void AddFeedReadings(Registry& registry, FeedReadings feed) {
+  registry.AddGauge("kessan_last_sequence", "The highest sequence in the journal.",
+                    [read = feed.last_sequence] { return static_cast<double>(read()); });
+  registry.AddGauge("kessan_subscribers", "Live subscriptions (Subscribe streams).",
+                    [read = feed.subscribers] { return static_cast<double>(read()); });
+  registry.AddCollector([feed](std::vector<prometheus::MetricFamily>* out) {
+    AppendSubscriptionFamilies(feed.subscriptions(), feed.last_sequence(), out);
+  });
+}
+
 void AppendSubscriptionFamilies(std::vector<SubscriptionStat> stats, uint64_t last_sequence,
                                 std::vector<prometheus::MetricFamily>* out) {
   auto lag = [&](const SubscriptionStat& s) { return last_sequence > s.last_taken ? last_sequence - s.last_taken : 0; };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "metrics/instruments.h"
@@ -41,6 +42,16 @@ struct SubscriptionStat {
 // the most behind, then the oldest) get a series each, labelled with their
 // id; every subscription counts in the _max families.
 inline constexpr size_t kMaxSubscriptionSeries = 10;
+
+// What the feed tells when scraped.
+struct FeedReadings {
+  std::function<uint64_t()> last_sequence;
+  std::function<uint64_t()> subscribers;
+  std::function<std::vector<SubscriptionStat>()> subscriptions;
+};
+// Adds kessan_last_sequence, kessan_subscribers and the subscription
+// families below, read from `feed` when scraped.
+void AddFeedReadings(Registry& registry, FeedReadings feed);
 
 // Appends kessan_subscription_queued_events{subscription},
 // kessan_subscription_lag_events{subscription} (the journal's last

@@ -72,7 +72,7 @@ class Registry : public prometheus::Collectable {
   std::vector<Collector> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
-// A family from plain values, for collectors: `type` counter or gauge.
+// A counter or gauge sample with `labels`, for collectors.
 prometheus::ClientMetric Sample(double value, const Labels& labels = {});
 
 }  // namespace kessan::metrics

@@ -34,9 +34,10 @@ class FeedRecordingTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<Feed>> feed = Feed::Open(*std::move(log), std::move(options));
     ASSERT_TRUE(feed.ok()) << feed.status();
     feed_ = *std::move(feed);
-    registry_.AddCollector([this](std::vector<prometheus::MetricFamily>* out) {
-      metrics::AppendSubscriptionFamilies(feed_->SubscriptionStats(), feed_->last_sequence(), out);
-    });
+    Feed* feed = feed_.get();
+    metrics::AddFeedReadings(registry_, {[feed] { return feed->last_sequence(); },
+                                         [feed] { return static_cast<uint64_t>(feed->subscriber_count()); },
+                                         [feed] { return feed->SubscriptionStats(); }});
   }
 
   Scrape MustScrape() {
