@@ -4,7 +4,8 @@ namespace kessan::metrics {
 
 ScenarioMetrics::ScenarioMetrics(Registry& registry) : registry_(registry) {
   for (size_t code = 0; code < runs_.size(); ++code) {
-    runs_[code] = &registry.AddCounter("kessan_scenario_runs_total", "Scenario runs (RunScenario and watches) by outcome.",
+    runs_[code] = &registry.AddCounter("kessan_scenario_runs_total",
+                                       "Scenario runs (RunScenario and watches) by outcome.",
                                        {{"outcome", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}},
                                        /*hide_zero=*/code != 0);
   }

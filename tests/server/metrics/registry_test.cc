@@ -136,7 +136,8 @@ TEST(SubscriptionFamiliesTest, OnlyTheSubscriptionsWithTheMostQueuedGetASeries) 
   for (const auto& [name, labels] : s.series) shown += name == "kessan_subscription_queued_events";
   EXPECT_EQ(shown, kMaxSubscriptionSeries);
   const std::string deepest = std::to_string(kMaxSubscriptionSeries + 5);
-  EXPECT_EQ(s.Get("kessan_subscription_queued_events", {{"subscription", deepest}}), 10.0 * (kMaxSubscriptionSeries + 5));
+  EXPECT_EQ(s.Get("kessan_subscription_queued_events", {{"subscription", deepest}}),
+            10.0 * (kMaxSubscriptionSeries + 5));
   EXPECT_EQ(s.Get("kessan_subscription_lag_events", {{"subscription", deepest}}), 50);
   EXPECT_FALSE(s.Has("kessan_subscription_queued_events", {{"subscription", "1"}}));
   EXPECT_EQ(s.Get("kessan_subscription_queued_events_max"), 10.0 * (kMaxSubscriptionSeries + 5));
