@@ -34,10 +34,10 @@ class FeedRecordingTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<Feed>> feed = Feed::Open(*std::move(log), std::move(options));
     ASSERT_TRUE(feed.ok()) << feed.status();
     feed_ = *std::move(feed);
-    Feed* feed = feed_.get();
-    metrics::AddFeedReadings(registry_, {[feed] { return feed->last_sequence(); },
-                                         [feed] { return static_cast<uint64_t>(feed->subscriber_count()); },
-                                         [feed] { return feed->SubscriptionStats(); }});
+    Feed* raw = feed_.get();
+    metrics::AddFeedReadings(registry_, {[raw] { return raw->last_sequence(); },
+                                         [raw] { return static_cast<uint64_t>(raw->subscriber_count()); },
+                                         [raw] { return raw->SubscriptionStats(); }});
   }
 
   Scrape MustScrape() {
