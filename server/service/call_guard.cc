@@ -74,7 +74,7 @@ std::shared_ptr<void> CallGuard::TrackStream(const auth::Principal& principal, a
   return streams_.Track(principal, role,
                         [this, principal, method = std::string(method),
                          end = std::move(end)](const absl::Status& status) {
-                          Counted(metrics::Refusal::kRevoked, status);
+                          Count(metrics::Refusal::kRevoked, status);
                           Audit(principal, method, status, "stream=ended-by-reload");
                           end(status);
                         });
@@ -122,7 +122,7 @@ absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth:
   if (!principal->Has(role)) {
     absl::Status denied = absl::PermissionDeniedError(
         absl::StrCat("principal '", principal->name, "' lacks the role ", auth::RoleName(role)));
-    Counted(metrics::Refusal::kRole, denied);
+    Count(metrics::Refusal::kRole, denied);
     Audit(*principal, method, denied);
     return denied;
   }
@@ -171,9 +171,8 @@ absl::StatusOr<auth::Lease> CallGuard::AcquireScenarioRun() {
   return Counted(metrics::Refusal::kScenarioRuns, scenario_runs_.Acquire(""));
 }
 
-absl::Status CallGuard::Counted(metrics::Refusal reason, absl::Status status) const {
+void CallGuard::Count(metrics::Refusal reason, const absl::Status& status) const {
   if (!status.ok() && options_.refusals != nullptr) options_.refusals->Refused(reason, status.code());
-  return status;
 }
 
 void CallGuard::Audit(const auth::Principal& principal, absl::string_view method, const absl::Status& outcome,

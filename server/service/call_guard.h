@@ -82,11 +82,16 @@ class CallGuard {
 
  private:
   absl::StatusOr<auth::Principal> Authenticate(const Caller& caller);
-  // Counts a refusal (when `status` is one) and returns it.
-  absl::Status Counted(metrics::Refusal reason, absl::Status status) const;
+  // Counts `status` as a refusal for `reason`, unless it is OK.
+  void Count(metrics::Refusal reason, const absl::Status& status) const;
+  // The same, returning what it counted.
+  absl::Status Counted(metrics::Refusal reason, absl::Status status) const {
+    Count(reason, status);
+    return status;
+  }
   template <typename T>
   absl::StatusOr<T> Counted(metrics::Refusal reason, absl::StatusOr<T> result) const {
-    if (!result.ok()) Counted(reason, result.status());
+    Count(reason, result.status());
     return result;
   }
   std::string ResolveIssuer(const std::string& id_or_alias);
