@@ -17,6 +17,8 @@ APT_PACKAGES=(
   libssl-dev openssl clang clang-14 libclang-rt-14-dev
   # the plugin worker's seccomp-bpf sandbox (server/plugin/worker_main.cc)
   libseccomp-dev
+  # metrics: the Prometheus text format (server/metrics/)
+  prometheus-cpp-dev
   # deploy/check_deploy.py: systemd-analyze verify, the k8s manifests' YAML
   systemd python3-yaml
   # the NATS JetStream journal (server/journal/nats_journal.cc) and its tests' real servers

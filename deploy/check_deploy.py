@@ -21,11 +21,17 @@ checked (ctest deploy_check):
     container; its client, monitoring and cluster ports are the container's;
     its JetStream store is on a claim template; its routes name every pod of
     the StatefulSet through its headless Service; a kessand with --journal
-    nats names a Service of the NATS client port and stream replicas 1..N.
+    nats names a Service of the NATS client port and stream replicas 1..N;
+  - metrics: every metric the Grafana dashboard (grafana/kessan.json)
+    queries is one kessand exports (the names in server/metrics/, a
+    histogram's with _bucket, _sum or _count), every job it names is a job
+    of prometheus/prometheus.yml, which scrapes /metrics; and every metric
+    kessand exports is documented in docs/operations.md.
 
 Usage: check_deploy.py BUILD_DIR SOURCE_DIR
 """
 
+import json
 import os
 import re
 import shlex
@@ -451,6 +457,75 @@ def check_k8s(source, flags, tmp):
           f"the NATS config and routes agree")
 
 
+METRIC_NAME = re.compile(r"\b((?:kessan|grpc_server|process)_[a-z0-9_]*[a-z0-9])\b")
+
+
+def exported_metrics(source):
+    """(names, histogram names) of the metrics server/metrics/ defines."""
+    names, histograms = set(), set()
+    folder = os.path.join(source, "server/metrics")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".cc"):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            text = f.read()
+        names.update(m.group(1) for m in re.finditer(r'"((?:kessan|grpc_server|process)_[a-z0-9_]+)"', text))
+        histograms.update(m.group(1) for m in re.finditer(r'AddHistogram\(\s*"([a-z0-9_]+)"', text))
+    return names, histograms
+
+
+def check_metrics(source):
+    names, histograms = exported_metrics(source)
+    if not names or not histograms:
+        fail("server/metrics: found no metric names (the check's patterns are out of date)")
+        return
+    try:
+        with open(os.path.join(source, "deploy/prometheus/prometheus.yml")) as f:
+            config = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        fail(f"prometheus/prometheus.yml: {e}")
+        return
+    jobs = set()
+    for job in (config or {}).get("scrape_configs") or []:
+        jobs.add(job.get("job_name"))
+        if job.get("metrics_path", "/metrics") != "/metrics":
+            fail(f"prometheus.yml job {job.get('job_name')}: metrics_path is not /metrics")
+        targets = [t for sc in job.get("static_configs") or [] for t in sc.get("targets") or []]
+        if not targets or any(not re.fullmatch(r"[\w.\-\[\]:]+:\d+", t) for t in targets):
+            fail(f"prometheus.yml job {job.get('job_name')}: targets {targets} are not host:port")
+    if not jobs:
+        fail("prometheus.yml: no scrape_configs")
+    try:
+        with open(os.path.join(source, "deploy/grafana/kessan.json")) as f:
+            dashboard = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"grafana/kessan.json: {e}")
+        return
+    queried = set()
+    for panel in dashboard.get("panels", []):
+        targets = panel.get("targets") or []
+        if not targets:
+            fail(f"grafana/kessan.json panel '{panel.get('title')}': no query")
+        for target in targets:
+            expr = target.get("expr", "")
+            found = {m.group(1) for m in METRIC_NAME.finditer(expr)}
+            if not found:
+                fail(f"grafana/kessan.json panel '{panel.get('title')}': '{expr}' names no kessand metric")
+            queried |= found
+            for job in re.findall(r'job\s*=~?\s*"([^"]*)"', expr):
+                if job not in jobs:
+                    fail(f"grafana/kessan.json: job \"{job}\" is no job of prometheus.yml ({sorted(jobs)})")
+    for name in sorted(queried):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        if name not in names and not (base != name and base in histograms):
+            fail(f"grafana/kessan.json queries {name}, which kessand does not export")
+    with open(os.path.join(source, "docs/operations.md")) as f:
+        docs = f.read()
+    for name in sorted(names):
+        if f"`{name}`" not in docs:
+            fail(f"docs/operations.md does not document the metric {name}")
+
+
 def main():
     build, source = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory(prefix="kessan-deploy-") as tmp:
@@ -465,6 +540,7 @@ def main():
         flags = kessand_flags(prefix)
         check_entrypoints(source, flags)
         check_k8s(source, flags, tmp)
+    check_metrics(source)
     if failures:
         print(f"{len(failures)} problems in deploy/")
         return 1

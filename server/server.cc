@@ -22,12 +22,19 @@
 #include "journal/journal_verify.h"
 #include "journal/nats_journal.h"
 #include "journal/sqlite_journal.h"
+#include "metrics/feed_metrics.h"
+#include "metrics/process_metrics.h"
+#include "metrics/refusal_metrics.h"
+#include "metrics/registry.h"
+#include "metrics/rpc_metrics.h"
+#include "metrics/scenario_metrics.h"
 #include "model/validate.h"
 #include "plugin/paths.h"
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
 #include "rpc/feed_service.h"
 #include "local.h"
+#include "rpc/metrics_interceptor.h"
 #include "rpc/scenario_service.h"
 #include "service/call_guard.h"
 #include "service/services.h"
@@ -182,6 +189,15 @@ absl::StatusOr<CallGuardOptions> GuardOptions(const ServerOptions& o) {
 
 class Server::Impl {
  public:
+  // Metrics first: every layer below records into them until it is gone.
+  metrics::Registry registry;
+  metrics::FeedMetrics feed_metrics{registry};
+  metrics::ScenarioMetrics scenario_metrics{registry};
+  metrics::RefusalMetrics refusal_metrics{registry};
+  std::unique_ptr<metrics::RpcMetrics> rpc_metrics;
+  // The Prometheus text of `registry`, for a transport serving /metrics.
+  std::function<std::string()> metrics_text = [this] { return registry.Text(); };
+
   std::unique_ptr<Feed> feed;
   // Authentication, entitlements, limits, audit (after the feed, before
   // the services that use it).
@@ -220,18 +236,32 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   if (host.plugin_dir == "none") host.plugin_dir.clear();
   host.worker_path = DefaultWorkerPath();
   host.plugin_user = options.plugin_user;
+  host.metrics = &impl.scenario_metrics;
   if (!host.plugin_dir.empty() && host.worker_path.empty()) {
     return absl::FailedPreconditionError("plugin_dir " + host.plugin_dir +
                                          ": kessan-plugin-worker not found next to the executable");
   }
   if (host.plugin_dir.empty()) Log().warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
-  impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host);
+  impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host, &impl.scenario_metrics);
   impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
   impl.local = std::make_shared<LocalHub>(*impl.services, kLocalDeliveryThreads);
   impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
   impl.service = std::make_unique<FeedServiceImpl>(*impl.services);
   return absl::OkStatus();
+}
+
+// The series of every method served (gRPC's and the feed's own), and the
+// figures read when scraped: the feed's head and subscriptions, /proc/self.
+void AddServerMetrics(Server::Impl& impl) {
+  impl.rpc_metrics = std::make_unique<metrics::RpcMetrics>(
+      impl.registry, RpcMethodsOf({v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name(),
+                                   "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}));
+  Feed* feed = impl.feed.get();
+  metrics::AddFeedReadings(impl.registry, {[feed] { return feed->last_sequence(); },
+                                           [feed] { return static_cast<uint64_t>(feed->subscriber_count()); },
+                                           [feed] { return feed->SubscriptionStats(); }});
+  metrics::AddProcessMetrics(impl.registry);
 }
 
 // How long Start waits for a NATS journal's cache to catch up with the stream.
@@ -294,6 +324,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   feed_options.retain_events = options.retain_events;
   feed_options.max_queued_events = options.max_queued_events;
   feed_options.default_heartbeat = options.default_heartbeat;
+  feed_options.metrics = &impl->feed_metrics;
   ASSIGN_OR_RETURN(impl->feed, Feed::Open(std::move(log), std::move(feed_options)));
   Log().info("journal {}: {} events", journal, impl->feed->last_sequence());
   if (impl->feed->last_sequence() == 0 && !options.seed_path.empty()) {
@@ -304,10 +335,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // health protocol's descriptor in (libgrpc++ has none).
   grpc::health::v1::HealthCheckRequest::descriptor();
   impl->tokens = guard_options.tokens;
+  guard_options.refusals = &impl->refusal_metrics;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
   RETURN_IF_ERROR(StartScenarios(*impl, options));
+  AddServerMetrics(*impl);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &impl->port);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeMetricsInterceptorFactory(*impl->rpc_metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   AddKeepalive(builder);
   // Publish (through the journal's fsync) and RunScenario hold a sync-pool
@@ -333,8 +369,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     http.procedures = http::ServiceProcedures(*impl->services);
     http.max_message_bytes = static_cast<size_t>(options.max_message_bytes);
     http.static_dir = options.http_static_dir;
-    // Until the metrics land: the route answers, with nothing in it.
-    http.metrics = [] { return std::string(); };
+    http.metrics = impl->metrics_text;
     ASSIGN_OR_RETURN(impl->http_server, http::HttpServer::Start(std::move(http)));
     Log().info("kessand serving HTTP/Connect on port {}", impl->http_server->port());
   }
@@ -347,6 +382,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 int Server::port() const { return impl_->port; }
 
 int Server::http_port() const { return impl_->http_server == nullptr ? 0 : impl_->http_server->port(); }
+
+std::string Server::MetricsText() const { return impl_->metrics_text(); }
 
 std::unique_ptr<LocalClient> Server::Local() { return Local(LocalCredentials()); }
 

@@ -65,6 +65,16 @@ void FanOut::CloseAll(const absl::Status& status) {
   }
 }
 
+std::vector<metrics::SubscriptionStat> FanOut::Stats() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<metrics::SubscriptionStat> stats;
+  stats.reserve(subscriptions_.size());
+  for (const auto& subscription : subscriptions_) {
+    stats.push_back({subscription->id(), subscription->queued(), subscription->last_taken()});
+  }
+  return stats;
+}
+
 size_t FanOut::size() const {
   absl::MutexLock lock(&mu_);
   return subscriptions_.size();

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "feed/subscription.h"
+#include "metrics/feed_metrics.h"
 
 namespace kessan {
 
@@ -29,6 +30,8 @@ class FanOut {
   // Closes every subscription with `status` and forgets them.
   void CloseAll(const absl::Status& status);
   size_t size() const;
+  // Each subscription's id, queue depth and progress.
+  std::vector<metrics::SubscriptionStat> Stats() const;
 
  private:
   mutable absl::Mutex mu_;

@@ -1,6 +1,7 @@
 #include "feed/feed.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <utility>
 #include <optional>
@@ -584,10 +585,18 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
       valid = group.epoch == epoch_;
     }
     // Not under mu_: the next group stages meanwhile.
-    committed = valid ? log_->Append(group.events, group.batches)
-                      : absl::UnavailableError(
-                            "the journal refused the commit group this batch was validated "
-                            "after; nothing of this batch was journaled: publish it again");
+    if (valid) {
+      const auto start = std::chrono::steady_clock::now();
+      committed = log_->Append(group.events, group.batches);
+      if (options_.metrics != nullptr) {
+        options_.metrics->journal_commit_seconds.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+    } else {
+      committed = absl::UnavailableError(
+          "the journal refused the commit group this batch was validated "
+          "after; nothing of this batch was journaled: publish it again");
+    }
   }
   if (restage != nullptr && log_->shared() && !group.events.empty() &&
       (!valid || absl::IsAborted(committed))) {
@@ -620,6 +629,10 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
     if (!committed.ok()) {
       p->result = committed;
       continue;
+    }
+    if (options_.metrics != nullptr) {
+      options_.metrics->publish_batch_items.Observe(static_cast<double>(p->count));
+      options_.metrics->published_events.Increment(p->count);
     }
     v1::PublishResponse response;
     const bool echo = !p->request->omit_events();
@@ -742,6 +755,8 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
   options.max_queued = options_.max_queued_events;
   options.now = options_.clock();
   options.incarnation = incarnation_;
+  options.id = next_subscription_id_.fetch_add(1, std::memory_order_relaxed);
+  options.metrics = options_.metrics;
   switch (request.slow_consumer_policy()) {
     case v1::SLOW_CONSUMER_POLICY_UNSPECIFIED:
     case v1::SLOW_CONSUMER_POLICY_DISCONNECT:

@@ -20,6 +20,7 @@
 #include "feed/wake_pool.h"
 #include "kessan/v1/feed.pb.h"
 #include "journal/journal.h"
+#include "metrics/feed_metrics.h"
 #include "state/state.h"
 
 namespace kessan {
@@ -52,6 +53,9 @@ class Feed {
     int wake_helpers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency())) - 1;
     // Threads that read the journal for subscriptions (JobPool).
     int reader_threads = 2;
+    // Where publishes and subscriptions record; unowned, outlives the
+    // feed. Null: nothing recorded.
+    metrics::FeedMetrics* metrics = nullptr;
   };
 
   // Rebuilds the state from `log`. On a journal shared by replicas, the feed
@@ -92,6 +96,9 @@ class Feed {
   // The journal's incarnation, carried by snapshots and heartbeats.
   const std::string& incarnation() const { return incarnation_; }
   size_t subscriber_count() const { return fanout_.size(); }
+  // Each live subscription's queue and progress (for metrics; takes each
+  // subscription's lock in turn).
+  std::vector<metrics::SubscriptionStat> SubscriptionStats() const { return fanout_.Stats(); }
   // Commit groups staged again because another replica appended first.
   uint64_t restaged_groups() const { return restaged_.load(std::memory_order_relaxed); }
 
@@ -182,6 +189,7 @@ class Feed {
   uint64_t commit_turn_ ABSL_GUARDED_BY(queue_mu_) = 0;
 
   std::atomic<uint64_t> restaged_{0};
+  std::atomic<uint64_t> next_subscription_id_{1};
   absl::Notification stop_;
   std::thread ticker_;
 };

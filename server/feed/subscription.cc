@@ -23,6 +23,8 @@ Subscription::Subscription(Options options)
       policy_(options.policy),
       heartbeat_interval_(options.heartbeat_interval),
       incarnation_(options.incarnation),
+      id_(options.id),
+      metrics_(options.metrics),
       load_initial_(std::move(options.load_initial)),
       initial_pending_(load_initial_ != nullptr),
       initial_(std::make_move_iterator(options.initial.begin()),
@@ -192,6 +194,7 @@ bool Subscription::PushLocked(EventPtr event) {
   if (queue_.size() >= max_queued_ &&
       (policy_ != Options::Policy::kConflate || ConflateLocked() == 0)) {
     dropped_ += queue_.size() + 1;
+    if (metrics_ != nullptr) metrics_->slow_consumer_disconnects.Increment();
     queue_.clear();
     control_.clear();
     runs_.clear();
@@ -217,6 +220,10 @@ size_t Subscription::ConflateLocked() {
   if (skipped == 0) return 0;
   queue_.swap(kept);
   conflated_ += skipped;
+  if (metrics_ != nullptr) {
+    metrics_->conflations.Increment();
+    metrics_->conflated_events.Increment(skipped);
+  }
   v1::FeedEvent mark;
   mark.mutable_conflated()->set_skipped_count(skipped);
   mark.mutable_conflated()->set_conflated_count(conflated_);
@@ -251,6 +258,11 @@ bool Subscription::MaybeHeartbeat(absl::Time now, uint64_t last_sequence) {
 uint64_t Subscription::conflated_count() {
   absl::MutexLock lock(&mu_);
   return conflated_;
+}
+
+uint64_t Subscription::queued() {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
 }
 
 uint64_t Subscription::dropped_count() {

@@ -17,6 +17,7 @@
 #include "event/wire_run.h"
 #include "feed/job_pool.h"
 #include "journal/journal.h"
+#include "metrics/feed_metrics.h"
 
 namespace kessan {
 
@@ -62,6 +63,10 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     absl::Time now = absl::UnixEpoch();
     // The journal's, for heartbeats.
     std::string incarnation;
+    // For metrics: an id unique in the process, and where overflows are
+    // counted (unowned; null: not counted).
+    uint64_t id = 0;
+    metrics::FeedMetrics* metrics = nullptr;
   };
   explicit Subscription(Options options);
 
@@ -109,6 +114,9 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   uint64_t last_taken() const { return last_taken_.load(std::memory_order_relaxed); }
   uint64_t conflated_count();
   uint64_t dropped_count();
+  uint64_t id() const { return id_; }
+  // Live events queued, not yet taken.
+  uint64_t queued();
 
  private:
   const EventFilter filter_;
@@ -118,6 +126,8 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   const Options::Policy policy_;
   const absl::Duration heartbeat_interval_;
   const std::string incarnation_;
+  const uint64_t id_;
+  metrics::FeedMetrics* const metrics_;
   std::atomic<uint64_t> last_taken_{0};
 
   absl::Mutex mu_;

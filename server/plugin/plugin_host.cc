@@ -190,6 +190,7 @@ void PluginHost::LoadAll(std::vector<std::unique_ptr<Plugin>> pending) {
       continue;
     }
     plugin->name = name;
+    if (options_.metrics != nullptr) plugin->counters = options_.metrics->ForPlugin(name);
     plugins_[name] = std::move(plugin);
   }
   Log().info("plugin host: {} plugin(s) in {}", plugins_.size(), options_.plugin_dir);
@@ -269,6 +270,8 @@ absl::Status PluginHost::EnsureWorker(Plugin& plugin) {
     return Prefix(plugin.name, s);
   }
   plugin.worker = *std::move(worker);
+  if (plugin.started && plugin.counters.worker_restarts != nullptr) plugin.counters.worker_restarts->Increment();
+  plugin.started = true;
   return absl::OkStatus();
 }
 
@@ -300,6 +303,7 @@ void PluginHost::RecordFailure(Plugin& plugin, const absl::Status& status) {
   Log().warn("{}", plugin.last_failure);
   if (static_cast<int>(plugin.failures.size()) >= options_.max_failures) {
     plugin.quarantined_until = now + options_.quarantine_time;
+    if (plugin.counters.quarantines != nullptr) plugin.counters.quarantines->Increment();
     plugin.failures.clear();
     Log().error("plugin '{}' quarantined for {} after {} failures within {}", plugin.name,
                   absl::FormatDuration(options_.quarantine_time), options_.max_failures,

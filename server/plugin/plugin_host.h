@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "kessan/v1/plugin.pb.h"
 #include "kessan/v1/scenario.pb.h"
+#include "metrics/scenario_metrics.h"
 #include "plugin/worker_process.h"
 
 namespace kessan {
@@ -40,6 +41,9 @@ struct PluginHostOptions {
   absl::Duration quarantine_time = absl::Minutes(1);
   // The clock of failure_window and quarantine_time (tests inject one).
   std::function<absl::Time()> now = [] { return absl::Now(); };
+  // Where worker restarts and quarantines are counted, per plugin
+  // (unowned, outlives the host; null: not counted).
+  metrics::ScenarioMetrics* metrics = nullptr;
 };
 
 // A plugin's message (its error, its describe failure) as clients and the
@@ -93,6 +97,10 @@ class PluginHost {
     // Serializes calls to the plugin; guards its worker. Taken before mu.
     absl::Mutex call_mu;
     std::unique_ptr<WorkerProcess> worker ABSL_GUARDED_BY(call_mu);
+    // A worker was started before: the next start is a restart.
+    bool started ABSL_GUARDED_BY(call_mu) = false;
+    // Set before the plugin is published in plugins_, then read-only.
+    metrics::ScenarioMetrics::Plugin counters{nullptr, nullptr};
     // Guards the state List() reads, so listing never waits for a call.
     absl::Mutex mu ABSL_ACQUIRED_AFTER(call_mu);
     std::string abi_version ABSL_GUARDED_BY(mu);

@@ -315,6 +315,12 @@ absl::Status ScenarioEngine::Gather(const PreparedScenario& prepared, absl::Time
 }
 
 absl::StatusOr<v1::ScenarioResult> ScenarioEngine::Run(const PreparedScenario& prepared, absl::Time as_of) {
+  absl::StatusOr<v1::ScenarioResult> result = RunOnce(prepared, as_of);
+  if (metrics_ != nullptr) metrics_->RunEnded(result.status().code());
+  return result;
+}
+
+absl::StatusOr<v1::ScenarioResult> ScenarioEngine::RunOnce(const PreparedScenario& prepared, absl::Time as_of) {
   std::vector<v1::FeedEvent> inputs;
   uint64_t sequence = 0;
   RETURN_IF_ERROR(Gather(prepared, as_of, &inputs, &sequence));

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "feed/feed.h"
+#include "metrics/scenario_metrics.h"
 #include "kessan/v1/scenario.pb.h"
 #include "plugin/plugin_host.h"
 
@@ -46,7 +47,9 @@ absl::StatusOr<v1::ScenarioResult> ResultOf(const v1::ScenarioDescriptor& descri
 // ScenarioEngine is thread-safe; Feed and PluginHost must outlive it.
 class ScenarioEngine {
  public:
-  ScenarioEngine(Feed& feed, PluginHost& host) : feed_(feed), host_(host) {}
+  // `metrics` (unowned, may be null) counts runs by outcome.
+  ScenarioEngine(Feed& feed, PluginHost& host, const metrics::ScenarioMetrics* metrics = nullptr)
+      : feed_(feed), host_(host), metrics_(metrics) {}
 
   absl::StatusOr<PreparedScenario> Prepare(const std::string& name, const std::string& issuer,
                                            const google::protobuf::Map<std::string, v1::ParameterValue>& parameters);
@@ -64,8 +67,11 @@ class ScenarioEngine {
   absl::Status Gather(const PreparedScenario& prepared, absl::Time as_of, std::vector<v1::FeedEvent>* inputs,
                       uint64_t* sequence);
 
+  absl::StatusOr<v1::ScenarioResult> RunOnce(const PreparedScenario& prepared, absl::Time as_of);
+
   Feed& feed_;
   PluginHost& host_;
+  const metrics::ScenarioMetrics* const metrics_;
 };
 
 }  // namespace kessan

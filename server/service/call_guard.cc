@@ -60,6 +60,7 @@ std::shared_ptr<void> CallGuard::TrackStream(const auth::Principal& principal, a
   return streams_.Track(principal, role,
                         [this, principal, method = std::string(method),
                          end = std::move(end)](const absl::Status& status) {
+                          Count(metrics::Refusal::kRevoked, status);
                           Audit(principal, method, status, "stream=ended-by-reload");
                           end(status);
                         });
@@ -98,7 +99,7 @@ absl::StatusOr<auth::Principal> CallGuard::Authenticate(const Caller& caller) {
 
 absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth::Role role,
                                                      absl::string_view method) {
-  absl::StatusOr<auth::Principal> principal = Authenticate(caller);
+  absl::StatusOr<auth::Principal> principal = Counted(metrics::Refusal::kCredentials, Authenticate(caller));
   if (!principal.ok()) {
     AuditLog().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true), Sv(method),
                        CodeName(principal.status().code()), Escape(principal.status().message()));
@@ -107,6 +108,7 @@ absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth:
   if (!principal->Has(role)) {
     absl::Status denied = absl::PermissionDeniedError(
         absl::StrCat("principal '", principal->name, "' lacks the role ", auth::RoleName(role)));
+    Count(metrics::Refusal::kRole, denied);
     Audit(*principal, method, denied);
     return denied;
   }
@@ -124,30 +126,40 @@ std::string CallGuard::ResolveIssuer(const std::string& id_or_alias) {
 }
 
 absl::StatusOr<v1::Filter> CallGuard::Entitle(const auth::Principal& principal, const v1::Filter& filter) {
-  return auth::EntitledFilter(principal, filter, [this](const std::string& i) { return ResolveIssuer(i); });
+  return Counted(metrics::Refusal::kEntitlement,
+                 auth::EntitledFilter(principal, filter, [this](const std::string& i) { return ResolveIssuer(i); }));
 }
 
 absl::StatusOr<std::string> CallGuard::EntitleIssuer(const auth::Principal& principal, const std::string& issuer) {
-  return auth::EntitledIssuer(principal, issuer, [this](const std::string& i) { return ResolveIssuer(i); });
+  return Counted(metrics::Refusal::kEntitlement,
+                 auth::EntitledIssuer(principal, issuer, [this](const std::string& i) { return ResolveIssuer(i); }));
 }
 
 absl::Status CallGuard::CheckPublish(const auth::Principal& principal, const v1::PublishRequest& request) {
   const int max = std::min(options_.max_batch_items, kMaxBatchItems);
   if (request.items_size() > max) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("batch size: ", request.items_size(), " items, at most ", max, " per batch"));
+    return Counted(metrics::Refusal::kBatchSize,
+                   absl::ResourceExhaustedError(
+                       absl::StrCat("batch size: ", request.items_size(), " items, at most ", max, " per batch")));
   }
   absl::Status entitled =
       auth::CheckPublish(principal, request, [this](const std::string& i) { return ResolveIssuer(i); });
-  if (!entitled.ok()) return entitled;
-  return publish_rate_.Take(principal.name, static_cast<size_t>(request.items_size()));
+  if (!entitled.ok()) return Counted(metrics::Refusal::kEntitlement, entitled);
+  return Counted(metrics::Refusal::kPublishRate,
+                 publish_rate_.Take(principal.name, static_cast<size_t>(request.items_size())));
 }
 
 absl::StatusOr<auth::Lease> CallGuard::AcquireSubscription(const Caller& caller) {
-  return subscriptions_.Acquire(caller.peer);
+  return Counted(metrics::Refusal::kSubscriptionsPerConnection, subscriptions_.Acquire(caller.peer));
 }
 
-absl::StatusOr<auth::Lease> CallGuard::AcquireScenarioRun() { return scenario_runs_.Acquire(""); }
+absl::StatusOr<auth::Lease> CallGuard::AcquireScenarioRun() {
+  return Counted(metrics::Refusal::kScenarioRuns, scenario_runs_.Acquire(""));
+}
+
+void CallGuard::Count(metrics::Refusal reason, const absl::Status& status) const {
+  if (!status.ok() && options_.refusals != nullptr) options_.refusals->Refused(reason, status.code());
+}
 
 void CallGuard::Audit(const auth::Principal& principal, absl::string_view method, const absl::Status& outcome,
                       absl::string_view detail) {

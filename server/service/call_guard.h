@@ -15,6 +15,7 @@
 #include "auth/principal.h"
 #include "auth/token_store.h"
 #include "feed/feed.h"
+#include "metrics/refusal_metrics.h"
 #include "service/caller.h"
 
 namespace kessan {
@@ -31,6 +32,9 @@ struct CallGuardOptions {
   double publish_burst = 0;  // items; 0: one second's worth
   size_t max_subscriptions_per_connection = 1000;
   size_t max_concurrent_scenario_runs = 16;
+  // Where refusals are counted by code and reason (unowned, outlives the
+  // guard; null: not counted).
+  const metrics::RefusalMetrics* refusals = nullptr;
 };
 
 // CallGuard is thread-safe; the Feed must outlive it. Authentication is on
@@ -78,6 +82,18 @@ class CallGuard {
 
  private:
   absl::StatusOr<auth::Principal> Authenticate(const Caller& caller);
+  // Counts `status` as a refusal for `reason`, unless it is OK.
+  void Count(metrics::Refusal reason, const absl::Status& status) const;
+  // The same, returning what it counted.
+  absl::Status Counted(metrics::Refusal reason, absl::Status status) const {
+    Count(reason, status);
+    return status;
+  }
+  template <typename T>
+  absl::StatusOr<T> Counted(metrics::Refusal reason, absl::StatusOr<T> result) const {
+    Count(reason, result.status());
+    return result;
+  }
   std::string ResolveIssuer(const std::string& id_or_alias);
 
   Feed& feed_;

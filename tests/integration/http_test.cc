@@ -12,7 +12,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "auth/token_store.h"
 #include "feed_test_util.h"
 #include "http/connect.h"
@@ -482,6 +485,55 @@ TEST_F(HttpAuthTest, TokensRolesAndEntitlementsAsGrpc) {
   for (const v1::FeedEvent& e : seen) {
     if (e.has_fact()) EXPECT_EQ(e.fact().key().issuer(), "IIJ");
   }
+}
+
+}  // namespace
+}  // namespace kessan
+
+namespace kessan {
+namespace {
+
+// The value of the sample `series` (name with its labels, as written) in
+// Prometheus text; -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, series + " ")) {
+      double v = -1;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+    }
+  }
+  return -1;
+}
+
+// /metrics on the HTTP port: Prometheus text whose figures move with a
+// publish made over gRPC while a subscriber streams.
+TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
+  auto scrape = [&] {
+    absl::StatusOr<HttpResponse> r = HttpRequest(http_port(), "GET", "/metrics", {}, "");
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_THAT(r->headers["content-type"], HasSubstr("text/plain"));
+    return r.ok() ? r->body : std::string();
+  };
+  StreamCollector subscriber(*stub_, v1::SubscribeRequest());
+  const std::string before = scrape();
+  const double published = Sample(before, "kessan_published_events_total");
+  const double started =
+      Sample(before, R"(grpc_server_started_total{grpc_method="Publish",grpc_service="kessan.v1.FeedService",grpc_type="unary"})");
+  ASSERT_GE(published, 0) << before.substr(0, 2000);
+  ASSERT_GE(started, 0) << before.substr(0, 2000);
+  v1::PublishResponse ack;
+  ASSERT_TRUE(Publish(Batch({RevenueItem(2002, 13'700'000'000), RevenueItem(2001, 9'100'000'000)}), &ack).ok());
+  subscriber.WaitUntil([&](const std::vector<v1::FeedEvent>& events) {
+    return !events.empty() && events.back().sequence() == ack.sequences(1);
+  });
+  const std::string after = scrape();
+  EXPECT_EQ(Sample(after, "kessan_published_events_total"), published + 2);
+  EXPECT_EQ(Sample(after,
+                   R"(grpc_server_started_total{grpc_method="Publish",grpc_service="kessan.v1.FeedService",grpc_type="unary"})"),
+            started + 1);
+  EXPECT_EQ(Sample(after, "kessan_last_sequence"), static_cast<double>(ack.sequences(1)));
+  EXPECT_GE(Sample(after, "process_open_fds"), 1);
 }
 
 }  // namespace

@@ -283,6 +283,11 @@ TEST_F(SecurityTest, EveryCallNeedsCredentialsAndTheRole) {
   v1::RunScenarioResponse run;
   EXPECT_EQ(scenarios->RunScenario(&c3, v1::RunScenarioRequest(), &run).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  // Each refusal counted by code and reason: four without valid credentials,
+  // four without the role.
+  const std::string metrics = server_->MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"credentials\"} 4\n"));
+  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"role\"} 4\n"));
 }
 
 TEST_F(SecurityTest, ARemovedTokenStopsWorkingWithoutRestart) {
@@ -345,6 +350,9 @@ TEST_F(SecurityTest, ARevocationEndsTheOpenStreamsItRevokes) {
   ended = root.WaitDone();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
   EXPECT_THAT(ended.error_message(), HasSubstr("no longer has the role subscriber"));
+  const std::string metrics = server_->MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"revoked\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"revoked\"} 2\n"));
 }
 
 // --- Entitlements ----------------------------------------------------------

@@ -148,6 +148,12 @@ class Server {
   std::unique_ptr<LocalClient> Local();
   std::unique_ptr<LocalClient> Local(const LocalCredentials& credentials);
 
+  // The server's metrics in the Prometheus text format (version 0.0.4):
+  // gRPC calls, the feed, scenarios, refusals and the process
+  // (docs/operations.md "Metrics"). Thread-safe; cheap enough to scrape
+  // every few seconds.
+  std::string MetricsText() const;
+
   // Rereads ServerOptions::auth_tokens_file now (kessand calls it on
   // SIGHUP). On error the previous principals stay in force.
   absl::Status ReloadAuthTokens();

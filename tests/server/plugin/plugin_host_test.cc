@@ -20,6 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "metrics/registry.h"
+#include "metrics/scenario_metrics.h"
 
 namespace kessan {
 namespace {
@@ -183,8 +185,11 @@ TEST(PluginHostTest, GarbageOutputIsInternal) {
 }
 
 TEST(PluginHostTest, RepeatedCrashesQuarantineThePlugin) {
+  metrics::Registry registry;
+  metrics::ScenarioMetrics scenario_metrics(registry);
   PluginHostOptions o = Options({"crash"});
   o.max_failures = 3;
+  o.metrics = &scenario_metrics;
   auto host = PluginHost::Create(o);
   ASSERT_TRUE(host.ok());
   for (int i = 0; i < 3; ++i) {
@@ -196,6 +201,11 @@ TEST(PluginHostTest, RepeatedCrashesQuarantineThePlugin) {
   std::vector<v1::ScenarioInfo> list = (*host)->List();
   EXPECT_EQ(list[0].state(), v1::PLUGIN_STATE_QUARANTINED);
   ExpectDilutionWorks(**host);
+  // Workers: the one that described it (and crashed on the first run),
+  // then two restarts; one quarantine, which started none.
+  metrics::ScenarioMetrics::Plugin crash = scenario_metrics.ForPlugin("crash");
+  EXPECT_EQ(crash.worker_restarts->value(), 2u);
+  EXPECT_EQ(crash.quarantines->value(), 1u);
 }
 
 TEST(PluginHostTest, QuarantineEnds) {
