@@ -298,7 +298,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
        {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
     impl->grpc_server->GetHealthCheckService()->SetServingStatus(name, true);
   }
-<<<<<<< HEAD
   if (!options.http_listen.empty()) {
     http::HttpServerOptions http;
     http.listen = options.http_listen;
@@ -308,12 +307,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     // Until the metrics land: the route answers, with nothing in it.
     http.metrics = [] { return std::string(); };
     ASSIGN_OR_RETURN(impl->http_server, http::HttpServer::Start(std::move(http)));
-    spdlog::info("kessand serving HTTP/Connect on port {}", impl->http_server->port());
+    Log().info("kessand serving HTTP/Connect on port {}", impl->http_server->port());
   }
-  spdlog::info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
-=======
   Log().info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
->>>>>>> main
                options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
                impl->guard->enabled() ? ", authentication on" : ", no authentication");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -321,15 +317,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
 int Server::port() const { return impl_->port; }
 
-<<<<<<< HEAD
 int Server::http_port() const { return impl_->http_server == nullptr ? 0 : impl_->http_server->port(); }
-=======
+
 std::unique_ptr<LocalClient> Server::Local() { return Local(LocalCredentials()); }
 
 std::unique_ptr<LocalClient> Server::Local(const LocalCredentials& credentials) {
   return LocalHub::Connect(impl_->local, credentials);
 }
->>>>>>> main
 
 uint64_t Server::last_sequence() const { return impl_->feed->last_sequence(); }
 
