@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Kessand } from "../node/kessand.mjs";
+import { Kessand, freePort } from "../node/kessand.mjs";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const build = join(repo, "build");
@@ -19,6 +19,7 @@ const DIST = process.env.KESSAN_WEB_DIST ?? join(build, "clients", "web", "dist"
 const SHOTS = process.env.KESSAN_SCREENSHOTS ?? join(build, "screenshots");
 const CHROMIUM = process.env.KESSAN_CHROMIUM ?? "/usr/bin/chromium";
 const REVISION = join(repo, "data", "examples", "revision_4q02_revenue.txtpb");
+const PLACEMENT_REVISION = join(repo, "plugins", "dilution", "examples", "revised_placement.txtpb");
 const { chromium } = createRequire(join(repo, "clients", "node", "package.json"))("playwright-core");
 
 const WAIT_MS = 20000; // Bound on anything but the live update.
@@ -54,7 +55,8 @@ before(async () => {
   assert.ok(existsSync(join(DIST, "index.html")), `no dashboard bundle in ${DIST}: build target kessan_web`);
   assert.ok(existsSync(CHROMIUM), `no ${CHROMIUM}: apt-get install chromium (.ci/deps.sh)`);
   mkdirSync(SHOTS, { recursive: true });
-  kessand = new Kessand(["--http_listen", "127.0.0.1:0", "--http_static_dir", DIST]);
+  // A fixed HTTP port: the page's origin stays the same across a restart.
+  kessand = new Kessand(["--http_listen", `127.0.0.1:${await freePort()}`, "--http_static_dir", DIST]);
   await kessand.start();
   const port = await httpPort(kessand);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: WAIT_MS });
@@ -153,5 +155,24 @@ test("the first-reported view shows the original figure", async () => {
   await page.screenshot({ path: join(SHOTS, "dashboard-4-first-reported.png") });
   await page.check("#view-latest");
   await page.locator(`#grid[data-view="latest"] ${REVENUE_4Q02} .value`, { hasText: "JPY 12,985,000,000" }).waitFor();
+  assert.deepEqual(pageErrors, []);
+});
+
+test("the stream resumes by itself after kessand restarts", async () => {
+  const address = kessand.address;
+  const sequence = Number(await page.locator("#h-seq").innerText());
+  const snapshotNote = await page.locator("#tape-note").innerText();
+  await kessand.kill();
+  await page.locator("#h-state", { hasText: "reconnecting" }).waitFor();
+  await kessand.startAt(address);
+  await page.locator('#h-state[data-state="live"]').waitFor();
+  assert.ok(Number(await page.locator("#h-reconnects").innerText()) >= 1);
+  // Resumed from the last sequence (same incarnation): no new snapshot, and a
+  // change published now reaches the tape.
+  assert.equal(await page.locator("#tape-note").innerText(), snapshotNote);
+  await publish(address, PLACEMENT_REVISION);
+  await page.locator("#tape li", { hasText: "capital action private_placement_2003_06" })
+    .locator(".badge.restated", { hasText: "restated r2" }).waitFor();
+  assert.equal(Number(await page.locator("#h-seq").innerText()), sequence + 1);
   assert.deepEqual(pageErrors, []);
 });

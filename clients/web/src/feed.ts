@@ -20,7 +20,7 @@ const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 5000;
 
 export interface Health {
-  state: "connecting" | "snapshot" | "live" | "reconnecting";
+  state: "connecting" | "resuming" | "snapshot" | "live" | "reconnecting";
   incarnation: string;
   lastSequence: bigint;
   journalSequence: bigint;
@@ -104,7 +104,7 @@ export class Feed {
       incarnation: resume ? this.health.incarnation : "",
       heartbeatIntervalMs: HEARTBEAT_MS,
     });
-    this.health.state = resume ? "live" : "snapshot";
+    this.health.state = resume ? "resuming" : "connecting";
     this.listener.health(this.health);
     const abort = new AbortController();
     let lastMessageAt = Date.now();
@@ -114,6 +114,8 @@ export class Feed {
     try {
       for await (const response of this.client.subscribe(request, { signal: abort.signal })) {
         lastMessageAt = Date.now();
+        // A resumed stream is live from its first message (a snapshot sets its own states).
+        if (this.health.state === "resuming") this.health.state = "live";
         for (const event of response.events) this.apply(event);
         this.listener.health(this.health);
       }
