@@ -119,7 +119,12 @@ class HttpServerTest : public ::testing::Test {
     std::ofstream(dir_ / "secret.txt") << "secret";
     std::ofstream(dir_ / "site" / "data.bin") << "bin";
     fs::create_symlink(dir_ / "secret.txt", dir_ / "site" / "link.txt");
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(Options());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
 
+  HttpServerOptions Options() {
     HttpServerOptions o;
     o.worker_threads = 2;
     o.max_message_bytes = 4096;
@@ -157,9 +162,7 @@ class HttpServerTest : public ::testing::Test {
       return std::make_unique<FakeStream>(source);
     };
     o.procedures["/kessan.v1.FeedService/Subscribe"] = subscribe;
-    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(std::move(o));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    return o;
   }
   void TearDown() override {
     if (!release_.HasBeenNotified()) release_.Notify();
@@ -438,6 +441,27 @@ TEST_F(HttpServerTest, ConnectTimeout) {
   ASSERT_TRUE(end.ok()) << end.status();
   EXPECT_EQ(end->flags, connect::kFlagEndStream);
   EXPECT_THAT(end->payload, HasSubstr("deadline_exceeded"));
+}
+
+TEST_F(HttpServerTest, AQuietStreamOutlivesTheIdleTimeout) {
+  HttpServerOptions o = Options();
+  o.idle_timeout_seconds = 1;
+  server_.reset();
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(std::move(o));
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  // An idle connection between requests is closed after the timeout.
+  auto idle = *HttpConnection::Open(server_->port());
+  EXPECT_TRUE(idle->AwaitClosed(absl::Seconds(30)));
+  // A stream that sends nothing for longer is not: it has no read timeout.
+  auto c = *HttpConnection::Open(server_->port());
+  std::shared_ptr<FakeSource> source = OpenStream(*c);
+  ASSERT_NE(source, nullptr);
+  absl::SleepFor(absl::Milliseconds(2500));  // the duration under test, not a wait for an event
+  source->Push(EventsResponse(9, 1));
+  absl::StatusOr<ConnectEnvelope> e = c->ReadEnvelope();
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->payload, R"({"events":[{"sequence":"9"}]})");
 }
 
 TEST_F(HttpServerTest, ShutdownEndsStreamsWithUnavailable) {
