@@ -1,4 +1,5 @@
-# Kessan: `make run` starts kessand on 127.0.0.1:50051 with the IIJ data set;
+# Kessan: `make run` starts kessand on 127.0.0.1:50051 with the IIJ data set
+# and the dashboard on http://127.0.0.1:8080/;
 # `make run-cluster` 3 nats-server nodes and 2 kessand replicas on them
 # (deploy/cluster/run-cluster.sh); `make test` runs every test. All install
 # what is missing first.
@@ -44,7 +45,9 @@ build: configure
 
 run: build
 	@echo "kessand: journal in $(DATA_DIR), seed $(SEED); Ctrl-C stops it"
-	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --http_listen $(HTTP_LISTEN) --data_dir $(DATA_DIR) --seed $(SEED)
+	@echo "dashboard: http://$(HTTP_LISTEN)/"
+	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --http_listen $(HTTP_LISTEN) \
+	  --http_static_dir $(BUILD_DIR)/clients/web/dist --data_dir $(DATA_DIR) --seed $(SEED)
 
 # Ports and directories: environment variables, see the script's header.
 run-cluster: build

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Kessan needs and this machine lacks: Debian packages (with
 # sudo when not root) and the npm packages of clients/node (buf; the Node
-# client's libraries, TypeScript and protoc-gen-es). Quiet when all
-# is there already.
+# client's libraries, TypeScript and protoc-gen-es; the dashboard's
+# connect-web, uplot, esbuild and playwright-core). Quiet when all is there
+# already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,8 @@ APT_PACKAGES=(
   nats-server libnats-dev
   # the HTTP/Connect port (server/http/): libevent's evhttp
   libevent-dev
+  # the dashboard's browser test (tests/web): playwright-core drives it
+  chromium
 )
 
 missing=()
@@ -43,7 +46,9 @@ fi
 
 # npm ci when a tool or library of clients/node is missing or the lock changed.
 npm_needed=0
-for f in .bin/buf .bin/tsc .bin/protoc-gen-es @connectrpc/connect-node/package.json @bufbuild/protobuf/package.json; do
+for f in .bin/buf .bin/tsc .bin/protoc-gen-es .bin/esbuild @connectrpc/connect-node/package.json \
+         @connectrpc/connect-web/package.json @bufbuild/protobuf/package.json uplot/package.json \
+         playwright-core/package.json; do
   [ -e "clients/node/node_modules/$f" ] || npm_needed=1
 done
 if ((npm_needed)) ||

@@ -50,6 +50,7 @@ BUILD_STAGE_NOT_NEEDED = {
     "nodejs", "npm",  # the Node client and buf lint
     "clang", "clang-14", "libclang-rt-14-dev",  # sanitizer and fuzz builds
     "nats-server",  # the cluster tests' servers
+    "chromium",  # the dashboard's browser test (tests/web)
     "systemd", "python3-yaml",  # this check
     "libbenchmark-dev",  # the benchmarks (optional to the build)
     "openssl",  # the command, for deploy/tls and deploy/auth scripts
