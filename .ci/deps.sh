@@ -20,6 +20,8 @@ APT_PACKAGES=(
   systemd python3-yaml
   # the NATS JetStream journal (server/journal/nats_journal.cc) and its tests' real servers
   nats-server libnats-dev
+  # make format / make lint (.clang-format)
+  clang-format
 )
 
 missing=()
