@@ -23,9 +23,10 @@
 #include "plugin/paths.h"
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
-#include "rpc/call_guard.h"
 #include "rpc/feed_service.h"
 #include "rpc/scenario_service.h"
+#include "service/call_guard.h"
+#include "service/services.h"
 #include "util/status_macros.h"
 
 namespace kessan {
@@ -141,11 +142,14 @@ class Server::Impl {
   // the services that use it).
   std::unique_ptr<CallGuard> guard;
   std::shared_ptr<auth::TokenStore> tokens;
-  std::unique_ptr<FeedServiceImpl> service;
   // Scenarios (declared after the feed, before the gRPC server: destroyed
   // after the server stops, before the feed).
   std::unique_ptr<PluginHost> plugin_host;
   std::unique_ptr<ScenarioEngine> scenario_engine;
+  // What every transport calls.
+  std::unique_ptr<Services> services;
+  // The gRPC services over them.
+  std::unique_ptr<FeedServiceImpl> service;
   std::unique_ptr<ScenarioServiceImpl> scenario_service;
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
@@ -171,7 +175,9 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   if (host.plugin_dir.empty()) spdlog::warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
   impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host);
-  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.scenario_engine, *impl.guard);
+  impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
+  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
+  impl.service = std::make_unique<FeedServiceImpl>(*impl.services);
   return absl::OkStatus();
 }
 
@@ -247,7 +253,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl->tokens = guard_options.tokens;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
-  impl->service = std::make_unique<FeedServiceImpl>(*impl->feed, *impl->guard);
   RETURN_IF_ERROR(StartScenarios(*impl, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &impl->port);
@@ -292,7 +297,7 @@ void Server::Shutdown(absl::Duration grace) {
   }
   impl_->grpc_server->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
   impl_->feed->CloseSubscriptions();
-  impl_->scenario_service->Stop();
+  impl_->services->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   impl_->grpc_server->Wait();
 }

@@ -1,9 +1,8 @@
-// FeedServiceImpl: kessan.v1.FeedService over a Feed.
+// FeedServiceImpl: kessan.v1.FeedService over gRPC, calling Services.
 #pragma once
 
-#include "feed/feed.h"
 #include "kessan/v1/feed.grpc.pb.h"
-#include "rpc/call_guard.h"
+#include "service/services.h"
 
 namespace kessan {
 
@@ -12,14 +11,13 @@ namespace kessan {
 // journal's fsync), streamed so that bytes that are not a request are
 // INVALID_ARGUMENT like any bad input; Subscribe is a raw callback stream that writes the
 // events' pre-encoded bytes, several queued events per message, one write
-// in flight. Every call is authorized, entitled and limited by the
-// CallGuard first. The Feed and the guard must outlive the service.
+// in flight. Services must outlive it.
 class FeedServiceImpl final
     : public v1::FeedService::WithStreamedUnaryMethod_Publish<
           v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
               v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
  public:
-  FeedServiceImpl(Feed& feed, CallGuard& guard) : feed_(feed), guard_(guard) {}
+  explicit FeedServiceImpl(Services& services) : services_(services) {}
 
   // Publish, read into a protobuf arena: its thousands of submessages are
   // allocated and freed in blocks, not one by one.
@@ -33,8 +31,7 @@ class FeedServiceImpl final
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
-  Feed& feed_;
-  CallGuard& guard_;
+  Services& services_;
 };
 
 }  // namespace kessan

@@ -1,31 +1,24 @@
-// ScenarioServiceImpl: kessan.v1.ScenarioService over a ScenarioEngine.
+// ScenarioServiceImpl: kessan.v1.ScenarioService over gRPC, calling Services.
 #pragma once
 
 #include "kessan/v1/scenario.grpc.pb.h"
-#include "plugin/scenario_engine.h"
-#include "plugin/scenario_watch.h"
-#include "rpc/call_guard.h"
+#include "service/services.h"
 
 namespace kessan {
 
 // ListScenarios and RunScenario run on gRPC's synchronous pool (a run waits
 // for its plugin's worker), streamed (and WatchScenario raw) so that bytes
-// that are not a request are INVALID_ARGUMENT like any bad input. WatchScenario is a callback stream over a
-// ScenarioWatcher watch (the scenario layer re-runs it as its inputs
-// change); its reactor keeps one write in flight and only the newest
-// pending result. Every call is authorized by the CallGuard (role analyst);
-// a run reads only the caller's entitled inputs. The engine and the guard
-// must outlive the service; destroying the service waits for the watches'
-// runs under way.
+// that are not a request are INVALID_ARGUMENT like any bad input.
+// WatchScenario is a callback stream over a Services watch; its reactor
+// keeps one write in flight and only the newest pending result. Services
+// must outlive it.
 class ScenarioServiceImpl final
     : public v1::ScenarioService::WithStreamedUnaryMethod_ListScenarios<
           v1::ScenarioService::WithStreamedUnaryMethod_RunScenario<
               v1::ScenarioService::WithRawCallbackMethod_WatchScenario<
                   v1::ScenarioService::Service>>> {
  public:
-  ScenarioServiceImpl(ScenarioEngine& engine, CallGuard& guard)
-      : engine_(engine), guard_(guard), watcher_(engine) {}
-  ~ScenarioServiceImpl() override;
+  explicit ScenarioServiceImpl(Services& services) : services_(services) {}
 
   grpc::Status StreamedListScenarios(
       grpc::ServerContext* context,
@@ -37,17 +30,8 @@ class ScenarioServiceImpl final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchScenario(grpc::CallbackServerContext* context,
                                                             const grpc::ByteBuffer* raw) override;
 
-  // Ends every watch (UNAVAILABLE) and refuses new ones. Idempotent.
-  void Stop();
-
  private:
-  grpc::Status ListScenariosFor(grpc::ServerContext* context, v1::ListScenariosResponse* response);
-  grpc::Status RunScenarioFor(const auth::Principal& principal, const v1::RunScenarioRequest& request,
-                           v1::RunScenarioResponse* response);
-
-  ScenarioEngine& engine_;
-  CallGuard& guard_;
-  ScenarioWatcher watcher_;
+  Services& services_;
 };
 
 }  // namespace kessan

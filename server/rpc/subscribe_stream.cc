@@ -40,28 +40,21 @@ class StreamCore final : public Waker {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  SubscribeReactor(Feed& feed, std::shared_ptr<Subscription> subscription, std::shared_ptr<void> lease)
-      : feed_(feed), subscription_(subscription),
-        core_(std::make_shared<StreamCore>(std::move(subscription), this)), lease_(std::move(lease)) {}
+  explicit SubscribeReactor(std::unique_ptr<FeedStream> stream)
+      : stream_(std::move(stream)),
+        core_(std::make_shared<StreamCore>(stream_->shared_subscription(), this)) {}
 
   void Start() {
-    subscription_->SetWaker(core_);
+    stream_->subscription().SetWaker(core_);
     core_->Wake();
   }
   void OnWriteDone(bool ok) override { core_->OnWriteDone(ok); }
   void OnCancel() override { core_->OnCancel(); }
-  void OnDone() override {
-    subscription_->SetWaker(nullptr);
-    subscription_->Close(absl::CancelledError("stream done"));
-    feed_.Unsubscribe(subscription_.get());
-    delete this;
-  }
+  void OnDone() override { delete this; }  // ~FeedStream ends the subscription
 
  private:
-  Feed& feed_;
-  const std::shared_ptr<Subscription> subscription_;
+  const std::unique_ptr<FeedStream> stream_;
   const std::shared_ptr<StreamCore> core_;
-  const std::shared_ptr<void> lease_;
 };
 
 void StreamCore::Wake() {
@@ -120,9 +113,8 @@ class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 }  // namespace
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(
-    Feed& feed, std::shared_ptr<Subscription> subscription, std::shared_ptr<void> lease) {
-  auto* reactor = new SubscribeReactor(feed, std::move(subscription), std::move(lease));
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr<FeedStream> stream) {
+  auto* reactor = new SubscribeReactor(std::move(stream));
   reactor->Start();
   return reactor;
 }

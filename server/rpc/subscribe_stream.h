@@ -5,15 +5,13 @@
 
 #include <memory>
 
-#include "feed/feed.h"
+#include "service/services.h"
 
 namespace kessan {
 
-// Starts the stream for an accepted subscription. The returned reactor
-// deletes itself when the RPC is done, and drops `lease` (a limit's count,
-// see auth/limits.h; may be null) then.
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(
-    Feed& feed, std::shared_ptr<Subscription> subscription, std::shared_ptr<void> lease = nullptr);
+// Starts the gRPC stream of an accepted subscription. The returned reactor
+// deletes itself, and `stream`, when the RPC is done.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr<FeedStream> stream);
 
 // A reactor that finishes at once with `status` (a refused subscription).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status);

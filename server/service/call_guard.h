@@ -1,10 +1,8 @@
-// CallGuard: the one place where the RPC layer asks who is calling, whether
-// they may, what they may see and whether they are within their limits;
-// and where it writes the audit log. Every handler of FeedService and
-// ScenarioService calls Authorize() first.
+// CallGuard: the one place that asks who is calling, whether they may, what
+// they may see and whether they are within their limits; and where the
+// audit log is written. Every call of Services (service/services.h), over
+// any transport, is authorized here first.
 #pragma once
-
-#include <grpcpp/grpcpp.h>
 
 #include <memory>
 #include <string>
@@ -17,6 +15,7 @@
 #include "auth/principal.h"
 #include "auth/token_store.h"
 #include "feed/feed.h"
+#include "service/caller.h"
 
 namespace kessan {
 
@@ -43,12 +42,13 @@ class CallGuard {
   ~CallGuard();
 
   bool enabled() const { return options_.tokens != nullptr || options_.client_certificates; }
+  // Whether a client certificate's name identifies a caller (mTLS).
+  bool client_certificates() const { return options_.client_certificates; }
 
   // The caller, if it may call a method needing `role`: UNAUTHENTICATED
   // without valid credentials, PERMISSION_DENIED without the role. A
   // refusal is audited. `method` is "/kessan.v1.FeedService/Publish".
-  absl::StatusOr<auth::Principal> Authorize(const grpc::ServerContextBase& context, auth::Role role,
-                                            absl::string_view method);
+  absl::StatusOr<auth::Principal> Authorize(const Caller& caller, auth::Role role, absl::string_view method);
 
   // Entitlements (see auth/entitlement.h), resolving issuer aliases in the feed.
   absl::StatusOr<v1::Filter> Entitle(const auth::Principal& principal, const v1::Filter& filter);
@@ -59,7 +59,7 @@ class CallGuard {
 
   // A Subscribe or WatchScenario stream on the caller's connection, held
   // until the lease is dropped.
-  absl::StatusOr<auth::Lease> AcquireSubscription(const grpc::ServerContextBase& context);
+  absl::StatusOr<auth::Lease> AcquireSubscription(const Caller& caller);
   // One scenario run at a time per lease.
   absl::StatusOr<auth::Lease> AcquireScenarioRun();
 
@@ -72,12 +72,12 @@ class CallGuard {
   // One audit line: principal, method, outcome and `detail` ("items=3").
   void Audit(const auth::Principal& principal, absl::string_view method, const absl::Status& outcome,
              absl::string_view detail = "");
-  // Audits a refusal and returns its gRPC status: the outcome of a call
-  // refused after Authorize (entitlement, limits).
-  grpc::Status Refuse(const auth::Principal& principal, absl::string_view method, const absl::Status& status);
+  // Audits a refusal and returns it: the outcome of a call refused after
+  // Authorize (entitlement, limits).
+  absl::Status Refuse(const auth::Principal& principal, absl::string_view method, const absl::Status& status);
 
  private:
-  absl::StatusOr<auth::Principal> Authenticate(const grpc::ServerContextBase& context);
+  absl::StatusOr<auth::Principal> Authenticate(const Caller& caller);
   std::string ResolveIssuer(const std::string& id_or_alias);
 
   Feed& feed_;

@@ -1,4 +1,4 @@
-#include "rpc/call_guard.h"
+#include "service/call_guard.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/validate.h"
-#include "rpc/status_util.h"
 
 namespace kessan {
 namespace {
@@ -80,13 +79,10 @@ std::shared_ptr<void> CallGuard::TrackStream(const auth::Principal& principal, a
                         });
 }
 
-absl::StatusOr<auth::Principal> CallGuard::Authenticate(const grpc::ServerContextBase& context) {
+absl::StatusOr<auth::Principal> CallGuard::Authenticate(const Caller& caller) {
   if (!enabled()) return auth::Principal::Anonymous();
-  const auto& metadata = context.client_metadata();
-  auto header = metadata.find("authorization");
-  if (header != metadata.end()) {
-    absl::string_view value(header->second.data(), header->second.size());
-    value = absl::StripAsciiWhitespace(value);
+  if (!caller.authorization.empty()) {
+    absl::string_view value = absl::StripAsciiWhitespace(caller.authorization);
     if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
       return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
     }
@@ -97,33 +93,28 @@ absl::StatusOr<auth::Principal> CallGuard::Authenticate(const grpc::ServerContex
     if (p == nullptr) return absl::UnauthenticatedError("unknown or revoked token");
     return *p;
   }
-  if (options_.client_certificates) {
-    std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-    std::vector<grpc::string_ref> names;
-    if (auth != nullptr) names = auth->FindPropertyValues("x509_common_name");
-    if (!names.empty()) {
-      const std::string cn(names.front().data(), names.front().size());
-      if (options_.tokens == nullptr) {
-        auth::Principal p = auth::Principal::Anonymous();
-        p.name = cn;
-        return p;
-      }
-      std::shared_ptr<const auth::PrincipalTable> table = options_.tokens->table();
-      if (const auth::Principal* p = table->FindByCertificate(cn)) return *p;
-      auth::Principal none;  // authenticated, but no role
-      none.name = cn;
-      return none;
+  if (options_.client_certificates && !caller.certificate_name.empty()) {
+    const std::string& cn = caller.certificate_name;
+    if (options_.tokens == nullptr) {
+      auth::Principal p = auth::Principal::Anonymous();
+      p.name = cn;
+      return p;
     }
+    std::shared_ptr<const auth::PrincipalTable> table = options_.tokens->table();
+    if (const auth::Principal* p = table->FindByCertificate(cn)) return *p;
+    auth::Principal none;  // authenticated, but no role
+    none.name = cn;
+    return none;
   }
   return absl::UnauthenticatedError("no credentials: send 'authorization: Bearer <token>'" +
                                     std::string(options_.client_certificates ? " or a client certificate" : ""));
 }
 
-absl::StatusOr<auth::Principal> CallGuard::Authorize(const grpc::ServerContextBase& context, auth::Role role,
+absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth::Role role,
                                                      absl::string_view method) {
-  absl::StatusOr<auth::Principal> principal = Authenticate(context);
+  absl::StatusOr<auth::Principal> principal = Authenticate(caller);
   if (!principal.ok()) {
-    AuditLogger().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", context.peer(), Sv(method),
+    AuditLogger().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true), Sv(method),
                        CodeName(principal.status().code()), Escape(principal.status().message()));
     return principal.status();
   }
@@ -166,8 +157,8 @@ absl::Status CallGuard::CheckPublish(const auth::Principal& principal, const v1:
   return publish_rate_.Take(principal.name, static_cast<size_t>(request.items_size()));
 }
 
-absl::StatusOr<auth::Lease> CallGuard::AcquireSubscription(const grpc::ServerContextBase& context) {
-  return subscriptions_.Acquire(context.peer());
+absl::StatusOr<auth::Lease> CallGuard::AcquireSubscription(const Caller& caller) {
+  return subscriptions_.Acquire(caller.peer);
 }
 
 absl::StatusOr<auth::Lease> CallGuard::AcquireScenarioRun() { return scenario_runs_.Acquire(""); }
@@ -184,10 +175,10 @@ void CallGuard::Audit(const auth::Principal& principal, absl::string_view method
   }
 }
 
-grpc::Status CallGuard::Refuse(const auth::Principal& principal, absl::string_view method,
+absl::Status CallGuard::Refuse(const auth::Principal& principal, absl::string_view method,
                                const absl::Status& status) {
   Audit(principal, method, status);
-  return ToGrpcStatus(status);
+  return status;
 }
 
 }  // namespace kessan
