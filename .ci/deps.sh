@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Kessan needs and this machine lacks: Debian packages (with
-# sudo when not root) and the npm packages of clients/node. Quiet when all
+# sudo when not root) and the npm packages of clients/node (buf; the Node
+# client's libraries, TypeScript and protoc-gen-es). Quiet when all
 # is there already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ! -x clients/node/node_modules/.bin/buf ] ||
+# npm ci when a tool or library of clients/node is missing or the lock changed.
+npm_needed=0
+for f in .bin/buf .bin/tsc .bin/protoc-gen-es @connectrpc/connect-node/package.json @bufbuild/protobuf/package.json; do
+  [ -e "clients/node/node_modules/$f" ] || npm_needed=1
+done
+if ((npm_needed)) ||
    [ clients/node/package-lock.json -nt clients/node/node_modules/.package-lock.json ]; then
   echo "deps: npm ci in clients/node"
   (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "kessan/server.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -26,8 +27,8 @@ void ToSpdlog(google::protobuf::LogLevel level, const char* filename, int line,
       to = spdlog::level::critical;
       break;
   }
-  spdlog::log(to, "protobuf: {}:{}: {}", filename != nullptr ? filename : "?", line, message);
-  if (to == spdlog::level::critical) spdlog::default_logger_raw()->flush();
+  Log().log(to, "protobuf: {}:{}: {}", filename != nullptr ? filename : "?", line, message);
+  if (to == spdlog::level::critical) Log().flush();
 }
 
 }  // namespace

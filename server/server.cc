@@ -24,10 +24,12 @@
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
 #include "rpc/feed_service.h"
+#include "local.h"
 #include "rpc/scenario_service.h"
 #include "service/call_guard.h"
 #include "service/services.h"
 #include "util/status_macros.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -55,7 +57,7 @@ absl::Status LoadSeed(Feed& feed, const std::string& path) {
     }
     count += published->sequences_size();
   }
-  spdlog::info("seeded the journal with {} items in {} batches from {}", count, batches.size(),
+  Log().info("seeded the journal with {} items in {} batches from {}", count, batches.size(),
                path);
   return absl::OkStatus();
 }
@@ -148,6 +150,8 @@ class Server::Impl {
   std::unique_ptr<ScenarioEngine> scenario_engine;
   // What every transport calls.
   std::unique_ptr<Services> services;
+  // In-process clients' subscriptions (before the services: ended first).
+  std::shared_ptr<LocalHub> local;
   // The gRPC services over them.
   std::unique_ptr<FeedServiceImpl> service;
   std::unique_ptr<ScenarioServiceImpl> scenario_service;
@@ -159,6 +163,9 @@ class Server::Impl {
 };
 
 namespace {
+
+// Threads that run in-process subscribers' callbacks.
+constexpr int kLocalDeliveryThreads = 2;
 
 // The plugin host (over options.plugin_dir or the bundled plugins) and the
 // ScenarioService.
@@ -172,10 +179,11 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
     return absl::FailedPreconditionError("plugin_dir " + host.plugin_dir +
                                          ": kessan-plugin-worker not found next to the executable");
   }
-  if (host.plugin_dir.empty()) spdlog::warn("no plugin directory: ScenarioService has no scenarios");
+  if (host.plugin_dir.empty()) Log().warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
   impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host);
   impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
+  impl.local = std::make_shared<LocalHub>(*impl.services, kLocalDeliveryThreads);
   impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
   impl.service = std::make_unique<FeedServiceImpl>(*impl.services);
   return absl::OkStatus();
@@ -207,7 +215,7 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& option
   ASSIGN_OR_RETURN(std::unique_ptr<NatsJournal> log, NatsJournal::Open(nats));
   const absl::Time start = absl::Now();
   RETURN_IF_ERROR(log->CatchUp(kNatsCatchUpTimeout));
-  spdlog::info("journal {}: caught up to stream sequence {} in {} ({} batches applied)", *name,
+  Log().info("journal {}: caught up to stream sequence {} in {} ({} batches applied)", *name,
                log->stream_sequence(), absl::FormatDuration(absl::Now() - start),
                log->tail_applied_batches());
   return std::unique_ptr<Journal>(std::move(log));
@@ -241,7 +249,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   feed_options.max_queued_events = options.max_queued_events;
   feed_options.default_heartbeat = options.default_heartbeat;
   ASSIGN_OR_RETURN(impl->feed, Feed::Open(std::move(log), std::move(feed_options)));
-  spdlog::info("journal {}: {} events", journal, impl->feed->last_sequence());
+  Log().info("journal {}: {} events", journal, impl->feed->last_sequence());
   if (impl->feed->last_sequence() == 0 && !options.seed_path.empty()) {
     RETURN_IF_ERROR(LoadSeed(*impl->feed, options.seed_path));
   }
@@ -274,13 +282,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
        {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
     impl->grpc_server->GetHealthCheckService()->SetServingStatus(name, true);
   }
-  spdlog::info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
+  Log().info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
                options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
                impl->guard->enabled() ? ", authentication on" : ", no authentication");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 int Server::port() const { return impl_->port; }
+
+std::unique_ptr<LocalClient> Server::Local() { return Local(LocalCredentials()); }
+
+std::unique_ptr<LocalClient> Server::Local(const LocalCredentials& credentials) {
+  return LocalHub::Connect(impl_->local, credentials);
+}
 
 uint64_t Server::last_sequence() const { return impl_->feed->last_sequence(); }
 

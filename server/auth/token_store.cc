@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "util/log.h"
 
 namespace kessan::auth {
 namespace {
@@ -172,11 +173,11 @@ absl::Status TokenStore::Reload() {
     loaded_ = id;  // do not retry a broken file until it changes again
     if (!table.ok()) {
       status = absl::Status(table.status().code(), absl::StrCat("auth_tokens ", path_, ": ", table.status().message()));
-      if (table_ != nullptr) spdlog::error("{}; keeping the previous {} principals", status.ToString(), table_->size());
+      if (table_ != nullptr) Log().error("{}; keeping the previous {} principals", status.ToString(), table_->size());
       return status;
     }
     table_ = std::make_shared<const PrincipalTable>(*std::move(table));
-    spdlog::info("auth_tokens {}: {} principals", path_, table_->size());
+    Log().info("auth_tokens {}: {} principals", path_, table_->size());
     loaded = table_;
   }
   absl::MutexLock listeners(&listeners_mu_);

@@ -14,6 +14,7 @@
 #include "spdlog/spdlog.h"
 #include "model/validate.h"
 #include "util/status_macros.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -197,7 +198,7 @@ void Feed::MaybePruneLocked() {
   if (horizon < log_->first_sequence() + std::max<uint64_t>(1, retain / 8)) return;
   absl::StatusOr<size_t> pruned = log_->Prune(horizon, state_.LatestSequencesBelow(horizon));
   if (!pruned.ok()) {
-    spdlog::warn("journal retention: {}", pruned.status().ToString());
+    Log().warn("journal retention: {}", pruned.status().ToString());
   }
 }
 
@@ -381,7 +382,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     if (!restage) break;
     // Another replica appended first: apply what it did, then stage again.
     absl::Status caught = log_->CatchUp(kRestageCatchUp);
-    if (!caught.ok()) spdlog::warn("restaging a commit group: {}", caught.ToString());
+    if (!caught.ok()) Log().warn("restaging a commit group: {}", caught.ToString());
     restaged_.fetch_add(1, std::memory_order_relaxed);
     Restage(group);
   }
@@ -400,7 +401,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
       me.result->sequences_size() > 0 &&
       me.result->sequences(me.result->sequences_size() - 1) > last_sequence()) {
     absl::Status caught = log_->CatchUp(kRestageCatchUp);
-    if (!caught.ok()) spdlog::warn("catching up after a duplicate: {}", caught.ToString());
+    if (!caught.ok()) Log().warn("catching up after a duplicate: {}", caught.ToString());
   }
   return std::move(me.result);
 }
@@ -444,7 +445,7 @@ void Feed::ApplyFollowed(const std::vector<EventPtr>& events) {
       return closing_ || state_.last_sequence() + 1 >= first;
     };
     while (!mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(10))) {
-      spdlog::warn("feed: batch at sequence {} from another replica waits for sequence {}",
+      Log().warn("feed: batch at sequence {} from another replica waits for sequence {}",
                    first, state_.last_sequence() + 1);
     }
     if (closing_) return;
@@ -718,7 +719,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
       request.from_sequence() > last_sequence() &&
       (request.incarnation().empty() || request.incarnation() == incarnation_)) {
     absl::Status caught = log_->CatchUp(kResumeCatchUp);
-    if (!caught.ok()) spdlog::warn("catching up for a resume: {}", caught.ToString());
+    if (!caught.ok()) Log().warn("catching up for a resume: {}", caught.ToString());
   }
   std::shared_ptr<Subscription> subscription;
   {

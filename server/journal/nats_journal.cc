@@ -18,6 +18,7 @@
 #include "journal/journal_rows.h"
 #include "spdlog/spdlog.h"
 #include "util/status_macros.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -271,7 +272,7 @@ absl::Status NatsJournal::EnsureStream() {
         },
         &error));
     if (s == NATS_OK) {
-      spdlog::info("nats journal: created stream {} (subject {}, {} replicas)", name, subject_,
+      Log().info("nats journal: created stream {} (subject {}, {} replicas)", name, subject_,
                    replicas);
     } else if (error == JSStreamNameExistErr) {
       // Another replica created it meanwhile: check what it made.
@@ -321,7 +322,7 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
   absl::StatusOr<std::unique_ptr<SqliteJournal>> cache = SqliteJournal::Open(path);
   if (!cache.ok()) {
     // A cache is disposable: the stream has it all.
-    spdlog::warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
+    Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
                  cache.status().ToString(), options_.stream);
     RemoveCacheFiles(path);
     cache = SqliteJournal::Open(path);
@@ -363,7 +364,7 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
     if (read) side_written_ = {seq, last};
     return absl::OkStatus();
   }
-  spdlog::warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
+  Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
                mismatch, options_.stream);
   cache_.reset();
   RemoveCacheFiles(path);
@@ -456,7 +457,7 @@ void NatsJournal::TailLoop() {
       }
       // A slow-consumer report or the like: the ordered consumer restarts
       // from the last message delivered.
-      spdlog::warn("nats journal: tail of {}: {}", subject_, NatsText(s));
+      Log().warn("nats journal: tail of {}: {}", subject_, NatsText(s));
       continue;
     }
     // The messages already here, up to a bound, are applied in one cache
@@ -514,12 +515,12 @@ void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
                          pending_->first_sequence == first && pending_->chunks == chunks &&
                          pending_->next == index;
   if (!continues && pending_.has_value()) {
-    spdlog::warn("nats journal: batch from sequence {} discarded: its chunks stop at {} of {}",
+    Log().warn("nats journal: batch from sequence {} discarded: its chunks stop at {} of {}",
                  pending_->first_sequence, pending_->next, pending_->chunks);
     pending_.reset();
   }
   if (!ours || (!continues && index != 0)) {
-    spdlog::warn("nats journal: stream message {} skipped: {}", stream_seq,
+    Log().warn("nats journal: stream message {} skipped: {}", stream_seq,
                  ours ? "a chunk without its batch's first" : "not a journal batch chunk");
     return;
   }
@@ -533,11 +534,11 @@ void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
   absl::StatusOr<DecodedBatch> batch = DecodePayload(payload);
   const uint64_t applied_last = cache_->last_sequence() + group_.events.size();
   if (!batch.ok() || batch->first != first) {
-    spdlog::error("nats journal: batch at stream sequence {} skipped: {}", stream_seq,
+    Log().error("nats journal: batch at stream sequence {} skipped: {}", stream_seq,
                   batch.ok() ? "its payload names another first sequence"
                              : batch.status().ToString());
   } else if (first != applied_last + 1) {
-    spdlog::warn("nats journal: batch from sequence {} at stream sequence {} skipped: the "
+    Log().warn("nats journal: batch from sequence {} at stream sequence {} skipped: the "
                  "journal was at {} (a stale batch)",
                  first, stream_seq, applied_last);
   } else {

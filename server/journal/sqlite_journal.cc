@@ -17,6 +17,7 @@
 #include "journal/sqlite_file.h"
 #include "spdlog/spdlog.h"
 #include "util/status_macros.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -49,7 +50,7 @@ uint64_t ReadAcked(const std::string& path) {
   const ssize_t n = pread(fd, buf, sizeof(buf), 0);
   close(fd);
   if (n != static_cast<ssize_t>(sizeof(buf)) || memcmp(buf, kAckedMagic, 8) != 0) {
-    spdlog::warn("journal: {} is not an acked-sequence file; ignored", path);
+    Log().warn("journal: {} is not an acked-sequence file; ignored", path);
     return 0;
   }
   uint64_t v = 0;
@@ -334,10 +335,10 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
   if (version == kRowPerEventSchema) {
     RETURN_IF_ERROR(Exec(db, kCreateCommits));
     RETURN_IF_ERROR(MigrateRowPerEvent(db));
-    spdlog::info("journal {}: converted to schema version {}", path, kSchemaVersion);
+    Log().info("journal {}: converted to schema version {}", path, kSchemaVersion);
   } else if (version == kRowsWithoutChecksumsSchema) {
     RETURN_IF_ERROR(MigrateAddChecksums(db));
-    spdlog::info("journal {}: checksummed, schema version {}", path, kSchemaVersion);
+    Log().info("journal {}: checksummed, schema version {}", path, kSchemaVersion);
   }
   {
     ASSIGN_OR_RETURN(const int64_t first,
@@ -368,7 +369,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
             "-wal file. Restore the journal, or start with --accept_journal_loss to go on "
             "from sequence ", last, " as a new incarnation (subscribers resync)"));
       }
-      spdlog::warn("journal {}: events {} to {} were acknowledged and are lost; going on from "
+      Log().warn("journal {}: events {} to {} were acknowledged and are lost; going on from "
                    "sequence {} as a new incarnation (--accept_journal_loss)",
                    path, last + 1, acked, last);
       incarnation = 0;
@@ -601,7 +602,7 @@ void SqliteJournal::WriteAcked(uint64_t last) {
   memcpy(buf, kAckedMagic, 8);
   for (int i = 0; i < 8; ++i) buf[8 + i] = static_cast<unsigned char>(last >> (8 * i));
   if (pwrite(acked_fd_, buf, sizeof(buf), 0) != static_cast<ssize_t>(sizeof(buf))) {
-    spdlog::warn("journal {}: cannot record sequence {} in its -acked file: {}", path_, last,
+    Log().warn("journal {}: cannot record sequence {} in its -acked file: {}", path_, last,
                  strerror(errno));
   }
 }

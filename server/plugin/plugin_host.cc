@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "util/status_macros.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
@@ -144,7 +145,7 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions
   if (geteuid() == 0 && !host->options_.plugin_user.empty()) {
     RETURN_IF_ERROR(LookUpUser(host->options_.plugin_user, &host->uid_, &host->gid_));
   } else if (geteuid() == 0) {
-    spdlog::warn("plugin host: no plugin_user; plugin workers run as root");
+    Log().warn("plugin host: no plugin_user; plugin workers run as root");
   }
   // An empty working directory for the workers, which they may enter but
   // neither list nor write.
@@ -152,7 +153,7 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions
   if (!ec && mkdtemp(work_dir.data()) != nullptr && chmod(work_dir.c_str(), 0111) == 0) {
     host->work_dir_ = work_dir;
   } else {
-    spdlog::warn("plugin host: no empty working directory for the workers ({}); they start in /",
+    Log().warn("plugin host: no empty working directory for the workers ({}); they start in /",
                  std::strerror(errno));
     host->work_dir_ = "/";
   }
@@ -185,13 +186,13 @@ void PluginHost::LoadAll(std::vector<std::unique_ptr<Plugin>> pending) {
     }
     if (name.empty()) name = plugin->name;
     if (plugins_.count(name) > 0) {
-      spdlog::warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name, plugins_[name]->path);
+      Log().warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name, plugins_[name]->path);
       continue;
     }
     plugin->name = name;
     plugins_[name] = std::move(plugin);
   }
-  spdlog::info("plugin host: {} plugin(s) in {}", plugins_.size(), options_.plugin_dir);
+  Log().info("plugin host: {} plugin(s) in {}", plugins_.size(), options_.plugin_dir);
   absl::MutexLock lock(&load_mu_);
   loaded_ = true;
 }
@@ -213,7 +214,7 @@ void PluginHost::Load(Plugin& plugin) {
   if (!started.ok()) {
     absl::MutexLock lock(&plugin.mu);
     plugin.load_error = std::string(started.message());
-    spdlog::warn("{}", plugin.load_error);
+    Log().warn("{}", plugin.load_error);
     return;
   }
   absl::StatusOr<wire::Reply> reply = Call(plugin, wire::kDescribe, v1::PluginDescribeRequest().SerializeAsString());
@@ -235,11 +236,11 @@ void PluginHost::Load(Plugin& plugin) {
     plugin.load_error = std::string(status.message().find("plugin '") == 0 ? status.message()
                                                                             : Prefix(plugin.name, status).message());
     plugin.worker.reset();
-    spdlog::warn("{}", plugin.load_error);
+    Log().warn("{}", plugin.load_error);
     return;
   }
   plugin.descriptor = described.scenario();
-  spdlog::info("plugin '{}' {} (ABI {}) from {}", plugin.descriptor.name(), plugin.descriptor.version(),
+  Log().info("plugin '{}' {} (ABI {}) from {}", plugin.descriptor.name(), plugin.descriptor.version(),
                plugin.abi_version, plugin.path);
 }
 
@@ -296,11 +297,11 @@ void PluginHost::RecordFailure(Plugin& plugin, const absl::Status& status) {
     plugin.failures.pop_front();
   }
   plugin.last_failure = std::string(status.message());
-  spdlog::warn("{}", plugin.last_failure);
+  Log().warn("{}", plugin.last_failure);
   if (static_cast<int>(plugin.failures.size()) >= options_.max_failures) {
     plugin.quarantined_until = now + options_.quarantine_time;
     plugin.failures.clear();
-    spdlog::error("plugin '{}' quarantined for {} after {} failures within {}", plugin.name,
+    Log().error("plugin '{}' quarantined for {} after {} failures within {}", plugin.name,
                   absl::FormatDuration(options_.quarantine_time), options_.max_failures,
                   absl::FormatDuration(options_.failure_window));
   }

@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "util/log.h"
 
 extern char** environ;
 
@@ -342,7 +343,7 @@ void WorkerProcess::LogLine(const std::string& line) {
     return;
   }
   output_logged_ += line.size() + 1;
-  spdlog::info("plugin={} output: \"{}\"", EscapeOutput(options_.name), EscapeOutput(line));
+  Log().info("plugin={} output: \"{}\"", EscapeOutput(options_.name), EscapeOutput(line));
 }
 
 void WorkerProcess::FinishOutput() {
@@ -351,7 +352,7 @@ void WorkerProcess::FinishOutput() {
     line_.clear();
   }
   if (output_dropped_ > 0) {
-    spdlog::warn("plugin={} output: {} more bytes dropped (at most {} logged per call)", EscapeOutput(options_.name),
+    Log().warn("plugin={} output: {} more bytes dropped (at most {} logged per call)", EscapeOutput(options_.name),
                  output_dropped_, kMaxOutputBytesPerCall);
   }
   output_logged_ = 0;

@@ -1,6 +1,5 @@
 #include "service/call_guard.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,23 +8,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/validate.h"
+#include "util/log.h"
 
 namespace kessan {
 namespace {
-
-// The "audit" logger: an application's own if it registered one, else one
-// writing where spdlog's default logger writes.
-spdlog::logger& AuditLogger() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    std::shared_ptr<spdlog::logger> l = spdlog::get("audit");
-    if (l != nullptr) return l;
-    const auto& sinks = spdlog::default_logger()->sinks();
-    l = std::make_shared<spdlog::logger>("audit", sinks.begin(), sinks.end());
-    spdlog::register_logger(l);
-    return l;
-  }();
-  return *logger;
-}
 
 std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 
@@ -56,7 +42,7 @@ CallGuard::CallGuard(Feed& feed, CallGuardOptions options)
       publish_rate_(options_.publish_rate, options_.publish_burst),
       subscriptions_("subscriptions per connection", options_.max_subscriptions_per_connection),
       scenario_runs_("concurrent scenario runs", options_.max_concurrent_scenario_runs) {
-  AuditLogger();
+  AuditLog();
   if (options_.tokens != nullptr) {
     tokens_listener_ = options_.tokens->AddListener(
         [this](const auth::PrincipalTable& table) { streams_.Recheck(table); });
@@ -114,7 +100,7 @@ absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth:
                                                      absl::string_view method) {
   absl::StatusOr<auth::Principal> principal = Authenticate(caller);
   if (!principal.ok()) {
-    AuditLogger().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true), Sv(method),
+    AuditLog().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true), Sv(method),
                        CodeName(principal.status().code()), Escape(principal.status().message()));
     return principal.status();
   }
@@ -166,10 +152,10 @@ absl::StatusOr<auth::Lease> CallGuard::AcquireScenarioRun() { return scenario_ru
 void CallGuard::Audit(const auth::Principal& principal, absl::string_view method, const absl::Status& outcome,
                       absl::string_view detail) {
   if (outcome.ok()) {
-    AuditLogger().info("principal={} method={} outcome=OK{}{}", Escape(principal.name, true), Sv(method),
+    AuditLog().info("principal={} method={} outcome=OK{}{}", Escape(principal.name, true), Sv(method),
                        detail.empty() ? "" : " ", Sv(detail));
   } else {
-    AuditLogger().warn("principal={} method={} outcome={}{}{} detail=\"{}\"", Escape(principal.name, true), Sv(method),
+    AuditLog().warn("principal={} method={} outcome={}{}{} detail=\"{}\"", Escape(principal.name, true), Sv(method),
                        CodeName(outcome.code()), detail.empty() ? "" : " ", Sv(detail),
                        Escape(outcome.message()));
   }

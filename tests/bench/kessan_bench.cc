@@ -50,7 +50,10 @@
 #define KESSAN_BENCH_SCRATCH "/tmp"
 #endif
 
-ABSL_FLAG(std::string, mode, "tput", "tput | lat | publish | replay | idle | scenario");
+ABSL_FLAG(std::string, mode, "tput",
+          "tput | lat | publish | replay | idle | scenario | inprocess (kessan-local-bench: the server "
+          "embedded, subscribers and publishers in process or over loopback gRPC, see --transport)");
+ABSL_FLAG(std::string, transport, "local", "inprocess: local (kessan/local.h) | grpc (loopback)");
 ABSL_FLAG(int, S, 1, "subscriber streams");
 ABSL_FLAG(int, size, 200, "serialized size of each delivered FeedEvent, bytes");
 ABSL_FLAG(double, duration, 4, "seconds of publishing (tput, publish, lat, scenario)");
@@ -623,6 +626,29 @@ int main(int argc, char** argv) {
   c.workers = absl::GetFlag(FLAGS_workers);
   if (c.workers <= 0) c.workers = c.subs <= 1 ? c.subs : 2;
   c.workers = std::min({c.workers, c.subs, kessan::bench::kMaxWorkers});
+  if (c.mode == "inprocess") {
+    // Another binary: it links libkessan, this one a static protobuf.
+    std::vector<std::string> args = {
+        KESSAN_LOCAL_BENCH,
+        "--transport=" + absl::GetFlag(FLAGS_transport),
+        "--S=" + std::to_string(absl::GetFlag(FLAGS_S)),
+        "--size=" + std::to_string(c.size),
+        "--duration=" + std::to_string(c.duration),
+        "--window=" + std::to_string(c.window),
+        "--label=" + c.label,
+        "--timeout=" + std::to_string(c.timeout_s),
+        "--scratch=" + absl::GetFlag(FLAGS_scratch)};
+    if (absl::GetFlag(FLAGS_batch) > 0) args.push_back("--batch=" + std::to_string(absl::GetFlag(FLAGS_batch)));
+    if (absl::GetFlag(FLAGS_pub_inflight) > 0) {
+      args.push_back("--pub_inflight=" + std::to_string(absl::GetFlag(FLAGS_pub_inflight)));
+    }
+    std::vector<char*> argv2;
+    for (auto& a : args) argv2.push_back(a.data());
+    argv2.push_back(nullptr);
+    execv(argv2[0], argv2.data());
+    std::perror("kessan-bench: " KESSAN_LOCAL_BENCH);
+    return 1;
+  }
   static const char* kModes[] = {"tput", "lat", "publish", "replay", "idle", "scenario"};
   if (std::find_if(std::begin(kModes), std::end(kModes), [&](const char* m) { return c.mode == m; }) ==
       std::end(kModes)) {

@@ -437,8 +437,15 @@ TEST_F(ScenarioServiceTest, MisbehavingPluginsCostOneCallNotTheServer) {
                         Case{"spin", grpc::StatusCode::DEADLINE_EXCEEDED, "did not answer in time"},
                         Case{"abi2", grpc::StatusCode::FAILED_PRECONDITION, "major differs"}}) {
     grpc::Status s = Run(c.plugin, {}, nullptr);
-    EXPECT_EQ(s.error_code(), c.code) << c.plugin << ": " << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr(c.says)) << c.plugin;
+    // On a loaded machine the bomb may meet its 5 s deadline before its
+    // memory limit: either ends the call (PluginHostTest.MemoryBomb* checks
+    // the limit itself); what matters here is what follows.
+    if (std::string(c.plugin) == "bomb" && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      EXPECT_THAT(s.error_message(), HasSubstr("did not answer in time")) << c.plugin;
+    } else {
+      EXPECT_EQ(s.error_code(), c.code) << c.plugin << ": " << s.error_message();
+      EXPECT_THAT(s.error_message(), HasSubstr(c.says)) << c.plugin;
+    }
     v1::ScenarioResult r;
     s = Run("dilution", {{"shares_outstanding_before", "48000"}}, &r);
     ASSERT_TRUE(s.ok()) << "after " << c.plugin << ": " << s.error_message();

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -103,6 +104,9 @@ struct ServerOptions {
   size_t max_concurrent_scenario_runs = 16;
 };
 
+class LocalClient;
+struct LocalCredentials;
+
 // Server is thread-safe. Destroying it shuts it down.
 class Server {
  public:
@@ -116,6 +120,11 @@ class Server {
   int port() const;
   // The highest sequence in the journal.
   uint64_t last_sequence() const;
+
+  // An in-process client of this server (kessan/local.h): the same
+  // services as over gRPC, without a network hop.
+  std::unique_ptr<LocalClient> Local();
+  std::unique_ptr<LocalClient> Local(const LocalCredentials& credentials);
 
   // Rereads ServerOptions::auth_tokens_file now (kessand calls it on
   // SIGHUP). On error the previous principals stay in force.
@@ -133,6 +142,17 @@ class Server {
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Where libkessan's log lines go: its operations log ("kessan") and its
+// audit log ("audit": one line per refused call and per publish). By
+// default both write where spdlog's default logger writes (the audit lines
+// to the application's own spdlog logger named "audit", if it registered
+// one). A handler receives every line instead, from any thread, and must
+// be thread-safe and quick. Process-wide (every Server of the process);
+// null restores the default.
+enum class LogLevel { kTrace, kDebug, kInfo, kWarning, kError, kCritical };
+using LogHandler = std::function<void(LogLevel level, std::string_view logger, std::string_view message)>;
+void SetLogHandler(LogHandler handler);
 
 // RouteProtobufLogsToSpdlog makes libprotobuf's warnings and errors spdlog
 // lines of spdlog's default logger ("protobuf: FILE:LINE: message") instead
