@@ -86,15 +86,16 @@ bench: build bench-deps
 
 # The C++ sources clang-format owns (.clang-format): every tracked .cc/.h
 # but FORMAT_EXCLUDE (an extended regex: generated or third-party files).
+# They need clang-format only (make deps installs it).
 FORMAT_EXCLUDE ?= ^(third_party|build[^/]*)/|\.pb\.(h|cc)$$
 FORMAT_FILES = $(shell git ls-files -- '*.cc' '*.h' | grep -Ev '$(FORMAT_EXCLUDE)')
 
-format: deps
+format:
 	@clang-format -i $(FORMAT_FILES)
 
 # Fails if clang-format would change a file, naming each such file at its
 # first difference.
-format-check: deps
+format-check:
 	@clang-format --dry-run -Werror --ferror-limit=1 $(FORMAT_FILES)
 
 lint: deps format-check
