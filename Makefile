@@ -6,6 +6,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 DATA_DIR ?= $(BUILD_DIR)/kessan-data
 LISTEN ?= 127.0.0.1:50051
+HTTP_LISTEN ?= 127.0.0.1:8080
 SEED ?= data/iij/iij_4q02_fy2002.txtpb
 JOBS ?= $(shell nproc)
 # Each build is configured by its preset of CMakePresets.json (default,
@@ -41,7 +42,7 @@ build: configure
 
 run: build
 	@echo "kessand: journal in $(DATA_DIR), seed $(SEED); Ctrl-C stops it"
-	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --data_dir $(DATA_DIR) --seed $(SEED)
+	$(BUILD_DIR)/server/kessand --listen $(LISTEN) --http_listen $(HTTP_LISTEN) --data_dir $(DATA_DIR) --seed $(SEED)
 
 # Ports and directories: environment variables, see the script's header.
 run-cluster: build

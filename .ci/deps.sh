@@ -21,6 +21,8 @@ APT_PACKAGES=(
   systemd python3-yaml
   # the NATS JetStream journal (server/journal/nats_journal.cc) and its tests' real servers
   nats-server libnats-dev
+  # the HTTP/Connect port (server/http/): libevent's evhttp
+  libevent-dev
   # make format / make lint (.clang-format)
   clang-format
 )

@@ -15,6 +15,8 @@
 #include "absl/synchronization/mutex.h"
 #include "dataset/dataset.h"
 #include "feed/feed.h"
+#include "http/connect_services.h"
+#include "http/http_server.h"
 #include "grpc/health/v1/health.pb.h"
 #include "journal/journal_verify.h"
 #include "journal/nats_journal.h"
@@ -112,6 +114,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
   return grpc::SslServerCredentials(ssl);
 }
 
+// The HTTP port is plaintext: where security is on, only on loopback.
+absl::Status CheckHttpListen(const ServerOptions& o) {
+  if (o.http_listen.empty() || IsLoopback(o.http_listen)) return absl::OkStatus();
+  if (!o.auth_tokens_file.empty() || !o.tls_cert_file.empty() || !o.tls_client_ca_file.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "http_listen ", o.http_listen, " serves plaintext HTTP: with auth_tokens or TLS on it must be a loopback "
+        "address (put a TLS-terminating proxy in front of it for the network)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CallGuardOptions> GuardOptions(const ServerOptions& o) {
   CallGuardOptions g;
   if (!o.auth_tokens_file.empty()) {
@@ -157,6 +170,8 @@ class Server::Impl {
   std::unique_ptr<ScenarioServiceImpl> scenario_service;
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
+  // HTTP/Connect over the same services (after them: stopped first).
+  std::unique_ptr<http::HttpServer> http_server;
 
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -241,6 +256,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // Security settings first: a misconfigured server does not start at all.
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(options));
   ASSIGN_OR_RETURN(CallGuardOptions guard_options, GuardOptions(options));
+  RETURN_IF_ERROR(CheckHttpListen(options));
   auto impl = std::make_unique<Impl>();
   std::string journal;
   ASSIGN_OR_RETURN(std::unique_ptr<Journal> log, OpenJournal(options, &journal));
@@ -282,6 +298,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
        {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
     impl->grpc_server->GetHealthCheckService()->SetServingStatus(name, true);
   }
+  if (!options.http_listen.empty()) {
+    http::HttpServerOptions http;
+    http.listen = options.http_listen;
+    http.procedures = http::ServiceProcedures(*impl->services);
+    http.max_message_bytes = static_cast<size_t>(options.max_message_bytes);
+    http.static_dir = options.http_static_dir;
+    // Until the metrics land: the route answers, with nothing in it.
+    http.metrics = [] { return std::string(); };
+    ASSIGN_OR_RETURN(impl->http_server, http::HttpServer::Start(std::move(http)));
+    Log().info("kessand serving HTTP/Connect on port {}", impl->http_server->port());
+  }
   Log().info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
                options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
                impl->guard->enabled() ? ", authentication on" : ", no authentication");
@@ -289,6 +316,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 }
 
 int Server::port() const { return impl_->port; }
+
+int Server::http_port() const { return impl_->http_server == nullptr ? 0 : impl_->http_server->port(); }
 
 std::unique_ptr<LocalClient> Server::Local() { return Local(LocalCredentials()); }
 
@@ -311,6 +340,7 @@ void Server::Shutdown(absl::Duration grace) {
   }
   impl_->grpc_server->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
   impl_->feed->CloseSubscriptions();
+  if (impl_->http_server != nullptr) impl_->http_server->Shutdown();
   impl_->services->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   impl_->grpc_server->Wait();

@@ -17,6 +17,9 @@
 #include "kessan/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve on");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port of the HTTP/Connect port (curl, browsers; docs/http.md); empty: none");
+ABSL_FLAG(std::string, http_static_dir, "", "directory of files GET serves on the HTTP port; empty: none");
 ABSL_FLAG(std::string, data_dir, "kessan-data", "directory of the journal (kessan.db)");
 ABSL_FLAG(std::string, journal, "sqlite",
           "sqlite: kessan.db in --data_dir; nats: a NATS JetStream stream (--nats_url, "
@@ -150,6 +153,8 @@ int main(int argc, char** argv) {
   kessan::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_static_dir = absl::GetFlag(FLAGS_http_static_dir);
   options.journal = absl::GetFlag(FLAGS_journal);
   if (options.journal != "sqlite" && options.journal != "nats") {
     std::fprintf(stderr, "kessand: --journal %s: sqlite or nats\n", options.journal.c_str());
@@ -188,6 +193,7 @@ int main(int argc, char** argv) {
   }
   // A line scripts can wait for.
   std::printf("kessand listening on port %d\n", (*server)->port());
+  if ((*server)->http_port() != 0) std::printf("kessand HTTP on port %d\n", (*server)->http_port());
   std::fflush(stdout);
 
   int signal = 0;

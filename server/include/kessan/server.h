@@ -59,6 +59,15 @@ struct ServerOptions {
   // When kessand runs as root, plugin workers run as this user (README
   // "Security"). Empty: as root.
   std::string plugin_user = "nobody";
+  // HTTP/1.1 with the Connect protocol (docs/http.md): host:port of a second
+  // port serving the same services as gRPC to curl and browsers, with GET
+  // /metrics and static files. Empty: none; port 0 picks a free one (see
+  // Server::http_port()). Plaintext: with auth_tokens, mTLS or TLS on, it
+  // must be a loopback address (a TLS-terminating proxy may front it).
+  std::string http_listen;
+  // Directory whose files GET serves on the HTTP port ("/" is index.html).
+  // Empty: none.
+  std::string http_static_dir;
   // Resume window: the journal keeps every event of the last retain_events
   // (older superseded revisions are pruned; a resume from before the window
   // gets a resync and a snapshot). 0 keeps everything.
@@ -118,6 +127,8 @@ class Server {
 
   // The port bound.
   int port() const;
+  // The HTTP port bound; 0 without ServerOptions::http_listen.
+  int http_port() const;
   // The highest sequence in the journal.
   uint64_t last_sequence() const;
 
