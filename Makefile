@@ -10,27 +10,25 @@ LISTEN ?= 127.0.0.1:50051
 HTTP_LISTEN ?= 127.0.0.1:8080
 SEED ?= data/iij/iij_4q02_fy2002.txtpb
 JOBS ?= $(shell nproc)
-# The clang build with AddressSanitizer + UndefinedBehaviorSanitizer, which
-# also holds the libFuzzer targets (tests/fuzz). `make test`'s is built at
-# -O0, the quickest to compile; `make fuzz` has its own at -O1, where the
-# fuzzers run more inputs per second.
+# Each build is configured by its preset of CMakePresets.json (default,
+# sanitize, fuzz) into the directory named here. The clang build with
+# AddressSanitizer + UndefinedBehaviorSanitizer, which also holds the
+# libFuzzer targets (tests/fuzz): `make test`'s is built at -O0, the quickest
+# to compile; `make fuzz` has its own at -O1, where the fuzzers run more
+# inputs per second (the flags: CMakeLists.txt, build type Sanitize).
 SAN_DIR ?= build-asan
+SAN_PRESET ?= sanitize
 SAN_OPT ?= -O0
 FUZZ_DIR ?= build-fuzz
-SAN_FLAGS = $(SAN_OPT) -gline-tables-only -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-            -fno-sanitize=vptr -fsanitize=fuzzer-no-link
-# The shared ASan runtime: plugins link with --no-undefined, and find it
-# (as every executable does) through the rpath.
-SAN_RT_DIR = $(shell dirname "$$(clang -print-file-name=libclang_rt.asan-x86_64.so)")
-SAN_LDFLAGS = -fsanitize=address,undefined -shared-libasan -Wl,-rpath,$(SAN_RT_DIR)
 # Not run under the sanitizers: the plugin SDK install test (recompiles the
 # protos from scratch) and the tests with the memory bomb plugin (no
-# RLIMIT_AS under ASan, see server/plugin/worker_main.cc).
+# RLIMIT_AS under ASan, see server/plugin/worker_main.cc). The sanitize test
+# preset excludes the same.
 SAN_EXCLUDE ?= plugins.sdk_install_test|MemoryBombIsResourceExhausted|MisbehavingPluginsCostOneCallNotTheServer
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: all deps configure build run run-cluster test lint clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
+.PHONY: all deps configure build run run-cluster test lint format format-check clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
 
 all: build
 
@@ -38,7 +36,7 @@ deps:
 	@.ci/deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --preset default -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -63,11 +61,8 @@ ifneq ($(SANITIZE),0)
 endif
 
 sanitize-build: deps
-	@CC=clang CXX=clang++ cmake -S . -B $(SAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Sanitize \
-	  -DCMAKE_C_FLAGS_SANITIZE="$(SAN_FLAGS)" -DCMAKE_CXX_FLAGS_SANITIZE="$(SAN_FLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="$(SAN_LDFLAGS)" \
-	  -DCMAKE_SHARED_LINKER_FLAGS_SANITIZE="$(SAN_LDFLAGS)" -DCMAKE_MODULE_LINKER_FLAGS_SANITIZE="$(SAN_LDFLAGS)" \
-	  -DKESSAN_FUZZ=ON -DKESSAN_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) -DKESSAN_JEMALLOC=OFF >/dev/null
+	@cmake --preset $(SAN_PRESET) -B $(SAN_DIR) -DKESSAN_SANITIZE_OPT=$(SAN_OPT) \
+	  -DKESSAN_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) >/dev/null
 	cmake --build $(SAN_DIR) -j $(JOBS)
 
 # Every test under ASan + UBSan (clang); a finding fails the test. `make
@@ -82,7 +77,7 @@ fuzz-smoke: sanitize-build
 	cd $(SAN_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 fuzz:
-	$(MAKE) --no-print-directory sanitize-build SAN_DIR=$(FUZZ_DIR) SAN_OPT=-O1
+	$(MAKE) --no-print-directory sanitize-build SAN_PRESET=fuzz SAN_DIR=$(FUZZ_DIR) SAN_OPT=-O1
 	tests/fuzz/run_fuzz.sh $(FUZZ_DIR) $(CURDIR) $(FUZZ_SECONDS)
 
 # Benchmarks: kessand against Redis pub/sub and core NATS (tests/bench/README.md).
@@ -93,7 +88,21 @@ bench-deps: deps
 bench: build bench-deps
 	BUILD_DIR=$(BUILD_DIR) tests/bench/compare.sh
 
-lint: deps
+# The C++ sources clang-format owns (.clang-format): every tracked .cc/.h
+# but FORMAT_EXCLUDE (an extended regex: generated or third-party files).
+# They need clang-format only (make deps installs it).
+FORMAT_EXCLUDE ?= ^(third_party|build[^/]*)/|\.pb\.(h|cc)$$
+FORMAT_FILES = $(shell git ls-files -- '*.cc' '*.h' | grep -Ev '$(FORMAT_EXCLUDE)')
+
+format:
+	@clang-format -i $(FORMAT_FILES)
+
+# Fails if clang-format would change a file, naming each such file at its
+# first difference.
+format-check:
+	@clang-format --dry-run -Werror --ferror-limit=1 $(FORMAT_FILES)
+
+lint: deps format-check
 	clients/node/node_modules/.bin/buf lint proto
 
 clean:

@@ -28,6 +28,8 @@ APT_PACKAGES=(
   libevent-dev
   # the dashboard's browser test (tests/web): playwright-core drives it
   chromium
+  # make format / make lint (.clang-format)
+  clang-format
 )
 
 missing=()

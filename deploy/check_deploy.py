@@ -54,6 +54,7 @@ BUILD_STAGE_NOT_NEEDED = {
     "systemd", "python3-yaml",  # this check
     "libbenchmark-dev",  # the benchmarks (optional to the build)
     "openssl",  # the command, for deploy/tls and deploy/auth scripts
+    "clang-format",  # make format and make lint
 }
 
 # In every debian:12 image: apt and dpkg depend on them.

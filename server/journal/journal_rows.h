@@ -21,8 +21,9 @@ namespace kessan {
 // - `crcs`: CRC32C checksums, fixed32 each: KeysChecksum of the row, then
 //   per event EventChecksum. Both cover sequences, so a row or a frame moved
 //   to other sequences fails them too.
-// One row per run of events, not per event: an insert costs ~1 us of SQLite
-// whatever its size, the larger part of a durable publish.
+// One row per run of events, not per event: SQLite's cost per insert hardly
+// depends on the row's size and is the larger part of a durable publish
+// (tests/bench/README.md, "One journal row per run of events").
 inline constexpr size_t kMaxRowEvents = 1024;
 inline constexpr size_t kMaxRowBytes = 256 * 1024;
 

@@ -25,8 +25,9 @@ namespace {
 // WAL bytes after which the checkpointer thread copies the WAL into the
 // database, and after which a commit does it itself (the checkpointer is
 // behind; bounds the WAL's size). Small, because the copy is written back
-// when the checkpoint completes and the commits' fsyncs wait for it: at
-// 64 MiB a full-rate publisher's p999 was ~20 ms (tests/bench/README.md).
+// when the checkpoint completes and the commits' fsyncs wait for it: the
+// larger the bound, the longer a full-rate publisher's tail latency
+// (tests/bench/README.md, "Checkpoint bounds in bytes").
 constexpr int64_t kBackgroundCheckpointBytes = int64_t{4} << 20;
 constexpr int64_t kInlineCheckpointBytes = int64_t{256} << 20;
 // At most this much is left for the commit that completes it.
@@ -302,8 +303,9 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
   ASSIGN_OR_RETURN(log->writer_, OpenConnection(path, /*create=*/true));
   sqlite3* db = log->writer_;
   // 64 KiB pages (a new journal only; an existing one keeps its size): a
-  // commit writes a few large WAL frames instead of dozens of 4 KiB ones,
-  // ~10% less server CPU per published event (tests/bench/README.md).
+  // commit writes a few large WAL frames instead of dozens of 4 KiB ones, for
+  // less server CPU per published event (tests/bench/README.md, "64 KiB SQLite
+  // pages").
   if (!existing) RETURN_IF_ERROR(Exec(db, "PRAGMA page_size=65536"));
   RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
   // FULL: the WAL is synced at every commit, so an acknowledged append

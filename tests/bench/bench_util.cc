@@ -12,9 +12,9 @@ namespace kessan::bench {
 
 // glibc's per-thread cache keeps 7 freed chunks of a size. Resetting a parsed
 // response's arena frees hundreds of padding strings of one size at once, and
-// those past the seventh went through the malloc bins: ~10% of the
-// subscribers' CPU at 200 B (tests/bench/README.md). The tunable is read only
-// at process start, hence the exec.
+// those past the seventh go through the malloc bins, a measurable part of the
+// subscribers' CPU (tests/bench/README.md). The tunable is read only at
+// process start, hence the exec.
 void RaiseMallocCache(char** argv) {
   if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
   // The binary's own path, not /proc/self/exe, which would rename the

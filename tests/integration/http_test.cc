@@ -483,7 +483,9 @@ TEST_F(HttpAuthTest, TokensRolesAndEntitlementsAsGrpc) {
   std::vector<v1::FeedEvent> seen = iij.Until([](const v1::FeedEvent& e) { return e.has_snapshot_end(); });
   ASSERT_GT(seen.size(), 2u);
   for (const v1::FeedEvent& e : seen) {
-    if (e.has_fact()) EXPECT_EQ(e.fact().key().issuer(), "IIJ");
+    if (e.has_fact()) {
+      EXPECT_EQ(e.fact().key().issuer(), "IIJ");
+    }
   }
 }
 

@@ -599,7 +599,7 @@ TEST_F(ScenarioServiceTest, HangingDescribesDoNotHoldUpTheFeed) {
   StopServer();
   absl::Time start = absl::Now();
   StartServer({"hang1=hang", "hang2=hang", "hang3=hang"});
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));  // one after another it took 3 x 5 s
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));  // one after another would take 3 x 5 s
   grpc::ClientContext sub_context;
   auto feed_stream = Subscribe(&sub_context);
   ExpectStreamLive(feed_stream.get(), 8800);

@@ -157,10 +157,14 @@ inline std::string FormatRatio(int128 num, int128 den, int digits) {
 
 // FormatYen(12345678) -> "12,345,678" (for derivations).
 inline std::string FormatGrouped(int128 v) {
-  std::string s = Int128ToString(v);
-  if (v < 0) s.erase(0, 1);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return v < 0 ? "-" + s : s;
+  std::string digits = Int128ToString(v);
+  if (v < 0) digits.erase(0, 1);
+  std::string out = v < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 }  // namespace kessan::plugin

@@ -194,15 +194,21 @@ inline char* CopyMessage(const std::string& m) {
   return s;
 }
 
-inline int32_t Finish(const Status& status, const google::protobuf::MessageLite* out, kessan_result* result) {
+// A failed call: `status`'s code and message, no output.
+inline int32_t Fail(const Status& status, kessan_result* result) {
+  result->data = nullptr;
+  result->size = 0;
+  result->message = CopyMessage(status.message);
+  return status.code;
+}
+
+// A finished call: `out` serialized if `status` is OK, else as Fail.
+inline int32_t Finish(const Status& status, const google::protobuf::MessageLite& out, kessan_result* result) {
+  if (!status.ok()) return Fail(status, result);
   result->data = nullptr;
   result->size = 0;
   result->message = nullptr;
-  if (!status.ok()) {
-    result->message = CopyMessage(status.message);
-    return status.code;
-  }
-  std::string bytes = out->SerializeAsString();
+  std::string bytes = out.SerializeAsString();
   result->data = static_cast<uint8_t*>(std::malloc(bytes.empty() ? 1 : bytes.size()));
   if (result->data == nullptr) {
     result->message = CopyMessage("out of memory");
@@ -244,7 +250,7 @@ inline int32_t Describe(void* state, const uint8_t*, size_t, kessan_result* resu
   return Guard(result, [&] {
     v1::PluginDescribeResponse out;
     *out.mutable_scenario() = static_cast<Scenario*>(state)->Describe();
-    return Finish(Status::Ok(), &out, result);
+    return Finish(Status::Ok(), out, result);
   });
 }
 
@@ -252,11 +258,11 @@ inline int32_t Run(void* state, const uint8_t* input, size_t size, kessan_result
   return Guard(result, [&] {
     v1::PluginRunRequest in;
     if (!in.ParseFromArray(input, static_cast<int>(size))) {
-      return Finish(Status::InvalidArgument("input is not a kessan.v1.PluginRunRequest"), nullptr, result);
+      return Fail(Status::InvalidArgument("input is not a kessan.v1.PluginRunRequest"), result);
     }
     v1::PluginRunResponse out;
     Status status = static_cast<Scenario*>(state)->Run(in, &out);
-    return Finish(status, &out, result);
+    return Finish(status, out, result);
   });
 }
 

@@ -39,6 +39,9 @@ std::vector<std::string> Describe(const v1::PublishRequest& request) {
       case v1::PublishItem::kGuidance:
         out.push_back("guidance:" + item.guidance().key().concept_id());
         break;
+      case v1::PublishItem::kRetraction:
+        out.push_back("retraction");
+        break;
       case v1::PublishItem::ITEM_NOT_SET:
         out.push_back("empty");
         break;

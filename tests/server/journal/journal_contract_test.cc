@@ -97,7 +97,9 @@ class JournalContractTest : public ::testing::TestWithParam<Backend> {
     absl::StatusOr<size_t> n =
         log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
     EXPECT_TRUE(n.ok()) << n.status();
-    if (n.ok()) EXPECT_EQ(*n, events.size());
+    if (n.ok()) {
+      EXPECT_EQ(*n, events.size());
+    }
     return events;
   }
 

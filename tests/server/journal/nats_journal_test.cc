@@ -37,7 +37,9 @@ class RawClient {
  public:
   explicit RawClient(const std::string& url) {
     EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK) << url;
-    if (conn_ != nullptr) EXPECT_EQ(natsConnection_JetStream(&js_, conn_, nullptr), NATS_OK);
+    if (conn_ != nullptr) {
+      EXPECT_EQ(natsConnection_JetStream(&js_, conn_, nullptr), NATS_OK);
+    }
   }
   ~RawClient() {
     jsCtx_Destroy(js_);

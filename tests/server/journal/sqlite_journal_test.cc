@@ -51,7 +51,9 @@ class SqliteJournalTest : public ::testing::Test {
     absl::StatusOr<size_t> n =
         log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
     EXPECT_TRUE(n.ok()) << n.status();
-    if (n.ok()) EXPECT_EQ(*n, events.size());
+    if (n.ok()) {
+      EXPECT_EQ(*n, events.size());
+    }
     return events;
   }
 

@@ -437,7 +437,7 @@ TEST(PluginHostTest, HangingDescribesAreParallelAndDoNotHoldUpCreate) {
   absl::Time start = absl::Now();
   auto host = PluginHost::Create(o);
   ASSERT_TRUE(host.ok());
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // describing one after another took 3 x 2 s here
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // describing one after another would take 3 x 2 s
   std::vector<v1::ScenarioInfo> list = (*host)->List();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // in parallel: about one deadline
   ASSERT_EQ(list.size(), 4u);
