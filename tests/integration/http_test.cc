@@ -521,7 +521,7 @@ TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
   const std::string before = scrape();
   const double published = Sample(before, "kessan_published_events_total");
   const double started =
-      Sample(before, R"(grpc_server_started_total{grpc_method="Publish",grpc_service="kessan.v1.FeedService",grpc_type="unary"})");
+      Sample(before, R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})");
   ASSERT_GE(published, 0) << before.substr(0, 2000);
   ASSERT_GE(started, 0) << before.substr(0, 2000);
   v1::PublishResponse ack;
@@ -532,7 +532,7 @@ TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
   const std::string after = scrape();
   EXPECT_EQ(Sample(after, "kessan_published_events_total"), published + 2);
   EXPECT_EQ(Sample(after,
-                   R"(grpc_server_started_total{grpc_method="Publish",grpc_service="kessan.v1.FeedService",grpc_type="unary"})"),
+                   R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})"),
             started + 1);
   EXPECT_EQ(Sample(after, "kessan_last_sequence"), static_cast<double>(ack.sequences(1)));
   EXPECT_GE(Sample(after, "process_open_fds"), 1);
