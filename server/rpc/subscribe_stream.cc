@@ -6,8 +6,8 @@
 namespace kessan {
 namespace {
 
-// A whole 500-event publish of 200-byte events fits one message: at 256,
-// S=256 delivered ~10 % less (tests/bench/README.md).
+// A message holds a whole 500-event publish of 200-byte events (the
+// figures behind the bound: tests/bench/README.md).
 constexpr size_t kMaxEventsPerMessage = 1024;
 constexpr size_t kMaxBytesPerMessage = 256 * 1024;
 
