@@ -527,7 +527,10 @@ TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
   v1::PublishResponse ack;
   ASSERT_TRUE(Publish(Batch({RevenueItem(2002, 13'700'000'000), RevenueItem(2001, 9'100'000'000)}), &ack).ok());
   subscriber.WaitUntil([&](const std::vector<v1::FeedEvent>& events) {
-    return !events.empty() && events.back().sequence() == ack.sequences(1);
+    for (const auto& e : events) {
+      if (e.sequence() == ack.sequences(1)) return true;
+    }
+    return false;
   });
   const std::string after = scrape();
   EXPECT_EQ(Sample(after, "kessan_published_events_total"), published + 2);
