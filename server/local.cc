@@ -46,6 +46,7 @@ class LocalStream final : public Waker, public std::enable_shared_from_this<Loca
   void Cancel() {
     std::unique_ptr<FeedStream> stream;
     {
+      cancel_requested_.store(true, std::memory_order_release);
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
       if (running_ && running_thread_ == std::this_thread::get_id()) return;
@@ -106,10 +107,8 @@ class LocalStream final : public Waker, public std::enable_shared_from_this<Loca
     if (again) Wake();
   }
 
-  bool Cancelled() {
-    absl::MutexLock lock(&mu_);
-    return cancelled_;
-  }
+  // Read per event without mu_: Cancel sets it before it waits.
+  bool Cancelled() const { return cancel_requested_.load(std::memory_order_acquire); }
 
   // The resume point and the incarnation, as the clients' ResumeTracker.
   void Track(const v1::FeedEvent& event) {
@@ -149,6 +148,7 @@ class LocalStream final : public Waker, public std::enable_shared_from_this<Loca
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool again_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> cancel_requested_{false};  // cancelled_, for the drain's per-event check
   std::thread::id running_thread_ ABSL_GUARDED_BY(mu_);
   bool in_snapshot_ = false;  // the drain's
   std::atomic<uint64_t> position_{0};

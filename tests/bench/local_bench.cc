@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bench_events.h"
+#include "bench_util.h"
 #include "kessan/local.h"
 #include "kessan/server.h"
 #include "kessan/v1/feed.grpc.pb.h"
@@ -40,18 +41,6 @@ ABSL_FLAG(int, timeout, 120, "seconds after which everything gives up");
 namespace kessan::bench {
 namespace {
 
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-uint64_t Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
-
 // What one subscriber received: journaled events in sequence order.
 struct Counter {
   std::atomic<uint64_t> received{0};
@@ -64,7 +53,7 @@ struct Counter {
     uint64_t before = last.exchange(e.sequence());
     if (before != 0 && e.sequence() != before + 1) gaps.fetch_add(1);
     if (received.fetch_add(1) == 0) bytes.store(e.ByteSizeLong());
-    last_ns.store(Now(), std::memory_order_relaxed);
+    last_ns.store(NowNs(), std::memory_order_relaxed);
   }
 };
 
@@ -170,7 +159,7 @@ int Run() {
     }
   }
   // Every stream is live once a probe reaches all of them.
-  const uint64_t deadline = Now() + static_cast<uint64_t>(absl::GetFlag(FLAGS_timeout)) * 1000000000ull;
+  const uint64_t deadline = NowNs() + static_cast<uint64_t>(absl::GetFlag(FLAGS_timeout)) * 1000000000ull;
   auto min_received = [&] {
     uint64_t m = UINT64_MAX;
     for (const auto& c : counters) m = std::min(m, c->received.load());
@@ -180,24 +169,24 @@ int Run() {
   std::atomic<uint64_t> errors{0};
   for (;;) {
     v1::PublishRequest probe;
-    FillFact(probe.add_items(), 0, Now(), pad);
+    FillFact(probe.add_items(), 0, NowNs(), pad);
     if (!publish(probe).ok()) return 1;
     published.fetch_add(1);
     usleep(20000);  // a setup wait, not measured
-    if (min_received() > 0 || Now() > deadline) break;
+    if (min_received() > 0 || NowNs() > deadline) break;
   }
   const uint64_t base = published.load();
   std::vector<uint64_t> start_received;
   for (const auto& c : counters) start_received.push_back(c->received.load());
 
-  const uint64_t t0 = Now();
-  const double cpu0 = CpuSeconds();
+  const uint64_t t0 = NowNs();
+  const double cpu0 = SelfCpuSeconds();
   const uint64_t stop_at = t0 + static_cast<uint64_t>(absl::GetFlag(FLAGS_duration) * 1e9);
   std::atomic<uint64_t> next_index{1};
   std::vector<std::thread> publishers;
   for (int p = 0; p < inflight; ++p) {
     publishers.emplace_back([&] {
-      while (Now() < stop_at && errors.load() == 0) {
+      while (NowNs() < stop_at && errors.load() == 0) {
         // Flow control: the slowest subscriber within `window` events.
         uint64_t delivered = UINT64_MAX;
         for (size_t i = 0; i < counters.size(); ++i) {
@@ -209,7 +198,7 @@ int Run() {
         }
         v1::PublishRequest request;
         const uint64_t first = next_index.fetch_add(static_cast<uint64_t>(batch));
-        const uint64_t now = Now();
+        const uint64_t now = NowNs();
         for (int i = 0; i < batch; ++i) FillFact(request.add_items(), first + i, now, pad);
         if (!publish(request).ok()) {
           errors.fetch_add(1);
@@ -227,7 +216,7 @@ int Run() {
     for (size_t i = 0; i < counters.size(); ++i) {
       all = all && counters[i]->received.load() - start_received[i] >= total;
     }
-    if (all || Now() > deadline) break;
+    if (all || NowNs() > deadline) break;
     usleep(1000);
   }
   uint64_t last_ns = t0;
@@ -238,7 +227,7 @@ int Run() {
     bytes = counters[i]->bytes.load();
     last_ns = std::max(last_ns, counters[i]->last_ns.load());
   }
-  const double cpu = CpuSeconds() - cpu0;
+  const double cpu = SelfCpuSeconds() - cpu0;
   const double elapsed = (std::max(last_ns, t0 + 1) - t0) / 1e9;
   std::printf("{\"system\": \"kessan\", \"mode\": \"inprocess\", \"transport\": \"%s\", \"label\": \"%s\", "
               "\"S\": %d, \"event_bytes\": %llu, \"batch\": %d, \"pub_inflight\": %d, \"published\": %llu, "
