@@ -125,7 +125,8 @@ class LocalStream final : public Waker, public std::enable_shared_from_this<Loca
         SetIncarnation(event.heartbeat().incarnation());
         return;
       default:
-        if (event.sequence() != 0 && !in_snapshot_) position_.store(event.sequence(), std::memory_order_release);
+        if (event.sequence() != 0 && !in_snapshot_)
+          position_.store(event.sequence(), std::memory_order_release);
     }
   }
   void SetIncarnation(const std::string& incarnation) {
@@ -180,7 +181,8 @@ absl::Status Gone() { return absl::UnavailableError("the kessan::Server of this 
 
 class LocalClientImpl final : public LocalClient {
  public:
-  LocalClientImpl(std::shared_ptr<LocalHub> hub, Caller caller) : hub_(std::move(hub)), caller_(std::move(caller)) {}
+  LocalClientImpl(std::shared_ptr<LocalHub> hub, Caller caller)
+      : hub_(std::move(hub)), caller_(std::move(caller)) {}
 
   absl::StatusOr<v1::PublishResponse> Publish(v1::PublishRequest request) override {
     std::shared_ptr<LocalHub> hub = hub_.lock();
@@ -193,7 +195,7 @@ class LocalClientImpl final : public LocalClient {
     return hub->services().GetSnapshot(caller_, request);
   }
   absl::StatusOr<std::unique_ptr<LocalSubscription>> Subscribe(const v1::SubscribeRequest& request,
-                                                              SubscribeCallbacks callbacks) override {
+                                                               SubscribeCallbacks callbacks) override {
     std::shared_ptr<LocalHub> hub = hub_.lock();
     if (hub == nullptr) return Gone();
     absl::StatusOr<std::unique_ptr<FeedStream>> stream = hub->services().Subscribe(caller_, request);

@@ -13,12 +13,24 @@ void SetLogHandler(LogHandler handler) {
                                                  std::string_view message) {
     LogLevel to = LogLevel::kInfo;
     switch (level) {
-      case spdlog::level::trace: to = LogLevel::kTrace; break;
-      case spdlog::level::debug: to = LogLevel::kDebug; break;
-      case spdlog::level::info: to = LogLevel::kInfo; break;
-      case spdlog::level::warn: to = LogLevel::kWarning; break;
-      case spdlog::level::err: to = LogLevel::kError; break;
-      default: to = LogLevel::kCritical; break;
+      case spdlog::level::trace:
+        to = LogLevel::kTrace;
+        break;
+      case spdlog::level::debug:
+        to = LogLevel::kDebug;
+        break;
+      case spdlog::level::info:
+        to = LogLevel::kInfo;
+        break;
+      case spdlog::level::warn:
+        to = LogLevel::kWarning;
+        break;
+      case spdlog::level::err:
+        to = LogLevel::kError;
+        break;
+      default:
+        to = LogLevel::kCritical;
+        break;
     }
     handler(to, logger, message);
   });

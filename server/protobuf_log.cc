@@ -10,8 +10,7 @@
 namespace kessan {
 namespace {
 
-void ToSpdlog(google::protobuf::LogLevel level, const char* filename, int line,
-              const std::string& message) {
+void ToSpdlog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
   spdlog::level::level_enum to = spdlog::level::info;
   switch (level) {
     case google::protobuf::LOGLEVEL_INFO:

@@ -12,16 +12,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "auth/token_store.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/token_store.h"
 #include "dataset/dataset.h"
 #include "feed/feed.h"
+#include "grpc/health/v1/health.pb.h"
 #include "http/connect_services.h"
 #include "http/http_server.h"
-#include "grpc/health/v1/health.pb.h"
 #include "journal/journal_verify.h"
 #include "journal/nats_journal.h"
 #include "journal/sqlite_journal.h"
+#include "local.h"
 #include "metrics/feed_metrics.h"
 #include "metrics/process_metrics.h"
 #include "metrics/refusal_metrics.h"
@@ -33,13 +34,12 @@
 #include "plugin/plugin_host.h"
 #include "plugin/scenario_engine.h"
 #include "rpc/feed_service.h"
-#include "local.h"
 #include "rpc/metrics_interceptor.h"
 #include "rpc/scenario_service.h"
 #include "service/call_guard.h"
 #include "service/services.h"
-#include "util/status_macros.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -85,8 +85,7 @@ std::unique_ptr<grpc::Server> BuildAndStartWithHealth(grpc::ServerBuilder& build
 }
 
 absl::Status LoadSeed(Feed& feed, const std::string& path) {
-  ASSIGN_OR_RETURN(std::vector<v1::PublishRequest> batches,
-                   LoadPublishBatches(path, kMaxBatchItems));
+  ASSIGN_OR_RETURN(std::vector<v1::PublishRequest> batches, LoadPublishBatches(path, kMaxBatchItems));
   size_t count = 0;
   for (const v1::PublishRequest& batch : batches) {
     absl::StatusOr<v1::PublishResponse> published = feed.Publish(batch);
@@ -96,8 +95,7 @@ absl::Status LoadSeed(Feed& feed, const std::string& path) {
     }
     count += published->sequences_size();
   }
-  Log().info("seeded the journal with {} items in {} batches from {}", count, batches.size(),
-               path);
+  Log().info("seeded the journal with {} items in {} batches from {}", count, batches.size(), path);
   return absl::OkStatus();
 }
 
@@ -133,9 +131,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
   }
   if (o.tls_cert_file.empty()) {
     if (!o.auth_tokens_file.empty() && !IsLoopback(o.listen)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "auth_tokens on ", o.listen, " without TLS would send bearer tokens in clear text over the network: "
-          "add tls_cert and tls_key, or listen on a loopback address"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("auth_tokens on ", o.listen,
+                       " without TLS would send bearer tokens in clear text over the network: "
+                       "add tls_cert and tls_key, or listen on a loopback address"));
     }
     return grpc::InsecureServerCredentials();
   }
@@ -155,9 +154,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
 absl::Status CheckHttpListen(const ServerOptions& o) {
   if (o.http_listen.empty() || IsLoopback(o.http_listen)) return absl::OkStatus();
   if (!o.auth_tokens_file.empty() || !o.tls_cert_file.empty() || !o.tls_client_ca_file.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "http_listen ", o.http_listen, " serves plaintext HTTP: with auth_tokens or TLS on it must be a loopback "
-        "address (put a TLS-terminating proxy in front of it for the network)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("http_listen ", o.http_listen,
+                     " serves plaintext HTTP: with auth_tokens or TLS on it must be a loopback "
+                     "address (put a TLS-terminating proxy in front of it for the network)"));
   }
   return absl::OkStatus();
 }
@@ -243,7 +243,8 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   }
   if (host.plugin_dir.empty()) Log().warn("no plugin directory: ScenarioService has no scenarios");
   ASSIGN_OR_RETURN(impl.plugin_host, PluginHost::Create(std::move(host)));
-  impl.scenario_engine = std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host, &impl.scenario_metrics);
+  impl.scenario_engine =
+      std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host, &impl.scenario_metrics);
   impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
   impl.local = std::make_shared<LocalHub>(*impl.services, kLocalDeliveryThreads);
   impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
@@ -255,8 +256,9 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
 // figures read when scraped: the feed's head and subscriptions, /proc/self.
 void AddServerMetrics(Server::Impl& impl) {
   impl.rpc_metrics = std::make_unique<metrics::RpcMetrics>(
-      impl.registry, RpcMethodsOf({v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name(),
-                                   "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}));
+      impl.registry,
+      RpcMethodsOf({v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name(),
+                    "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}));
   Feed* feed = impl.feed.get();
   metrics::AddFeedReadings(impl.registry, {[feed] { return feed->last_sequence(); },
                                            [feed] { return static_cast<uint64_t>(feed->subscriber_count()); },
@@ -268,17 +270,16 @@ void AddServerMetrics(Server::Impl& impl) {
 constexpr absl::Duration kNatsCatchUpTimeout = absl::Minutes(10);
 
 // The journal options.journal names; `name` says which, for the logs.
-absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& options,
-                                                     std::string* name) {
+absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& options, std::string* name) {
   const std::filesystem::path dir(options.data_dir);
   if (options.journal == "sqlite") {
     *name = (dir / "kessan.db").string();
-    ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(*name, {options.accept_journal_loss}));
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log,
+                     SqliteJournal::Open(*name, {options.accept_journal_loss}));
     return std::unique_ptr<Journal>(std::move(log));
   }
   if (options.journal != "nats") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("journal '", options.journal, "': sqlite or nats"));
+    return absl::InvalidArgumentError(absl::StrCat("journal '", options.journal, "': sqlite or nats"));
   }
   NatsJournalOptions nats;
   nats.url = options.nats_url;
@@ -291,8 +292,7 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenJournal(const ServerOptions& option
   const absl::Time start = absl::Now();
   RETURN_IF_ERROR(log->CatchUp(kNatsCatchUpTimeout));
   Log().info("journal {}: caught up to stream sequence {} in {} ({} batches applied)", *name,
-               log->stream_sequence(), absl::FormatDuration(absl::Now() - start),
-               log->tail_applied_batches());
+             log->stream_sequence(), absl::FormatDuration(absl::Now() - start), log->tail_applied_batches());
   return std::unique_ptr<Journal>(std::move(log));
 }
 
@@ -310,8 +310,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     std::filesystem::permissions(options.data_dir, std::filesystem::perms::owner_all, ec);
   }
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));
+    return absl::FailedPreconditionError(absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));
   }
   // Security settings first: a misconfigured server does not start at all.
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(options));
@@ -359,8 +358,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   // Health answers for each service by name, as for the server (""); all
   // turn NOT_SERVING at Shutdown.
-  for (const char* name :
-       {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
+  for (const char* name : {v1::FeedService::service_full_name(), v1::ScenarioService::service_full_name()}) {
     impl->grpc_server->GetHealthCheckService()->SetServingStatus(name, true);
   }
   if (!options.http_listen.empty()) {
@@ -374,8 +372,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     Log().info("kessand serving HTTP/Connect on port {}", impl->http_server->port());
   }
   Log().info("kessand serving kessan.v1.FeedService on port {} ({}{})", impl->port,
-               options.tls_cert_file.empty() ? "plaintext" : options.tls_client_ca_file.empty() ? "TLS" : "mTLS",
-               impl->guard->enabled() ? ", authentication on" : ", no authentication");
+             options.tls_cert_file.empty()        ? "plaintext"
+             : options.tls_client_ca_file.empty() ? "TLS"
+                                                  : "mTLS",
+             impl->guard->enabled() ? ", authentication on" : ", no authentication");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -417,11 +417,9 @@ void Server::Wait() { impl_->grpc_server->Wait(); }
 absl::StatusOr<JournalVerification> VerifyJournal(
     const std::string& data_dir, const std::function<void(const std::string& line)>& report) {
   std::error_code ec;
-  std::filesystem::path path = std::filesystem::absolute(
-      std::filesystem::path(data_dir) / "kessan.db", ec);
+  std::filesystem::path path = std::filesystem::absolute(std::filesystem::path(data_dir) / "kessan.db", ec);
   if (ec) path = std::filesystem::path(data_dir) / "kessan.db";
-  ASSIGN_OR_RETURN(const JournalFileCheck check,
-                   VerifyJournalFile(path.lexically_normal().string(), report));
+  ASSIGN_OR_RETURN(const JournalFileCheck check, VerifyJournalFile(path.lexically_normal().string(), report));
   return JournalVerification{check.rows, check.events, check.damaged};
 }
 

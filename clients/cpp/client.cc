@@ -8,19 +8,16 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-
 #include "client_impl.h"
 #include "grpc_status.h"
-#include "secure_channel.h"
 #include "kessan/v1/feed.grpc.pb.h"
+#include "secure_channel.h"
 
 namespace kessan {
 namespace internal {
 
 grpc::ChannelArguments ChannelArgumentsOf(const ClientOptions& options) {
-  auto ms = [](absl::Duration d) {
-    return static_cast<int>(absl::ToInt64Milliseconds(d));
-  };
+  auto ms = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   if (options.keepalive_time > absl::ZeroDuration()) {
@@ -30,10 +27,8 @@ grpc::ChannelArguments ChannelArgumentsOf(const ClientOptions& options) {
     // Keep pinging a quiet connection (gRPC stops after 2 pings by default).
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              ms(options.reconnect_backoff_initial));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              ms(options.reconnect_backoff_max));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ms(options.reconnect_backoff_initial));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ms(options.reconnect_backoff_max));
   return args;
 }
 
@@ -43,17 +38,14 @@ void ApplyCallOptions(const CallOptions& call, grpc::ClientContext& context) {
   }
 }
 
-bool FailsOver(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kUnavailable;
-}
+bool FailsOver(const absl::Status& status) { return status.code() == absl::StatusCode::kUnavailable; }
 
 }  // namespace internal
 
 namespace {
 
 absl::Time DeadlineOf(const CallOptions& call) {
-  return call.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                                   : absl::Now() + call.timeout;
+  return call.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + call.timeout;
 }
 
 void SetDeadline(absl::Time deadline, grpc::ClientContext& context) {
@@ -72,8 +64,7 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list)
   for (absl::string_view server : absl::StrSplit(list, ',')) {
     server = absl::StripAsciiWhitespace(server);
     if (server.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("server list \"", list, "\" has an empty server"));
+      return absl::InvalidArgumentError(absl::StrCat("server list \"", list, "\" has an empty server"));
     }
     servers.emplace_back(server);
   }
@@ -81,21 +72,18 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list)
 }
 
 Client::Impl::Impl(ClientOptions options_in) : options(std::move(options_in)) {
-  addresses = options.servers.empty() ? std::vector<std::string>{options.address}
-                                      : options.servers;
+  addresses = options.servers.empty() ? std::vector<std::string>{options.address} : options.servers;
   for (size_t i = 0; i < addresses.size(); ++i) {
     if (absl::StripAsciiWhitespace(addresses[i]).empty()) {
       config_status = absl::InvalidArgumentError(
-          options.servers.empty()
-              ? std::string("ClientOptions: the server address is empty")
-              : absl::StrCat("ClientOptions: servers[", i, "] is empty"));
+          options.servers.empty() ? std::string("ClientOptions: the server address is empty")
+                                  : absl::StrCat("ClientOptions: servers[", i, "] is empty"));
       return;
     }
   }
   const grpc::ChannelArguments args = internal::ChannelArgumentsOf(options);
   for (const std::string& address : addresses) {
-    Endpoint endpoint{.address = address,
-                      .channel = internal::CreateChannel(options, address, args)};
+    Endpoint endpoint{.address = address, .channel = internal::CreateChannel(options, address, args)};
     endpoint.stub = v1::FeedService::NewStub(endpoint.channel);
     endpoints.push_back(std::move(endpoint));
   }
@@ -124,12 +112,10 @@ absl::Status Client::Impl::Reconnect(size_t server, absl::Time deadline) {
   // Several servers: the first failed attempt gives up on this one. A
   // channel that failed stays in TRANSIENT_FAILURE while it retries, so a
   // fresh probe channel (its own connection) shows the attempt's outcome.
-  const absl::Status unavailable =
-      absl::UnavailableError(absl::StrCat("cannot connect to ", address));
+  const absl::Status unavailable = absl::UnavailableError(absl::StrCat("cannot connect to ", address));
   grpc::ChannelArguments probe_args = internal::ChannelArgumentsOf(options);
   probe_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  std::shared_ptr<grpc::Channel> probe =
-      internal::CreateChannel(options, address, probe_args);
+  std::shared_ptr<grpc::Channel> probe = internal::CreateChannel(options, address, probe_args);
   // A fresh channel is in TRANSIENT_FAILURE only after a failed attempt.
   grpc_connectivity_state state = probe->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
@@ -147,8 +133,8 @@ absl::Status Client::Impl::Reconnect(size_t server, absl::Time deadline) {
   return unavailable;
 }
 
-absl::StatusOr<v1::PublishResponse> Client::Impl::PublishOn(
-    size_t server, const v1::PublishRequest& request, absl::Time deadline) {
+absl::StatusOr<v1::PublishResponse> Client::Impl::PublishOn(size_t server, const v1::PublishRequest& request,
+                                                            absl::Time deadline) {
   grpc::ClientContext context;
   SetDeadline(deadline, context);
   v1::PublishResponse response;
@@ -157,55 +143,48 @@ absl::StatusOr<v1::PublishResponse> Client::Impl::PublishOn(
   return response;
 }
 
-absl::StatusOr<v1::GetSnapshotResponse> Client::Impl::SnapshotOn(
-    size_t server, const v1::GetSnapshotRequest& request, absl::Time deadline) {
+absl::StatusOr<v1::GetSnapshotResponse> Client::Impl::SnapshotOn(size_t server,
+                                                                 const v1::GetSnapshotRequest& request,
+                                                                 absl::Time deadline) {
   grpc::ClientContext context;
   SetDeadline(deadline, context);
   v1::GetSnapshotResponse response;
-  grpc::Status status =
-      endpoints[server].stub->GetSnapshot(&context, request, &response);
+  grpc::Status status = endpoints[server].stub->GetSnapshot(&context, request, &response);
   if (!status.ok()) return internal::FromGrpcStatus(status);
   return response;
 }
 
-Client::Client(std::string address)
-    : Client(ClientOptions{.address = std::move(address)}) {}
+Client::Client(std::string address) : Client(ClientOptions{.address = std::move(address)}) {}
 
-Client::Client(ClientOptions options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Client::~Client() = default;
 
-const std::string& Client::address() const {
-  return impl_->addresses[impl_->Current()];
-}
+const std::string& Client::address() const { return impl_->addresses[impl_->Current()]; }
 
-const std::vector<std::string>& Client::servers() const {
-  return impl_->addresses;
-}
+const std::vector<std::string>& Client::servers() const { return impl_->addresses; }
 
-absl::StatusOr<v1::PublishResponse> Client::Publish(
-    const v1::PublishRequest& request, const CallOptions& call) {
+absl::StatusOr<v1::PublishResponse> Client::Publish(const v1::PublishRequest& request,
+                                                    const CallOptions& call) {
   if (!impl_->config_status.ok()) return impl_->config_status;
   const size_t server = impl_->Current();
-  absl::StatusOr<v1::PublishResponse> response =
-      impl_->PublishOn(server, request, DeadlineOf(call));
+  absl::StatusOr<v1::PublishResponse> response = impl_->PublishOn(server, request, DeadlineOf(call));
   if (!response.ok() && internal::FailsOver(response.status())) {
     impl_->Failover(server, response.status());
   }
   return response;
 }
 
-absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(
-    const v1::Filter& filter, const CallOptions& call) {
+absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(const v1::Filter& filter,
+                                                            const CallOptions& call) {
   v1::GetSnapshotRequest request;
   *request.mutable_filter() = filter;
   return GetSnapshot(request, call);
 }
 
 // A read: safe to ask each server once.
-absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(
-    const v1::GetSnapshotRequest& request, const CallOptions& call) {
+absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(const v1::GetSnapshotRequest& request,
+                                                            const CallOptions& call) {
   if (!impl_->config_status.ok()) return impl_->config_status;
   const absl::Time deadline = DeadlineOf(call);
   for (size_t tried = 0;; ++tried) {
@@ -214,16 +193,14 @@ absl::StatusOr<v1::GetSnapshotResponse> Client::GetSnapshot(
       impl_->Reconnect(server, std::min(deadline, absl::Now() + kFailoverConnectWait))
           .IgnoreError();  // The call below says what is wrong.
     }
-    absl::StatusOr<v1::GetSnapshotResponse> response =
-        impl_->SnapshotOn(server, request, deadline);
+    absl::StatusOr<v1::GetSnapshotResponse> response = impl_->SnapshotOn(server, request, deadline);
     if (response.ok() || !internal::FailsOver(response.status())) return response;
     impl_->Failover(server, response.status());
     if (tried + 1 >= impl_->size() || absl::Now() >= deadline) return response;
   }
 }
 
-absl::Status Client::Subscribe(const v1::SubscribeRequest& request,
-                               EventCallback on_event,
+absl::Status Client::Subscribe(const v1::SubscribeRequest& request, EventCallback on_event,
                                const CallOptions& call) {
   if (!impl_->config_status.ok()) return impl_->config_status;
   const size_t server = impl_->Current();

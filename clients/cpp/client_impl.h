@@ -42,11 +42,10 @@ struct Client::Impl {
   absl::Status Reconnect(size_t server, absl::Time deadline);
 
   // One call to server `server`, with `deadline` (InfiniteFuture: none).
-  absl::StatusOr<v1::PublishResponse> PublishOn(size_t server,
-                                                const v1::PublishRequest& request,
+  absl::StatusOr<v1::PublishResponse> PublishOn(size_t server, const v1::PublishRequest& request,
                                                 absl::Time deadline);
-  absl::StatusOr<v1::GetSnapshotResponse> SnapshotOn(
-      size_t server, const v1::GetSnapshotRequest& request, absl::Time deadline);
+  absl::StatusOr<v1::GetSnapshotResponse> SnapshotOn(size_t server, const v1::GetSnapshotRequest& request,
+                                                     absl::Time deadline);
 
   const ClientOptions options;
   // INVALID_ARGUMENT for a bad server list: every call returns it.

@@ -10,8 +10,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
       code > static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) {
     return absl::UnknownError(status.error_message());
   }
-  return absl::Status(static_cast<absl::StatusCode>(code),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(code), status.error_message());
 }
 
 }  // namespace kessan::internal

@@ -21,8 +21,8 @@ absl::StatusOr<v1::PublishRequest> LoadPublishRequestFromFile(const std::string&
   return std::move(batches->front());
 }
 
-absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatchesFromFile(
-    const std::string& path, size_t max_items) {
+absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatchesFromFile(const std::string& path,
+                                                                           size_t max_items) {
   return LoadPublishBatches(path, max_items);
 }
 

@@ -30,16 +30,14 @@ void AssignBatchIdentity(v1::PublishRequest& request) {
   if (request.batch_key().empty()) request.set_batch_key(RandomHex(32));
 }
 
-absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(
-    v1::PublishRequest request, const PublishRetryOptions& retry,
-    const CallOptions& call) {
+absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(v1::PublishRequest request,
+                                                             const PublishRetryOptions& retry,
+                                                             const CallOptions& call) {
   AssignBatchIdentity(request);
   if (!impl_->config_status.ok()) return impl_->config_status;
-  const absl::Time deadline = call.timeout == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + call.timeout;
-  const auto sleep =
-      retry.sleep ? retry.sleep : [](absl::Duration d) { absl::SleepFor(d); };
+  const absl::Time deadline =
+      call.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + call.timeout;
+  const auto sleep = retry.sleep ? retry.sleep : [](absl::Duration d) { absl::SleepFor(d); };
   Backoff backoff(retry.backoff, retry.random);
   // Servers that failed one after the other since the last backoff.
   size_t failed_in_round = 0;
@@ -47,15 +45,13 @@ absl::StatusOr<v1::PublishResponse> Client::PublishWithRetry(
     const size_t server = impl_->Current();
     if (again) {
       // Not connected in time: the attempt below fails with UNAVAILABLE.
-      impl_->Reconnect(server, std::min(deadline, absl::Now() + retry.attempt_timeout))
-          .IgnoreError();
+      impl_->Reconnect(server, std::min(deadline, absl::Now() + retry.attempt_timeout)).IgnoreError();
     }
-    absl::StatusOr<v1::PublishResponse> response = impl_->PublishOn(
-        server, request, std::min(deadline, absl::Now() + retry.attempt_timeout));
+    absl::StatusOr<v1::PublishResponse> response =
+        impl_->PublishOn(server, request, std::min(deadline, absl::Now() + retry.attempt_timeout));
     if (response.ok()) return response;
     const absl::StatusCode code = response.status().code();
-    if (code != absl::StatusCode::kUnavailable &&
-        code != absl::StatusCode::kDeadlineExceeded) {
+    if (code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded) {
       return response;
     }
     if (absl::Now() >= deadline) return response;

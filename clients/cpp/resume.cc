@@ -9,8 +9,8 @@ namespace kessan {
 namespace {
 
 bool IsEmpty(const v1::Filter& filter) {
-  return filter.issuers_size() == 0 && filter.concepts_size() == 0 &&
-         filter.segments_size() == 0 && filter.event_kinds_size() == 0;
+  return filter.issuers_size() == 0 && filter.concepts_size() == 0 && filter.segments_size() == 0 &&
+         filter.event_kinds_size() == 0;
 }
 
 }  // namespace
@@ -47,8 +47,7 @@ void ResumeTracker::SetPosition(uint64_t sequence) {
   position_ = sequence;
 }
 
-absl::StatusOr<ResumeTracker::Verdict> ResumeTracker::Accept(
-    const v1::FeedEvent& event) {
+absl::StatusOr<ResumeTracker::Verdict> ResumeTracker::Accept(const v1::FeedEvent& event) {
   switch (event.body_case()) {
     case v1::FeedEvent::kResync:
       snapshot_pending_ = true;  // Its snapshot follows.
@@ -88,9 +87,8 @@ absl::StatusOr<ResumeTracker::Verdict> ResumeTracker::Accept(
     return Verdict::kDuplicate;
   }
   if (every_event_ && !jump_allowed_ && event.sequence() != position_ + 1) {
-    return absl::DataLossError(absl::StrCat(
-        "gap in the feed: sequence ", event.sequence(), " follows ", position_,
-        " without a Resync or Conflated mark"));
+    return absl::DataLossError(absl::StrCat("gap in the feed: sequence ", event.sequence(), " follows ",
+                                            position_, " without a Resync or Conflated mark"));
   }
   position_ = event.sequence();
   return Verdict::kDeliver;

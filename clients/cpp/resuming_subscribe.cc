@@ -59,9 +59,8 @@ class StallWatchdog {
     absl::MutexLock lock(&mu_);
     while (!stop_) {
       const uint64_t generation = generation_;
-      auto changed = [this, generation]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_ || generation_ != generation;
-      };
+      auto changed = [this, generation]()
+                         ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || generation_ != generation; };
       if (!waiting_) {
         mu_.Await(absl::Condition(&changed));
         continue;
@@ -99,24 +98,18 @@ struct StreamEnd {
 };
 
 // A server that is unreachable, gone or silent: the next one may serve.
-bool MovesToNextServer(const StreamEnd& end) {
-  return end.stalled || internal::FailsOver(end.status);
-}
+bool MovesToNextServer(const StreamEnd& end) { return end.stalled || internal::FailsOver(end.status); }
 
 uint32_t HeartbeatMs(absl::Duration interval) {
-  return static_cast<uint32_t>(
-      std::clamp<int64_t>(absl::ToInt64Milliseconds(interval), 100, 60000));
+  return static_cast<uint32_t>(std::clamp<int64_t>(absl::ToInt64Milliseconds(interval), 100, 60000));
 }
 
 }  // namespace
 
-absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
-                                       EventCallback on_event,
-                                       const ResumeOptions& resume,
-                                       const CallOptions& call) {
-  const absl::Time deadline = call.timeout == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + call.timeout;
+absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in, EventCallback on_event,
+                                       const ResumeOptions& resume, const CallOptions& call) {
+  const absl::Time deadline =
+      call.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + call.timeout;
   v1::SubscribeRequest request = request_in;
   if (request.heartbeat_interval_ms() == 0) {
     request.set_heartbeat_interval_ms(HeartbeatMs(resume.heartbeat_interval));
@@ -124,11 +117,9 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   // The server clamps the interval to [100 ms, 60 s]; so does the stall
   // limit.
   const absl::Duration stall_limit =
-      absl::Milliseconds(
-          HeartbeatMs(absl::Milliseconds(request.heartbeat_interval_ms()))) *
+      absl::Milliseconds(HeartbeatMs(absl::Milliseconds(request.heartbeat_interval_ms()))) *
       std::max(1, resume.stall_heartbeats);
-  const auto sleep =
-      resume.sleep ? resume.sleep : [](absl::Duration d) { absl::SleepFor(d); };
+  const auto sleep = resume.sleep ? resume.sleep : [](absl::Duration d) { absl::SleepFor(d); };
   auto notify = [&](const ResumeNotice& notice) {
     if (resume.on_notice) resume.on_notice(notice);
   };
@@ -138,8 +129,7 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   const size_t servers = impl_->size();
 
   // One stream on `server`, from `next` until it ends.
-  auto run_stream = [&](size_t server, const v1::SubscribeRequest& next,
-                        bool retry) -> StreamEnd {
+  auto run_stream = [&](size_t server, const v1::SubscribeRequest& next, bool retry) -> StreamEnd {
     StreamEnd end;
     grpc::ClientContext context;
     if (deadline != absl::InfiniteFuture()) {
@@ -195,14 +185,12 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     const grpc::Status finished = reader->Finish();
     end.stalled = watchdog.fired();
     end.status = watchdog.fired()
-                     ? absl::DeadlineExceededError(absl::StrCat(
-                           "stalled stream: no event or heartbeat for ",
-                           absl::FormatDuration(stall_limit)))
+                     ? absl::DeadlineExceededError(absl::StrCat("stalled stream: no event or heartbeat for ",
+                                                                absl::FormatDuration(stall_limit)))
                      : internal::FromGrpcStatus(finished);
     // gRPC's timer may fire a little before absl::Now() reaches the
     // caller's deadline: that end is the caller's, not a reason to resume.
-    end.final = !watchdog.fired() &&
-                finished.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+    end.final = !watchdog.fired() && finished.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
                 absl::Now() + absl::Milliseconds(50) >= deadline;
     return end;
   };
@@ -211,8 +199,7 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
   auto find_head = [&](size_t server) -> absl::Status {
     v1::GetSnapshotRequest probe;
     probe.mutable_filter()->add_concepts(kNoSuchConcept);
-    absl::StatusOr<v1::GetSnapshotResponse> head =
-        impl_->SnapshotOn(server, probe, deadline);
+    absl::StatusOr<v1::GetSnapshotResponse> head = impl_->SnapshotOn(server, probe, deadline);
     if (!head.ok()) return head.status();
     tracker.SetPosition(head->sequence());
     return absl::OkStatus();
@@ -224,11 +211,9 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     const size_t server = impl_->Current();
     StreamEnd end;
     if (retry) {
-      end.status = impl_->Reconnect(
-          server, std::min(deadline, absl::Now() + resume.connect_timeout));
+      end.status = impl_->Reconnect(server, std::min(deadline, absl::Now() + resume.connect_timeout));
     }
-    if (end.status.ok() && request.start() == v1::START_MODE_LIVE_ONLY &&
-        !tracker.position_known()) {
+    if (end.status.ok() && request.start() == v1::START_MODE_LIVE_ONLY && !tracker.position_known()) {
       end.status = find_head(server);
     }
     if (end.status.ok()) end = run_stream(server, tracker.NextRequest(), retry);
@@ -252,8 +237,7 @@ absl::Status Client::SubscribeResuming(const v1::SubscribeRequest& request_in,
     }
     if (wait && backoff.Exhausted()) return end.status;
     const absl::Duration delay =
-        wait ? std::min(backoff.NextDelay(), deadline - absl::Now())
-             : absl::ZeroDuration();
+        wait ? std::min(backoff.NextDelay(), deadline - absl::Now()) : absl::ZeroDuration();
     notify({.kind = ResumeNotice::Kind::kDisconnected,
             .status = end.status,
             .attempt = backoff.attempts(),

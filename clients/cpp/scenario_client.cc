@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "grpc_status.h"
-#include "secure_channel.h"
 #include "kessan/v1/scenario.grpc.pb.h"
+#include "secure_channel.h"
 
 namespace kessan {
 namespace {
@@ -23,8 +23,7 @@ struct ScenarioClient::Impl {
   explicit Impl(const ClientOptions& options) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-    stub = v1::ScenarioService::NewStub(
-        internal::CreateChannel(options, args));
+    stub = v1::ScenarioService::NewStub(internal::CreateChannel(options, args));
   }
   std::unique_ptr<v1::ScenarioService::Stub> stub;
 };

@@ -23,7 +23,8 @@ class BearerInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit BearerInterceptor(std::string header) : header_(std::move(header)) {}
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->insert({"authorization", header_});
     }
     methods->Proceed();
@@ -47,12 +48,13 @@ class BearerFactory : public grpc::experimental::ClientInterceptorFactoryInterfa
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const grpc::ChannelArguments& args) {
+std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options,
+                                             const grpc::ChannelArguments& args) {
   return CreateChannel(options, options.address, args);
 }
 
 std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const std::string& address,
-                                            const grpc::ChannelArguments& args) {
+                                             const grpc::ChannelArguments& args) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;

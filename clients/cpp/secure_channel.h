@@ -16,7 +16,8 @@ namespace kessan::internal {
 // goes with every call as "authorization: Bearer <token>" (an interceptor,
 // so also over plaintext to a loopback kessand).
 std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const std::string& address,
-                                            const grpc::ChannelArguments& args);
-std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, const grpc::ChannelArguments& args);
+                                             const grpc::ChannelArguments& args);
+std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options,
+                                             const grpc::ChannelArguments& args);
 
 }  // namespace kessan::internal

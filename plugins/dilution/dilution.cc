@@ -81,11 +81,13 @@ class Dilution : public kessan::plugin::Scenario {
     p->mutable_min()->set_integer(1);
     kessan::plugin::AddParameter(&d, "net_income", v1::PARAMETER_TYPE_MONEY, "JPY",
                                  "Net income for EPS before and after (optional).");
-    p = kessan::plugin::AddParameter(&d, "book_equity", v1::PARAMETER_TYPE_MONEY, "JPY",
-                                     "Shareholders' equity before the issue, for book value per share (optional).");
+    p = kessan::plugin::AddParameter(
+        &d, "book_equity", v1::PARAMETER_TYPE_MONEY, "JPY",
+        "Shareholders' equity before the issue, for book value per share (optional).");
     p->mutable_min()->mutable_money()->set_currency_code("JPY");
-    p = kessan::plugin::AddParameter(&d, "market_price", v1::PARAMETER_TYPE_MONEY, "JPY",
-                                     "Market price per share, for the issue's premium or discount (optional).");
+    p = kessan::plugin::AddParameter(
+        &d, "market_price", v1::PARAMETER_TYPE_MONEY, "JPY",
+        "Market price per share, for the issue's premium or discount (optional).");
     p->mutable_min()->mutable_money()->set_currency_code("JPY");
     p->mutable_min()->mutable_money()->set_units(1);
     p = kessan::plugin::AddParameter(&d, "action_id", v1::PARAMETER_TYPE_STRING, "",
@@ -143,19 +145,22 @@ class Dilution : public kessan::plugin::Scenario {
       AddMoney(out, "gross_proceeds", "Gross proceeds", currency, proceeds,
                n + " shares x " + currency + " " + pr + " issue price = " + FormatGrouped(proceeds));
       AddMoney(out, "stated_capital_increase", "Credited to stated capital", currency, shares * credited,
-               n + " x (" + pr + " - " + FormatGrouped(not_credited) + " not credited) = " +
-                   FormatGrouped(shares * credited));
-      AddMoney(out, "capital_reserve_increase", "Credited to capital reserve", currency, shares * not_credited,
-               n + " x " + FormatGrouped(not_credited) + " not credited per share = " +
-                   FormatGrouped(shares * not_credited));
+               n + " x (" + pr + " - " + FormatGrouped(not_credited) +
+                   " not credited) = " + FormatGrouped(shares * credited));
+      AddMoney(out, "capital_reserve_increase", "Credited to capital reserve", currency,
+               shares * not_credited,
+               n + " x " + FormatGrouped(not_credited) +
+                   " not credited per share = " + FormatGrouped(shares * not_credited));
       kessan::plugin::AddCount(out, "pro_forma_shares", "Shares outstanding after the issue", after,
                                FormatGrouped(before) + " before + " + n + " new = " + FormatGrouped(after));
-      AddDecimal(out, "ownership_dilution", "Ownership dilution of existing holders",
-                 FormatRatio(shares, after, kRatioDigits),
-                 n + " new / " + FormatGrouped(after) + " after, " + std::to_string(kRatioDigits) + " decimals");
-      AddDecimal(out, "new_shares_to_existing", "New shares as a fraction of shares before",
-                 FormatRatio(shares, before, kRatioDigits),
-                 n + " new / " + FormatGrouped(before) + " before, " + std::to_string(kRatioDigits) + " decimals");
+      AddDecimal(
+          out, "ownership_dilution", "Ownership dilution of existing holders",
+          FormatRatio(shares, after, kRatioDigits),
+          n + " new / " + FormatGrouped(after) + " after, " + std::to_string(kRatioDigits) + " decimals");
+      AddDecimal(
+          out, "new_shares_to_existing", "New shares as a fraction of shares before",
+          FormatRatio(shares, before, kRatioDigits),
+          n + " new / " + FormatGrouped(before) + " before, " + std::to_string(kRatioDigits) + " decimals");
     });
     if (!s.ok()) return s;
 
@@ -179,7 +184,8 @@ class Dilution : public kessan::plugin::Scenario {
       s = Checked("parameter book_equity", [&] {
         const int128 equity_after = v + proceeds;
         AddDecimal(out, "book_value_per_share_before", "Book value per share before (" + currency + ")",
-                   PerShare(v, before), FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
+                   PerShare(v, before),
+                   FormatGrouped(v) + " / " + FormatGrouped(before) + " shares, 2 decimals");
         AddDecimal(out, "book_value_per_share_after", "Book value per share after (" + currency + ")",
                    PerShare(equity_after, after),
                    "(" + FormatGrouped(v) + " + " + FormatGrouped(proceeds) + " proceeds) / " +
@@ -199,8 +205,8 @@ class Dilution : public kessan::plugin::Scenario {
         AddDecimal(out, "issue_premium_to_market", "Issue price premium (+) or discount (-) to market",
                    FormatRatio(price - v, v, kRatioDigits),
                    "(" + pr + " - " + FormatGrouped(v) + ") / " + FormatGrouped(v) + ", 6 decimals");
-        AddMoney(out, "market_capitalisation_after", "Market capitalisation after, at the market price", currency,
-                 after * v, FormatGrouped(after) + " shares x " + FormatGrouped(v));
+        AddMoney(out, "market_capitalisation_after", "Market capitalisation after, at the market price",
+                 currency, after * v, FormatGrouped(after) + " shares x " + FormatGrouped(v));
       });
       if (!s.ok()) return s;
     }

@@ -159,7 +159,8 @@ TEST(DilutionTest, MoneyOverflowIsOutOfRangeNamingTheParameter) {
   EXPECT_NE(c.message.find("parameter market_price"), std::string::npos) << c.message;
 
   r = IijRequest();
-  (*r.mutable_parameters())["shares_outstanding_before"] = Integer(std::numeric_limits<int64_t>::max() - 8400);
+  (*r.mutable_parameters())["shares_outstanding_before"] =
+      Integer(std::numeric_limits<int64_t>::max() - 8400);
   (*r.mutable_parameters())["book_equity"] = Yen(std::numeric_limits<int64_t>::max());
   c = plugin.Run(r, &out);
   EXPECT_EQ(c.code, KESSAN_STATUS_OK) << c.message;  // 128-bit products: exact

@@ -79,13 +79,15 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
     size_t start = 0;
     while (start <= list.size()) {
       size_t comma = list.find(',', start);
-      std::string concept_id = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      std::string concept_id =
+          list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       start = comma == std::string::npos ? list.size() + 1 : comma + 1;
       if (concept_id.empty()) continue;
       for (const v1::FeedEvent& e : r.inputs()) {
         if (!e.has_fact()) continue;
         const v1::FactKey& key = e.fact().key();
-        if (key.concept_id() != concept_id + "_growth" || !key.segment().empty() || !key.has_comparison_period()) {
+        if (key.concept_id() != concept_id + "_growth" || !key.segment().empty() ||
+            !key.has_comparison_period()) {
           continue;
         }
         const v1::FeedEvent* base = kessan::plugin::FindFact(r, concept_id, key.period());
@@ -112,8 +114,8 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
         ShortLabel(key.comparison_period()) + " " + concept_id + " implied by " + ShortLabel(key.period());
     ScaledDecimal g;
     if (!ParseDecimal(gv.ratio().value(), &g)) {
-      kessan::plugin::AddOutput(out, name, label, "")->set_text("growth rate '" + gv.ratio().value() +
-                                                                "' is not a decimal");
+      kessan::plugin::AddOutput(out, name, label, "")
+          ->set_text("growth rate '" + gv.ratio().value() + "' is not a decimal");
       return Status::Ok();
     }
     if (gv.precision().qualifier() != v1::QUALIFIER_EQUAL &&
@@ -122,8 +124,8 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
       return Status::Ok();
     }
     // Work at scale S = stated digits + 1 so the half-digit is an integer.
-    const int stated = gv.precision().rounding_case() == v1::Precision::kDecimals ? gv.precision().decimals()
-                                                                                  : g.scale;
+    const int stated =
+        gv.precision().rounding_case() == v1::Precision::kDecimals ? gv.precision().decimals() : g.scale;
     const bool exact_growth = gv.precision().rounding_case() == v1::Precision::kExact;
     const int S = std::max(g.scale, stated) + 1;
     const int128 G = kessan::plugin::Rescale(g, S);
@@ -131,7 +133,8 @@ class ImpliedComparatives : public kessan::plugin::Scenario {
     const int128 one = Pow10(S);
     const int128 c = bv.money().units(), h = HalfUlp(bv.precision());
     if (one + G - D <= 0) {
-      kessan::plugin::AddOutput(out, name, label, "")->set_text("growth of -100% or less implies no prior figure");
+      kessan::plugin::AddOutput(out, name, label, "")
+          ->set_text("growth of -100% or less implies no prior figure");
       return Status::Ok();
     }
     int128 lo = 0, hi = 0;

@@ -19,11 +19,16 @@ namespace v1 = kessan::v1;
 
 std::string QualifierText(v1::Qualifier q) {
   switch (q) {
-    case v1::QUALIFIER_GREATER_THAN: return "more than";
-    case v1::QUALIFIER_LESS_THAN: return "less than";
-    case v1::QUALIFIER_AT_LEAST: return "at least";
-    case v1::QUALIFIER_AT_MOST: return "at most";
-    default: return "equal to";
+    case v1::QUALIFIER_GREATER_THAN:
+      return "more than";
+    case v1::QUALIFIER_LESS_THAN:
+      return "less than";
+    case v1::QUALIFIER_AT_LEAST:
+      return "at least";
+    case v1::QUALIFIER_AT_MOST:
+      return "at most";
+    default:
+      return "equal to";
   }
 }
 
@@ -31,11 +36,16 @@ std::string QualifierText(v1::Qualifier q) {
 bool Meets(const ScaledDecimal& value, v1::Qualifier q, const ScaledDecimal& bound) {
   int c = kessan::plugin::Compare(value, bound);
   switch (q) {
-    case v1::QUALIFIER_GREATER_THAN: return c > 0;
-    case v1::QUALIFIER_LESS_THAN: return c < 0;
-    case v1::QUALIFIER_AT_LEAST: return c >= 0;
-    case v1::QUALIFIER_AT_MOST: return c <= 0;
-    default: return c == 0;
+    case v1::QUALIFIER_GREATER_THAN:
+      return c > 0;
+    case v1::QUALIFIER_LESS_THAN:
+      return c < 0;
+    case v1::QUALIFIER_AT_LEAST:
+      return c >= 0;
+    case v1::QUALIFIER_AT_MOST:
+      return c <= 0;
+    default:
+      return c == 0;
   }
 }
 
@@ -55,8 +65,10 @@ class RevenueOutlook : public kessan::plugin::Scenario {
         "Revenue of the guided year in bear / base / bull growth cases on the last reported full "
         "year, whether each case meets the guidance, and the operating income each implies at an "
         "operating margin.");
-    auto decimal = [&](const char* name, const char* def, const char* min, const char* max, const char* help) {
-      v1::ParameterSpec* p = kessan::plugin::AddParameter(&d, name, v1::PARAMETER_TYPE_DECIMAL, "ratio", help);
+    auto decimal = [&](const char* name, const char* def, const char* min, const char* max,
+                       const char* help) {
+      v1::ParameterSpec* p =
+          kessan::plugin::AddParameter(&d, name, v1::PARAMETER_TYPE_DECIMAL, "ratio", help);
       p->mutable_default_value()->mutable_decimal()->set_value(def);
       p->mutable_min()->mutable_decimal()->set_value(min);
       p->mutable_max()->mutable_decimal()->set_value(max);
@@ -74,7 +86,8 @@ class RevenueOutlook : public kessan::plugin::Scenario {
     y->mutable_max()->set_integer(2999);
     kessan::plugin::AddInput(&d, v1::EVENT_KIND_FACT, "revenue", "", "base year revenue");
     kessan::plugin::AddInput(&d, v1::EVENT_KIND_GUIDANCE, "revenue_growth", "", "revenue growth guidance");
-    kessan::plugin::AddInput(&d, v1::EVENT_KIND_GUIDANCE, "operating_margin", "", "operating margin guidance");
+    kessan::plugin::AddInput(&d, v1::EVENT_KIND_GUIDANCE, "operating_margin", "",
+                             "operating margin guidance");
     return d;
   }
 
@@ -97,17 +110,18 @@ class RevenueOutlook : public kessan::plugin::Scenario {
     const v1::FeedEvent* growth_g = kessan::plugin::FindFact(r, "revenue_growth", next, &base, true);
     ScaledDecimal bound;
     v1::Qualifier q = v1::QUALIFIER_UNSPECIFIED;
-    bool has_guidance = growth_g != nullptr && ParseDecimal(growth_g->guidance().bound().ratio().value(), &bound);
+    bool has_guidance =
+        growth_g != nullptr && ParseDecimal(growth_g->guidance().bound().ratio().value(), &bound);
     if (has_guidance) {
       out->add_used_sequences(growth_g->sequence());
       q = growth_g->guidance().bound().precision().qualifier();
       const ScaledDecimal one_plus{Pow10(bound.scale) + bound.units, bound.scale};
-      kessan::plugin::AddMoney(out, "revenue_guidance_bound", next_label + " revenue implied by the guidance bound",
-                               cur, Times(rev_units, one_plus),
-                               "guidance: " + next_label + " revenue growth " + QualifierText(q) + " " +
-                                   FormatDecimal(bound) + " on " + base_label + " revenue " + FormatGrouped(rev_units) +
-                                   "; " + FormatGrouped(rev_units) + " x " + FormatDecimal(one_plus) +
-                                   " (the bound itself, " + QualifierText(q) + ")");
+      kessan::plugin::AddMoney(
+          out, "revenue_guidance_bound", next_label + " revenue implied by the guidance bound", cur,
+          Times(rev_units, one_plus),
+          "guidance: " + next_label + " revenue growth " + QualifierText(q) + " " + FormatDecimal(bound) +
+              " on " + base_label + " revenue " + FormatGrouped(rev_units) + "; " + FormatGrouped(rev_units) +
+              " x " + FormatDecimal(one_plus) + " (the bound itself, " + QualifierText(q) + ")");
     }
     const v1::FeedEvent* margin_g = kessan::plugin::FindFact(r, "operating_margin", next, nullptr, true);
     if (margin_g != nullptr) out->add_used_sequences(margin_g->sequence());
@@ -122,8 +136,8 @@ class RevenueOutlook : public kessan::plugin::Scenario {
       v1::Qualifier mq = margin_g->guidance().bound().precision().qualifier();
       kessan::plugin::AddFlag(out, "operating_margin_meets_guidance", "Operating margin meets the guidance",
                               Meets(margin, mq, margin_bound),
-                              "operating_margin " + FormatDecimal(margin) + " vs guidance " + QualifierText(mq) + " " +
-                                  FormatDecimal(margin_bound));
+                              "operating_margin " + FormatDecimal(margin) + " vs guidance " +
+                                  QualifierText(mq) + " " + FormatDecimal(margin_bound));
     }
 
     for (const char* c : {"bear", "base", "bull"}) {
@@ -137,35 +151,36 @@ class RevenueOutlook : public kessan::plugin::Scenario {
       try {
         const ScaledDecimal one_plus{kessan::plugin::CheckedAdd(Pow10(g.scale), g.units), g.scale};
         revenue_case = Times(rev_units, one_plus);
-        kessan::plugin::AddMoney(out, std::string("revenue_") + c, next_label + " revenue, " + c + " case", cur,
-                                 revenue_case,
-                                 base_label + " revenue " + FormatGrouped(rev_units) + " x (1 + " +
-                                     FormatDecimal(g) + ") = " + FormatGrouped(revenue_case) +
-                                     ", rounded to whole units");
+        kessan::plugin::AddMoney(
+            out, std::string("revenue_") + c, next_label + " revenue, " + c + " case", cur, revenue_case,
+            base_label + " revenue " + FormatGrouped(rev_units) + " x (1 + " + FormatDecimal(g) +
+                ") = " + FormatGrouped(revenue_case) + ", rounded to whole units");
       } catch (const std::overflow_error& e) {
-        return Status::OutOfRange("parameter " + name + ": the revenue it gives overflows (" + e.what() + ")");
+        return Status::OutOfRange("parameter " + name + ": the revenue it gives overflows (" + e.what() +
+                                  ")");
       }
       try {
         const int128 oi = Times(revenue_case, margin);
         kessan::plugin::AddMoney(out, std::string("operating_income_") + c,
                                  next_label + " operating income, " + c + " case", cur, oi,
-                                 FormatGrouped(revenue_case) + " x operating margin " + FormatDecimal(margin) +
-                                     " = " + FormatGrouped(oi));
+                                 FormatGrouped(revenue_case) + " x operating margin " +
+                                     FormatDecimal(margin) + " = " + FormatGrouped(oi));
       } catch (const std::overflow_error& e) {
         return Status::OutOfRange("parameter operating_margin: the " + std::string(c) +
                                   " case's operating income overflows (" + e.what() + ")");
       }
       if (has_guidance) {
-        kessan::plugin::AddFlag(out, std::string(c) + "_meets_guidance",
-                                std::string(c) + " case meets the growth guidance", Meets(g, q, bound),
-                                FormatDecimal(g) + " vs guidance " + QualifierText(q) + " " + FormatDecimal(bound));
+        kessan::plugin::AddFlag(
+            out, std::string(c) + "_meets_guidance", std::string(c) + " case meets the growth guidance",
+            Meets(g, q, bound),
+            FormatDecimal(g) + " vs guidance " + QualifierText(q) + " " + FormatDecimal(bound));
       }
     }
     if (revenue->fact().value().precision().rounding_case() == v1::Precision::kDecimals) {
       kessan::plugin::AddOutput(out, "note", "Precision", "")
           ->set_text(base_label + " revenue is stated to 10^" +
-                     std::to_string(-revenue->fact().value().precision().decimals()) +
-                     " (decimals " + std::to_string(revenue->fact().value().precision().decimals()) +
+                     std::to_string(-revenue->fact().value().precision().decimals()) + " (decimals " +
+                     std::to_string(revenue->fact().value().precision().decimals()) +
                      "); the cases are computed on the stated figure");
     }
     return Status::Ok();

@@ -12,7 +12,8 @@ v1::PluginRunRequest IijRequest() {
   r.set_issuer("IIJ");
   *r.add_inputs() = MoneyFact(10, "revenue", FY(2002), 44000000000, -9);
   v1::FiscalPeriod fy2002 = FY(2002);
-  *r.add_inputs() = RatioGuidance(20, "revenue_growth", FY(2003), &fy2002, "0.10", v1::QUALIFIER_GREATER_THAN);
+  *r.add_inputs() =
+      RatioGuidance(20, "revenue_growth", FY(2003), &fy2002, "0.10", v1::QUALIFIER_GREATER_THAN);
   *r.add_inputs() = RatioGuidance(21, "operating_margin", FY(2003), nullptr, "0", v1::QUALIFIER_GREATER_THAN);
   (*r.mutable_parameters())["bear_growth"] = DecimalValue("0.10");
   (*r.mutable_parameters())["base_growth"] = DecimalValue("0.15");
@@ -48,7 +49,8 @@ TEST(RevenueOutlookTest, CasesUnderTheGuidance) {
   EXPECT_TRUE(FindOutput(out, "base_meets_guidance")->flag());
   EXPECT_TRUE(FindOutput(out, "operating_margin_meets_guidance")->flag());
   EXPECT_EQ(out.used_sequences_size(), 3);
-  EXPECT_NE(FindOutput(out, "revenue_base")->derivation().find("44,000,000,000 x (1 + 0.15)"), std::string::npos);
+  EXPECT_NE(FindOutput(out, "revenue_base")->derivation().find("44,000,000,000 x (1 + 0.15)"),
+            std::string::npos);
 }
 
 TEST(RevenueOutlookTest, RoundsToWholeYenAndHandlesNegativeMargins) {

@@ -40,9 +40,9 @@ inline v1::FeedEvent RatioFact(uint64_t seq, const std::string& concept_id, cons
   return e;
 }
 
-inline v1::FeedEvent RatioGuidance(uint64_t seq, const std::string& concept_id, const v1::FiscalPeriod& period,
-                                   const v1::FiscalPeriod* comparison, const std::string& ratio,
-                                   v1::Qualifier qualifier) {
+inline v1::FeedEvent RatioGuidance(uint64_t seq, const std::string& concept_id,
+                                   const v1::FiscalPeriod& period, const v1::FiscalPeriod* comparison,
+                                   const std::string& ratio, v1::Qualifier qualifier) {
   v1::FeedEvent e;
   e.set_sequence(seq);
   v1::Guidance* g = e.mutable_guidance();

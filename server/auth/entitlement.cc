@@ -19,14 +19,20 @@ struct ItemScope {
 ItemScope ScopeOfItem(const v1::PublishItem& item) {
   ItemScope s;
   switch (item.item_case()) {
-    case v1::PublishItem::kIssuer: s.issuer = item.issuer().id(); break;
-    case v1::PublishItem::kSegment: s.issuer = item.segment().issuer(); break;
+    case v1::PublishItem::kIssuer:
+      s.issuer = item.issuer().id();
+      break;
+    case v1::PublishItem::kSegment:
+      s.issuer = item.segment().issuer();
+      break;
     case v1::PublishItem::kFact:
       s.issuer = item.fact().key().issuer();
       s.concept_id = item.fact().key().concept_id();
       s.has_concept = true;
       break;
-    case v1::PublishItem::kCapitalAction: s.issuer = item.capital_action().issuer(); break;
+    case v1::PublishItem::kCapitalAction:
+      s.issuer = item.capital_action().issuer();
+      break;
     case v1::PublishItem::kGuidance:
       s.issuer = item.guidance().key().issuer();
       s.concept_id = item.guidance().key().concept_id();
@@ -47,7 +53,8 @@ ItemScope ScopeOfItem(const v1::PublishItem& item) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return s;
 }
@@ -65,7 +72,8 @@ absl::StatusOr<v1::Filter> EntitledFilter(const Principal& principal, const v1::
         if (!resolve(i).empty()) out.add_issuers(i);
       }
       if (out.issuers().empty()) {
-        return absl::FailedPreconditionError("none of the issuers this principal is entitled to is known yet");
+        return absl::FailedPreconditionError(
+            "none of the issuers this principal is entitled to is known yet");
       }
     } else {
       for (int i = 0; i < requested.issuers_size(); ++i) {
@@ -105,8 +113,8 @@ absl::Status CheckPublish(const Principal& principal, const v1::PublishRequest& 
     }
     if (!principal.concepts.empty()) {
       if (!s.has_concept) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(field, ": not entitled to items without a concept (entitled to some concepts only)"));
+        return absl::PermissionDeniedError(absl::StrCat(
+            field, ": not entitled to items without a concept (entitled to some concepts only)"));
       }
       if (!principal.MayAccessConcept(s.concept_id)) return NotEntitled(field, "concept", s.concept_id);
     }

@@ -17,9 +17,10 @@ absl::Status RateLimiter::Take(const std::string& key, size_t items) {
   if (per_second_ <= 0) return absl::OkStatus();
   const double n = static_cast<double>(items);
   if (n > burst_) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "publish rate: a batch of %d items exceeds the burst of %.0f items (limit %.6g items/s per principal)",
-        items, burst_, per_second_));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("publish rate: a batch of %d items exceeds the burst of %.0f items (limit %.6g "
+                        "items/s per principal)",
+                        items, burst_, per_second_));
   }
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_();

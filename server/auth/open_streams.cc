@@ -13,16 +13,15 @@ absl::Status Revoked(const PrincipalTable& table, const Principal& had, Role rol
   const Principal* now = table.FindByName(had.name);
   if (now == nullptr || now->credential != had.credential) {
     return absl::UnauthenticatedError(absl::StrCat(
-        "principal '", had.name,
-        "' was removed from the principals file, or its credential changed"));
+        "principal '", had.name, "' was removed from the principals file, or its credential changed"));
   }
   if (!now->Has(role)) {
     return absl::PermissionDeniedError(
         absl::StrCat("principal '", had.name, "' no longer has the role ", RoleName(role)));
   }
   if (now->issuers != had.issuers || now->concepts != had.concepts) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the entitlements of principal '", had.name, "' changed: call again to be entitled anew"));
+    return absl::PermissionDeniedError(absl::StrCat("the entitlements of principal '", had.name,
+                                                    "' changed: call again to be entitled anew"));
   }
   return absl::OkStatus();
 }
@@ -37,8 +36,7 @@ std::shared_ptr<void> OpenStreams::Track(const Principal& principal, Role role, 
     streams_.emplace(id, Entry{principal, role, std::move(end)});
   }
   // The handle's deleter forgets the stream.
-  return std::shared_ptr<void>(reinterpret_cast<void*>(id + 1),
-                               [this, id](void*) { Forget(id); });
+  return std::shared_ptr<void>(reinterpret_cast<void*>(id + 1), [this, id](void*) { Forget(id); });
 }
 
 void OpenStreams::Forget(uint64_t id) {

@@ -13,10 +13,14 @@ bool Allows(const std::vector<std::string>& allowed, absl::string_view value) {
 
 const char* RoleName(Role role) {
   switch (role) {
-    case Role::kSubscriber: return "subscriber";
-    case Role::kPublisher: return "publisher";
-    case Role::kAnalyst: return "analyst";
-    case Role::kAdmin: return "admin";
+    case Role::kSubscriber:
+      return "subscriber";
+    case Role::kPublisher:
+      return "publisher";
+    case Role::kAnalyst:
+      return "analyst";
+    case Role::kAdmin:
+      return "admin";
   }
   return "unknown";
 }
@@ -30,9 +34,7 @@ absl::optional<Role> ParseRole(absl::string_view name) {
 
 bool Principal::MayAccessIssuer(absl::string_view issuer) const { return Allows(issuers, issuer); }
 
-bool Principal::MayAccessConcept(absl::string_view concept_id) const {
-  return Allows(concepts, concept_id);
-}
+bool Principal::MayAccessConcept(absl::string_view concept_id) const { return Allows(concepts, concept_id); }
 
 Principal Principal::Anonymous() {
   Principal p;

@@ -45,8 +45,7 @@ struct Principal {
   std::string credential;
 
   bool Has(Role role) const {
-    return (roles & static_cast<uint32_t>(Role::kAdmin)) != 0 ||
-           (roles & static_cast<uint32_t>(role)) != 0;
+    return (roles & static_cast<uint32_t>(Role::kAdmin)) != 0 || (roles & static_cast<uint32_t>(role)) != 0;
   }
   bool restricted() const { return !issuers.empty() || !concepts.empty(); }
   bool MayAccessIssuer(absl::string_view issuer) const;

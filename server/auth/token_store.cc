@@ -47,9 +47,7 @@ std::vector<std::string> List(absl::string_view value) {
 
 }  // namespace
 
-std::string Sha256Hex(absl::string_view data) {
-  return absl::BytesToHexString(RawSha256(data));
-}
+std::string Sha256Hex(absl::string_view data) { return absl::BytesToHexString(RawSha256(data)); }
 
 absl::StatusOr<PrincipalTable> PrincipalTable::Parse(absl::string_view text) {
   PrincipalTable table;
@@ -60,7 +58,8 @@ absl::StatusOr<PrincipalTable> PrincipalTable::Parse(absl::string_view text) {
     if (size_t hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
     std::vector<absl::string_view> fields = absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
     if (fields.empty()) continue;
-    if (fields.size() < 3) return LineError(number, "expected NAME ROLES CREDENTIAL [issuers=...] [concepts=...]");
+    if (fields.size() < 3)
+      return LineError(number, "expected NAME ROLES CREDENTIAL [issuers=...] [concepts=...]");
     Entry entry;
     entry.principal.name = std::string(fields[0]);
     if (!names.insert(entry.principal.name).second) {
@@ -69,7 +68,8 @@ absl::StatusOr<PrincipalTable> PrincipalTable::Parse(absl::string_view text) {
     for (absl::string_view r : absl::StrSplit(fields[1], ',', absl::SkipEmpty())) {
       absl::optional<Role> role = ParseRole(r);
       if (!role) {
-        return LineError(number, absl::StrCat("unknown role '", r, "' (subscriber, publisher, analyst, admin)"));
+        return LineError(number,
+                         absl::StrCat("unknown role '", r, "' (subscriber, publisher, analyst, admin)"));
       }
       entry.principal.roles |= static_cast<uint32_t>(*role);
     }
@@ -172,8 +172,10 @@ absl::Status TokenStore::Reload() {
     absl::MutexLock lock(&mu_);
     loaded_ = id;  // do not retry a broken file until it changes again
     if (!table.ok()) {
-      status = absl::Status(table.status().code(), absl::StrCat("auth_tokens ", path_, ": ", table.status().message()));
-      if (table_ != nullptr) Log().error("{}; keeping the previous {} principals", status.ToString(), table_->size());
+      status = absl::Status(table.status().code(),
+                            absl::StrCat("auth_tokens ", path_, ": ", table.status().message()));
+      if (table_ != nullptr)
+        Log().error("{}; keeping the previous {} principals", status.ToString(), table_->size());
       return status;
     }
     table_ = std::make_shared<const PrincipalTable>(*std::move(table));

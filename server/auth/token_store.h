@@ -104,8 +104,7 @@ class TokenStore {
   FileId loaded_ ABSL_GUARDED_BY(mu_);
   absl::Mutex reload_mu_;  // one reload at a time
   absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(reload_mu_);
-  std::map<int, std::function<void(const PrincipalTable&)>> listeners_
-      ABSL_GUARDED_BY(listeners_mu_);
+  std::map<int, std::function<void(const PrincipalTable&)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
   absl::Notification stop_;
   std::thread poller_;

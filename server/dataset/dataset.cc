@@ -43,8 +43,7 @@ Format DetectFormat(const std::string& path, absl::string_view content) {
   if (ext == ".txtpb" || ext == ".textproto" || ext == ".pbtxt" || ext == ".txt") {
     return Format::kText;
   }
-  return absl::StartsWith(absl::StripLeadingAsciiWhitespace(content), "{") ? Format::kJson
-                                                                           : Format::kText;
+  return absl::StartsWith(absl::StripLeadingAsciiWhitespace(content), "{") ? Format::kJson : Format::kText;
 }
 
 // Ignores tokenizer errors: the parser proper reports them.
@@ -66,9 +65,8 @@ absl::StatusOr<Kind> DetectTextKind(const std::string& path, absl::string_view c
     absl::ConsumePrefix(&line, "kessan.v1.");
     if (line == "PublishRequest") return Kind::kPublishRequest;
     if (line == "DataSet") return Kind::kDataSet;
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": proto-message is \"", line,
-                     "\"; expected kessan.v1.PublishRequest or kessan.v1.DataSet"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": proto-message is \"", line, "\"; expected kessan.v1.PublishRequest or kessan.v1.DataSet"));
   }
   pb::io::ArrayInputStream input(content.data(), static_cast<int>(content.size()));
   SilentErrors errors;
@@ -103,9 +101,8 @@ absl::Status ParseText(const std::string& path, absl::string_view content, pb::M
   pb::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (parser.ParseFromString(std::string(content), &message)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(path, ":", errors.error(),
-                                                 " (reading text format ",
-                                                 message.GetTypeName(), ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ":", errors.error(), " (reading text format ", message.GetTypeName(), ")"));
 }
 
 // Protobuf's JSON errors may quote the input on further lines; keep the
@@ -119,8 +116,8 @@ absl::Status ParseJson(const std::string& path, absl::string_view content, pb::M
   pb::util::Status status =
       pb::util::JsonStringToMessage(pb::StringPiece(content.data(), content.size()), &message);
   if (status.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON for ", message.GetTypeName(),
-                                                 ": ", FirstLine(status.message())));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": invalid JSON for ", message.GetTypeName(), ": ", FirstLine(status.message())));
 }
 
 absl::StatusOr<Kind> DetectJsonKind(const std::string& path, absl::string_view content) {
@@ -128,8 +125,7 @@ absl::StatusOr<Kind> DetectJsonKind(const std::string& path, absl::string_view c
   pb::util::Status status =
       pb::util::JsonStringToMessage(pb::StringPiece(content.data(), content.size()), &object);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": invalid JSON: ", FirstLine(status.message())));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON: ", FirstLine(status.message())));
   }
   return object.fields().count("items") > 0 ? Kind::kPublishRequest : Kind::kDataSet;
 }
@@ -152,9 +148,8 @@ absl::StatusOr<PublishFile> ReadPublishFile(const std::string& path) {
   if (!kind.ok()) return kind.status();
   PublishFile parsed;
   parsed.kind = *kind;
-  pb::Message& message = *kind == Kind::kPublishRequest
-                             ? static_cast<pb::Message&>(parsed.request)
-                             : static_cast<pb::Message&>(parsed.data_set);
+  pb::Message& message = *kind == Kind::kPublishRequest ? static_cast<pb::Message&>(parsed.request)
+                                                        : static_cast<pb::Message&>(parsed.data_set);
   absl::Status status =
       format == Format::kJson ? ParseJson(path, content, message) : ParseText(path, content, message);
   if (!status.ok()) return status;
@@ -209,8 +204,7 @@ absl::Status CheckPublishable(const v1::DataSet& data_set) {
   return absl::OkStatus();
 }
 
-std::vector<v1::PublishRequest> ToPublishRequests(const v1::DataSet& data_set,
-                                                  size_t max_items) {
+std::vector<v1::PublishRequest> ToPublishRequests(const v1::DataSet& data_set, size_t max_items) {
   if (max_items == 0) max_items = 1;
   std::vector<v1::PublishRequest> batches(1);
   auto next = [&]() -> v1::PublishItem* {

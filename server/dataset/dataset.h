@@ -31,8 +31,7 @@ namespace kessan {
 // INVALID_ARGUMENT with the file name (and line:column for text) if it does
 // not parse or holds no items; UNIMPLEMENTED for a DataSet field that has
 // no publish item (CheckPublishable).
-absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatches(const std::string& path,
-                                                                   size_t max_items);
+absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatches(const std::string& path, size_t max_items);
 
 // Reads a data set file (same formats); a PublishRequest file is an error.
 absl::StatusOr<v1::DataSet> LoadDataSet(const std::string& path);
@@ -45,7 +44,6 @@ absl::Status CheckPublishable(const v1::DataSet& data_set);
 // The data set as publish batches of at most `max_items`, in dependency
 // order: issuers, segments, facts, capital actions, guidance (each group in
 // data set order).
-std::vector<v1::PublishRequest> ToPublishRequests(const v1::DataSet& data_set,
-                                                  size_t max_items);
+std::vector<v1::PublishRequest> ToPublishRequests(const v1::DataSet& data_set, size_t max_items);
 
 }  // namespace kessan

@@ -117,21 +117,20 @@ absl::Status CheckJournalBody(uint64_t sequence, absl::string_view body) {
                                             static_cast<int>(body.size()));
   bool has_sequence = false;
   while (uint32_t tag = in.ReadTag()) {
-    if (tag == WireFormatLite::MakeTag(v1::FeedEvent::kSequenceFieldNumber,
-                                       WireFormatLite::WIRETYPE_VARINT)) {
+    if (tag ==
+        WireFormatLite::MakeTag(v1::FeedEvent::kSequenceFieldNumber, WireFormatLite::WIRETYPE_VARINT)) {
       uint64_t value = 0;
       if (!in.ReadVarint64(&value)) break;
       if (value != sequence) {
-        return absl::DataLossError(absl::StrCat("journal row of sequence ", sequence,
-                                                " holds the event of sequence ", value));
+        return absl::DataLossError(
+            absl::StrCat("journal row of sequence ", sequence, " holds the event of sequence ", value));
       }
       has_sequence = true;
     } else if (!WireFormatLite::SkipField(&in, tag)) {
       break;
     }
   }
-  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(body.size()) ||
-      !has_sequence) {
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(body.size()) || !has_sequence) {
     return DamagedJournalRow(sequence);
   }
   return absl::OkStatus();
@@ -145,8 +144,8 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
   return Frame(sequence, body);
 }
 
-absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames, size_t begin,
-                                        size_t end, size_t body_offset) {
+absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames, size_t begin, size_t end,
+                                        size_t body_offset) {
   const absl::string_view frame = frames.view().substr(begin, end - begin);
   absl::Status checked = CheckJournalBody(sequence, frame.substr(body_offset));
   if (!checked.ok()) return checked;
@@ -160,8 +159,7 @@ absl::Status DamagedJournalRow(uint64_t sequence) {
 
 absl::Status CheckParsed(const EncodedEvent& e) {
   // Every journaled event has a body; none means its bytes do not parse.
-  return e.attrs().kind == v1::EVENT_KIND_UNSPECIFIED ? DamagedJournalRow(e.sequence())
-                                                      : absl::OkStatus();
+  return e.attrs().kind == v1::EVENT_KIND_UNSPECIFIED ? DamagedJournalRow(e.sequence()) : absl::OkStatus();
 }
 
 }  // namespace kessan

@@ -41,8 +41,7 @@ class EncodedEvent {
  private:
   friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
-  friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event,
-                                                              EventAttrs attrs);
+  friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
   void Decode() const;
 
   const uint64_t sequence_;
@@ -77,8 +76,8 @@ absl::StatusOr<EventPtr> JournalEvent(uint64_t sequence, absl::string_view body)
 // JournalEvent for the frame at [begin, end) of `frames`, whose body starts
 // `body_offset` bytes in: the event shares `frames` (a reference, no copy),
 // and keeps all of it alive while it lives.
-absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames,
-                                        size_t begin, size_t end, size_t body_offset);
+absl::StatusOr<EventPtr> JournalEventIn(uint64_t sequence, const Bytes& frames, size_t begin, size_t end,
+                                        size_t body_offset);
 
 // DATA_LOSS naming the journal row of `sequence`, whose bytes are not a
 // kessan.v1.FeedEvent.

@@ -21,10 +21,10 @@ EventFilter::EventFilter(const v1::Filter& filter)
 
 bool EventFilter::Matches(const EventAttrs& a) const {
   // A retraction goes to whoever follows the kind of item it withdraws.
-  bool kind = Allows(kinds_, a.kind) ||
-              (a.kind == v1::EVENT_KIND_RETRACTION && Allows(kinds_, a.target_kind));
-  return kind && Allows(issuers_, a.issuer) &&
-         Allows(concepts_, a.concept_id) && Allows(segments_, a.segment);
+  bool kind =
+      Allows(kinds_, a.kind) || (a.kind == v1::EVENT_KIND_RETRACTION && Allows(kinds_, a.target_kind));
+  return kind && Allows(issuers_, a.issuer) && Allows(concepts_, a.concept_id) &&
+         Allows(segments_, a.segment);
 }
 
 }  // namespace kessan

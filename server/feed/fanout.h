@@ -23,8 +23,7 @@ class FanOut {
   void Deliver(const std::vector<EventPtr>& events);
   // Deliver without the wakes: returns the subscriptions the caller must
   // Wake, so it can do so after it has released its own locks and work.
-  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> Push(
-      const std::vector<EventPtr>& events);
+  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> Push(const std::vector<EventPtr>& events);
   // Gives each idle subscription its heartbeat when due.
   void Tick(absl::Time now, uint64_t last_sequence);
   // Closes every subscription with `status` and forgets them.

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <utility>
 #include <optional>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -12,10 +12,10 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
-#include "spdlog/spdlog.h"
 #include "model/validate.h"
-#include "util/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -107,8 +107,7 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
-EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count,
-                      const std::string& incarnation) {
+EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count, const std::string& incarnation) {
   v1::FeedEvent e;
   if (begin) {
     e.mutable_snapshot_begin()->set_sequence(sequence);
@@ -122,21 +121,18 @@ EventPtr ControlEvent(bool begin, uint64_t sequence, uint64_t count,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
-                                                 Clock clock) {
+absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log, Clock clock) {
   Options options;
   options.clock = std::move(clock);
   return Open(std::move(log), std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log,
-                                                 Options options) {
+absl::StatusOr<std::unique_ptr<Feed>> Feed::Open(std::unique_ptr<Journal> log, Options options) {
   std::unique_ptr<Feed> feed(new Feed(std::move(log), std::move(options)));
   // Before the replay: a batch the journal reports meanwhile waits for mu_,
   // and what the replay read is skipped.
   Feed* f = feed.get();
-  feed->log_->SetAppendListener(
-      [f](const std::vector<EventPtr>& events) { f->ApplyFollowed(events); });
+  feed->log_->SetAppendListener([f](const std::vector<EventPtr>& events) { f->ApplyFollowed(events); });
   {
     absl::MutexLock lock(&feed->mu_);
     uint64_t head = feed->log_->last_sequence();
@@ -175,16 +171,14 @@ Feed::~Feed() {
 
 void Feed::Tick() { fanout_.Tick(options_.clock(), last_sequence()); }
 
-absl::StatusOr<v1::PublishResponse> Feed::Replay(const BatchLocation& batch,
-                                                  bool with_events) {
+absl::StatusOr<v1::PublishResponse> Feed::Replay(const BatchLocation& batch, bool with_events) {
   v1::PublishResponse response;
   response.set_duplicate(true);
   for (uint64_t i = 0; i < batch.count; ++i) {
     response.add_sequences(batch.first_sequence + i);
   }
   if (!with_events) return response;
-  RETURN_IF_ERROR(log_->Read(batch.first_sequence - 1,
-                             batch.first_sequence + batch.count - 1, batch.count,
+  RETURN_IF_ERROR(log_->Read(batch.first_sequence - 1, batch.first_sequence + batch.count - 1, batch.count,
                              [&](EventPtr e) { *response.add_events() = e->event(); })
                       .status());
   return response;
@@ -274,8 +268,7 @@ class GroupCatalog final : public Catalog {
   }
   bool HasLiveItem(const std::string& item_key) const override {
     const EventPtr* e = Find(item_key);
-    return e != nullptr ? (*e)->attrs().kind != v1::EVENT_KIND_RETRACTION
-                        : state_.HasLiveItem(item_key);
+    return e != nullptr ? (*e)->attrs().kind != v1::EVENT_KIND_RETRACTION : state_.HasLiveItem(item_key);
   }
   EventPtr Latest(const std::string& item_key) const {
     const EventPtr* e = Find(item_key);
@@ -340,8 +333,8 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
       queue_mu_.AssertHeld();
       // One group journals while the next stages; the rest wait in the
       // queue, so the group after takes all of them (one fsync).
-      return me.done || (!stager_active_ && queue_.front() == &me &&
-                         next_ticket_ - commit_turn_ < kPipelineDepth);
+      return me.done ||
+             (!stager_active_ && queue_.front() == &me && next_ticket_ - commit_turn_ < kPipelineDepth);
     };
     queue_mu_.Await(absl::Condition(&my_turn));
     if (me.done) return std::move(me.result);
@@ -349,8 +342,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     group.ticket = next_ticket_++;
     size_t items = 0;
     while (!queue_.empty() && group.requests.size() < kMaxGroupRequests &&
-           (group.requests.empty() ||
-            items + queue_.front()->request->items_size() <= kMaxGroupItems)) {
+           (group.requests.empty() || items + queue_.front()->request->items_size() <= kMaxGroupItems)) {
       items += queue_.front()->request->items_size();
       group.requests.push_back(queue_.front());
       queue_.pop_front();
@@ -398,8 +390,7 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
   wake_pool_.WakeAll(to_wake, /*share=*/group.events.size() <= kMaxSharedWakeEvents);
   // A duplicate of a batch another replica journaled is answered once this
   // replica has applied it: its snapshots and streams show what it answered.
-  if (log_->shared() && me.result.ok() && me.result->duplicate() &&
-      me.result->sequences_size() > 0 &&
+  if (log_->shared() && me.result.ok() && me.result->duplicate() && me.result->sequences_size() > 0 &&
       me.result->sequences(me.result->sequences_size() - 1) > last_sequence()) {
     absl::Status caught = log_->CatchUp(kRestageCatchUp);
     if (!caught.ok()) Log().warn("catching up after a duplicate: {}", caught.ToString());
@@ -446,8 +437,8 @@ void Feed::ApplyFollowed(const std::vector<EventPtr>& events) {
       return closing_ || state_.last_sequence() + 1 >= first;
     };
     while (!mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(10))) {
-      Log().warn("feed: batch at sequence {} from another replica waits for sequence {}",
-                   first, state_.last_sequence() + 1);
+      Log().warn("feed: batch at sequence {} from another replica waits for sequence {}", first,
+                 state_.last_sequence() + 1);
     }
     if (closing_) return;
     std::vector<EventPtr> fresh;
@@ -474,9 +465,9 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   group.first = staged_last_ + 1;
   // Length-prefixed, so no two (scope, publisher_id) pairs collide.
   auto publisher_of = [](const PendingPublish& p) {
-    return p.retry_scope.empty() ? p.request->publisher_id()
-                                 : absl::StrCat(p.retry_scope.size(), ":", p.retry_scope, "/",
-                                                p.request->publisher_id());
+    return p.retry_scope.empty()
+               ? p.request->publisher_id()
+               : absl::StrCat(p.retry_scope.size(), ":", p.retry_scope, "/", p.request->publisher_id());
   };
   auto keyed_request = [](const PendingPublish& p) {
     return !p.request->publisher_id().empty() && !p.request->batch_key().empty();
@@ -511,9 +502,9 @@ void Feed::StageGroupLocked(StagedGroup& group) {
         if (it->second->fingerprint == p->fingerprint) {
           p->duplicate_of = it->second;  // the same batch twice in one group
         } else {
-          p->result = absl::AlreadyExistsError(absl::StrCat(
-              "batch_key '", batch->batch_key, "' of publisher '", request.publisher_id(),
-              "' was used for a different batch"));
+          p->result = absl::AlreadyExistsError(absl::StrCat("batch_key '", batch->batch_key,
+                                                            "' of publisher '", request.publisher_id(),
+                                                            "' was used for a different batch"));
         }
         continue;
       }
@@ -526,10 +517,10 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       if (earlier->has_value()) {
         const BatchLocation& at = **earlier;
         if (at.fingerprint != batch->fingerprint) {
-          p->result = absl::AlreadyExistsError(absl::StrCat(
-              "batch_key '", batch->batch_key, "' of publisher '", request.publisher_id(),
-              "' was used for a different batch (sequences ", at.first_sequence, "..",
-              at.first_sequence + at.count - 1, ")"));
+          p->result = absl::AlreadyExistsError(
+              absl::StrCat("batch_key '", batch->batch_key, "' of publisher '", request.publisher_id(),
+                           "' was used for a different batch (sequences ", at.first_sequence, "..",
+                           at.first_sequence + at.count - 1, ")"));
         } else {
           p->result = Replay(at, !request.omit_events());
         }
@@ -537,8 +528,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       }
       keyed[key] = p;
     }
-    absl::StatusOr<std::vector<v1::PublishItem*>> items =
-        ValidatePublish(&request, catalog);
+    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -556,8 +546,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       MoveBody(*item, *e);
       EventAttrs attrs = AttrsOf(*e);
       EventPtr latest = catalog.Latest(attrs.item_key);
-      const Revision prior =
-          latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
+      const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
       EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
@@ -575,8 +564,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   }
 }
 
-std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
-                                                             bool* restage) {
+std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group, bool* restage) {
   absl::Status committed = absl::OkStatus();
   bool valid = true;
   if (!group.events.empty()) {
@@ -605,9 +593,8 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
   }
   if (absl::IsAborted(committed)) {
     committed = absl::AbortedError(absl::StrCat(
-        "other replicas' appends kept getting ahead of this batch for ",
-        absl::FormatDuration(kRestageFor), "; nothing of it was journaled: publish it again (",
-        committed.message(), ")"));
+        "other replicas' appends kept getting ahead of this batch for ", absl::FormatDuration(kRestageFor),
+        "; nothing of it was journaled: publish it again (", committed.message(), ")"));
   }
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> to_wake;
@@ -668,8 +655,7 @@ absl::StatusOr<Feed::ViewSpec> Feed::ParseView(const v1::PointInTime& when) {
       break;
     case v1::REVISION_VIEW_AS_OF:
       if (!when.has_as_of()) {
-        return absl::InvalidArgumentError(
-            "point_in_time.as_of: must be set with REVISION_VIEW_AS_OF");
+        return absl::InvalidArgumentError("point_in_time.as_of: must be set with REVISION_VIEW_AS_OF");
       }
       spec.view = View::kAsOf;
       // A Timestamp's own range; converted without TimestampToNanoseconds,
@@ -684,15 +670,13 @@ absl::StatusOr<Feed::ViewSpec> Feed::ParseView(const v1::PointInTime& when) {
       spec.as_of = absl::FromUnixSeconds(when.as_of().seconds()) + absl::Nanoseconds(when.as_of().nanos());
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("point_in_time.view: unknown view ", when.view()));
+      return absl::InvalidArgumentError(absl::StrCat("point_in_time.view: unknown view ", when.view()));
   }
   spec.latest = false;
   return spec;
 }
 
-absl::StatusOr<std::vector<EventPtr>> Feed::PastView(Journal& log, const ViewSpec& spec,
-                                                     uint64_t up_to,
+absl::StatusOr<std::vector<EventPtr>> Feed::PastView(Journal& log, const ViewSpec& spec, uint64_t up_to,
                                                      const EventFilter& filter) {
   std::vector<EventPtr> out;
   RETURN_IF_ERROR(log.ReadView(spec.view, spec.as_of, up_to, [&](EventPtr e) {
@@ -723,8 +707,7 @@ absl::StatusOr<v1::GetSnapshotResponse> Feed::Snapshot(const v1::GetSnapshotRequ
   return response;
 }
 
-absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
-    const v1::SubscribeRequest& request) {
+absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(const v1::SubscribeRequest& request) {
   ASSIGN_OR_RETURN(ViewSpec spec, ParseView(request.point_in_time()));
   // A replica behind the sequence a subscriber resumes from catches up
   // first, within a bound: it answers with what it has, never with a gap.
@@ -744,8 +727,8 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::Subscribe(
   return subscription;
 }
 
-absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
-    const v1::SubscribeRequest& request, const ViewSpec& spec) {
+absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(const v1::SubscribeRequest& request,
+                                                                    const ViewSpec& spec) {
   ASSIGN_OR_RETURN(v1::Filter valid, ValidateFilter(request.filter(), state_));
   uint64_t head = state_.last_sequence();
   Subscription::Options options;
@@ -766,17 +749,15 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
       options.policy = Subscription::Options::Policy::kConflate;
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "slow_consumer_policy: unknown policy ", request.slow_consumer_policy()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("slow_consumer_policy: unknown policy ", request.slow_consumer_policy()));
   }
-  options.heartbeat_interval =
-      request.heartbeat_interval_ms() == 0
-          ? options_.default_heartbeat
-          : std::clamp(absl::Milliseconds(request.heartbeat_interval_ms()),
-                       options_.min_heartbeat, options_.max_heartbeat);
+  options.heartbeat_interval = request.heartbeat_interval_ms() == 0
+                                   ? options_.default_heartbeat
+                                   : std::clamp(absl::Milliseconds(request.heartbeat_interval_ms()),
+                                                options_.min_heartbeat, options_.max_heartbeat);
   // The snapshot's events, framed by its begin and end marks.
-  auto framed = [head, incarnation = incarnation_](EventPtr before,
-                                                   std::vector<EventPtr> items) {
+  auto framed = [head, incarnation = incarnation_](EventPtr before, std::vector<EventPtr> items) {
     std::vector<EventPtr> initial;
     initial.reserve(items.size() + 3);
     if (before) initial.push_back(std::move(before));
@@ -792,8 +773,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
       return absl::OkStatus();
     }
     // Read by the subscription on the JobPool: live events queue meanwhile.
-    options.load_initial = [log = log_.get(), spec, head, filter = options.filter,
-                            before = std::move(before),
+    options.load_initial = [log = log_.get(), spec, head, filter = options.filter, before = std::move(before),
                             framed]() -> absl::StatusOr<std::vector<EventPtr>> {
       ASSIGN_OR_RETURN(std::vector<EventPtr> items, PastView(*log, spec, head, filter));
       return framed(before, std::move(items));
@@ -810,31 +790,29 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
         v1::FeedEvent resync;
         resync.mutable_resync()->set_requested_sequence(request.from_sequence());
         resync.mutable_resync()->set_oldest_available_sequence(log_->first_sequence());
-        resync.mutable_resync()->set_reason(absl::StrCat(
-            "from_sequence ", request.from_sequence(), " is of journal incarnation '",
-            request.incarnation(), "', this journal is '", incarnation_,
-            "' (another journal, or one that lost events): a snapshot follows"));
+        resync.mutable_resync()->set_reason(
+            absl::StrCat("from_sequence ", request.from_sequence(), " is of journal incarnation '",
+                         request.incarnation(), "', this journal is '", incarnation_,
+                         "' (another journal, or one that lost events): a snapshot follows"));
         RETURN_IF_ERROR(snapshot(EncodeEvent(std::move(resync))));
         break;
       }
       if (request.from_sequence() > head) {
         if (log_->shared()) {
-          return absl::UnavailableError(absl::StrCat(
-              "from_sequence: ", request.from_sequence(), " is beyond sequence ", head,
-              ", the last this replica has applied: resume on another replica or again"));
+          return absl::UnavailableError(
+              absl::StrCat("from_sequence: ", request.from_sequence(), " is beyond sequence ", head,
+                           ", the last this replica has applied: resume on another replica or again"));
         }
-        return absl::OutOfRangeError(absl::StrCat(
-            "from_sequence: ", request.from_sequence(),
-            " is beyond the journal's last sequence ", head));
+        return absl::OutOfRangeError(absl::StrCat("from_sequence: ", request.from_sequence(),
+                                                  " is beyond the journal's last sequence ", head));
       }
       uint64_t oldest = log_->first_sequence();
       if (request.from_sequence() + 1 < oldest) {
         v1::FeedEvent resync;
         resync.mutable_resync()->set_requested_sequence(request.from_sequence());
         resync.mutable_resync()->set_oldest_available_sequence(oldest);
-        resync.mutable_resync()->set_reason(absl::StrCat(
-            "the journal keeps events from sequence ", oldest,
-            " on (retention); a snapshot follows"));
+        resync.mutable_resync()->set_reason(absl::StrCat("the journal keeps events from sequence ", oldest,
+                                                         " on (retention); a snapshot follows"));
         RETURN_IF_ERROR(snapshot(EncodeEvent(std::move(resync))));
         break;
       }
@@ -845,8 +823,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
     case v1::START_MODE_LIVE_ONLY:
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("start: unknown start mode ", request.start()));
+      return absl::InvalidArgumentError(absl::StrCat("start: unknown start mode ", request.start()));
   }
   auto subscription = std::make_shared<Subscription>(std::move(options));
   fanout_.Add(subscription);
@@ -856,8 +833,9 @@ absl::StatusOr<std::shared_ptr<Subscription>> Feed::SubscribeLocked(
 void Feed::Unsubscribe(const Subscription* subscription) { fanout_.Remove(subscription); }
 
 void Feed::CloseSubscriptions() {
-  fanout_.CloseAll(absl::UnavailableError("kessand is shutting down; resume from the "
-                                          "last sequence received"));
+  fanout_.CloseAll(
+      absl::UnavailableError("kessand is shutting down; resume from the "
+                             "last sequence received"));
 }
 
 uint64_t Feed::last_sequence() const {

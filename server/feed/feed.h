@@ -18,8 +18,8 @@
 #include "feed/job_pool.h"
 #include "feed/subscription.h"
 #include "feed/wake_pool.h"
-#include "kessan/v1/feed.pb.h"
 #include "journal/journal.h"
+#include "kessan/v1/feed.pb.h"
 #include "metrics/feed_metrics.h"
 #include "state/state.h"
 
@@ -62,10 +62,8 @@ class Feed {
   // follows it: what the others append is applied and fanned out in
   // sequence order, and a group another replica's append got ahead of is
   // caught up, validated again on the new state and journaled again.
-  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
-                                                    Options options);
-  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log,
-                                                    Clock clock = &absl::Now);
+  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log, Options options);
+  static absl::StatusOr<std::unique_ptr<Feed>> Open(std::unique_ptr<Journal> log, Clock clock = &absl::Now);
   ~Feed();
 
   // Validates and journals the batch, all or nothing, and returns the
@@ -85,8 +83,7 @@ class Feed {
   absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::GetSnapshotRequest& request);
 
   // Starts a subscription; the caller must Unsubscribe it when done.
-  absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
-      const v1::SubscribeRequest& request);
+  absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(const v1::SubscribeRequest& request);
   void Unsubscribe(const Subscription* subscription);
 
   // Ends every subscription with UNAVAILABLE; later calls still work.
@@ -125,12 +122,11 @@ class Feed {
   };
   static absl::StatusOr<ViewSpec> ParseView(const v1::PointInTime& when);
   // The revisions of a past view, up to `up_to`, that match `filter`.
-  static absl::StatusOr<std::vector<EventPtr>> PastView(Journal& log, const ViewSpec& spec,
-                                                        uint64_t up_to,
+  static absl::StatusOr<std::vector<EventPtr>> PastView(Journal& log, const ViewSpec& spec, uint64_t up_to,
                                                         const EventFilter& filter);
   // Subscribe's part under mu_: the subscription, in the fan-out.
-  absl::StatusOr<std::shared_ptr<Subscription>> SubscribeLocked(
-      const v1::SubscribeRequest& request, const ViewSpec& spec)
+  absl::StatusOr<std::shared_ptr<Subscription>> SubscribeLocked(const v1::SubscribeRequest& request,
+                                                                const ViewSpec& spec)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // One Publish call waiting in the commit queue.
   struct PendingPublish;
@@ -147,8 +143,7 @@ class Feed {
   // streams' first writes.
   // With `restage` set, a shared journal's ABORTED (or a group voided by
   // another replica's append) sets *restage and leaves the results unset.
-  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(StagedGroup& group,
-                                                                       bool* restage)
+  [[nodiscard]] std::vector<std::shared_ptr<Subscription>> CommitGroup(StagedGroup& group, bool* restage)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Applies and fans out a batch another replica appended, once every
   // sequence before it is applied here.

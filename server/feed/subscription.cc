@@ -47,8 +47,8 @@ void Subscription::Start() {
 
 bool Subscription::ReadingLocked() const {
   // An error of the backlog's reads counts until Take has ended with it.
-  return initial_pending_ || !initial_.empty() || backlog_after_ < backlog_up_to_ ||
-         !backlog_.empty() || backlog_reading_ || !backlog_error_.ok();
+  return initial_pending_ || !initial_.empty() || backlog_after_ < backlog_up_to_ || !backlog_.empty() ||
+         backlog_reading_ || !backlog_error_.ok();
 }
 
 bool Subscription::reading() {
@@ -58,13 +58,12 @@ bool Subscription::reading() {
 
 bool Subscription::AwaitReads(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Subscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return !s->initial_pending_ && !s->backlog_reading_;
-          },
-          this),
-      timeout);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Subscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                                    return !s->initial_pending_ && !s->backlog_reading_;
+                                  },
+                                  this),
+                              timeout);
 }
 
 Subscription::Reads Subscription::DueReadsLocked() {
@@ -98,8 +97,7 @@ void Subscription::RunReads(Reads reads) {
   });
 }
 
-void Subscription::LoadInitial(
-    const std::function<absl::StatusOr<std::vector<EventPtr>>()>& load) {
+void Subscription::LoadInitial(const std::function<absl::StatusOr<std::vector<EventPtr>>()>& load) {
   absl::StatusOr<std::vector<EventPtr>> initial = load();
   bool wake;
   Reads next;
@@ -133,14 +131,13 @@ void Subscription::ReadBacklog() {
   std::vector<EventPtr> matched;
   uint64_t read_to = after;
   absl::Status damaged;
-  absl::StatusOr<size_t> n =
-      log_->ReadToSend(after, backlog_up_to_, kBacklogChunk, [&](EventPtr e) {
-        if (!damaged.ok()) return;
-        // A filter parses the event; an unfiltered resume sends the bytes.
-        if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
-        read_to = e->sequence();
-        if (filter_.matches_all() || filter_.Matches(e->attrs())) matched.push_back(std::move(e));
-      });
+  absl::StatusOr<size_t> n = log_->ReadToSend(after, backlog_up_to_, kBacklogChunk, [&](EventPtr e) {
+    if (!damaged.ok()) return;
+    // A filter parses the event; an unfiltered resume sends the bytes.
+    if (!filter_.matches_all() && !(damaged = CheckParsed(*e)).ok()) return;
+    read_to = e->sequence();
+    if (filter_.matches_all() || filter_.Matches(e->attrs())) matched.push_back(std::move(e));
+  });
   bool wake;
   Reads next;
   {
@@ -153,8 +150,7 @@ void Subscription::ReadBacklog() {
     } else if (!n.ok()) {
       backlog_error_ = n.status();
     } else if (*n == 0) {
-      backlog_error_ = absl::DataLossError(
-          absl::StrCat("journal ends before sequence ", backlog_up_to_));
+      backlog_error_ = absl::DataLossError(absl::StrCat("journal ends before sequence ", backlog_up_to_));
     }
     if (!backlog_error_.ok()) backlog_after_ = backlog_up_to_;  // no more reads
     wake = waiting_;
@@ -171,8 +167,7 @@ bool Subscription::Push(EventPtr event) {
   return PushLocked(std::move(event));
 }
 
-bool Subscription::PushMatching(const std::vector<EventPtr>& events,
-                                const std::function<WireRunPtr()>& run) {
+bool Subscription::PushMatching(const std::vector<EventPtr>& events, const std::function<WireRunPtr()>& run) {
   absl::MutexLock lock(&mu_);
   bool wake = false;
   size_t matched = 0;
@@ -191,8 +186,7 @@ bool Subscription::PushMatching(const std::vector<EventPtr>& events,
 
 bool Subscription::PushLocked(EventPtr event) {
   if (close_.has_value()) return false;
-  if (queue_.size() >= max_queued_ &&
-      (policy_ != Options::Policy::kConflate || ConflateLocked() == 0)) {
+  if (queue_.size() >= max_queued_ && (policy_ != Options::Policy::kConflate || ConflateLocked() == 0)) {
     dropped_ += queue_.size() + 1;
     if (metrics_ != nullptr) metrics_->slow_consumer_disconnects.Increment();
     queue_.clear();
@@ -200,8 +194,7 @@ bool Subscription::PushLocked(EventPtr event) {
     runs_.clear();
     close_ = absl::ResourceExhaustedError(absl::StrCat(
         "slow consumer: more than ", max_queued_,
-        " events queued; resume with start=START_MODE_FROM_SEQUENCE from_sequence=",
-        last_taken()));
+        " events queued; resume with start=START_MODE_FROM_SEQUENCE from_sequence=", last_taken()));
     return true;
   }
   queue_.push_back(std::move(event));
@@ -238,8 +231,8 @@ bool Subscription::MaybeHeartbeat(absl::Time now, uint64_t last_sequence) {
     last_activity_ = now;
     return false;
   }
-  if (heartbeat_interval_ <= absl::ZeroDuration() || close_.has_value() || !waiting_ ||
-      ReadingLocked() || now - last_activity_ < heartbeat_interval_) {
+  if (heartbeat_interval_ <= absl::ZeroDuration() || close_.has_value() || !waiting_ || ReadingLocked() ||
+      now - last_activity_ < heartbeat_interval_) {
     return false;
   }
   v1::FeedEvent beat;
@@ -294,8 +287,7 @@ void Subscription::Wake() {
   if (waker) waker->Wake();
 }
 
-std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
-                                         std::vector<WireRunPtr>* runs) {
+std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes, std::vector<WireRunPtr>* runs) {
   std::vector<EventPtr> out;
   size_t bytes = 0;
   auto room = [&] { return out.size() < max_events && bytes < max_bytes; };
@@ -354,8 +346,8 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes,
       }
     }
     // Runs ending before what is still queued are done with.
-    while (!runs_.empty() && (queue_.empty() ||
-                              runs_.front()->last_sequence() < queue_.front()->sequence())) {
+    while (!runs_.empty() &&
+           (queue_.empty() || runs_.front()->last_sequence() < queue_.front()->sequence())) {
       runs_.pop_front();
     }
   }

@@ -81,8 +81,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   // `run`, when given, holds their frames back to back; it is kept for the
   // response only when at least half of them match, so a narrow filter
   // does not hold whole groups for a few events.
-  bool PushMatching(const std::vector<EventPtr>& events,
-                    const std::function<WireRunPtr()>& run = nullptr);
+  bool PushMatching(const std::vector<EventPtr>& events, const std::function<WireRunPtr()>& run = nullptr);
   // Ends the subscription with `status` once the queue is drained (OK) or at
   // once (an error).
   void Close(absl::Status status);
@@ -98,8 +97,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   // reads the journal. `runs`,
   // if given, receives the kept runs that may hold taken events (for
   // AppendWire).
-  std::vector<EventPtr> Take(size_t max_events, size_t max_bytes,
-                             std::vector<WireRunPtr>* runs = nullptr);
+  std::vector<EventPtr> Take(size_t max_events, size_t max_bytes, std::vector<WireRunPtr>* runs = nullptr);
   // When the subscription is over: its final status. Nullopt while live.
   std::optional<absl::Status> Finished();
 

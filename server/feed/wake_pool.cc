@@ -27,8 +27,7 @@ void WakePool::Drain(Job& job) {
   }
 }
 
-void WakePool::WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions,
-                       bool share) {
+void WakePool::WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions, bool share) {
   if (!share || threads_.empty() || subscriptions.size() < kMinShared) {
     for (const auto& s : subscriptions) s->Wake();
     return;
@@ -48,15 +47,15 @@ void WakePool::WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscri
     }
   }
   // The job is on this stack: wait for the helpers still inside it.
-  mu_.Await(absl::Condition(+[](Job* j) { return j->helping == 0; }, &job));
+  mu_.Await(absl::Condition(
+      +[](Job* j) { return j->helping == 0; }, &job));
 }
 
 void WakePool::Help() {
   absl::MutexLock lock(&mu_);
   while (true) {
     mu_.Await(absl::Condition(
-        +[](WakePool* p) ABSL_NO_THREAD_SAFETY_ANALYSIS { return p->stopping_ || !p->jobs_.empty(); },
-        this));
+        +[](WakePool* p) ABSL_NO_THREAD_SAFETY_ANALYSIS { return p->stopping_ || !p->jobs_.empty(); }, this));
     if (stopping_) return;
     // Left in the queue for the other helpers; whoever finds it drained
     // takes it out (the caller too).

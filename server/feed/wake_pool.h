@@ -26,8 +26,7 @@ class WakePool {
 
   // Wakes them, with the helpers' help when `share`; returns once all are
   // woken.
-  void WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions,
-               bool share = true);
+  void WakeAll(const std::vector<std::shared_ptr<Subscription>>& subscriptions, bool share = true);
 
  private:
   struct Job {

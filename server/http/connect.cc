@@ -51,11 +51,21 @@ std::string JsonString(absl::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
@@ -98,7 +108,8 @@ absl::StatusOr<Envelope> ReadSingleEnvelope(absl::string_view body, size_t max_b
                                                    " follow (a server stream takes exactly one message)"));
   }
   if (e.flags & kFlagCompressed) {
-    return absl::InvalidArgumentError("request envelope: compressed flag set without a connect-content-encoding");
+    return absl::InvalidArgumentError(
+        "request envelope: compressed flag set without a connect-content-encoding");
   }
   if (e.flags != 0) {
     return absl::InvalidArgumentError(absl::StrCat("request envelope: unknown flags 0x", absl::Hex(e.flags)));
@@ -173,7 +184,8 @@ absl::StatusOr<std::string> Serialize(Codec codec, const google::protobuf::Messa
   }
   const auto printed = google::protobuf::util::MessageToJsonString(message, &out);
   if (!printed.ok()) {
-    return absl::InternalError(absl::StrCat("response: cannot encode as JSON: ", std::string(printed.message())));
+    return absl::InternalError(
+        absl::StrCat("response: cannot encode as JSON: ", std::string(printed.message())));
   }
   return out;
 }
@@ -182,8 +194,8 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view header) {
   if (header.empty()) return absl::InfiniteDuration();
   uint64_t ms = 0;
   if (header.size() > 10 || !absl::ascii_isdigit(header[0]) || !absl::SimpleAtoi(header, &ms) || ms == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "connect-timeout-ms '", header, "': a positive count of milliseconds, at most 10 digits"));
+    return absl::InvalidArgumentError(absl::StrCat("connect-timeout-ms '", header,
+                                                   "': a positive count of milliseconds, at most 10 digits"));
   }
   return absl::Milliseconds(ms);
 }

@@ -39,7 +39,8 @@ class SubscribeMessages final : public MessageStream {
   }
   bool Next(std::string* out) override {
     std::vector<WireRunPtr> runs;
-    std::vector<EventPtr> events = stream_->subscription().Take(kMaxEventsPerMessage, kMaxBytesPerMessage, &runs);
+    std::vector<EventPtr> events =
+        stream_->subscription().Take(kMaxEventsPerMessage, kMaxBytesPerMessage, &runs);
     if (events.empty()) return false;
     ranges_.clear();
     PlanWire(events, runs, &ranges_);
@@ -128,7 +129,8 @@ Procedure Unary(Services& services, const char* method,
   p.admit = [&services, method](const HttpCall& c) { return services.Admit(ToCaller(c), method); };
   p.request_prototype = &Request::default_instance();
   p.response_prototype = &Response::default_instance();
-  p.unary = [call = std::move(call)](const HttpCall& c, Message& m) -> absl::StatusOr<std::unique_ptr<Message>> {
+  p.unary = [call = std::move(call)](const HttpCall& c,
+                                     Message& m) -> absl::StatusOr<std::unique_ptr<Message>> {
     absl::StatusOr<Response> response = call(ToCaller(c), static_cast<Request&>(m));
     if (!response.ok()) return response.status();
     return std::unique_ptr<Message>(new Response(*std::move(response)));
@@ -144,8 +146,9 @@ std::map<std::string, Procedure> ServiceProcedures(Services& services) {
       services, kPublishMethod,
       [&services](const Caller& c, v1::PublishRequest& r) { return services.Publish(c, &r); });
   procedures[kGetSnapshotMethod] = Unary<v1::GetSnapshotRequest, v1::GetSnapshotResponse>(
-      services, kGetSnapshotMethod,
-      [&services](const Caller& c, v1::GetSnapshotRequest& r) { return services.GetSnapshot(c, std::move(r)); });
+      services, kGetSnapshotMethod, [&services](const Caller& c, v1::GetSnapshotRequest& r) {
+        return services.GetSnapshot(c, std::move(r));
+      });
   procedures[kListScenariosMethod] = Unary<v1::ListScenariosRequest, v1::ListScenariosResponse>(
       services, kListScenariosMethod,
       [&services](const Caller& c, v1::ListScenariosRequest& r) { return services.ListScenarios(c, r); });
@@ -157,7 +160,8 @@ std::map<std::string, Procedure> ServiceProcedures(Services& services) {
   subscribe.admit = [&services](const HttpCall& c) { return services.Admit(ToCaller(c), kSubscribeMethod); };
   subscribe.request_prototype = &v1::SubscribeRequest::default_instance();
   subscribe.response_prototype = &v1::SubscribeResponse::default_instance();
-  subscribe.stream = [&services](const HttpCall& c, Message& m) -> absl::StatusOr<std::unique_ptr<MessageStream>> {
+  subscribe.stream = [&services](const HttpCall& c,
+                                 Message& m) -> absl::StatusOr<std::unique_ptr<MessageStream>> {
     absl::StatusOr<std::unique_ptr<FeedStream>> stream =
         services.Subscribe(ToCaller(c), std::move(static_cast<v1::SubscribeRequest&>(m)));
     if (!stream.ok()) return stream.status();
@@ -169,7 +173,8 @@ std::map<std::string, Procedure> ServiceProcedures(Services& services) {
   watch.admit = [&services](const HttpCall& c) { return services.Admit(ToCaller(c), kWatchScenarioMethod); };
   watch.request_prototype = &v1::WatchScenarioRequest::default_instance();
   watch.response_prototype = &v1::WatchScenarioResponse::default_instance();
-  watch.stream = [&services](const HttpCall& c, Message& m) -> absl::StatusOr<std::unique_ptr<MessageStream>> {
+  watch.stream = [&services](const HttpCall& c,
+                             Message& m) -> absl::StatusOr<std::unique_ptr<MessageStream>> {
     auto sink = std::make_shared<WatchMessages::Sink>();
     absl::StatusOr<std::unique_ptr<WatchHandle>> handle =
         services.WatchScenario(ToCaller(c), static_cast<v1::WatchScenarioRequest&>(m), sink);

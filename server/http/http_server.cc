@@ -47,7 +47,8 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, uint16_
     return absl::InvalidArgumentError(absl::StrCat("http_listen '", listen, "': host:port"));
   }
   *host = listen.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
   uint32_t p = 0;
   if (host->empty() || !absl::SimpleAtoi(listen.substr(colon + 1), &p) || p > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("http_listen '", listen, "': host:port, port 0..65535"));
@@ -184,12 +185,14 @@ absl::Status HttpServer::Impl::Listen() {
   http_ = base_ == nullptr ? nullptr : evhttp_new(base_);
   if (http_ == nullptr) return absl::InternalError("http: cannot create the event loop");
   evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
-  evhttp_set_max_body_size(http_, static_cast<ev_ssize_t>(options.max_message_bytes + connect::kEnvelopeHeader));
+  evhttp_set_max_body_size(http_,
+                           static_cast<ev_ssize_t>(options.max_message_bytes + connect::kEnvelopeHeader));
   evhttp_set_max_headers_size(http_, 64 << 10);
   evhttp_set_timeout(http_, options.idle_timeout_seconds);
   evhttp_set_gencb(http_, &Impl::OnRequest, this);
   evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_, host.c_str(), wanted);
-  if (bound == nullptr) return absl::UnavailableError(absl::StrCat("http: cannot listen on ", options.listen));
+  if (bound == nullptr)
+    return absl::UnavailableError(absl::StrCat("http: cannot listen on ", options.listen));
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   if (getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -307,10 +310,10 @@ void HttpServer::Impl::HandleCall(evhttp_request* req, const std::string& path, 
                       is_stream ? "application/connect+json, application/connect+proto"
                                 : "application/json, application/proto");
     return ReplyError(req,
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "content-type '", Header(req, "Content-Type"), "': ", path, " takes ",
-                          is_stream ? "application/connect+json or application/connect+proto"
-                                    : "application/json or application/proto")),
+                      absl::InvalidArgumentError(
+                          absl::StrCat("content-type '", Header(req, "Content-Type"), "': ", path, " takes ",
+                                       is_stream ? "application/connect+json or application/connect+proto"
+                                                 : "application/json or application/proto")),
                       415);
   }
   auto refuse = [&](const absl::Status& status) {
@@ -363,7 +366,8 @@ void HttpServer::Impl::HandleCall(evhttp_request* req, const std::string& path, 
     if (parsed.ok()) parsed = connect::Parse(type.codec, body, request.get());
     if (procedure.stream) {
       absl::StatusOr<std::unique_ptr<MessageStream>> stream =
-          parsed.ok() ? procedure.stream(who, *request) : absl::StatusOr<std::unique_ptr<MessageStream>>(parsed);
+          parsed.ok() ? procedure.stream(who, *request)
+                      : absl::StatusOr<std::unique_ptr<MessageStream>>(parsed);
       Post([this, id, stream = std::make_shared<decltype(stream)>(std::move(stream))]() mutable {
         StartStream(id, std::move(*stream));
       });
@@ -371,8 +375,8 @@ void HttpServer::Impl::HandleCall(evhttp_request* req, const std::string& path, 
     }
     absl::StatusOr<std::unique_ptr<Message>> response =
         parsed.ok() ? procedure.unary(who, *request) : absl::StatusOr<std::unique_ptr<Message>>(parsed);
-    absl::StatusOr<std::string> bytes =
-        response.ok() ? connect::Serialize(type.codec, **response) : absl::StatusOr<std::string>(response.status());
+    absl::StatusOr<std::string> bytes = response.ok() ? connect::Serialize(type.codec, **response)
+                                                      : absl::StatusOr<std::string>(response.status());
     int status = 200;
     std::string content_type = connect::ContentTypeName(type);
     std::string out;
@@ -458,9 +462,9 @@ void HttpServer::Impl::Pump(uint64_t id) {
     if (call->type.codec == connect::Codec::kJson) {
       if (decoded == nullptr) decoded.reset(call->procedure->response_prototype->New());
       decoded->Clear();
-      absl::StatusOr<std::string> json =
-          decoded->ParseFromString(message) ? connect::Serialize(connect::Codec::kJson, *decoded)
-                                            : absl::InternalError("a response that does not parse");
+      absl::StatusOr<std::string> json = decoded->ParseFromString(message)
+                                             ? connect::Serialize(connect::Codec::kJson, *decoded)
+                                             : absl::InternalError("a response that does not parse");
       if (!json.ok()) return EndStream(call, json.status());
       connect::AppendEnvelope(0, *json, &chunk);
     } else {
@@ -565,7 +569,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   for (const auto& [path, procedure] : options.procedures) {
     if (static_cast<bool>(procedure.unary) == static_cast<bool>(procedure.stream) ||
         procedure.request_prototype == nullptr || procedure.response_prototype == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("procedure ", path, ": one of unary and stream, and both types"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("procedure ", path, ": one of unary and stream, and both types"));
     }
   }
   auto impl = std::make_shared<Impl>(std::move(options));
@@ -582,12 +587,15 @@ void HttpServer::Shutdown(const absl::Status& status) { impl_->Shutdown(status);
 std::optional<std::string> StaticFilePath(const std::string& root, const std::string& url_path,
                                           std::string* content_type) {
   namespace fs = std::filesystem;
-  static const std::pair<const char*, const char*> kTypes[] = {
-      {".html", "text/html; charset=utf-8"},        {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},          {".png", "image/png"},
-      {".svg", "image/svg+xml"},                    {".map", "application/json"},
-      {".json", "application/json"},                {".txt", "text/plain; charset=utf-8"},
-      {".ico", "image/x-icon"}};
+  static const std::pair<const char*, const char*> kTypes[] = {{".html", "text/html; charset=utf-8"},
+                                                               {".js", "text/javascript; charset=utf-8"},
+                                                               {".css", "text/css; charset=utf-8"},
+                                                               {".png", "image/png"},
+                                                               {".svg", "image/svg+xml"},
+                                                               {".map", "application/json"},
+                                                               {".json", "application/json"},
+                                                               {".txt", "text/plain; charset=utf-8"},
+                                                               {".ico", "image/x-icon"}};
   if (url_path.empty() || url_path[0] != '/' || url_path.find('\0') != std::string::npos) return std::nullopt;
   for (absl::string_view part : absl::StrSplit(url_path, '/')) {
     if (part == ".." || part == ".") return std::nullopt;

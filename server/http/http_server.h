@@ -49,7 +49,7 @@ struct Procedure {
       const HttpCall&, google::protobuf::Message& request)>
       unary;
   std::function<absl::StatusOr<std::unique_ptr<MessageStream>>(const HttpCall&,
-                                                                google::protobuf::Message& request)>
+                                                               google::protobuf::Message& request)>
       stream;
 };
 

@@ -91,8 +91,8 @@ class Journal {
                                 const std::function<void(EventPtr)>& fn) = 0;
 
   // The batch journaled with this key, if any.
-  virtual absl::StatusOr<std::optional<BatchLocation>> FindBatch(
-      const std::string& publisher_id, const std::string& batch_key) = 0;
+  virtual absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string& publisher_id,
+                                                                 const std::string& batch_key) = 0;
 
   // A journal shared by replicas (NatsJournal) reports the batches the
   // others append; a journal of one writer has none. Called in sequence

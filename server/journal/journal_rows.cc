@@ -29,8 +29,7 @@ void AppendFixed32(uint32_t v, std::string* out) {
 
 uint32_t Fixed32At(absl::string_view bytes, size_t at) {
   uint32_t v = 0;
-  CodedInputStream::ReadLittleEndian32FromArray(
-      reinterpret_cast<const uint8_t*>(bytes.data() + at), &v);
+  CodedInputStream::ReadLittleEndian32FromArray(reinterpret_cast<const uint8_t*>(bytes.data() + at), &v);
   return v;
 }
 
@@ -41,8 +40,7 @@ uint32_t ExtendFixed64(uint32_t crc, uint64_t v) {
 }
 
 CodedInputStream Over(absl::string_view bytes) {
-  return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
+  return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
 }
 
 }  // namespace
@@ -112,8 +110,7 @@ RowReader::RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::stri
       events_in_(Over(events)) {}
 
 absl::Status RowReader::Damaged(absl::string_view what) const {
-  return absl::DataLossError(
-      absl::StrCat("journal row from sequence ", first_, " is damaged: ", what));
+  return absl::DataLossError(absl::StrCat("journal row from sequence ", first_, " is damaged: ", what));
 }
 
 absl::Status RowReader::CheckKeys() const {
@@ -121,8 +118,8 @@ absl::Status RowReader::CheckKeys() const {
     return Damaged(absl::StrCat("its checksums are ", crcs_->size(), " bytes"));
   }
   if (Fixed32At(*crcs_, 0) != KeysChecksum(first_, last_, keys_)) {
-    return absl::DataLossError(absl::StrCat("events ", first_, " to ", last_,
-                                            " are damaged (checksum mismatch of their keys)"));
+    return absl::DataLossError(
+        absl::StrCat("events ", first_, " to ", last_, " are damaged (checksum mismatch of their keys)"));
   }
   return absl::OkStatus();
 }
@@ -135,8 +132,7 @@ absl::Status RowReader::Verify(const JournalRecord& record) const {
         absl::StrCat("event ", record.sequence, " is damaged (its checksum is missing)"));
   }
   if (Fixed32At(*crcs_, at) != EventChecksum(record.sequence, record.frame)) {
-    return absl::DataLossError(
-        absl::StrCat("event ", record.sequence, " is damaged (checksum mismatch)"));
+    return absl::DataLossError(absl::StrCat("event ", record.sequence, " is damaged (checksum mismatch)"));
   }
   return absl::OkStatus();
 }
@@ -150,8 +146,8 @@ absl::StatusOr<bool> RowReader::NextKey(JournalRecord* out) {
       return Damaged(absl::StrCat("it ends at sequence ", previous_, ", not ", last_));
     }
     if (crcs_.has_value() && crcs_->size() != 4 * (count_ + 1)) {
-      return Damaged(absl::StrCat("it holds ", crcs_->size() / 4 - 1, " event checksums for ",
-                                  count_, " events"));
+      return Damaged(
+          absl::StrCat("it holds ", crcs_->size() / 4 - 1, " event checksums for ", count_, " events"));
     }
     return false;
   }

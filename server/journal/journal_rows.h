@@ -51,8 +51,7 @@ struct JournalRecord {
 class RowBuilder {
  public:
   // Records must come in increasing sequence order.
-  void Add(uint64_t sequence, int64_t time_ns, absl::string_view item_key,
-           absl::string_view frame);
+  void Add(uint64_t sequence, int64_t time_ns, absl::string_view item_key, absl::string_view frame);
   bool empty() const { return count_ == 0; }
   bool Full() const { return count_ >= kMaxRowEvents || events_.size() >= kMaxRowBytes; }
   uint64_t first_sequence() const { return first_; }
@@ -81,8 +80,8 @@ class RowBuilder {
 // checks their top level).
 class RowReader {
  public:
-  RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys,
-            absl::string_view events, std::optional<absl::string_view> crcs);
+  RowReader(uint64_t first_sequence, uint64_t last_sequence, absl::string_view keys, absl::string_view events,
+            std::optional<absl::string_view> crcs);
 
   // The next record into `out`: true; false at the end of the row. DATA_LOSS
   // naming the row when it is damaged.

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "event/encoded_event.h"
 #include "journal/journal_rows.h"
 #include "journal/sqlite_file.h"
@@ -24,11 +24,10 @@ class Walk {
   // Reports damage; an error only when SQLite cannot read on.
   absl::Status Rows(uint64_t first_sequence) {
     const bool checksummed = check_.schema_version >= kSchemaVersion;
-    const char* sql = checksummed
-                          ? "SELECT first_sequence, last_sequence, keys, events, crcs"
-                            " FROM commits ORDER BY first_sequence"
-                          : "SELECT first_sequence, last_sequence, keys, events"
-                            " FROM commits ORDER BY first_sequence";
+    const char* sql = checksummed ? "SELECT first_sequence, last_sequence, keys, events, crcs"
+                                    " FROM commits ORDER BY first_sequence"
+                                  : "SELECT first_sequence, last_sequence, keys, events"
+                                    " FROM commits ORDER BY first_sequence";
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
       return SqliteError(db_, "prepare rows");
@@ -63,8 +62,8 @@ class Walk {
 
   absl::Status RowPerEvent(uint64_t first_sequence) {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT sequence, body FROM events ORDER BY sequence", -1, &stmt,
-                           nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db_, "SELECT sequence, body FROM events ORDER BY sequence", -1, &stmt, nullptr) !=
+        SQLITE_OK) {
       return SqliteError(db_, "prepare events");
     }
     int rc;
@@ -116,14 +115,13 @@ class Walk {
 
 }  // namespace
 
-absl::StatusOr<JournalFileCheck> VerifyJournalFile(
-    const std::string& path, const std::function<void(const std::string&)>& report) {
+absl::StatusOr<JournalFileCheck> VerifyJournalFile(const std::string& path,
+                                                   const std::function<void(const std::string&)>& report) {
   ASSIGN_OR_RETURN(const bool existing, CheckJournalHeader(path));
   if (!existing) return absl::NotFoundError(absl::StrCat("journal ", path, ": no journal there"));
   sqlite3* db = nullptr;
   // Read-only: a check changes nothing (and converts nothing).
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     absl::Status status = SqliteError(db, absl::StrCat("open ", path));
     sqlite3_close(db);
     return status;

@@ -26,7 +26,7 @@ struct JournalFileCheck {
 // per damaged event or row ("event 12 is damaged (checksum mismatch)"),
 // then reads on. An error (DATA_LOSS or NOT_FOUND naming the file) when the
 // file cannot be read at all. Not for a journal being converted.
-absl::StatusOr<JournalFileCheck> VerifyJournalFile(
-    const std::string& path, const std::function<void(const std::string&)>& report);
+absl::StatusOr<JournalFileCheck> VerifyJournalFile(const std::string& path,
+                                                   const std::function<void(const std::string&)>& report);
 
 }  // namespace kessan

@@ -9,16 +9,16 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "journal/journal_rows.h"
 #include "spdlog/spdlog.h"
-#include "util/status_macros.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -63,8 +63,8 @@ uint64_t Fnv1a(absl::string_view bytes) {
   return h;
 }
 
-std::string EncodePayload(const std::vector<EventPtr>& events,
-                          const std::vector<BatchRecord>& batches, uint64_t first) {
+std::string EncodePayload(const std::vector<EventPtr>& events, const std::vector<BatchRecord>& batches,
+                          uint64_t first) {
   std::string payload;
   AppendVarint(kPayloadVersion, &payload);
   AppendVarint(first, &payload);
@@ -98,14 +98,13 @@ absl::StatusOr<DecodedBatch> DecodePayload(absl::string_view payload) {
   auto damaged = [](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("journal batch payload: ", what));
   };
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
-                      static_cast<int>(payload.size()));
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()), static_cast<int>(payload.size()));
   in.SetTotalBytesLimit(static_cast<int>(std::min<size_t>(payload.size() + 1, INT32_MAX)));
   uint64_t version = 0, count = 0, records = 0;
   DecodedBatch batch;
   if (!in.ReadVarint64(&version) || version != kPayloadVersion) return damaged("version");
-  if (!in.ReadVarint64(&batch.first) || !in.ReadVarint64(&count) ||
-      !in.ReadVarint64(&records) || records > payload.size()) {
+  if (!in.ReadVarint64(&batch.first) || !in.ReadVarint64(&count) || !in.ReadVarint64(&records) ||
+      records > payload.size()) {
     return damaged("header");
   }
   auto read_string = [&](std::string* s) {
@@ -145,8 +144,7 @@ std::string NatsText(natsStatus s, int error = 0) {
   std::string text = natsStatus_GetText(s);
   if (error != 0) absl::StrAppend(&text, " (JetStream error ", error, ")");
   const char* last = nats_GetLastError(nullptr);
-  if (last != nullptr && *last != '\0' && !absl::StrContains(last, text) &&
-      !absl::StrContains(text, last)) {
+  if (last != nullptr && *last != '\0' && !absl::StrContains(last, text) && !absl::StrContains(text, last)) {
     absl::StrAppend(&text, ": ", last);
   }
   return text;
@@ -155,8 +153,7 @@ std::string NatsText(natsStatus s, int error = 0) {
 // Worth trying again: a timeout, no responder, a cluster electing a leader.
 bool Transient(natsStatus s, int error) {
   return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
-         error == JSClusterNotAvailErr || error == JSClusterNotLeaderErr ||
-         error == JSStreamOfflineErr;
+         error == JSClusterNotAvailErr || error == JSClusterNotLeaderErr || error == JSStreamOfflineErr;
 }
 
 // A header's value, or empty.
@@ -186,8 +183,8 @@ void RemoveCacheFiles(const std::string& path) {
 absl::StatusOr<std::unique_ptr<NatsJournal>> NatsJournal::Open(NatsJournalOptions options) {
   if (options.url.empty()) return absl::InvalidArgumentError("nats journal: no server URL");
   if (!ValidStreamName(options.stream)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nats journal: stream name '", options.stream, "': letters, digits, '_' and '-' only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("nats journal: stream name '", options.stream, "': letters, digits, '_' and '-' only"));
   }
   if (options.cache_path.empty()) return absl::InvalidArgumentError("nats journal: no cache path");
   std::unique_ptr<NatsJournal> journal(new NatsJournal());
@@ -196,7 +193,7 @@ absl::StatusOr<std::unique_ptr<NatsJournal>> NatsJournal::Open(NatsJournalOption
   journal->side_path_ = journal->options_.cache_path + ".stream-seq";
   RETURN_IF_ERROR(journal->Connect());
   RETURN_IF_ERROR(journal->EnsureStream());
-  ASSIGN_OR_RETURN(jsStreamInfo* info, journal->StreamInfo());
+  ASSIGN_OR_RETURN(jsStreamInfo * info, journal->StreamInfo());
   const uint64_t first = info->State.FirstSeq, last = info->State.LastSeq;
   jsStreamInfo_Destroy(info);
   RETURN_IF_ERROR(journal->OpenCache(first, last));
@@ -267,21 +264,18 @@ absl::Status NatsJournal::EnsureStream() {
     config.DenyDelete = true;
     config.DenyPurge = true;
     s = static_cast<natsStatus>(Retrying(
-        [&](int* e) {
-          return js_AddStream(&info, js_, &config, nullptr, reinterpret_cast<jsErrCode*>(e));
-        },
+        [&](int* e) { return js_AddStream(&info, js_, &config, nullptr, reinterpret_cast<jsErrCode*>(e)); },
         &error));
     if (s == NATS_OK) {
-      Log().info("nats journal: created stream {} (subject {}, {} replicas)", name, subject_,
-                   replicas);
+      Log().info("nats journal: created stream {} (subject {}, {} replicas)", name, subject_, replicas);
     } else if (error == JSStreamNameExistErr) {
       // Another replica created it meanwhile: check what it made.
       s = static_cast<natsStatus>(Retrying(get_info, &error));
     }
   }
   if (s != NATS_OK) {
-    return absl::UnavailableError(absl::StrCat("nats stream ", name, " at ", options_.url, ": ",
-                                               NatsText(s, error)));
+    return absl::UnavailableError(
+        absl::StrCat("nats stream ", name, " at ", options_.url, ": ", NatsText(s, error)));
   }
   const jsStreamConfig& c = *info->Config;
   std::string problem;
@@ -298,8 +292,7 @@ absl::Status NatsJournal::EnsureStream() {
   } else if (c.Mirror != nullptr) {
     problem = "it is a mirror";
   } else if (c.MaxMsgSize > 0 && c.MaxMsgSize < kMinMessageSize) {
-    problem = absl::StrCat("its max message size, ", c.MaxMsgSize, ", is below ",
-                           kMinMessageSize);
+    problem = absl::StrCat("its max message size, ", c.MaxMsgSize, ", is below ", kMinMessageSize);
   }
   created_ns_ = info->Created;
   size_t max_message = static_cast<size_t>(natsConnection_GetMaxPayload(conn_));
@@ -323,7 +316,7 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
   if (!cache.ok()) {
     // A cache is disposable: the stream has it all.
     Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
-                 cache.status().ToString(), options_.stream);
+               cache.status().ToString(), options_.stream);
     RemoveCacheFiles(path);
     cache = SqliteJournal::Open(path);
     std::error_code ec;
@@ -350,11 +343,10 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
   } else if (stream != options_.stream || created != created_ns_) {
     mismatch = "it was made from another stream";
   } else if (seq > stream_last) {
-    mismatch = absl::StrCat("it is at stream sequence ", seq, ", the stream ends at ",
-                            stream_last);
+    mismatch = absl::StrCat("it is at stream sequence ", seq, ", the stream ends at ", stream_last);
   } else if (last != cache_->last_sequence()) {
-    mismatch = absl::StrCat("it holds up to sequence ", cache_->last_sequence(),
-                            ", its side file says ", last);
+    mismatch =
+        absl::StrCat("it holds up to sequence ", cache_->last_sequence(), ", its side file says ", last);
   } else if (seq + 1 < stream_first) {
     mismatch = absl::StrCat("the stream starts at ", stream_first);
   }
@@ -364,8 +356,8 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
     if (read) side_written_ = {seq, last};
     return absl::OkStatus();
   }
-  Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
-               mismatch, options_.stream);
+  Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path, mismatch,
+             options_.stream);
   cache_.reset();
   RemoveCacheFiles(path);
   ASSIGN_OR_RETURN(cache_, SqliteJournal::Open(path));
@@ -424,8 +416,8 @@ absl::Status NatsJournal::StartTail() {
   // client from dropping a catch-up's chunks.
   if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub_, 1 << 20, 1 << 30);
   if (s != NATS_OK) {
-    return absl::UnavailableError(absl::StrCat("nats journal: tail of ", subject_, " from ", start,
-                                               ": ", NatsText(s, error)));
+    return absl::UnavailableError(
+        absl::StrCat("nats journal: tail of ", subject_, " from ", start, ": ", NatsText(s, error)));
   }
   tail_thread_ = std::thread([this] { TailLoop(); });
   return absl::OkStatus();
@@ -490,8 +482,7 @@ void NatsJournal::TailLoop() {
     if (listener_) {
       size_t begin = 0;
       for (size_t end : applied.batch_ends) {
-        listener_(std::vector<EventPtr>(applied.events.begin() + begin,
-                                        applied.events.begin() + end));
+        listener_(std::vector<EventPtr>(applied.events.begin() + begin, applied.events.begin() + end));
         begin = end;
       }
     }
@@ -509,25 +500,24 @@ void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
   uint64_t first = 0;
   int index = -1, chunks = 0;
   const bool ours = absl::SimpleAtoi(batch_header, &first) && chunk.size() == 2 &&
-                    absl::SimpleAtoi(chunk[0], &index) && absl::SimpleAtoi(chunk[1], &chunks) &&
-                    index >= 0 && chunks > 0 && index < chunks;
+                    absl::SimpleAtoi(chunk[0], &index) && absl::SimpleAtoi(chunk[1], &chunks) && index >= 0 &&
+                    chunks > 0 && index < chunks;
   const bool continues = ours && pending_.has_value() && previous + 1 == stream_seq &&
                          pending_->first_sequence == first && pending_->chunks == chunks &&
                          pending_->next == index;
   if (!continues && pending_.has_value()) {
     Log().warn("nats journal: batch from sequence {} discarded: its chunks stop at {} of {}",
-                 pending_->first_sequence, pending_->next, pending_->chunks);
+               pending_->first_sequence, pending_->next, pending_->chunks);
     pending_.reset();
   }
   if (!ours || (!continues && index != 0)) {
     Log().warn("nats journal: stream message {} skipped: {}", stream_seq,
-                 ours ? "a chunk without its batch's first" : "not a journal batch chunk");
+               ours ? "a chunk without its batch's first" : "not a journal batch chunk");
     return;
   }
   if (!continues) pending_ = Pending{first, chunks, 0, stream_seq, ""};
   const char* data = natsMsg_GetData(msg);
-  pending_->payload.append(data == nullptr ? "" : data,
-                           static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  pending_->payload.append(data == nullptr ? "" : data, static_cast<size_t>(natsMsg_GetDataLength(msg)));
   if (++pending_->next < pending_->chunks) return;
   std::string payload = std::move(pending_->payload);
   pending_.reset();
@@ -535,12 +525,12 @@ void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
   const uint64_t applied_last = cache_->last_sequence() + group_.events.size();
   if (!batch.ok() || batch->first != first) {
     Log().error("nats journal: batch at stream sequence {} skipped: {}", stream_seq,
-                  batch.ok() ? "its payload names another first sequence"
-                             : batch.status().ToString());
+                batch.ok() ? "its payload names another first sequence" : batch.status().ToString());
   } else if (first != applied_last + 1) {
-    Log().warn("nats journal: batch from sequence {} at stream sequence {} skipped: the "
-                 "journal was at {} (a stale batch)",
-                 first, stream_seq, applied_last);
+    Log().warn(
+        "nats journal: batch from sequence {} at stream sequence {} skipped: the "
+        "journal was at {} (a stale batch)",
+        first, stream_seq, applied_last);
   } else {
     if (group_.events.empty()) group_.from_stream_seq = stream_seq - chunks + 1;
     group_.events.insert(group_.events.end(), batch->events.begin(), batch->events.end());
@@ -556,9 +546,9 @@ NatsJournal::Group NatsJournal::FlushLocked() {
   if (!group.events.empty() || !group.records.empty()) {
     if (absl::Status s = cache_->Append(group.events, group.records); !s.ok()) {
       // The cache cannot follow the stream: stop here (CatchUp reports it).
-      tail_status_ = absl::InternalError(absl::StrCat(
-          "nats journal: cache ", options_.cache_path, " refused the batches from stream sequence ",
-          group.from_stream_seq, ": ", s.message()));
+      tail_status_ = absl::InternalError(absl::StrCat("nats journal: cache ", options_.cache_path,
+                                                      " refused the batches from stream sequence ",
+                                                      group.from_stream_seq, ": ", s.message()));
       stream_seq_ = group.from_stream_seq - 1;
       pending_.reset();
       return Group();
@@ -591,26 +581,24 @@ absl::StatusOr<jsStreamInfo*> NatsJournal::StreamInfo() {
       },
       &error));
   if (s != NATS_OK) {
-    return absl::UnavailableError(absl::StrCat("nats stream ", options_.stream, " at ",
-                                               options_.url, ": ", NatsText(s, error)));
+    return absl::UnavailableError(
+        absl::StrCat("nats stream ", options_.stream, " at ", options_.url, ": ", NatsText(s, error)));
   }
   return info;
 }
 
 absl::StatusOr<uint64_t> NatsJournal::StreamLastSequence() {
-  ASSIGN_OR_RETURN(jsStreamInfo* info, StreamInfo());
+  ASSIGN_OR_RETURN(jsStreamInfo * info, StreamInfo());
   const uint64_t last = info->State.LastSeq;
   jsStreamInfo_Destroy(info);
   return last;
 }
 
-absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int index,
-                                                   int chunks, absl::string_view data,
-                                                   uint64_t expected_last,
+absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int index, int chunks,
+                                                   absl::string_view data, uint64_t expected_last,
                                                    const std::string& msg_id) {
   natsMsg* msg = nullptr;
-  natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr, data.data(),
-                                static_cast<int>(data.size()));
+  natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
   const std::string batch = absl::StrCat(first_sequence);
   const std::string chunk = absl::StrCat(index, "/", chunks);
   const std::string expected = absl::StrCat(expected_last);
@@ -641,22 +629,22 @@ absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int 
     // A retry of a chunk stored before is acknowledged as a duplicate, with
     // the sequence it got then.
     if (ack->Sequence != expected_last + 1) {
-      result = absl::InternalError(absl::StrCat(
-          "nats journal: chunk ", chunk, " of the batch from sequence ", first_sequence,
-          " was stored at stream sequence ", ack->Sequence, ", not ", expected_last + 1,
-          ack->Duplicate ? " (a duplicate message id)" : ""));
+      result = absl::InternalError(absl::StrCat("nats journal: chunk ", chunk, " of the batch from sequence ",
+                                                first_sequence, " was stored at stream sequence ",
+                                                ack->Sequence, ", not ", expected_last + 1,
+                                                ack->Duplicate ? " (a duplicate message id)" : ""));
     } else {
       result = ack->Sequence;
     }
   } else if (error == JSStreamWrongLastSequenceErr) {
     absl::StatusOr<uint64_t> last = StreamLastSequence();
-    result = absl::AbortedError(absl::StrCat(
-        "journal: another replica appended up to stream sequence ",
-        last.ok() ? absl::StrCat(*last) : std::string("unknown"),
-        index == 0 ? "" : " in the middle of this batch", "; catch up and retry"));
+    result = absl::AbortedError(absl::StrCat("journal: another replica appended up to stream sequence ",
+                                             last.ok() ? absl::StrCat(*last) : std::string("unknown"),
+                                             index == 0 ? "" : " in the middle of this batch",
+                                             "; catch up and retry"));
   } else {
-    result = absl::UnavailableError(absl::StrCat("nats journal: publish to ", subject_, " at ",
-                                                 options_.url, ": ", NatsText(s, error)));
+    result = absl::UnavailableError(
+        absl::StrCat("nats journal: publish to ", subject_, " at ", options_.url, ": ", NatsText(s, error)));
   }
   jsPubAck_Destroy(ack);
   natsMsg_Destroy(msg);
@@ -678,31 +666,31 @@ absl::Status NatsJournal::Append(const std::vector<EventPtr>& events,
   uint64_t expected = last + 1;
   for (const EventPtr& e : events) {
     if (e->sequence() != expected++) {
-      return absl::InternalError(absl::StrCat("append out of order: sequence ", e->sequence(),
-                                              " where ", expected - 1, " was due"));
+      return absl::InternalError(
+          absl::StrCat("append out of order: sequence ", e->sequence(), " where ", expected - 1, " was due"));
     }
   }
   const std::string payload = EncodePayload(events, batches, first);
-  const int chunks = static_cast<int>(std::max<size_t>(
-      1, (payload.size() + chunk_bytes_ - 1) / chunk_bytes_));
+  const int chunks =
+      static_cast<int>(std::max<size_t>(1, (payload.size() + chunk_bytes_ - 1) / chunk_bytes_));
   // Nats-Msg-Id: the same for a retry of a chunk (deduplicated by the
   // stream), another for other bytes or for the same bytes at another place.
-  const std::string id_base = absl::StrCat(options_.stream, ".", first, ".",
-                                           absl::Hex(Fnv1a(payload)), ".", stream_seq_, ".");
+  const std::string id_base =
+      absl::StrCat(options_.stream, ".", first, ".", absl::Hex(Fnv1a(payload)), ".", stream_seq_, ".");
   uint64_t stream_seq = stream_seq_;
   for (int i = 0; i < chunks; ++i) {
     const absl::string_view data =
         absl::string_view(payload).substr(static_cast<size_t>(i) * chunk_bytes_, chunk_bytes_);
-    ASSIGN_OR_RETURN(stream_seq, PublishChunk(first, i, chunks, data, stream_seq,
-                                              absl::StrCat(id_base, i, "/", chunks)));
+    ASSIGN_OR_RETURN(stream_seq,
+                     PublishChunk(first, i, chunks, data, stream_seq, absl::StrCat(id_base, i, "/", chunks)));
   }
   // Our chunk 0 ended whatever batch was pending before it.
   pending_.reset();
   absl::Status applied = cache_->Append(events, batches);
   if (!applied.ok()) {
-    tail_status_ = absl::InternalError(absl::StrCat(
-        "nats journal: batch stored at stream sequence ", stream_seq, " but not in cache ",
-        options_.cache_path, " (restart to rebuild it): ", applied.message()));
+    tail_status_ = absl::InternalError(absl::StrCat("nats journal: batch stored at stream sequence ",
+                                                    stream_seq, " but not in cache ", options_.cache_path,
+                                                    " (restart to rebuild it): ", applied.message()));
     return tail_status_;
   }
   stream_seq_ = stream_seq;
@@ -720,9 +708,9 @@ absl::Status NatsJournal::CatchUp(absl::Duration timeout) {
     mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
     RETURN_IF_ERROR(tail_status_);
     if (stream_seq_ < target) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("nats journal: caught up to stream sequence ", stream_seq_, " of ",
-                       target, " in ", absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat("nats journal: caught up to stream sequence ",
+                                                      stream_seq_, " of ", target, " in ",
+                                                      absl::FormatDuration(timeout)));
     }
   }
   // A listener call on what was applied has started; wait for it to return.
@@ -762,8 +750,8 @@ absl::Status NatsJournal::ReadView(View view, absl::Time as_of, uint64_t up_to,
   return cache_->ReadView(view, as_of, up_to, fn);
 }
 
-absl::StatusOr<std::optional<BatchLocation>> NatsJournal::FindBatch(
-    const std::string& publisher_id, const std::string& batch_key) {
+absl::StatusOr<std::optional<BatchLocation>> NatsJournal::FindBatch(const std::string& publisher_id,
+                                                                    const std::string& batch_key) {
   return cache_->FindBatch(publisher_id, batch_key);
 }
 

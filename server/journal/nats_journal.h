@@ -101,8 +101,7 @@ class NatsJournal final : public Journal {
   // it, or the tail already applied events at these sequences. The caller
   // catches up and appends again with the next sequences.
   using Journal::Append;
-  absl::Status Append(const std::vector<EventPtr>& events,
-                      const std::vector<BatchRecord>& batches) override;
+  absl::Status Append(const std::vector<EventPtr>& events, const std::vector<BatchRecord>& batches) override;
   // "nats-<stream>-<its creation time>": the same on every replica, and
   // another for a stream deleted and made again.
   std::string incarnation() const override;
@@ -114,8 +113,8 @@ class NatsJournal final : public Journal {
                                     const std::function<void(EventPtr)>& fn) override;
   absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
                         const std::function<void(EventPtr)>& fn) override;
-  absl::StatusOr<std::optional<BatchLocation>> FindBatch(
-      const std::string& publisher_id, const std::string& batch_key) override;
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string& publisher_id,
+                                                         const std::string& batch_key) override;
   absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override;
 
   // Waits, at most `timeout`, until the tail has processed the stream up to

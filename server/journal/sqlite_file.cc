@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "util/status_macros.h"
 
 namespace kessan {
@@ -21,9 +21,7 @@ absl::Status Damaged(const std::string& path, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: ", what));
 }
 
-bool IsDamage(int rc) {
-  return (rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB;
-}
+bool IsDamage(int rc) { return (rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB; }
 
 }  // namespace
 
@@ -35,8 +33,8 @@ absl::StatusOr<bool> CheckJournalHeader(const std::string& path) {
   std::string header(kHeaderSize, '\0');
   in.read(header.data(), static_cast<std::streamsize>(kHeaderSize));
   if (size < kHeaderSize) {
-    return Damaged(path, absl::StrCat("it is ", size, " bytes, less than an SQLite header (",
-                                      kHeaderSize, "; truncated?)"));
+    return Damaged(path, absl::StrCat("it is ", size, " bytes, less than an SQLite header (", kHeaderSize,
+                                      "; truncated?)"));
   }
   if (!in) return true;  // unreadable: SQLite names the error when it opens it
   if (header.compare(0, sizeof(kMagic), kMagic, sizeof(kMagic)) != 0) {
@@ -49,12 +47,12 @@ absl::StatusOr<bool> CheckJournalHeader(const std::string& path) {
   uint32_t page_size = static_cast<uint8_t>(header[16]) << 8 | static_cast<uint8_t>(header[17]);
   if (page_size == 1) page_size = 65536;
   if (page_size < 512 || (page_size & (page_size - 1)) != 0) {
-    return Damaged(path, absl::StrCat("its header gives a page size of ", page_size,
-                                      " (header overwritten?)"));
+    return Damaged(path,
+                   absl::StrCat("its header gives a page size of ", page_size, " (header overwritten?)"));
   }
   if (size % page_size != 0) {
-    return Damaged(path, absl::StrCat("it is ", size, " bytes, not a whole number of its ",
-                                      page_size, "-byte pages (truncated?)"));
+    return Damaged(path, absl::StrCat("it is ", size, " bytes, not a whole number of its ", page_size,
+                                      "-byte pages (truncated?)"));
   }
   return true;
 }
@@ -85,8 +83,8 @@ absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql) {
 
 absl::StatusOr<int> SchemaVersion(sqlite3* db, const std::string& path) {
   auto has_table = [db](absl::string_view name) -> absl::StatusOr<bool> {
-    const std::string sql = absl::StrCat(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '", name, "'");
+    const std::string sql =
+        absl::StrCat("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '", name, "'");
     ASSIGN_OR_RETURN(const int64_t n, QueryInt(db, sql.c_str()));
     return n > 0;
   };
@@ -96,8 +94,8 @@ absl::StatusOr<int> SchemaVersion(sqlite3* db, const std::string& path) {
                    QueryInt(db, "SELECT value FROM meta WHERE key = 'schema_version'"));
   if (version <= 0) return Damaged(path, "its schema version is missing");
   if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": journal schema version ", version, ", this kessand reads ", kSchemaVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": journal schema version ", version, ", this kessand reads ", kSchemaVersion));
   }
   for (const char* table : {version == kRowPerEventSchema ? "events" : "commits", "batches"}) {
     ASSIGN_OR_RETURN(const bool has, has_table(table));

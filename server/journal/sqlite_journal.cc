@@ -16,8 +16,8 @@
 #include "journal/journal_rows.h"
 #include "journal/sqlite_file.h"
 #include "spdlog/spdlog.h"
-#include "util/status_macros.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -109,15 +109,14 @@ absl::Status InsertRow(sqlite3* db, sqlite3_stmt* insert, const RowBuilder& row)
   int rc = sqlite3_step(insert);
   sqlite3_reset(insert);
   if (rc != SQLITE_DONE) {
-    return SqliteError(db, absl::StrCat("insert events ", row.first_sequence(), "..",
-                                        row.last_sequence()));
+    return SqliteError(db, absl::StrCat("insert events ", row.first_sequence(), "..", row.last_sequence()));
   }
   return absl::OkStatus();
 }
 
 // Adds a record to `row`, writing the row first when it is full.
-absl::Status AddToRow(sqlite3* db, sqlite3_stmt* insert, RowBuilder& row, uint64_t sequence,
-                      int64_t time_ns, absl::string_view item_key, absl::string_view frame) {
+absl::Status AddToRow(sqlite3* db, sqlite3_stmt* insert, RowBuilder& row, uint64_t sequence, int64_t time_ns,
+                      absl::string_view item_key, absl::string_view frame) {
   if (row.Full()) {
     RETURN_IF_ERROR(InsertRow(db, insert, row));
     row.Clear();
@@ -140,8 +139,10 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
   sqlite3_stmt* scan = nullptr;
   sqlite3_stmt* insert = nullptr;
   absl::Status status;
-  if (sqlite3_prepare_v2(db, "SELECT sequence, time_ns, item_key, body FROM events"
-                         " ORDER BY sequence", -1, &scan, nullptr) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(db,
+                         "SELECT sequence, time_ns, item_key, body FROM events"
+                         " ORDER BY sequence",
+                         -1, &scan, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db, kInsertRow, -1, &insert, nullptr) != SQLITE_OK) {
     status = SqliteError(db, "prepare conversion");
   }
@@ -154,8 +155,8 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
       status = event.status();
       break;
     }
-    status = AddToRow(db, insert, row, sequence, sqlite3_column_int64(scan, 1), Blob(scan, 2),
-                      (*event)->frame());
+    status =
+        AddToRow(db, insert, row, sequence, sqlite3_column_int64(scan, 1), Blob(scan, 2), (*event)->frame());
   }
   if (status.ok() && rc != SQLITE_DONE) status = SqliteError(db, "read schema 1 events");
   if (status.ok()) status = FlushRow(db, insert, row);
@@ -163,9 +164,9 @@ absl::Status MigrateRowPerEvent(sqlite3* db) {
   sqlite3_finalize(insert);
   if (status.ok()) status = Exec(db, "DROP TABLE events");
   if (status.ok()) {
-    status = Exec(db, absl::StrCat("UPDATE meta SET value = ", kSchemaVersion,
-                                   " WHERE key = 'schema_version'")
-                          .c_str());
+    status = Exec(
+        db,
+        absl::StrCat("UPDATE meta SET value = ", kSchemaVersion, " WHERE key = 'schema_version'").c_str());
   }
   if (status.ok()) status = Exec(db, "COMMIT");
   if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
@@ -182,11 +183,11 @@ absl::Status MigrateAddChecksums(sqlite3* db) {
   if (status.ok()) status = Exec(db, kCreateCommits);
   sqlite3_stmt* scan = nullptr;
   sqlite3_stmt* insert = nullptr;
-  if (status.ok() &&
-      (sqlite3_prepare_v2(db, "SELECT first_sequence, last_sequence, keys, events"
-                          " FROM commits_v2 ORDER BY first_sequence", -1, &scan,
-                          nullptr) != SQLITE_OK ||
-       sqlite3_prepare_v2(db, kInsertRow, -1, &insert, nullptr) != SQLITE_OK)) {
+  if (status.ok() && (sqlite3_prepare_v2(db,
+                                         "SELECT first_sequence, last_sequence, keys, events"
+                                         " FROM commits_v2 ORDER BY first_sequence",
+                                         -1, &scan, nullptr) != SQLITE_OK ||
+                      sqlite3_prepare_v2(db, kInsertRow, -1, &insert, nullptr) != SQLITE_OK)) {
     status = SqliteError(db, "prepare checksums");
   }
   int rc = SQLITE_DONE;
@@ -219,9 +220,9 @@ absl::Status MigrateAddChecksums(sqlite3* db) {
   sqlite3_finalize(insert);
   if (status.ok()) status = Exec(db, "DROP TABLE commits_v2");
   if (status.ok()) {
-    status = Exec(db, absl::StrCat("UPDATE meta SET value = ", kSchemaVersion,
-                                   " WHERE key = 'schema_version'")
-                          .c_str());
+    status = Exec(
+        db,
+        absl::StrCat("UPDATE meta SET value = ", kSchemaVersion, " WHERE key = 'schema_version'").c_str());
   }
   if (status.ok()) status = Exec(db, "COMMIT");
   if (!status.ok()) Exec(db, "ROLLBACK").IgnoreError();
@@ -233,8 +234,8 @@ absl::Status CreateSchema(sqlite3* db) {
   RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
   absl::Status status =
       Exec(db, absl::StrCat("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-                            "INSERT INTO meta VALUES('schema_version', ", kSchemaVersion,
-                            "), ('first_sequence', 1);", kCreateCommits, ";",
+                            "INSERT INTO meta VALUES('schema_version', ",
+                            kSchemaVersion, "), ('first_sequence', 1);", kCreateCommits, ";",
                             "CREATE TABLE batches("
                             " publisher_id TEXT NOT NULL,"
                             " batch_key TEXT NOT NULL,"
@@ -252,8 +253,10 @@ absl::Status CreateSchema(sqlite3* db) {
 // (below `first`, retention leaves gaps) and no two overlap.
 absl::Status CheckRowRanges(sqlite3* db, uint64_t first, uint64_t last) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT first_sequence, last_sequence FROM commits"
-                         " ORDER BY first_sequence", -1, &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db,
+                         "SELECT first_sequence, last_sequence FROM commits"
+                         " ORDER BY first_sequence",
+                         -1, &stmt, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare row ranges");
   }
   absl::Status status;
@@ -263,15 +266,14 @@ absl::Status CheckRowRanges(sqlite3* db, uint64_t first, uint64_t last) {
     const uint64_t from = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
     const uint64_t to = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
     if (to < from || from <= held_to) {
-      status = absl::DataLossError(
-          absl::StrCat("journal row from sequence ", from, " overlaps the one before"));
+      status =
+          absl::DataLossError(absl::StrCat("journal row from sequence ", from, " overlaps the one before"));
       break;
     }
     const uint64_t due = std::max(first, held_to + 1);
     if (to >= first && from > due) {
-      status = absl::DataLossError(absl::StrCat("journal holds no events from sequence ", due,
-                                                " to ", from - 1, "; its last sequence is ",
-                                                last));
+      status = absl::DataLossError(absl::StrCat("journal holds no events from sequence ", due, " to ",
+                                                from - 1, "; its last sequence is ", last));
       break;
     }
     held_to = to;
@@ -282,8 +284,8 @@ absl::Status CheckRowRanges(sqlite3* db, uint64_t first, uint64_t last) {
 }
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
-    const std::string& path, OpenOptions options) {
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& path,
+                                                                   OpenOptions options) {
   // Errors name the file as a user would find it.
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
@@ -293,8 +295,8 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
   return log;
 }
 
-absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
-    const std::string& path, const OpenOptions& options) {
+absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::string& path,
+                                                                     const OpenOptions& options) {
   // A damaged header is found before SQLite reads (or writes) the file.
   ASSIGN_OR_RETURN(const bool existing, CheckJournalHeader(path));
   std::unique_ptr<SqliteJournal> log(new SqliteJournal());
@@ -320,16 +322,15 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
     // (a schema page that reads as empty), not a journal to create anew.
     ASSIGN_OR_RETURN(const int64_t pages, QueryInt(db, "PRAGMA page_count"));
     if (pages > 1) {
-      return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: it has ", pages,
-                                              " pages but no table"));
+      return absl::DataLossError(
+          absl::StrCat("journal ", path, " is damaged: it has ", pages, " pages but no table"));
     }
     RETURN_IF_ERROR(CreateSchema(db));
   }
   ASSIGN_OR_RETURN(const int version, SchemaVersion(db, path));
   // An existing journal keeps the page size it was made with.
   ASSIGN_OR_RETURN(const int64_t page_size, QueryInt(db, "PRAGMA page_size"));
-  log->background_checkpoint_frames_ =
-      FramesOf(kBackgroundCheckpointBytes, static_cast<int>(page_size));
+  log->background_checkpoint_frames_ = FramesOf(kBackgroundCheckpointBytes, static_cast<int>(page_size));
   log->inline_checkpoint_frames_ = FramesOf(kInlineCheckpointBytes, static_cast<int>(page_size));
   log->commit_checkpoint_frames_ = FramesOf(kCommitCheckpointBytes, static_cast<int>(page_size));
   if (version == kRowPerEventSchema) {
@@ -343,11 +344,10 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
   {
     ASSIGN_OR_RETURN(const int64_t first,
                      QueryInt(db, "SELECT value FROM meta WHERE key = 'first_sequence'"));
-    ASSIGN_OR_RETURN(const int64_t last,
-                     QueryInt(db, "SELECT COALESCE(MAX(last_sequence), 0) FROM commits"));
+    ASSIGN_OR_RETURN(const int64_t last, QueryInt(db, "SELECT COALESCE(MAX(last_sequence), 0) FROM commits"));
     if (first < 1 || last < 0) {
-      return absl::DataLossError(absl::StrCat(
-          "journal ", path, " is damaged: its first sequence is ", first, " and its last ", last));
+      return absl::DataLossError(absl::StrCat("journal ", path, " is damaged: its first sequence is ", first,
+                                              " and its last ", last));
     }
     log->first_sequence_ = static_cast<uint64_t>(first);
     log->last_sequence_ = static_cast<uint64_t>(last);
@@ -355,36 +355,37 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(
   }
   {
     // Made with the journal (or at the first open of an older one).
-    ASSIGN_OR_RETURN(int64_t incarnation,
-                     QueryInt(db, "SELECT COALESCE((SELECT value FROM meta"
-                                  " WHERE key = 'incarnation'), 0)"));
+    ASSIGN_OR_RETURN(int64_t incarnation, QueryInt(db,
+                                                   "SELECT COALESCE((SELECT value FROM meta"
+                                                   " WHERE key = 'incarnation'), 0)"));
     const std::string acked_path = path + "-acked";
     const uint64_t acked = ReadAcked(acked_path);
     const uint64_t last = log->last_sequence_;
     if (acked > last) {
       if (!options.accept_loss) {
-        return absl::DataLossError(absl::StrCat(
-            "journal ", path, " ends at sequence ", last, " but sequence ", acked,
-            " was acknowledged (", acked_path, "): committed events were lost, e.g. with its "
-            "-wal file. Restore the journal, or start with --accept_journal_loss to go on "
-            "from sequence ", last, " as a new incarnation (subscribers resync)"));
+        return absl::DataLossError(
+            absl::StrCat("journal ", path, " ends at sequence ", last, " but sequence ", acked,
+                         " was acknowledged (", acked_path,
+                         "): committed events were lost, e.g. with its "
+                         "-wal file. Restore the journal, or start with --accept_journal_loss to go on "
+                         "from sequence ",
+                         last, " as a new incarnation (subscribers resync)"));
       }
-      Log().warn("journal {}: events {} to {} were acknowledged and are lost; going on from "
-                   "sequence {} as a new incarnation (--accept_journal_loss)",
-                   path, last + 1, acked, last);
+      Log().warn(
+          "journal {}: events {} to {} were acknowledged and are lost; going on from "
+          "sequence {} as a new incarnation (--accept_journal_loss)",
+          path, last + 1, acked, last);
       incarnation = 0;
     }
     if (incarnation == 0) {
       incarnation = NewIncarnation();
-      RETURN_IF_ERROR(Exec(db, absl::StrCat("INSERT OR REPLACE INTO meta VALUES('incarnation', ",
-                                            incarnation, ")")
-                                   .c_str()));
+      RETURN_IF_ERROR(Exec(
+          db, absl::StrCat("INSERT OR REPLACE INTO meta VALUES('incarnation', ", incarnation, ")").c_str()));
     }
     log->incarnation_ = absl::StrCat("sqlite-", absl::Hex(incarnation, absl::kZeroPad16));
     log->acked_fd_ = open(acked_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (log->acked_fd_ < 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot open ", acked_path, ": ", strerror(errno)));
+      return absl::FailedPreconditionError(absl::StrCat("cannot open ", acked_path, ": ", strerror(errno)));
     }
     log->WriteAcked(last);
   }
@@ -442,8 +443,7 @@ class SqliteJournal::ReadLease {
   std::unique_ptr<Reader> reader_;
 };
 
-absl::StatusOr<std::unique_ptr<SqliteJournal::Reader>> SqliteJournal::OpenReader(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteJournal::Reader>> SqliteJournal::OpenReader(const std::string& path) {
   auto reader = std::make_unique<Reader>();
   ASSIGN_OR_RETURN(reader->db, OpenConnection(path, /*create=*/false));
   // From the row holding the event after ?1 (or the first row) to ?2.
@@ -479,8 +479,7 @@ int SqliteJournal::OnWalCommit(void* arg, sqlite3* db, const char* name, int fra
   // The checkpointer cannot finish while commits keep coming; once it has
   // copied the bulk, the commit copies the few frames written since, so the
   // checkpoint completes and the next transaction starts the WAL over.
-  if (log->checkpoint_phase_ == CheckpointPhase::kCopied ||
-      frames >= log->inline_checkpoint_frames_) {
+  if (log->checkpoint_phase_ == CheckpointPhase::kCopied || frames >= log->inline_checkpoint_frames_) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     log->checkpoint_phase_ = CheckpointPhase::kIdle;
   } else if (log->checkpoint_phase_ == CheckpointPhase::kIdle) {
@@ -504,8 +503,8 @@ void SqliteJournal::CheckpointLoop() {
     // PASSIVE: never waits for, nor blocks, the writer or the readers.
     // Passes repeat until what is left for the commit to copy is small.
     int log_frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                       &log_frames, &copied);
+    int rc =
+        sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     absl::MutexLock lock(&checkpoint_mu_);
     if (checkpoint_phase_ == CheckpointPhase::kCopying) {
       checkpoint_phase_ = rc == SQLITE_OK && log_frames - copied > commit_checkpoint_frames_
@@ -548,22 +547,21 @@ SqliteJournal::~SqliteJournal() {
 }
 
 absl::Status SqliteJournal::Append(const std::vector<EventPtr>& events,
-                                    const std::vector<BatchRecord>& batches) {
+                                   const std::vector<BatchRecord>& batches) {
   absl::MutexLock lock(&write_mu_);
   uint64_t expected = last_sequence_ + 1;
   for (const EventPtr& e : events) {
     if (e->sequence() != expected++) {
-      return absl::InternalError(absl::StrCat("append out of order: sequence ",
-                                              e->sequence(), " where ", expected - 1,
-                                              " was due"));
+      return absl::InternalError(
+          absl::StrCat("append out of order: sequence ", e->sequence(), " where ", expected - 1, " was due"));
     }
   }
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
   RowBuilder row;
   absl::Status rows;
   for (const EventPtr& e : events) {
-    rows = AddToRow(writer_, insert_, row, e->sequence(), e->attrs().time_ns,
-                    e->attrs().item_key, e->frame());
+    rows =
+        AddToRow(writer_, insert_, row, e->sequence(), e->attrs().time_ns, e->attrs().item_key, e->frame());
     if (!rows.ok()) break;
   }
   if (rows.ok()) rows = FlushRow(writer_, insert_, row);
@@ -575,8 +573,8 @@ absl::Status SqliteJournal::Append(const std::vector<EventPtr>& events,
     sqlite3_reset(insert_batch_);
     sqlite3_bind_text(insert_batch_, 1, batch.publisher_id.data(),
                       static_cast<int>(batch.publisher_id.size()), SQLITE_STATIC);
-    sqlite3_bind_text(insert_batch_, 2, batch.batch_key.data(),
-                      static_cast<int>(batch.batch_key.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_batch_, 2, batch.batch_key.data(), static_cast<int>(batch.batch_key.size()),
+                      SQLITE_STATIC);
     sqlite3_bind_int64(insert_batch_, 3, static_cast<sqlite3_int64>(batch.first_sequence));
     sqlite3_bind_int64(insert_batch_, 4, static_cast<sqlite3_int64>(batch.count));
     sqlite3_bind_int64(insert_batch_, 5, static_cast<sqlite3_int64>(batch.fingerprint));
@@ -602,34 +600,26 @@ void SqliteJournal::WriteAcked(uint64_t last) {
   memcpy(buf, kAckedMagic, 8);
   for (int i = 0; i < 8; ++i) buf[8 + i] = static_cast<unsigned char>(last >> (8 * i));
   if (pwrite(acked_fd_, buf, sizeof(buf), 0) != static_cast<ssize_t>(sizeof(buf))) {
-    Log().warn("journal {}: cannot record sequence {} in its -acked file: {}", path_, last,
-                 strerror(errno));
+    Log().warn("journal {}: cannot record sequence {} in its -acked file: {}", path_, last, strerror(errno));
   }
 }
 
-uint64_t SqliteJournal::last_sequence() const {
-  return last_sequence_.load();
-}
+uint64_t SqliteJournal::last_sequence() const { return last_sequence_.load(); }
 
-uint64_t SqliteJournal::first_sequence() const {
-  return first_sequence_.load();
-}
+uint64_t SqliteJournal::first_sequence() const { return first_sequence_.load(); }
 
-absl::StatusOr<size_t> SqliteJournal::Read(uint64_t after, uint64_t up_to,
-                                            size_t max_count,
-                                            const std::function<void(EventPtr)>& fn) {
+absl::StatusOr<size_t> SqliteJournal::Read(uint64_t after, uint64_t up_to, size_t max_count,
+                                           const std::function<void(EventPtr)>& fn) {
   return InJournal(path_, ReadEvents(after, up_to, max_count, /*share_rows=*/false, fn));
 }
 
-absl::StatusOr<size_t> SqliteJournal::ReadToSend(uint64_t after, uint64_t up_to,
-                                                  size_t max_count,
-                                                  const std::function<void(EventPtr)>& fn) {
+absl::StatusOr<size_t> SqliteJournal::ReadToSend(uint64_t after, uint64_t up_to, size_t max_count,
+                                                 const std::function<void(EventPtr)>& fn) {
   return InJournal(path_, ReadEvents(after, up_to, max_count, /*share_rows=*/true, fn));
 }
 
-absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
-                                                  size_t max_count, bool share_rows,
-                                                  const std::function<void(EventPtr)>& fn) {
+absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,
+                                                 bool share_rows, const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> batch;
   const uint64_t complete_from = first_sequence();
   if (max_count == 0 || up_to <= after) return 0;
@@ -652,8 +642,8 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
     while (!done && status.ok() && (rc = sqlite3_step(select)) == SQLITE_ROW) {
       const absl::string_view events = Blob(select, 3);
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(select, 0)),
-                    static_cast<uint64_t>(sqlite3_column_int64(select, 1)), Blob(select, 2),
-                    events, Blob(select, 4));
+                    static_cast<uint64_t>(sqlite3_column_int64(select, 1)), Blob(select, 2), events,
+                    Blob(select, 4));
       JournalRecord record;
       spans.clear();
       while (status.ok()) {
@@ -666,9 +656,8 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
           break;
         }
         if (record.sequence != expected && record.sequence > complete_from) {
-          status = absl::DataLossError(absl::StrCat("journal gap: found sequence ",
-                                                    record.sequence, " where ", expected,
-                                                    " was due"));
+          status = absl::DataLossError(
+              absl::StrCat("journal gap: found sequence ", record.sequence, " where ", expected, " was due"));
           break;
         }
         expected = record.sequence + 1;
@@ -695,11 +684,10 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
       }
       if (status.ok() && !spans.empty()) {
         const size_t base = spans.front().begin;
-        const Bytes frames =
-            Bytes::CopyOf(absl::string_view(events.data() + base, spans.back().end - base));
+        const Bytes frames = Bytes::CopyOf(absl::string_view(events.data() + base, spans.back().end - base));
         for (const Span& span : spans) {
-          absl::StatusOr<EventPtr> event = JournalEventIn(
-              span.sequence, frames, span.begin - base, span.end - base, span.body_offset);
+          absl::StatusOr<EventPtr> event =
+              JournalEventIn(span.sequence, frames, span.begin - base, span.end - base, span.body_offset);
           if (!event.ok()) {
             status = event.status();
             break;
@@ -717,12 +705,12 @@ absl::StatusOr<size_t> SqliteJournal::ReadEvents(uint64_t after, uint64_t up_to,
 }
 
 absl::Status SqliteJournal::ReadView(View view, absl::Time as_of, uint64_t up_to,
-                                      const std::function<void(EventPtr)>& fn) {
+                                     const std::function<void(EventPtr)>& fn) {
   return InJournal(path_, ReadViewAt(view, as_of, up_to, fn));
 }
 
 absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_to,
-                                        const std::function<void(EventPtr)>& fn) {
+                                       const std::function<void(EventPtr)>& fn) {
   std::vector<EventPtr> events;
   {
     ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
@@ -744,8 +732,7 @@ absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_
     int rc;
     while (status.ok() && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
       RowReader row(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)),
-                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2), {},
-                    Blob(scan, 3));
+                    static_cast<uint64_t>(sqlite3_column_int64(scan, 1)), Blob(scan, 2), {}, Blob(scan, 3));
       row_starts.push_back(static_cast<uint64_t>(sqlite3_column_int64(scan, 0)));
       JournalRecord record;
       while (true) {
@@ -776,16 +763,15 @@ absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_
     size_t next = 0;
     while (status.ok() && next < sequences.size()) {
       // The row holding sequences[next]: the last one starting at or before it.
-      const uint64_t start =
-          *(std::upper_bound(row_starts.begin(), row_starts.end(), sequences[next]) - 1);
+      const uint64_t start = *(std::upper_bound(row_starts.begin(), row_starts.end(), sequences[next]) - 1);
       sqlite3_reset(read_row);
       sqlite3_bind_int64(read_row, 1, static_cast<sqlite3_int64>(start));
       if (sqlite3_step(read_row) != SQLITE_ROW) {
         status = SqliteError(db, absl::StrCat("read view row ", start));
         break;
       }
-      RowReader row(start, static_cast<uint64_t>(sqlite3_column_int64(read_row, 0)),
-                    Blob(read_row, 1), Blob(read_row, 2), Blob(read_row, 3));
+      RowReader row(start, static_cast<uint64_t>(sqlite3_column_int64(read_row, 0)), Blob(read_row, 1),
+                    Blob(read_row, 2), Blob(read_row, 3));
       JournalRecord record;
       const size_t before = next;
       while (status.ok() && next < sequences.size()) {
@@ -804,8 +790,8 @@ absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_
         events.push_back(*std::move(event));
       }
       if (status.ok() && next == before) {
-        status = absl::DataLossError(absl::StrCat("journal row from sequence ", start,
-                                                  " no longer holds sequence ", sequences[next]));
+        status = absl::DataLossError(
+            absl::StrCat("journal row from sequence ", start, " no longer holds sequence ", sequences[next]));
       }
     }
     sqlite3_finalize(read_row);
@@ -815,8 +801,8 @@ absl::Status SqliteJournal::ReadViewAt(View view, absl::Time as_of, uint64_t up_
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(
-    const std::string& publisher_id, const std::string& batch_key) {
+absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(const std::string& publisher_id,
+                                                                      const std::string& batch_key) {
   ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
   sqlite3* const db = reader->db;
   sqlite3_stmt* stmt = nullptr;
@@ -826,10 +812,8 @@ absl::StatusOr<std::optional<BatchLocation>> SqliteJournal::FindBatch(
                          -1, &stmt, nullptr) != SQLITE_OK) {
     return SqliteError(db, "prepare find batch");
   }
-  sqlite3_bind_text(stmt, 1, publisher_id.data(), static_cast<int>(publisher_id.size()),
-                    SQLITE_STATIC);
-  sqlite3_bind_text(stmt, 2, batch_key.data(), static_cast<int>(batch_key.size()),
-                    SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 1, publisher_id.data(), static_cast<int>(publisher_id.size()), SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, batch_key.data(), static_cast<int>(batch_key.size()), SQLITE_STATIC);
   std::optional<BatchLocation> found;
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) {
@@ -865,11 +849,10 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
                          "SELECT first_sequence, last_sequence, keys, crcs FROM commits"
                          " WHERE first_sequence < ?1 ORDER BY first_sequence",
                          -1, &scan, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(writer_,
-                         "SELECT keys, events, crcs FROM commits WHERE first_sequence = ?1",
-                         -1, &read_row, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(writer_, "DELETE FROM commits WHERE first_sequence = ?1", -1, &erase,
-                         nullptr) != SQLITE_OK) {
+      sqlite3_prepare_v2(writer_, "SELECT keys, events, crcs FROM commits WHERE first_sequence = ?1", -1,
+                         &read_row, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(writer_, "DELETE FROM commits WHERE first_sequence = ?1", -1, &erase, nullptr) !=
+          SQLITE_OK) {
     status = SqliteError(writer_, "prepare prune");
   } else {
     sqlite3_bind_int64(scan, 1, static_cast<sqlite3_int64>(horizon));
@@ -905,8 +888,7 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
     }
     // The survivors are copied: the row's blobs go with its deletion.
     const absl::string_view k = Blob(read_row, 0), e = Blob(read_row, 1), c = Blob(read_row, 2);
-    const std::string keys(k.data(), k.size()), events(e.data(), e.size()),
-        crcs(c.data(), c.size());
+    const std::string keys(k.data(), k.size()), events(e.data(), e.size()), crcs(c.data(), c.size());
     sqlite3_reset(read_row);
     sqlite3_reset(erase);
     sqlite3_bind_int64(erase, 1, static_cast<sqlite3_int64>(span.first));
@@ -932,9 +914,8 @@ absl::StatusOr<size_t> SqliteJournal::Prune(uint64_t horizon, std::vector<uint64
   sqlite3_finalize(read_row);
   sqlite3_finalize(erase);
   if (status.ok()) {
-    status = Exec(writer_, absl::StrCat("UPDATE meta SET value = ", horizon,
-                                        " WHERE key = 'first_sequence'")
-                               .c_str());
+    status = Exec(writer_,
+                  absl::StrCat("UPDATE meta SET value = ", horizon, " WHERE key = 'first_sequence'").c_str());
   }
   if (status.ok()) status = Exec(writer_, "COMMIT");
   if (!status.ok()) {

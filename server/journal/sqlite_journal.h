@@ -37,16 +37,14 @@ class SqliteJournal final : public Journal {
   // each commit (not synced: it can only lag). A journal that ends below it
   // lost acknowledged events (a WAL truncated or lost after a crash): DATA_LOSS
   // saying so, unless `accept_loss`, which gives it a new incarnation.
-  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path,
-                                                             OpenOptions options);
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path, OpenOptions options);
   static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path) {
     return Open(path, OpenOptions());
   }
   ~SqliteJournal() override;
 
   using Journal::Append;
-  absl::Status Append(const std::vector<EventPtr>& events,
-                      const std::vector<BatchRecord>& batches) override;
+  absl::Status Append(const std::vector<EventPtr>& events, const std::vector<BatchRecord>& batches) override;
   std::string incarnation() const override { return incarnation_; }
   uint64_t last_sequence() const override;
   uint64_t first_sequence() const override;
@@ -56,8 +54,8 @@ class SqliteJournal final : public Journal {
                                     const std::function<void(EventPtr)>& fn) override;
   absl::Status ReadView(View view, absl::Time as_of, uint64_t up_to,
                         const std::function<void(EventPtr)>& fn) override;
-  absl::StatusOr<std::optional<BatchLocation>> FindBatch(
-      const std::string& publisher_id, const std::string& batch_key) override;
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string& publisher_id,
+                                                         const std::string& batch_key) override;
   absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override;
 
   // Waits, at most `timeout`, until the checkpointer has no copy due or
@@ -87,8 +85,8 @@ class SqliteJournal final : public Journal {
   absl::Status ReadViewAt(View view, absl::Time as_of, uint64_t up_to,
                           const std::function<void(EventPtr)>& fn);
   // Read and ReadToSend: `share_rows` gives the events of a row one buffer.
-  absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count,
-                                    bool share_rows, const std::function<void(EventPtr)>& fn);
+  absl::StatusOr<size_t> ReadEvents(uint64_t after, uint64_t up_to, size_t max_count, bool share_rows,
+                                    const std::function<void(EventPtr)>& fn);
 
   // Called by SQLite after each commit with the WAL's size in frames.
   static int OnWalCommit(void* log, sqlite3* db, const char* name, int frames);

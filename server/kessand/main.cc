@@ -42,8 +42,7 @@ ABSL_FLAG(uint64_t, retain_events, 0,
           "resume window: keep every event of the last N (older superseded revisions "
           "are pruned; an older resume gets a resync and a snapshot); 0 keeps all");
 ABSL_FLAG(uint64_t, max_queued_events, 65536, "bound of each subscriber's queue");
-ABSL_FLAG(int32_t, heartbeat_ms, 5000,
-          "heartbeat interval for subscribers that ask for none (100-60000)");
+ABSL_FLAG(int32_t, heartbeat_ms, 5000, "heartbeat interval for subscribers that ask for none (100-60000)");
 
 ABSL_FLAG(std::string, plugin_dir, "",
           "directory of scenario plugins (*.so); default: the bundled plugins of this "
@@ -76,16 +75,13 @@ namespace {
 // kessand --verify: the exit code.
 int Verify(const std::string& data_dir) {
   absl::StatusOr<kessan::JournalVerification> result =
-      kessan::VerifyJournal(data_dir, [](const std::string& line) {
-        std::printf("%s\n", line.c_str());
-      });
+      kessan::VerifyJournal(data_dir, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
   if (!result.ok()) {
     std::fprintf(stderr, "kessand --verify: %s\n", result.status().ToString().c_str());
     return 2;
   }
   std::printf("verified %llu events in %llu rows: %llu damaged\n",
-              static_cast<unsigned long long>(result->events),
-              static_cast<unsigned long long>(result->rows),
+              static_cast<unsigned long long>(result->events), static_cast<unsigned long long>(result->rows),
               static_cast<unsigned long long>(result->damaged));
   return result->damaged == 0 ? 0 : 1;
 }
@@ -114,13 +110,12 @@ void PrintHelp() {
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     if (IsKessandFile(flag->Filename())) flags.push_back(flag);
   }
-  std::sort(flags.begin(), flags.end(),
-            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  std::sort(flags.begin(), flags.end(), [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
   std::printf("kessand: %s\n\n", std::string(absl::ProgramUsageMessage()).c_str());
   for (const absl::CommandLineFlag* flag : flags) {
     const char* quote = flag->IsOfType<std::string>() ? "\"" : "";
-    std::printf("  --%s (%s); default: %s%s%s\n", std::string(flag->Name()).c_str(),
-                flag->Help().c_str(), quote, flag->DefaultValue().c_str(), quote);
+    std::printf("  --%s (%s); default: %s%s%s\n", std::string(flag->Name()).c_str(), flag->Help().c_str(),
+                quote, flag->DefaultValue().c_str(), quote);
   }
 }
 
@@ -185,10 +180,9 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     // Damage: one line, and where to see all of it.
     const bool damaged = server.status().code() == absl::StatusCode::kDataLoss;
-    spdlog::error("kessand: {}{}", server.status().ToString(),
-                  damaged ? "; `kessand --verify --data_dir " + options.data_dir +
-                                "` lists every damaged event"
-                          : "");
+    spdlog::error(
+        "kessand: {}{}", server.status().ToString(),
+        damaged ? "; `kessand --verify --data_dir " + options.data_dir + "` lists every damaged event" : "");
     return 1;
   }
   // A line scripts can wait for.

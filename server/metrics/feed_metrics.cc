@@ -6,17 +6,17 @@
 namespace kessan::metrics {
 
 FeedMetrics::FeedMetrics(Registry& registry)
-    : publish_batch_items(registry.AddHistogram(
-          "kessan_publish_batch_items", "Items per Publish batch journaled.",
-          {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})),
+    : publish_batch_items(registry.AddHistogram("kessan_publish_batch_items",
+                                                "Items per Publish batch journaled.",
+                                                {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})),
       published_events(registry.AddCounter("kessan_published_events_total", "Events journaled by Publish.")),
       journal_commit_seconds(registry.AddHistogram(
           "kessan_journal_commit_seconds",
           "One journal append of a commit group, fsync (or JetStream quorum) included, in seconds.",
           ExponentialBounds(0.0001, 2, 16))),
-      slow_consumer_disconnects(registry.AddCounter(
-          "kessan_slow_consumer_disconnects_total",
-          "Subscriptions ended with RESOURCE_EXHAUSTED because their queue overflowed.")),
+      slow_consumer_disconnects(
+          registry.AddCounter("kessan_slow_consumer_disconnects_total",
+                              "Subscriptions ended with RESOURCE_EXHAUSTED because their queue overflowed.")),
       conflations(registry.AddCounter("kessan_conflations_total",
                                       "Times a conflating subscription's full queue was conflated.")),
       conflated_events(registry.AddCounter("kessan_conflated_events_total",
@@ -34,16 +34,21 @@ void AddFeedReadings(Registry& registry, FeedReadings feed) {
 
 void AppendSubscriptionFamilies(std::vector<SubscriptionStat> stats, uint64_t last_sequence,
                                 std::vector<prometheus::MetricFamily>* out) {
-  auto lag = [&](const SubscriptionStat& s) { return last_sequence > s.last_taken ? last_sequence - s.last_taken : 0; };
+  auto lag = [&](const SubscriptionStat& s) {
+    return last_sequence > s.last_taken ? last_sequence - s.last_taken : 0;
+  };
   prometheus::MetricFamily queued{"kessan_subscription_queued_events",
                                   "Live events queued for a subscription, for the " +
                                       std::to_string(kMaxSubscriptionSeries) +
                                       " subscriptions with the most queued.",
-                                  prometheus::MetricType::Gauge, {}};
-  prometheus::MetricFamily behind{"kessan_subscription_lag_events",
-                                  "The journal's last sequence minus the last one a subscription's consumer took, "
-                                  "for the same subscriptions.",
-                                  prometheus::MetricType::Gauge, {}};
+                                  prometheus::MetricType::Gauge,
+                                  {}};
+  prometheus::MetricFamily behind{
+      "kessan_subscription_lag_events",
+      "The journal's last sequence minus the last one a subscription's consumer took, "
+      "for the same subscriptions.",
+      prometheus::MetricType::Gauge,
+      {}};
   uint64_t max_queued = 0, max_lag = 0;
   for (const SubscriptionStat& s : stats) {
     max_queued = std::max(max_queued, s.queued);
@@ -63,10 +68,14 @@ void AppendSubscriptionFamilies(std::vector<SubscriptionStat> stats, uint64_t la
   }
   out->push_back(std::move(queued));
   out->push_back(std::move(behind));
-  out->push_back({"kessan_subscription_queued_events_max", "The most live events queued for any subscription.",
-                  prometheus::MetricType::Gauge, {Sample(static_cast<double>(max_queued))}});
-  out->push_back({"kessan_subscription_lag_events_max", "The largest lag of any subscription, in events.",
-                  prometheus::MetricType::Gauge, {Sample(static_cast<double>(max_lag))}});
+  out->push_back({"kessan_subscription_queued_events_max",
+                  "The most live events queued for any subscription.",
+                  prometheus::MetricType::Gauge,
+                  {Sample(static_cast<double>(max_queued))}});
+  out->push_back({"kessan_subscription_lag_events_max",
+                  "The largest lag of any subscription, in events.",
+                  prometheus::MetricType::Gauge,
+                  {Sample(static_cast<double>(max_lag))}});
 }
 
 }  // namespace kessan::metrics

@@ -32,9 +32,9 @@ struct FeedMetrics {
 
 // One live subscription, as scraped.
 struct SubscriptionStat {
-  uint64_t id = 0;            // unique in the process, in subscription order
-  uint64_t queued = 0;        // live events queued, not yet taken
-  uint64_t last_taken = 0;    // highest sequence the consumer took
+  uint64_t id = 0;          // unique in the process, in subscription order
+  uint64_t queued = 0;      // live events queued, not yet taken
+  uint64_t last_taken = 0;  // highest sequence the consumer took
 };
 
 // How many subscriptions get their own series. Cardinality rule: the

@@ -29,11 +29,12 @@ absl::string_view RefusalName(Refusal reason) {
 RefusalMetrics::RefusalMetrics(Registry& registry) {
   for (size_t r = 0; r < kRefusalCount; ++r) {
     for (size_t code = 0; code < counters_[r].size(); ++code) {
-      counters_[r][code] = &registry.AddCounter(
-          "kessan_refused_calls_total", "Calls (or open streams) refused by authentication, entitlements or limits.",
-          {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))},
-           {"reason", std::string(RefusalName(static_cast<Refusal>(r)))}},
-          /*hide_zero=*/true);
+      counters_[r][code] =
+          &registry.AddCounter("kessan_refused_calls_total",
+                               "Calls (or open streams) refused by authentication, entitlements or limits.",
+                               {{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))},
+                                {"reason", std::string(RefusalName(static_cast<Refusal>(r)))}},
+                               /*hide_zero=*/true);
     }
   }
 }

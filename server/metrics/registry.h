@@ -37,8 +37,8 @@ class Registry : public prometheus::Collectable {
   // status code, most of which never move).
   Counter& AddCounter(const std::string& name, const std::string& help, Labels labels = {},
                       bool hide_zero = false);
-  Histogram& AddHistogram(const std::string& name, const std::string& help,
-                          const std::vector<double>& bounds, Labels labels = {});
+  Histogram& AddHistogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                          Labels labels = {});
   // A gauge read when scraped.
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read);
   // Families computed when scraped, appended to `out`.

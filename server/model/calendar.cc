@@ -51,8 +51,7 @@ int CompareDates(const v1::Date& a, const v1::Date& b) {
   return ta < tb ? -1 : (tb < ta ? 1 : 0);
 }
 
-absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period,
-                                       int fiscal_year_end_month) {
+absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period, int fiscal_year_end_month) {
   if (fiscal_year_end_month < 1 || fiscal_year_end_month > 12) {
     return absl::InvalidArgumentError("fiscal_year_end_month must be 1-12");
   }
@@ -87,8 +86,7 @@ absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period,
   }
   PeriodSpan span;
   span.start = AddMonths(period.fiscal_year(), start_month, offset);
-  span.end = LastDayBefore(
-      AddMonths(period.fiscal_year(), start_month, offset + length));
+  span.end = LastDayBefore(AddMonths(period.fiscal_year(), start_month, offset + length));
   return span;
 }
 

@@ -21,8 +21,7 @@ struct PeriodSpan {
   v1::Date start;
   v1::Date end;
 };
-absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period,
-                                       int fiscal_year_end_month);
+absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period, int fiscal_year_end_month);
 
 // "2003-01-31".
 std::string FormatDate(const v1::Date& date);

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-
 #include "kessan/v1/model.pb.h"
 
 namespace kessan {
@@ -18,8 +17,7 @@ class Catalog {
   // The issuer whose id or alias is `id_or_alias`, or nullptr.
   virtual const v1::Issuer* FindIssuer(absl::string_view id_or_alias) const = 0;
   // True when `issuer` (a canonical id) has the segment `segment_id`.
-  virtual bool HasSegment(absl::string_view issuer,
-                          absl::string_view segment_id) const = 0;
+  virtual bool HasSegment(absl::string_view issuer, absl::string_view segment_id) const = 0;
   // True when the item with this key exists and is not retracted.
   virtual bool HasLiveItem(const std::string& item_key) const = 0;
 };

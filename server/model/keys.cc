@@ -36,8 +36,8 @@ std::string PeriodLabel(const v1::FiscalPeriod& period) {
 std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix) {
   // Sized once: this is every published fact's item key.
   std::string s;
-  s.reserve(prefix.size() + key.issuer().size() + key.concept_id().size() + 2 +
-            kMaxPeriodLabel + (key.segment().empty() ? 0 : 5 + key.segment().size()) +
+  s.reserve(prefix.size() + key.issuer().size() + key.concept_id().size() + 2 + kMaxPeriodLabel +
+            (key.segment().empty() ? 0 : 5 + key.segment().size()) +
             (key.has_comparison_period() ? 4 + kMaxPeriodLabel : 0));
   absl::StrAppend(&s, prefix, key.issuer(), "/", key.concept_id(), "/");
   AppendPeriodLabel(&s, key.period());
@@ -77,8 +77,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.kind = v1::EVENT_KIND_CAPITAL_ACTION;
       a.revision = event.capital_action().revision();
       a.issuer = event.capital_action().issuer();
-      a.item_key = absl::StrCat("capital_action:", a.issuer, "/",
-                                event.capital_action().action_id());
+      a.item_key = absl::StrCat("capital_action:", a.issuer, "/", event.capital_action().action_id());
       break;
     case v1::FeedEvent::kGuidance:
       a.kind = v1::EVENT_KIND_GUIDANCE;

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-
 #include "kessan/v1/feed.pb.h"
 
 namespace kessan {

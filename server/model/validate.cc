@@ -35,8 +35,7 @@ bool IsSnakeId(absl::string_view s) {
 bool IsIssuerId(absl::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   for (char c : s) {
-    if (!absl::ascii_isupper(c) && !absl::ascii_isdigit(c) && c != '.' &&
-        c != '-') {
+    if (!absl::ascii_isupper(c) && !absl::ascii_isdigit(c) && c != '.' && c != '-') {
       return false;
     }
   }
@@ -75,8 +74,7 @@ class BatchCatalog : public Catalog {
     return last_base_issuer_;
   }
   bool HasSegment(absl::string_view issuer, absl::string_view id) const override {
-    return segments_.count(absl::StrCat(issuer, "/", id)) > 0 ||
-           base_.HasSegment(issuer, id);
+    return segments_.count(absl::StrCat(issuer, "/", id)) > 0 || base_.HasSegment(issuer, id);
   }
   void AddIssuer(const v1::Issuer& issuer) {
     issuers_[issuer.id()] = issuer;
@@ -109,11 +107,10 @@ class BatchCatalog : public Catalog {
 // refer to its parent and to its part: both must outlive it.
 class Path {
  public:
-  Path(const char* root) : part_(root) {}  // NOLINT: implicit, for literals
+  Path(const char* root) : part_(root) {}                               // NOLINT: implicit, for literals
   Path(std::string&& root) : owned_(std::move(root)), part_(owned_) {}  // NOLINT: idem
   Path(const Path& parent, absl::string_view part) : parent_(&parent), part_(part) {}
-  Path(const Path& parent, std::string&& part)
-      : parent_(&parent), owned_(std::move(part)), part_(owned_) {}
+  Path(const Path& parent, std::string&& part) : parent_(&parent), owned_(std::move(part)), part_(owned_) {}
   Path(const Path&) = delete;
   Path& operator=(const Path&) = delete;
 
@@ -140,8 +137,7 @@ class Violations {
   bool empty() const { return count_ == 0; }
   size_t count() const { return count_; }
   absl::Status ToStatus(absl::string_view what) const {
-    std::string message = absl::StrCat(what, " refused (", count_,
-                                       count_ == 1 ? " violation" : " violations",
+    std::string message = absl::StrCat(what, " refused (", count_, count_ == 1 ? " violation" : " violations",
                                        "): ", absl::StrJoin(messages_, "; "));
     if (count_ > messages_.size()) {
       absl::StrAppend(&message, "; and ", count_ - messages_.size(), " more");
@@ -196,9 +192,8 @@ class ItemValidator {
     size_t before = v_.count();
     const v1::Issuer* issuer = ResolveIssuer(p + ".issuer", segment.mutable_issuer());
     if (!IsSnakeId(segment.id())) {
-      v_.Add(p + ".id", segment.id().empty()
-                            ? "must not be empty"
-                            : "must be lower snake case ([a-z][a-z0-9_]*)");
+      v_.Add(p + ".id",
+             segment.id().empty() ? "must not be empty" : "must be lower snake case ([a-z][a-z0-9_]*)");
     }
     Text(p + ".name", segment.name(), /*required=*/true);
     for (int i = 0; i < segment.member_ids_size(); ++i) {
@@ -207,8 +202,7 @@ class ItemValidator {
       if (member == segment.id()) {
         v_.Add(mp, "a segment cannot be its own member");
       } else if (issuer != nullptr && !catalog_.HasSegment(issuer->id(), member)) {
-        v_.Add(mp, absl::StrCat("unknown segment '", member, "' of issuer '",
-                                issuer->id(), "'"));
+        v_.Add(mp, absl::StrCat("unknown segment '", member, "' of issuer '", issuer->id(), "'"));
       }
     }
     if (segment.has_provenance()) Provenance(p + ".provenance", segment.provenance());
@@ -237,13 +231,11 @@ class ItemValidator {
   void CapitalAction(const Path& p, v1::CapitalAction& action) {
     ResolveIssuer(p + ".issuer", action.mutable_issuer());
     if (!IsSnakeId(action.action_id())) {
-      v_.Add(p + ".action_id", action.action_id().empty()
-                                   ? "must not be empty"
-                                   : "must be lower snake case ([a-z][a-z0-9_]*)");
+      v_.Add(p + ".action_id",
+             action.action_id().empty() ? "must not be empty" : "must be lower snake case ([a-z][a-z0-9_]*)");
     }
     RequiredProvenance(p, action.has_provenance(), action.provenance());
-    ServerSet(p, action.revision(), action.supersedes_sequence(),
-              action.has_known_at());
+    ServerSet(p, action.revision(), action.supersedes_sequence(), action.has_known_at());
     switch (action.kind_case()) {
       case v1::CapitalAction::kPrivatePlacement:
         Placement(p + ".private_placement", action.private_placement());
@@ -251,8 +243,8 @@ class ItemValidator {
       default:
         v_.Add(p + ".kind", "must be set (private_placement)");
     }
-    if (track_live_) catalog_.SetLive(
-        absl::StrCat("capital_action:", action.issuer(), "/", action.action_id()), true);
+    if (track_live_)
+      catalog_.SetLive(absl::StrCat("capital_action:", action.issuer(), "/", action.action_id()), true);
   }
 
   void Guidance(const Path& p, v1::Guidance& guidance) {
@@ -267,8 +259,7 @@ class ItemValidator {
       Value(p + ".bound", *guidance.mutable_bound());
     }
     RequiredProvenance(p, guidance.has_provenance(), guidance.provenance());
-    ServerSet(p, guidance.revision(), guidance.supersedes_sequence(),
-              guidance.has_known_at());
+    ServerSet(p, guidance.revision(), guidance.supersedes_sequence(), guidance.has_known_at());
     if (track_live_) {
       catalog_.SetLive(FactKeyString(guidance.key(), "guidance:"), true);
     }
@@ -300,8 +291,7 @@ class ItemValidator {
     if (retraction.has_provenance()) {
       Provenance(p + ".provenance", retraction.provenance());
     }
-    ServerSet(p, retraction.revision(), retraction.supersedes_sequence(),
-              retraction.has_known_at());
+    ServerSet(p, retraction.revision(), retraction.supersedes_sequence(), retraction.has_known_at());
     if (v_.count() != before) return;
     std::string key = ItemKeyOf(ref);
     if (!catalog_.HasLiveItem(key)) {
@@ -320,8 +310,7 @@ class ItemValidator {
     }
     const v1::Issuer* issuer = catalog_.FindIssuer(*id);
     if (issuer == nullptr) {
-      v_.Add(p, absl::StrCat("unknown issuer '", *id,
-                             "'; publish the issuer first"));
+      v_.Add(p, absl::StrCat("unknown issuer '", *id, "'; publish the issuer first"));
       return nullptr;
     }
     *id = issuer->id();
@@ -344,21 +333,19 @@ class ItemValidator {
     if (key.has_comparison_period()) {
       Period(p + ".comparison_period", fy_end, *key.mutable_comparison_period());
     }
-    if (!key.segment().empty() && issuer != nullptr &&
-        !catalog_.HasSegment(issuer->id(), key.segment())) {
-      v_.Add(p + ".segment", absl::StrCat("unknown segment '", key.segment(),
-                                          "' of issuer '", issuer->id(), "'"));
+    if (!key.segment().empty() && issuer != nullptr && !catalog_.HasSegment(issuer->id(), key.segment())) {
+      v_.Add(p + ".segment",
+             absl::StrCat("unknown segment '", key.segment(), "' of issuer '", issuer->id(), "'"));
     }
   }
 
   // Fills in the period's dates; dates given must agree with the calendar.
   void Period(const Path& p, int fy_end, v1::FiscalPeriod& period) {
-    for (auto [name, date] : {std::pair{"start_date", &period.start_date()},
-                              std::pair{"end_date", &period.end_date()}}) {
+    for (auto [name, date] :
+         {std::pair{"start_date", &period.start_date()}, std::pair{"end_date", &period.end_date()}}) {
       if (date->ByteSizeLong() > 0 && !IsValidDate(*date)) {
-        v_.Add(p + "." + name,
-               absl::StrCat("must be a valid calendar date, got ",
-                            date->year(), "-", date->month(), "-", date->day()));
+        v_.Add(p + "." + name, absl::StrCat("must be a valid calendar date, got ", date->year(), "-",
+                                            date->month(), "-", date->day()));
         return;
       }
     }
@@ -368,12 +355,10 @@ class ItemValidator {
       v_.Add(p, absl::StrCat("no such period: ", span.status().message()));
       return;
     }
-    auto check = [&](const char* name, bool has, const v1::Date& given,
-                     const v1::Date& want) {
+    auto check = [&](const char* name, bool has, const v1::Date& given, const v1::Date& want) {
       if (has && CompareDates(given, want) != 0) {
-        v_.Add(p + "." + name,
-               absl::StrCat("is ", FormatDate(given), " but the issuer's ",
-                            "calendar puts it at ", FormatDate(want)));
+        v_.Add(p + "." + name, absl::StrCat("is ", FormatDate(given), " but the issuer's ",
+                                            "calendar puts it at ", FormatDate(want)));
       }
     };
     check("start_date", period.has_start_date(), period.start_date(), span->start);
@@ -389,14 +374,12 @@ class ItemValidator {
       return;
     }
     if (!IsKnownCurrency(code)) {
-      v_.Add(p + ".currency_code",
-             absl::StrCat("unknown currency '", code, "' (ISO 4217 code expected)"));
+      v_.Add(p + ".currency_code", absl::StrCat("unknown currency '", code, "' (ISO 4217 code expected)"));
       return;
     }
     if (money.nanos() <= -1000000000 || money.nanos() >= 1000000000) {
       v_.Add(p + ".nanos", "must be between -999,999,999 and 999,999,999");
-    } else if ((money.units() > 0 && money.nanos() < 0) ||
-               (money.units() < 0 && money.nanos() > 0)) {
+    } else if ((money.units() > 0 && money.nanos() < 0) || (money.units() < 0 && money.nanos() > 0)) {
       v_.Add(p + ".nanos", "must have the sign of units");
     } else if (MinorUnitDigits(code) == 0 && money.nanos() != 0) {
       v_.Add(p + ".nanos", absl::StrCat(code, " has no minor unit; nanos must be 0"));
@@ -410,9 +393,8 @@ class ItemValidator {
         break;
       case v1::Value::kRatio:
         if (!IsDecimal(value.ratio().value())) {
-          v_.Add(p + ".ratio.value",
-                 absl::StrCat("must be a decimal number like \"0.077\", got \"",
-                              value.ratio().value().substr(0, 64), "\""));
+          v_.Add(p + ".ratio.value", absl::StrCat("must be a decimal number like \"0.077\", got \"",
+                                                  value.ratio().value().substr(0, 64), "\""));
         }
         break;
       case v1::Value::kCount:
@@ -434,8 +416,7 @@ class ItemValidator {
         }
         break;
       default:
-        v_.Add(p + ".precision",
-               "must say how the figure was rounded (decimals) or that it is exact");
+        v_.Add(p + ".precision", "must say how the figure was rounded (decimals) or that it is exact");
     }
     if (!v1::Qualifier_IsValid(precision.qualifier())) {
       v_.Add(p + ".precision.qualifier", "unknown qualifier");
@@ -494,9 +475,8 @@ class ItemValidator {
       if (!d.has) {
         v_.Add(p + "." + d.name, "must be set");
       } else if (!IsValidDate(d.date)) {
-        v_.Add(p + "." + d.name,
-               absl::StrCat("must be a valid calendar date, got ", d.date.year(),
-                            "-", d.date.month(), "-", d.date.day()));
+        v_.Add(p + "." + d.name, absl::StrCat("must be a valid calendar date, got ", d.date.year(), "-",
+                                              d.date.month(), "-", d.date.day()));
       }
     }
     if (IsValidDate(pp.application_date()) && IsValidDate(pp.payment_date()) &&
@@ -513,8 +493,7 @@ class ItemValidator {
     }
   }
 
-  void RequiredProvenance(const Path& item, bool has,
-                          const v1::Provenance& provenance) {
+  void RequiredProvenance(const Path& item, bool has, const v1::Provenance& provenance) {
     if (!has) {
       v_.Add(item + ".provenance", "must be set (document, lines and quote)");
       return;
@@ -533,8 +512,7 @@ class ItemValidator {
     }
   }
 
-  void ServerSet(const Path& p, int32_t revision, uint64_t supersedes,
-                 bool has_known_at) {
+  void ServerSet(const Path& p, int32_t revision, uint64_t supersedes, bool has_known_at) {
     if (revision != 0) v_.Add(p + ".revision", "is set by the server; leave it 0");
     if (supersedes != 0) {
       v_.Add(p + ".supersedes_sequence", "is set by the server; leave it 0");
@@ -574,22 +552,20 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
     return v.ToStatus("batch");
   }
   if (request.items_size() > kMaxBatchItems) {
-    v.Add("items", absl::StrCat("at most ", kMaxBatchItems,
-                                " items per batch, got ", request.items_size()));
+    v.Add("items", absl::StrCat("at most ", kMaxBatchItems, " items per batch, got ", request.items_size()));
     return v.ToStatus("batch");
   }
   if (request.publisher_id().empty() != request.batch_key().empty()) {
     v.Add(request.publisher_id().empty() ? "publisher_id" : "batch_key",
           "publisher_id and batch_key go together: set both or neither");
   }
-  for (auto [name, value] : {std::pair{"publisher_id", &request.publisher_id()},
-                             std::pair{"batch_key", &request.batch_key()}}) {
+  for (auto [name, value] :
+       {std::pair{"publisher_id", &request.publisher_id()}, std::pair{"batch_key", &request.batch_key()}}) {
     if (value->size() > 128) v.Add(name, "must be at most 128 bytes");
   }
   BatchCatalog batch(catalog);
-  const bool retractions =
-      std::any_of(request.items().begin(), request.items().end(),
-                  [](const v1::PublishItem& item) { return item.has_retraction(); });
+  const bool retractions = std::any_of(request.items().begin(), request.items().end(),
+                                       [](const v1::PublishItem& item) { return item.has_retraction(); });
   ItemValidator check(batch, v, retractions);
   std::vector<v1::PublishItem*> items;
   items.reserve(request.items_size());
@@ -639,8 +615,8 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   return items;
 }
 
-absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
-    const v1::PublishRequest& request, const Catalog& catalog) {
+absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(const v1::PublishRequest& request,
+                                                             const Catalog& catalog) {
   v1::PublishRequest copy = request;
   absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&copy, catalog);
   if (!items.ok()) return items.status();
@@ -650,8 +626,7 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
   return out;
 }
 
-absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
-                                          const Catalog& catalog) {
+absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter, const Catalog& catalog) {
   Violations v;
   v1::Filter out = filter;
   for (int i = 0; i < out.issuers_size(); ++i) {
@@ -665,8 +640,7 @@ absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
   }
   for (int i = 0; i < out.concepts_size(); ++i) {
     if (!IsSnakeId(out.concepts(i))) {
-      v.Add(absl::StrCat("filter.concepts[", i, "]"),
-            "must be lower snake case ([a-z][a-z0-9_]*)");
+      v.Add(absl::StrCat("filter.concepts[", i, "]"), "must be lower snake case ([a-z][a-z0-9_]*)");
     }
   }
   for (int i = 0; i < out.segments_size(); ++i) {
@@ -685,8 +659,7 @@ absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
     }
   }
   for (int i = 0; i < out.event_kinds_size(); ++i) {
-    if (out.event_kinds(i) == v1::EVENT_KIND_UNSPECIFIED ||
-        !v1::EventKind_IsValid(out.event_kinds(i))) {
+    if (out.event_kinds(i) == v1::EVENT_KIND_UNSPECIFIED || !v1::EventKind_IsValid(out.event_kinds(i))) {
       v.Add(absl::StrCat("filter.event_kinds[", i, "]"),
             "must be ISSUER, SEGMENT, FACT, CAPITAL_ACTION, GUIDANCE or RETRACTION");
     }

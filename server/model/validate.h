@@ -17,8 +17,8 @@ inline constexpr int kMaxBatchItems = 1000;
 // canonical id, period dates filled in, an unspecified qualifier made EQUAL.
 // Any broken rule refuses the whole batch with InvalidArgument whose message
 // lists "items[i].field.path: rule" for each violation found.
-absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(
-    const v1::PublishRequest& request, const Catalog& catalog);
+absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(const v1::PublishRequest& request,
+                                                             const Catalog& catalog);
 // The same, normalising the items of `request` in place; the pointers are
 // to its items. On an error some items may be normalised already.
 absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* request,
@@ -27,7 +27,6 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
 // ValidateFilter checks a subscription or snapshot filter and returns it with
 // issuer aliases resolved. A name that is unknown, or an unspecified event
 // kind, is InvalidArgument naming the field ("filter.issuers[0]").
-absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter,
-                                          const Catalog& catalog);
+absl::StatusOr<v1::Filter> ValidateFilter(const v1::Filter& filter, const Catalog& catalog);
 
 }  // namespace kessan

@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "util/status_macros.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace kessan {
 namespace {
@@ -41,17 +41,20 @@ std::string Quoted(const std::string& name) { return BoundedPluginMessage(name, 
 
 // Checks what a plugin said about itself.
 absl::Status CheckDescriptor(const v1::ScenarioDescriptor& d) {
-  if (!ValidName(d.name())) return absl::InternalError(absl::StrCat("describes an invalid name '", Quoted(d.name()), "'"));
+  if (!ValidName(d.name()))
+    return absl::InternalError(absl::StrCat("describes an invalid name '", Quoted(d.name()), "'"));
   std::vector<std::string> seen;
   for (const v1::ParameterSpec& p : d.parameters()) {
     if (!ValidName(p.name())) {
-      return absl::InternalError(absl::StrCat("describes a parameter with an invalid name '", Quoted(p.name()), "'"));
+      return absl::InternalError(
+          absl::StrCat("describes a parameter with an invalid name '", Quoted(p.name()), "'"));
     }
     if (p.type() == v1::PARAMETER_TYPE_UNSPECIFIED) {
       return absl::InternalError(absl::StrCat("describes parameter '", p.name(), "' without a type"));
     }
     for (const std::string& s : seen) {
-      if (s == p.name()) return absl::InternalError(absl::StrCat("describes parameter '", p.name(), "' twice"));
+      if (s == p.name())
+        return absl::InternalError(absl::StrCat("describes parameter '", p.name(), "' twice"));
     }
     seen.push_back(p.name());
   }
@@ -154,7 +157,7 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions
     host->work_dir_ = work_dir;
   } else {
     Log().warn("plugin host: no empty working directory for the workers ({}); they start in /",
-                 std::strerror(errno));
+               std::strerror(errno));
     host->work_dir_ = "/";
   }
   std::vector<std::unique_ptr<Plugin>> pending;
@@ -165,7 +168,8 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(PluginHostOptions
     pending.push_back(std::move(plugin));
   }
   PluginHost* raw = host.get();
-  host->loader_ = std::thread([raw, pending = std::move(pending)]() mutable { raw->LoadAll(std::move(pending)); });
+  host->loader_ =
+      std::thread([raw, pending = std::move(pending)]() mutable { raw->LoadAll(std::move(pending)); });
   return host;
 }
 
@@ -186,7 +190,8 @@ void PluginHost::LoadAll(std::vector<std::unique_ptr<Plugin>> pending) {
     }
     if (name.empty()) name = plugin->name;
     if (plugins_.count(name) > 0) {
-      Log().warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name, plugins_[name]->path);
+      Log().warn("plugin {}: name '{}' already taken by {}; ignored", plugin->path, name,
+                 plugins_[name]->path);
       continue;
     }
     plugin->name = name;
@@ -218,7 +223,8 @@ void PluginHost::Load(Plugin& plugin) {
     Log().warn("{}", plugin.load_error);
     return;
   }
-  absl::StatusOr<wire::Reply> reply = Call(plugin, wire::kDescribe, v1::PluginDescribeRequest().SerializeAsString());
+  absl::StatusOr<wire::Reply> reply =
+      Call(plugin, wire::kDescribe, v1::PluginDescribeRequest().SerializeAsString());
   v1::PluginDescribeResponse described;
   absl::Status status;
   if (!reply.ok()) {
@@ -234,15 +240,15 @@ void PluginHost::Load(Plugin& plugin) {
   absl::MutexLock lock(&plugin.mu);
   plugin.failures.clear();  // a failed describe is a load error, not a strike
   if (!status.ok()) {
-    plugin.load_error = std::string(status.message().find("plugin '") == 0 ? status.message()
-                                                                            : Prefix(plugin.name, status).message());
+    plugin.load_error = std::string(
+        status.message().find("plugin '") == 0 ? status.message() : Prefix(plugin.name, status).message());
     plugin.worker.reset();
     Log().warn("{}", plugin.load_error);
     return;
   }
   plugin.descriptor = described.scenario();
   Log().info("plugin '{}' {} (ABI {}) from {}", plugin.descriptor.name(), plugin.descriptor.version(),
-               plugin.abi_version, plugin.path);
+             plugin.abi_version, plugin.path);
 }
 
 absl::Status PluginHost::EnsureWorker(Plugin& plugin) {
@@ -270,7 +276,8 @@ absl::Status PluginHost::EnsureWorker(Plugin& plugin) {
     return Prefix(plugin.name, s);
   }
   plugin.worker = *std::move(worker);
-  if (plugin.started && plugin.counters.worker_restarts != nullptr) plugin.counters.worker_restarts->Increment();
+  if (plugin.started && plugin.counters.worker_restarts != nullptr)
+    plugin.counters.worker_restarts->Increment();
   plugin.started = true;
   return absl::OkStatus();
 }
@@ -306,8 +313,8 @@ void PluginHost::RecordFailure(Plugin& plugin, const absl::Status& status) {
     if (plugin.counters.quarantines != nullptr) plugin.counters.quarantines->Increment();
     plugin.failures.clear();
     Log().error("plugin '{}' quarantined for {} after {} failures within {}", plugin.name,
-                  absl::FormatDuration(options_.quarantine_time), options_.max_failures,
-                  absl::FormatDuration(options_.failure_window));
+                absl::FormatDuration(options_.quarantine_time), options_.max_failures,
+                absl::FormatDuration(options_.failure_window));
   }
 }
 
@@ -320,10 +327,10 @@ PluginHost::Plugin* PluginHost::Find(const std::string& name) {
 absl::Status PluginHost::Ready(Plugin& plugin) {
   if (!plugin.load_error.empty()) return absl::FailedPreconditionError(plugin.load_error);
   if (options_.now() < plugin.quarantined_until) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plugin '", plugin.name, "' is quarantined until ", absl::FormatTime(plugin.quarantined_until),
-                     " after ", options_.max_failures, " failures within ",
-                     absl::FormatDuration(options_.failure_window), "; last: ", plugin.last_failure));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plugin '", plugin.name, "' is quarantined until ", absl::FormatTime(plugin.quarantined_until),
+        " after ", options_.max_failures, " failures within ", absl::FormatDuration(options_.failure_window),
+        "; last: ", plugin.last_failure));
   }
   return absl::OkStatus();
 }
@@ -339,8 +346,9 @@ std::vector<v1::ScenarioInfo> PluginHost::List() {
     info.set_path(plugin->path);
     info.set_abi_version(plugin->abi_version);
     absl::Status ready = Ready(*plugin);
-    info.set_state(ready.ok() ? v1::PLUGIN_STATE_READY
-                              : (plugin->load_error.empty() ? v1::PLUGIN_STATE_QUARANTINED : v1::PLUGIN_STATE_FAILED));
+    info.set_state(
+        ready.ok() ? v1::PLUGIN_STATE_READY
+                   : (plugin->load_error.empty() ? v1::PLUGIN_STATE_QUARANTINED : v1::PLUGIN_STATE_FAILED));
     if (!ready.ok()) info.set_error(std::string(ready.message()));
     out.push_back(std::move(info));
   }
@@ -359,15 +367,16 @@ absl::StatusOr<v1::ScenarioDescriptor> PluginHost::Describe(const std::string& n
   if (plugin == nullptr) {
     std::vector<std::string> names;
     for (const auto& [n, p] : plugins_) names.push_back(n);
-    return absl::NotFoundError(absl::StrCat("no scenario '", name, "'; known: ",
-                                            names.empty() ? "none" : absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(absl::StrCat(
+        "no scenario '", name, "'; known: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
   absl::MutexLock lock(&plugin->mu);
   if (absl::Status s = Ready(*plugin); !s.ok()) return s;
   return plugin->descriptor;
 }
 
-absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name, const v1::PluginRunRequest& request) {
+absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name,
+                                                      const v1::PluginRunRequest& request) {
   Plugin* plugin = Find(name);
   if (plugin == nullptr) return Describe(name).status();
   absl::MutexLock call(&plugin->call_mu);
@@ -384,7 +393,8 @@ absl::StatusOr<v1::PluginRunResponse> PluginHost::Run(const std::string& name, c
   return DecodeRunReply(name, *reply);
 }
 
-absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name, const plugin_wire::Reply& reply) {
+absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name,
+                                                     const plugin_wire::Reply& reply) {
   if (reply.status != 0) {
     absl::StatusCode code = static_cast<absl::StatusCode>(reply.status);
     if (reply.status < 0 || reply.status > 16) code = absl::StatusCode::kInternal;

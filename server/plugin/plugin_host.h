@@ -55,7 +55,8 @@ std::string BoundedPluginMessage(absl::string_view message, size_t max_bytes = k
 // What the host takes from plugin `name`'s reply to a run: the plugin's
 // error (its code if a google.rpc code, else INTERNAL; its message bounded),
 // or its PluginRunResponse, every output named and valued (else INTERNAL).
-absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name, const plugin_wire::Reply& reply);
+absl::StatusOr<v1::PluginRunResponse> DecodeRunReply(const std::string& name,
+                                                     const plugin_wire::Reply& reply);
 
 // PluginHost is thread-safe. Calls to one plugin are serialized (one worker
 // per plugin, reused across calls and respawned after it dies); calls to
@@ -122,7 +123,8 @@ class PluginHost {
   absl::StatusOr<plugin_wire::Reply> Call(Plugin& plugin, plugin_wire::Op op, const std::string& payload)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(plugin.call_mu);
   // Drops the worker; may quarantine the plugin.
-  void RecordFailure(Plugin& plugin, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(plugin.call_mu);
+  void RecordFailure(Plugin& plugin, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(plugin.call_mu);
 
   const PluginHostOptions options_;
   // The workers' user and group (-1: kessand's), and their empty working

@@ -27,23 +27,35 @@ absl::Status Bad(const std::string& parameter, const std::string& rule) {
 
 const char* TypeName(v1::ParameterType t) {
   switch (t) {
-    case v1::PARAMETER_TYPE_INTEGER: return "an integer";
-    case v1::PARAMETER_TYPE_DECIMAL: return "a decimal";
-    case v1::PARAMETER_TYPE_MONEY: return "an amount of money";
-    case v1::PARAMETER_TYPE_STRING: return "a string";
-    case v1::PARAMETER_TYPE_BOOL: return "true or false";
-    default: return "a value";
+    case v1::PARAMETER_TYPE_INTEGER:
+      return "an integer";
+    case v1::PARAMETER_TYPE_DECIMAL:
+      return "a decimal";
+    case v1::PARAMETER_TYPE_MONEY:
+      return "an amount of money";
+    case v1::PARAMETER_TYPE_STRING:
+      return "a string";
+    case v1::PARAMETER_TYPE_BOOL:
+      return "true or false";
+    default:
+      return "a value";
   }
 }
 
 std::string Show(const v1::ParameterValue& v) {
   switch (v.kind_case()) {
-    case v1::ParameterValue::kInteger: return std::to_string(v.integer());
-    case v1::ParameterValue::kDecimal: return v.decimal().value();
-    case v1::ParameterValue::kMoney: return absl::StrCat(v.money().currency_code(), " ", v.money().units());
-    case v1::ParameterValue::kText: return absl::StrCat("'", v.text(), "'");
-    case v1::ParameterValue::kFlag: return v.flag() ? "true" : "false";
-    default: return "nothing";
+    case v1::ParameterValue::kInteger:
+      return std::to_string(v.integer());
+    case v1::ParameterValue::kDecimal:
+      return v.decimal().value();
+    case v1::ParameterValue::kMoney:
+      return absl::StrCat(v.money().currency_code(), " ", v.money().units());
+    case v1::ParameterValue::kText:
+      return absl::StrCat("'", v.text(), "'");
+    case v1::ParameterValue::kFlag:
+      return v.flag() ? "true" : "false";
+    default:
+      return "nothing";
   }
 }
 
@@ -69,10 +81,14 @@ absl::StatusOr<v1::ParameterValue> Convert(const v1::ParameterSpec& spec, const 
     }
     case v1::PARAMETER_TYPE_DECIMAL: {
       std::string t;
-      if (v.has_decimal()) t = v.decimal().value();
-      else if (v.kind_case() == v1::ParameterValue::kText) t = std::string(absl::StripAsciiWhitespace(v.text()));
-      else if (v.has_integer()) t = std::to_string(v.integer());
-      else return wrong();
+      if (v.has_decimal())
+        t = v.decimal().value();
+      else if (v.kind_case() == v1::ParameterValue::kText)
+        t = std::string(absl::StripAsciiWhitespace(v.text()));
+      else if (v.has_integer())
+        t = std::to_string(v.integer());
+      else
+        return wrong();
       bool percent = !t.empty() && t.back() == '%';
       if (percent) t.pop_back();
       ScaledDecimal d;
@@ -94,11 +110,13 @@ absl::StatusOr<v1::ParameterValue> Convert(const v1::ParameterSpec& spec, const 
         units = v.integer();
       } else if (v.kind_case() == v1::ParameterValue::kText) {
         std::string t(absl::StripAsciiWhitespace(v.text()));
-        if (!currency.empty() && absl::StartsWith(t, currency)) t = std::string(absl::StripAsciiWhitespace(t.substr(currency.size())));
+        if (!currency.empty() && absl::StartsWith(t, currency))
+          t = std::string(absl::StripAsciiWhitespace(t.substr(currency.size())));
         t.erase(std::remove(t.begin(), t.end(), ','), t.end());
         t.erase(std::remove(t.begin(), t.end(), '_'), t.end());
         if (!absl::SimpleAtoi(t, &units)) {
-          return Bad(name, absl::StrCat("expected whole ", currency.empty() ? "units" : currency, ", got ", Show(v)));
+          return Bad(name, absl::StrCat("expected whole ", currency.empty() ? "units" : currency, ", got ",
+                                        Show(v)));
         }
       } else {
         return wrong();
@@ -114,8 +132,14 @@ absl::StatusOr<v1::ParameterValue> Convert(const v1::ParameterSpec& spec, const 
       if (v.kind_case() == v1::ParameterValue::kFlag) return v;
       if (v.kind_case() == v1::ParameterValue::kText) {
         std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v.text()));
-        if (t == "true" || t == "yes" || t == "1") { out.set_flag(true); return out; }
-        if (t == "false" || t == "no" || t == "0") { out.set_flag(false); return out; }
+        if (t == "true" || t == "yes" || t == "1") {
+          out.set_flag(true);
+          return out;
+        }
+        if (t == "false" || t == "no" || t == "0") {
+          out.set_flag(false);
+          return out;
+        }
       }
       return wrong();
     }
@@ -129,10 +153,18 @@ bool CompareValues(const v1::ParameterValue& a, const v1::ParameterValue& b, int
   ScaledDecimal x, y;
   auto as_decimal = [](const v1::ParameterValue& v, ScaledDecimal* d) {
     switch (v.kind_case()) {
-      case v1::ParameterValue::kInteger: d->units = v.integer(); d->scale = 0; return true;
-      case v1::ParameterValue::kMoney: d->units = v.money().units(); d->scale = 0; return true;
-      case v1::ParameterValue::kDecimal: return plugin::ParseDecimal(v.decimal().value(), d);
-      default: return false;
+      case v1::ParameterValue::kInteger:
+        d->units = v.integer();
+        d->scale = 0;
+        return true;
+      case v1::ParameterValue::kMoney:
+        d->units = v.money().units();
+        d->scale = 0;
+        return true;
+      case v1::ParameterValue::kDecimal:
+        return plugin::ParseDecimal(v.decimal().value(), d);
+      default:
+        return false;
     }
   };
   if (!as_decimal(a, &x) || !as_decimal(b, &y)) return false;
@@ -143,7 +175,8 @@ bool CompareValues(const v1::ParameterValue& a, const v1::ParameterValue& b, int
 }  // namespace
 
 absl::StatusOr<google::protobuf::Map<std::string, v1::ParameterValue>> CheckParameters(
-    const v1::ScenarioDescriptor& descriptor, const google::protobuf::Map<std::string, v1::ParameterValue>& given) {
+    const v1::ScenarioDescriptor& descriptor,
+    const google::protobuf::Map<std::string, v1::ParameterValue>& given) {
   std::vector<std::string> known;
   for (const v1::ParameterSpec& spec : descriptor.parameters()) known.push_back(spec.name());
   std::vector<std::string> names;
@@ -162,8 +195,8 @@ absl::StatusOr<google::protobuf::Map<std::string, v1::ParameterValue>> CheckPara
     if (it == given.end() || it->second.kind_case() == v1::ParameterValue::KIND_NOT_SET) {
       if (spec.required()) {
         return Bad(spec.name(), absl::StrCat("required (", TypeName(spec.type()),
-                                             spec.unit().empty() ? "" : absl::StrCat(", ", spec.unit()), "): ",
-                                             spec.help()));
+                                             spec.unit().empty() ? "" : absl::StrCat(", ", spec.unit()),
+                                             "): ", spec.help()));
       }
       if (spec.default_value().kind_case() == v1::ParameterValue::KIND_NOT_SET) continue;
       value = spec.default_value();
@@ -256,8 +289,8 @@ absl::StatusOr<v1::ScenarioResult> ResultOf(const v1::ScenarioDescriptor& descri
     used.erase(e.sequence());
   }
   if (!used.empty()) {
-    return absl::InternalError(absl::StrCat("plugin '", descriptor.name(),
-                                            "' says it used sequence ", *used.begin(), ", which it was not given"));
+    return absl::InternalError(absl::StrCat("plugin '", descriptor.name(), "' says it used sequence ",
+                                            *used.begin(), ", which it was not given"));
   }
   return result;
 }
@@ -287,8 +320,10 @@ absl::StatusOr<PreparedScenario> ScenarioEngine::Prepare(
 absl::Status ScenarioEngine::Gather(const PreparedScenario& prepared, absl::Time as_of,
                                     std::vector<v1::FeedEvent>* inputs, uint64_t* sequence) {
   v1::Filter filter;
-  if (!prepared.issuer.empty()) filter.add_issuers(prepared.issuer);
-  else *filter.mutable_issuers() = prepared.scope.issuers();
+  if (!prepared.issuer.empty())
+    filter.add_issuers(prepared.issuer);
+  else
+    *filter.mutable_issuers() = prepared.scope.issuers();
   *filter.mutable_concepts() = prepared.scope.concepts();
   for (v1::EventKind k : prepared.event_kinds) filter.add_event_kinds(k);
   if (prepared.event_kinds.empty()) {
@@ -320,7 +355,8 @@ absl::StatusOr<v1::ScenarioResult> ScenarioEngine::Run(const PreparedScenario& p
   return result;
 }
 
-absl::StatusOr<v1::ScenarioResult> ScenarioEngine::RunOnce(const PreparedScenario& prepared, absl::Time as_of) {
+absl::StatusOr<v1::ScenarioResult> ScenarioEngine::RunOnce(const PreparedScenario& prepared,
+                                                           absl::Time as_of) {
   std::vector<v1::FeedEvent> inputs;
   uint64_t sequence = 0;
   RETURN_IF_ERROR(Gather(prepared, as_of, &inputs, &sequence));
@@ -330,8 +366,8 @@ absl::StatusOr<v1::ScenarioResult> ScenarioEngine::RunOnce(const PreparedScenari
     for (const v1::FeedEvent& e : inputs) issuers.insert(AttrsOf(e).issuer);
     if (issuers.size() > 1) {
       return absl::InvalidArgumentError(absl::StrCat("issuer: the inputs of '", prepared.descriptor.name(),
-                                                     "' belong to several issuers (", absl::StrJoin(issuers, ", "),
-                                                     "); name one"));
+                                                     "' belong to several issuers (",
+                                                     absl::StrJoin(issuers, ", "), "); name one"));
     }
     if (issuers.size() == 1) issuer = *issuers.begin();
   }
@@ -342,7 +378,8 @@ absl::StatusOr<v1::ScenarioResult> ScenarioEngine::RunOnce(const PreparedScenari
   ASSIGN_OR_RETURN(v1::PluginRunResponse response, host_.Run(prepared.descriptor.name(), request));
   ASSIGN_OR_RETURN(v1::ScenarioResult result, ResultOf(prepared.descriptor, request, response, sequence));
   if (as_of != absl::InfiniteFuture()) {
-    *result.mutable_as_of() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(as_of));
+    *result.mutable_as_of() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(as_of));
   }
   *result.mutable_computed_at() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));

@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "feed/feed.h"
-#include "metrics/scenario_metrics.h"
 #include "kessan/v1/scenario.pb.h"
+#include "metrics/scenario_metrics.h"
 #include "plugin/plugin_host.h"
 
 namespace kessan {
@@ -32,7 +32,8 @@ struct PreparedScenario {
 // Converts `given` to the declared types, checks bounds and required
 // parameters, fills defaults. INVALID_ARGUMENT names the parameter.
 absl::StatusOr<google::protobuf::Map<std::string, v1::ParameterValue>> CheckParameters(
-    const v1::ScenarioDescriptor& descriptor, const google::protobuf::Map<std::string, v1::ParameterValue>& given);
+    const v1::ScenarioDescriptor& descriptor,
+    const google::protobuf::Map<std::string, v1::ParameterValue>& given);
 
 // Does this journaled event match one of the descriptor's inputs?
 bool IsInput(const v1::ScenarioDescriptor& descriptor, const v1::FeedEvent& event);
@@ -51,12 +52,14 @@ class ScenarioEngine {
   ScenarioEngine(Feed& feed, PluginHost& host, const metrics::ScenarioMetrics* metrics = nullptr)
       : feed_(feed), host_(host), metrics_(metrics) {}
 
-  absl::StatusOr<PreparedScenario> Prepare(const std::string& name, const std::string& issuer,
-                                           const google::protobuf::Map<std::string, v1::ParameterValue>& parameters);
+  absl::StatusOr<PreparedScenario> Prepare(
+      const std::string& name, const std::string& issuer,
+      const google::protobuf::Map<std::string, v1::ParameterValue>& parameters);
 
   // Runs on the current state, or on the state as the feed knew it at
   // `as_of` (when not absl::InfiniteFuture()).
-  absl::StatusOr<v1::ScenarioResult> Run(const PreparedScenario& prepared, absl::Time as_of = absl::InfiniteFuture());
+  absl::StatusOr<v1::ScenarioResult> Run(const PreparedScenario& prepared,
+                                         absl::Time as_of = absl::InfiniteFuture());
 
   Feed& feed() { return feed_; }
   PluginHost& host() { return host_; }

@@ -5,8 +5,7 @@
 
 namespace kessan {
 
-class ScenarioWatcher::WatchImpl final : public Watch,
-                                         public std::enable_shared_from_this<WatchImpl> {
+class ScenarioWatcher::WatchImpl final : public Watch, public std::enable_shared_from_this<WatchImpl> {
  public:
   WatchImpl(ScenarioWatcher& watcher, PreparedScenario prepared, std::shared_ptr<WatchSink> sink,
             std::shared_ptr<Subscription> subscription)
@@ -132,12 +131,9 @@ class ScenarioWatcher::WatchImpl final : public Watch,
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-ScenarioWatcher::ScenarioWatcher(ScenarioEngine& engine, int threads)
-    : engine_(engine), pool_(threads) {}
+ScenarioWatcher::ScenarioWatcher(ScenarioEngine& engine, int threads) : engine_(engine), pool_(threads) {}
 
-ScenarioWatcher::~ScenarioWatcher() {
-  Stop(absl::UnavailableError("scenario watches stopped"));
-}
+ScenarioWatcher::~ScenarioWatcher() { Stop(absl::UnavailableError("scenario watches stopped")); }
 
 absl::StatusOr<std::shared_ptr<Watch>> ScenarioWatcher::Start(PreparedScenario prepared,
                                                               std::shared_ptr<WatchSink> sink) {
@@ -158,8 +154,7 @@ absl::StatusOr<std::shared_ptr<Watch>> ScenarioWatcher::Start(PreparedScenario p
   }
   absl::StatusOr<std::shared_ptr<Subscription>> subscription = engine_.feed().Subscribe(subscribe);
   if (!subscription.ok()) return subscription.status();
-  auto watch =
-      std::make_shared<WatchImpl>(*this, std::move(prepared), std::move(sink), *subscription);
+  auto watch = std::make_shared<WatchImpl>(*this, std::move(prepared), std::move(sink), *subscription);
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) {

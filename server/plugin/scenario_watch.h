@@ -53,8 +53,7 @@ class ScenarioWatcher {
 
   // Starts watching `prepared` (its scope applied: only inputs the caller
   // may see trigger a run) and sends results to `sink`.
-  absl::StatusOr<std::shared_ptr<Watch>> Start(PreparedScenario prepared,
-                                               std::shared_ptr<WatchSink> sink);
+  absl::StatusOr<std::shared_ptr<Watch>> Start(PreparedScenario prepared, std::shared_ptr<WatchSink> sink);
 
   // Ends every watch with `status` (OnEnd) and refuses new ones.
   void Stop(const absl::Status& status);

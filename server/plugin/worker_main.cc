@@ -200,7 +200,8 @@ int ApplyLandlock(const std::string& plugin_path) {
     struct stat st {};
     if (fstat(fd, &st) == 0) {
       landlock_path_beneath_attr rule{};
-      rule.allowed_access = kLandlockFsReadFile | kLandlockFsExecute | (S_ISDIR(st.st_mode) ? kLandlockFsReadDir : 0);
+      rule.allowed_access =
+          kLandlockFsReadFile | kLandlockFsExecute | (S_ISDIR(st.st_mode) ? kLandlockFsReadDir : 0);
       rule.parent_fd = fd;
       syscall(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
     }
@@ -251,22 +252,86 @@ bool InstallSeccomp(std::string* error) {
   auto allow = [&](const char* name, unsigned count = 0, scmp_arg_cmp a = {}) {
     int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) return;
-    int r = count == 0 ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, a);
+    int r = count == 0 ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)
+                       : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, a);
     if (r != 0 && rc == 0) {
       rc = r;
       *error = std::string("seccomp rule for ") + name + ": " + std::strerror(-r);
     }
   };
-  for (const char* name :
-       {"read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "sendto", "recvfrom", "close",
-        "fstat", "stat", "lstat", "newfstatat", "statx", "lseek", "fcntl", "getdents64", "readlink", "readlinkat",
-        "access", "faccessat", "faccessat2", "getcwd", "fadvise64", "mmap", "munmap", "mprotect", "mremap",
-        "madvise", "mincore", "brk", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "futex", "set_robust_list",
-        "get_robust_list", "rseq", "set_tid_address", "arch_prctl", "sched_yield", "sched_getaffinity", "getcpu",
-        "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time", "getpid",
-        "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid",
-        "getrusage", "getrlimit", "times", "uname", "sysinfo", "getrandom", "membarrier", "poll", "ppoll",
-        "pause", "exit", "exit_group", "restart_syscall"}) {
+  for (const char* name : {"read",
+                           "readv",
+                           "pread64",
+                           "preadv",
+                           "preadv2",
+                           "write",
+                           "writev",
+                           "sendto",
+                           "recvfrom",
+                           "close",
+                           "fstat",
+                           "stat",
+                           "lstat",
+                           "newfstatat",
+                           "statx",
+                           "lseek",
+                           "fcntl",
+                           "getdents64",
+                           "readlink",
+                           "readlinkat",
+                           "access",
+                           "faccessat",
+                           "faccessat2",
+                           "getcwd",
+                           "fadvise64",
+                           "mmap",
+                           "munmap",
+                           "mprotect",
+                           "mremap",
+                           "madvise",
+                           "mincore",
+                           "brk",
+                           "rt_sigprocmask",
+                           "rt_sigreturn",
+                           "sigaltstack",
+                           "futex",
+                           "set_robust_list",
+                           "get_robust_list",
+                           "rseq",
+                           "set_tid_address",
+                           "arch_prctl",
+                           "sched_yield",
+                           "sched_getaffinity",
+                           "getcpu",
+                           "nanosleep",
+                           "clock_nanosleep",
+                           "clock_gettime",
+                           "clock_getres",
+                           "gettimeofday",
+                           "time",
+                           "getpid",
+                           "gettid",
+                           "getppid",
+                           "getuid",
+                           "geteuid",
+                           "getgid",
+                           "getegid",
+                           "getgroups",
+                           "getresuid",
+                           "getresgid",
+                           "getrusage",
+                           "getrlimit",
+                           "times",
+                           "uname",
+                           "sysinfo",
+                           "getrandom",
+                           "membarrier",
+                           "poll",
+                           "ppoll",
+                           "pause",
+                           "exit",
+                           "exit_group",
+                           "restart_syscall"}) {
     allow(name);
   }
   const pid_t self = getpid();
@@ -288,14 +353,16 @@ bool InstallSeccomp(std::string* error) {
   allow("setrlimit");
   // Any handler but SIGSYS's (OnSigsys stays) and SIGXCPU's (the CPU limit).
   for (int sig = 1; sig <= 64; ++sig) {
-    if (sig != SIGSYS && sig != SIGXCPU) allow("rt_sigaction", 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(sig)));
+    if (sig != SIGSYS && sig != SIGXCPU)
+      allow("rt_sigaction", 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(sig)));
   }
   for (scmp_datum_t request : {scmp_datum_t{TCGETS}, scmp_datum_t{TIOCGWINSZ}, scmp_datum_t{FIONREAD}}) {
     allow("ioctl", 1, SCMP_A1(SCMP_CMP_EQ, request));
   }
-  for (scmp_datum_t option : {scmp_datum_t{PR_SET_NAME}, scmp_datum_t{PR_GET_NAME}, scmp_datum_t{PR_GET_DUMPABLE},
-                              scmp_datum_t{PR_GET_NO_NEW_PRIVS}, scmp_datum_t{PR_GET_SECCOMP},
-                              scmp_datum_t{PR_GET_PDEATHSIG}, scmp_datum_t{0x53564d41} /* PR_SET_VMA */}) {
+  for (scmp_datum_t option :
+       {scmp_datum_t{PR_SET_NAME}, scmp_datum_t{PR_GET_NAME}, scmp_datum_t{PR_GET_DUMPABLE},
+        scmp_datum_t{PR_GET_NO_NEW_PRIVS}, scmp_datum_t{PR_GET_SECCOMP}, scmp_datum_t{PR_GET_PDEATHSIG},
+        scmp_datum_t{0x53564d41} /* PR_SET_VMA */}) {
     allow("prctl", 1, SCMP_A0(SCMP_CMP_EQ, option));
   }
   if (rc == 0) {
@@ -312,8 +379,8 @@ std::string Sandbox(const std::string& plugin_path, long uid, long gid, unsigned
     // A network namespace of its own, without interfaces (root only; an
     // extra layer under the seccomp filter).
     unshare(CLONE_NEWNET);
-    if (setgroups(0, nullptr) != 0 || setresgid(static_cast<gid_t>(gid), static_cast<gid_t>(gid),
-                                                 static_cast<gid_t>(gid)) != 0 ||
+    if (setgroups(0, nullptr) != 0 ||
+        setresgid(static_cast<gid_t>(gid), static_cast<gid_t>(gid), static_cast<gid_t>(gid)) != 0 ||
         setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0) {
       return std::string("cannot switch to uid ") + std::to_string(uid) + ": " + std::strerror(errno);
     }
@@ -335,7 +402,8 @@ std::string Sandbox(const std::string& plugin_path, long uid, long gid, unsigned
   action.sa_sigaction = &OnSigsys;
   action.sa_flags = SA_SIGINFO;
   sigemptyset(&action.sa_mask);
-  if (sigaction(SIGSYS, &action, nullptr) != 0) return std::string("sigaction(SIGSYS): ") + std::strerror(errno);
+  if (sigaction(SIGSYS, &action, nullptr) != 0)
+    return std::string("sigaction(SIGSYS): ") + std::strerror(errno);
   std::string error;
   if (!InstallSeccomp(&error)) return error;
   return "";
@@ -408,14 +476,16 @@ int main(int argc, char** argv) {
   const std::string theirs = Version(plugin.abi_major, plugin.abi_minor);
   const std::string ours = Version(KESSAN_PLUGIN_ABI_MAJOR, KESSAN_PLUGIN_ABI_MINOR);
   if (plugin.abi_major != KESSAN_PLUGIN_ABI_MAJOR) {
-    Reply(KESSAN_STATUS_FAILED_PRECONDITION, "plugin '" + name + "' built for ABI " + theirs + ", host speaks " +
-                                                 ours + ": major differs (rebuild it against this kessan/plugin.h)",
+    Reply(KESSAN_STATUS_FAILED_PRECONDITION,
+          "plugin '" + name + "' built for ABI " + theirs + ", host speaks " + ours +
+              ": major differs (rebuild it against this kessan/plugin.h)",
           theirs);
     return 0;
   }
   if (plugin.abi_minor > KESSAN_PLUGIN_ABI_MINOR) {
-    Reply(KESSAN_STATUS_FAILED_PRECONDITION, "plugin '" + name + "' built for ABI " + theirs + ", host speaks " +
-                                                 ours + ": the plugin's minor is newer than the host's",
+    Reply(KESSAN_STATUS_FAILED_PRECONDITION,
+          "plugin '" + name + "' built for ABI " + theirs + ", host speaks " + ours +
+              ": the plugin's minor is newer than the host's",
           theirs);
     return 0;
   }
@@ -429,7 +499,8 @@ int main(int argc, char** argv) {
   if (entered != KESSAN_STATUS_OK || plugin.describe == nullptr || plugin.run == nullptr ||
       plugin.free_result == nullptr) {
     Reply(entered != KESSAN_STATUS_OK ? entered : KESSAN_STATUS_INTERNAL,
-          "plugin '" + name + "': " + KESSAN_PLUGIN_ENTRY_SYMBOL + "() failed with status " + std::to_string(entered) +
+          "plugin '" + name + "': " + KESSAN_PLUGIN_ENTRY_SYMBOL + "() failed with status " +
+              std::to_string(entered) +
               (entered == KESSAN_STATUS_OK ? " but left describe/run/free_result unset" : ""),
           theirs);
     return 0;

@@ -86,8 +86,8 @@ std::vector<std::string> WorkerEnvironment() {
   std::vector<std::string> out;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     absl::string_view v(*e);
-    for (absl::string_view keep : {"LD_LIBRARY_PATH=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TZ=",
-                                   "LANG=", "LC_"}) {
+    for (absl::string_view keep :
+         {"LD_LIBRARY_PATH=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "TZ=", "LANG=", "LC_"}) {
       if (absl::StartsWith(v, keep)) {
         out.emplace_back(v);
         break;
@@ -172,8 +172,9 @@ absl::StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Start(const Worker
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = OnSpawnerThread(
-      [&] { return posix_spawn(&pid, options.worker_path.c_str(), &actions, &attr, argv.data(), envp.data()); });
+  int rc = OnSpawnerThread([&] {
+    return posix_spawn(&pid, options.worker_path.c_str(), &actions, &attr, argv.data(), envp.data());
+  });
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(fds[1]);
@@ -199,7 +200,8 @@ WorkerProcess::~WorkerProcess() {
   if (output_fd_ >= 0) close(output_fd_);
 }
 
-absl::StatusOr<wire::Reply> WorkerProcess::Call(wire::Op op, const std::string& payload, absl::Time deadline) {
+absl::StatusOr<wire::Reply> WorkerProcess::Call(wire::Op op, const std::string& payload,
+                                                absl::Time deadline) {
   if (pid_ <= 0) return absl::InternalError("plugin worker is not running");
   const std::string frame = wire::EncodeRequest(op, options_.limits.cpu_seconds, payload);
   size_t done = 0;
@@ -289,8 +291,8 @@ absl::Status WorkerProcess::Reap(bool killed, const std::string& doing) {
     return absl::DeadlineExceededError(absl::StrCat(doing, "; its worker was killed"));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == wire::kExitOutOfMemory) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("ran out of memory (limit ", options_.limits.memory_bytes >> 20, " MiB); its worker exited"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "ran out of memory (limit ", options_.limits.memory_bytes >> 20, " MiB); its worker exited"));
   }
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
     return absl::ResourceExhaustedError(
@@ -299,12 +301,11 @@ absl::Status WorkerProcess::Reap(bool killed, const std::string& doing) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = sigabbrev_np(sig);
-    return absl::InternalError(
-        absl::StrCat("crashed (signal ", sig, ", SIG", name != nullptr ? name : "?",
-                     "); its worker will be restarted"));
+    return absl::InternalError(absl::StrCat("crashed (signal ", sig, ", SIG", name != nullptr ? name : "?",
+                                            "); its worker will be restarted"));
   }
-  return absl::InternalError(absl::StrCat("exited with status ",
-                                          WIFEXITED(status) ? WEXITSTATUS(status) : -1, " without answering"));
+  return absl::InternalError(absl::StrCat("exited with status ", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                          " without answering"));
 }
 
 bool WorkerProcess::ReadOutput() {
@@ -352,8 +353,8 @@ void WorkerProcess::FinishOutput() {
     line_.clear();
   }
   if (output_dropped_ > 0) {
-    Log().warn("plugin={} output: {} more bytes dropped (at most {} logged per call)", EscapeOutput(options_.name),
-                 output_dropped_, kMaxOutputBytesPerCall);
+    Log().warn("plugin={} output: {} more bytes dropped (at most {} logged per call)",
+               EscapeOutput(options_.name), output_dropped_, kMaxOutputBytesPerCall);
   }
   output_logged_ = 0;
   output_dropped_ = 0;

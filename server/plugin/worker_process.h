@@ -53,7 +53,8 @@ class WorkerProcess {
   // Starts a worker and waits up to `timeout` for the handshake. The
   // handshake's status (an ABI mismatch, a missing entry point) is returned
   // as-is; `abi_version` gets the plugin's "major.minor" when known.
-  static absl::StatusOr<std::unique_ptr<WorkerProcess>> Start(const WorkerOptions& options, absl::Duration timeout,
+  static absl::StatusOr<std::unique_ptr<WorkerProcess>> Start(const WorkerOptions& options,
+                                                              absl::Duration timeout,
                                                               std::string* abi_version);
   ~WorkerProcess();
 
@@ -63,7 +64,8 @@ class WorkerProcess {
   // INTERNAL (crashed, made a forbidden system call, or broke the
   // protocol). A plugin's own error comes back as an OK StatusOr holding a
   // Reply with that status.
-  absl::StatusOr<plugin_wire::Reply> Call(plugin_wire::Op op, const std::string& payload, absl::Time deadline);
+  absl::StatusOr<plugin_wire::Reply> Call(plugin_wire::Op op, const std::string& payload,
+                                          absl::Time deadline);
 
   bool alive() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }

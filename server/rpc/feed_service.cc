@@ -46,8 +46,8 @@ grpc::Status FeedServiceImpl::StreamedGetSnapshot(
   return grpc::Status::OK;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(grpc::CallbackServerContext* context,
+                                                                       const grpc::ByteBuffer* raw) {
   const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::SubscribeRequest request;
   if (!ParseRequest(*raw, &request)) {

@@ -27,8 +27,8 @@ class FeedServiceImpl final
   grpc::Status StreamedGetSnapshot(
       grpc::ServerContext* context,
       grpc::ServerUnaryStreamer<v1::GetSnapshotRequest, v1::GetSnapshotResponse>* stream) override;
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
 
  private:
   Services& services_;

@@ -65,11 +65,10 @@ std::vector<metrics::RpcMethod> RpcMethodsOf(const std::vector<std::string>& ser
     if (service == nullptr) continue;
     for (int i = 0; i < service->method_count(); ++i) {
       const google::protobuf::MethodDescriptor* m = service->method(i);
-      metrics::RpcType type = m->client_streaming()
-                                  ? (m->server_streaming() ? metrics::RpcType::kBidiStream
-                                                           : metrics::RpcType::kClientStream)
-                                  : (m->server_streaming() ? metrics::RpcType::kServerStream
-                                                           : metrics::RpcType::kUnary);
+      metrics::RpcType type =
+          m->client_streaming()
+              ? (m->server_streaming() ? metrics::RpcType::kBidiStream : metrics::RpcType::kClientStream)
+              : (m->server_streaming() ? metrics::RpcType::kServerStream : metrics::RpcType::kUnary);
       methods.push_back({name, m->name(), type});
     }
   }

@@ -15,15 +15,13 @@ namespace kessan {
 class ScenarioServiceImpl final
     : public v1::ScenarioService::WithStreamedUnaryMethod_ListScenarios<
           v1::ScenarioService::WithStreamedUnaryMethod_RunScenario<
-              v1::ScenarioService::WithRawCallbackMethod_WatchScenario<
-                  v1::ScenarioService::Service>>> {
+              v1::ScenarioService::WithRawCallbackMethod_WatchScenario<v1::ScenarioService::Service>>> {
  public:
   explicit ScenarioServiceImpl(Services& services) : services_(services) {}
 
   grpc::Status StreamedListScenarios(
       grpc::ServerContext* context,
-      grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream)
-      override;
+      grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream) override;
   grpc::Status StreamedRunScenario(
       grpc::ServerContext* context,
       grpc::ServerUnaryStreamer<v1::RunScenarioRequest, v1::RunScenarioResponse>* stream) override;

@@ -64,8 +64,7 @@ void StreamCore::Wake() {
     return;
   }
   std::vector<WireRunPtr> runs;
-  std::vector<EventPtr> events =
-      subscription_->Take(kMaxEventsPerMessage, kMaxBytesPerMessage, &runs);
+  std::vector<EventPtr> events = subscription_->Take(kMaxEventsPerMessage, kMaxBytesPerMessage, &runs);
   if (events.empty()) {
     if (std::optional<absl::Status> done = subscription_->Finished()) {
       FinishLocked(ToGrpcStatus(*done));

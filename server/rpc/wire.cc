@@ -19,8 +19,7 @@ void DeleteKeep(void* keep) { delete static_cast<Keep*>(keep); }
 // constructor relies on too.
 static_assert(sizeof(grpc::Slice) == sizeof(grpc_slice));
 
-void WireBuilder::Build(std::vector<EventPtr> events, std::vector<WireRunPtr> runs,
-                        grpc::ByteBuffer* out) {
+void WireBuilder::Build(std::vector<EventPtr> events, std::vector<WireRunPtr> runs, grpc::ByteBuffer* out) {
   ranges_.clear();
   PlanWire(events, runs, &ranges_);
   auto* keep = new Keep{std::move(events), std::move(runs)};

@@ -1,10 +1,10 @@
 // Wire: events' encoded frames handed to gRPC as slices, without a copy.
 #pragma once
 
-#include <vector>
-
 #include <grpc/slice.h>
 #include <grpcpp/support/byte_buffer.h>
+
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "event/encoded_event.h"

@@ -44,8 +44,8 @@ CallGuard::CallGuard(Feed& feed, CallGuardOptions options)
       scenario_runs_("concurrent scenario runs", options_.max_concurrent_scenario_runs) {
   AuditLog();
   if (options_.tokens != nullptr) {
-    tokens_listener_ = options_.tokens->AddListener(
-        [this](const auth::PrincipalTable& table) { streams_.Recheck(table); });
+    tokens_listener_ =
+        options_.tokens->AddListener([this](const auth::PrincipalTable& table) { streams_.Recheck(table); });
   }
 }
 
@@ -54,16 +54,15 @@ CallGuard::~CallGuard() {
 }
 
 std::shared_ptr<void> CallGuard::TrackStream(const auth::Principal& principal, auth::Role role,
-                                             absl::string_view method,
-                                             auth::OpenStreams::End end) {
+                                             absl::string_view method, auth::OpenStreams::End end) {
   if (options_.tokens == nullptr) return nullptr;
-  return streams_.Track(principal, role,
-                        [this, principal, method = std::string(method),
-                         end = std::move(end)](const absl::Status& status) {
-                          Count(metrics::Refusal::kRevoked, status);
-                          Audit(principal, method, status, "stream=ended-by-reload");
-                          end(status);
-                        });
+  return streams_.Track(
+      principal, role,
+      [this, principal, method = std::string(method), end = std::move(end)](const absl::Status& status) {
+        Count(metrics::Refusal::kRevoked, status);
+        Audit(principal, method, status, "stream=ended-by-reload");
+        end(status);
+      });
 }
 
 absl::StatusOr<auth::Principal> CallGuard::Authenticate(const Caller& caller) {
@@ -93,16 +92,17 @@ absl::StatusOr<auth::Principal> CallGuard::Authenticate(const Caller& caller) {
     none.name = cn;
     return none;
   }
-  return absl::UnauthenticatedError("no credentials: send 'authorization: Bearer <token>'" +
-                                    std::string(options_.client_certificates ? " or a client certificate" : ""));
+  return absl::UnauthenticatedError(
+      "no credentials: send 'authorization: Bearer <token>'" +
+      std::string(options_.client_certificates ? " or a client certificate" : ""));
 }
 
 absl::StatusOr<auth::Principal> CallGuard::Authorize(const Caller& caller, auth::Role role,
                                                      absl::string_view method) {
   absl::StatusOr<auth::Principal> principal = Counted(metrics::Refusal::kCredentials, Authenticate(caller));
   if (!principal.ok()) {
-    AuditLog().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true), Sv(method),
-                       CodeName(principal.status().code()), Escape(principal.status().message()));
+    AuditLog().warn("principal=- peer={} method={} outcome={} detail=\"{}\"", Escape(caller.peer, true),
+                    Sv(method), CodeName(principal.status().code()), Escape(principal.status().message()));
     return principal.status();
   }
   if (!principal->Has(role)) {
@@ -126,21 +126,24 @@ std::string CallGuard::ResolveIssuer(const std::string& id_or_alias) {
 }
 
 absl::StatusOr<v1::Filter> CallGuard::Entitle(const auth::Principal& principal, const v1::Filter& filter) {
-  return Counted(metrics::Refusal::kEntitlement,
-                 auth::EntitledFilter(principal, filter, [this](const std::string& i) { return ResolveIssuer(i); }));
+  return Counted(
+      metrics::Refusal::kEntitlement,
+      auth::EntitledFilter(principal, filter, [this](const std::string& i) { return ResolveIssuer(i); }));
 }
 
-absl::StatusOr<std::string> CallGuard::EntitleIssuer(const auth::Principal& principal, const std::string& issuer) {
-  return Counted(metrics::Refusal::kEntitlement,
-                 auth::EntitledIssuer(principal, issuer, [this](const std::string& i) { return ResolveIssuer(i); }));
+absl::StatusOr<std::string> CallGuard::EntitleIssuer(const auth::Principal& principal,
+                                                     const std::string& issuer) {
+  return Counted(
+      metrics::Refusal::kEntitlement,
+      auth::EntitledIssuer(principal, issuer, [this](const std::string& i) { return ResolveIssuer(i); }));
 }
 
 absl::Status CallGuard::CheckPublish(const auth::Principal& principal, const v1::PublishRequest& request) {
   const int max = std::min(options_.max_batch_items, kMaxBatchItems);
   if (request.items_size() > max) {
     return Counted(metrics::Refusal::kBatchSize,
-                   absl::ResourceExhaustedError(
-                       absl::StrCat("batch size: ", request.items_size(), " items, at most ", max, " per batch")));
+                   absl::ResourceExhaustedError(absl::StrCat("batch size: ", request.items_size(),
+                                                             " items, at most ", max, " per batch")));
   }
   absl::Status entitled =
       auth::CheckPublish(principal, request, [this](const std::string& i) { return ResolveIssuer(i); });
@@ -165,11 +168,11 @@ void CallGuard::Audit(const auth::Principal& principal, absl::string_view method
                       absl::string_view detail) {
   if (outcome.ok()) {
     AuditLog().info("principal={} method={} outcome=OK{}{}", Escape(principal.name, true), Sv(method),
-                       detail.empty() ? "" : " ", Sv(detail));
+                    detail.empty() ? "" : " ", Sv(detail));
   } else {
-    AuditLog().warn("principal={} method={} outcome={}{}{} detail=\"{}\"", Escape(principal.name, true), Sv(method),
-                       CodeName(outcome.code()), detail.empty() ? "" : " ", Sv(detail),
-                       Escape(outcome.message()));
+    AuditLog().warn("principal={} method={} outcome={}{}{} detail=\"{}\"", Escape(principal.name, true),
+                    Sv(method), CodeName(outcome.code()), detail.empty() ? "" : " ", Sv(detail),
+                    Escape(outcome.message()));
   }
 }
 

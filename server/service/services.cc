@@ -17,7 +17,8 @@ struct Entitled {
   v1::Filter scope;
 };
 
-absl::StatusOr<Entitled> EntitleRun(CallGuard& guard, const auth::Principal& principal, const std::string& issuer) {
+absl::StatusOr<Entitled> EntitleRun(CallGuard& guard, const auth::Principal& principal,
+                                    const std::string& issuer) {
   Entitled out;
   absl::StatusOr<std::string> id = guard.EntitleIssuer(principal, issuer);
   if (!id.ok()) return id.status();
@@ -58,7 +59,8 @@ struct WatchHandle::State final : WatchSink {
     sink->OnResult(std::move(response));
   }
   void OnRunFailed(const absl::Status& status, uint64_t trigger) override {
-    guard.Audit(principal, kWatchScenarioMethod, status, absl::StrCat("scenario=", scenario, " trigger=", trigger));
+    guard.Audit(principal, kWatchScenarioMethod, status,
+                absl::StrCat("scenario=", scenario, " trigger=", trigger));
     if (Live()) sink->OnRunFailed(status, trigger);
   }
   void OnEnd(const absl::Status& status) override {
@@ -132,7 +134,8 @@ absl::Status Services::Admit(const Caller& caller, absl::string_view method) {
 }
 
 absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::PublishRequest* request) {
-  absl::StatusOr<auth::Principal> principal = guard_.Authorize(caller, auth::Role::kPublisher, kPublishMethod);
+  absl::StatusOr<auth::Principal> principal =
+      guard_.Authorize(caller, auth::Role::kPublisher, kPublishMethod);
   if (!principal.ok()) return principal.status();
   const std::string items = absl::StrCat("items=", request->items_size());
   if (absl::Status allowed = guard_.CheckPublish(*principal, *request); !allowed.ok()) {
@@ -147,7 +150,8 @@ absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::
 
 absl::StatusOr<v1::GetSnapshotResponse> Services::GetSnapshot(const Caller& caller,
                                                               v1::GetSnapshotRequest request) {
-  absl::StatusOr<auth::Principal> principal = guard_.Authorize(caller, auth::Role::kSubscriber, kGetSnapshotMethod);
+  absl::StatusOr<auth::Principal> principal =
+      guard_.Authorize(caller, auth::Role::kSubscriber, kGetSnapshotMethod);
   if (!principal.ok()) return principal.status();
   absl::StatusOr<v1::Filter> filter = guard_.Entitle(*principal, request.filter());
   if (!filter.ok()) return guard_.Refuse(*principal, kGetSnapshotMethod, filter.status());
@@ -157,7 +161,8 @@ absl::StatusOr<v1::GetSnapshotResponse> Services::GetSnapshot(const Caller& call
 
 absl::StatusOr<std::unique_ptr<FeedStream>> Services::Subscribe(const Caller& caller,
                                                                 v1::SubscribeRequest request) {
-  absl::StatusOr<auth::Principal> principal = guard_.Authorize(caller, auth::Role::kSubscriber, kSubscribeMethod);
+  absl::StatusOr<auth::Principal> principal =
+      guard_.Authorize(caller, auth::Role::kSubscriber, kSubscribeMethod);
   if (!principal.ok()) return principal.status();
   // The entitled filter also governs a resume: the subscription filters the
   // journal's backlog by it.
@@ -170,15 +175,15 @@ absl::StatusOr<std::unique_ptr<FeedStream>> Services::Subscribe(const Caller& ca
   if (!subscription.ok()) return subscription.status();
   // A reload of the principals file that revokes the caller ends the stream.
   std::weak_ptr<Subscription> weak = *subscription;
-  std::shared_ptr<void> tracked = guard_.TrackStream(
-      *principal, auth::Role::kSubscriber, kSubscribeMethod, [weak](const absl::Status& status) {
-        if (std::shared_ptr<Subscription> s = weak.lock()) {
-          s->Close(status);
-          s->Wake();
-        }
-      });
-  auto held = std::make_shared<std::pair<auth::Lease, std::shared_ptr<void>>>(*std::move(lease),
-                                                                              std::move(tracked));
+  std::shared_ptr<void> tracked = guard_.TrackStream(*principal, auth::Role::kSubscriber, kSubscribeMethod,
+                                                     [weak](const absl::Status& status) {
+                                                       if (std::shared_ptr<Subscription> s = weak.lock()) {
+                                                         s->Close(status);
+                                                         s->Wake();
+                                                       }
+                                                     });
+  auto held =
+      std::make_shared<std::pair<auth::Lease, std::shared_ptr<void>>>(*std::move(lease), std::move(tracked));
   return std::make_unique<FeedStream>(feed_, *std::move(subscription), std::move(held));
 }
 
@@ -194,13 +199,15 @@ absl::StatusOr<v1::ListScenariosResponse> Services::ListScenarios(const Caller& 
 
 absl::StatusOr<v1::RunScenarioResponse> Services::RunScenario(const Caller& caller,
                                                               const v1::RunScenarioRequest& request) {
-  absl::StatusOr<auth::Principal> principal = guard_.Authorize(caller, auth::Role::kAnalyst, kRunScenarioMethod);
+  absl::StatusOr<auth::Principal> principal =
+      guard_.Authorize(caller, auth::Role::kAnalyst, kRunScenarioMethod);
   if (!principal.ok()) return principal.status();
   absl::StatusOr<Entitled> entitled = EntitleRun(guard_, *principal, request.issuer());
   if (!entitled.ok()) return guard_.Refuse(*principal, kRunScenarioMethod, entitled.status());
   absl::StatusOr<auth::Lease> lease = guard_.AcquireScenarioRun();
   if (!lease.ok()) return guard_.Refuse(*principal, kRunScenarioMethod, lease.status());
-  absl::StatusOr<PreparedScenario> prepared = engine_.Prepare(request.name(), entitled->issuer, request.parameters());
+  absl::StatusOr<PreparedScenario> prepared =
+      engine_.Prepare(request.name(), entitled->issuer, request.parameters());
   if (!prepared.ok()) return prepared.status();
   prepared->scope = std::move(entitled->scope);
   absl::Time as_of = absl::InfiniteFuture();
@@ -227,7 +234,8 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> Services::WatchScenario(const Calle
   if (!entitled.ok()) return guard_.Refuse(*principal, kWatchScenarioMethod, entitled.status());
   absl::StatusOr<auth::Lease> lease = guard_.AcquireSubscription(caller);
   if (!lease.ok()) return guard_.Refuse(*principal, kWatchScenarioMethod, lease.status());
-  absl::StatusOr<PreparedScenario> prepared = engine_.Prepare(request.name(), entitled->issuer, request.parameters());
+  absl::StatusOr<PreparedScenario> prepared =
+      engine_.Prepare(request.name(), entitled->issuer, request.parameters());
   if (!prepared.ok()) return prepared.status();
   prepared->scope = std::move(entitled->scope);
   auto state = std::make_shared<WatchHandle::State>(guard_, *principal, *std::move(lease),

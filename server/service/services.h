@@ -84,7 +84,8 @@ class Services {
   absl::StatusOr<v1::ListScenariosResponse> ListScenarios(const Caller& caller,
                                                           const v1::ListScenariosRequest& request);
   // Waits for the plugin's worker: not on an event loop.
-  absl::StatusOr<v1::RunScenarioResponse> RunScenario(const Caller& caller, const v1::RunScenarioRequest& request);
+  absl::StatusOr<v1::RunScenarioResponse> RunScenario(const Caller& caller,
+                                                      const v1::RunScenarioRequest& request);
   // Results go to `sink` (see WatchSink: from the watcher's threads, must
   // not block) until OnEnd: a failed run, the end of the feed, a revoked
   // caller, Stop().

@@ -32,9 +32,8 @@ std::vector<EventPtr> State::Snapshot(const EventFilter& filter) const {
       out.push_back(event);
     }
   }
-  std::sort(out.begin(), out.end(), [](const EventPtr& a, const EventPtr& b) {
-    return a->sequence() < b->sequence();
-  });
+  std::sort(out.begin(), out.end(),
+            [](const EventPtr& a, const EventPtr& b) { return a->sequence() < b->sequence(); });
   return out;
 }
 

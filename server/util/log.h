@@ -16,7 +16,8 @@ spdlog::logger& AuditLog();
 
 // Routes both loggers' lines to `handler` (level, logger name, message);
 // null restores the default. Process-wide.
-void SetLogHandlerTo(std::function<void(spdlog::level::level_enum level, std::string_view logger,
-                                        std::string_view message)> handler);
+void SetLogHandlerTo(
+    std::function<void(spdlog::level::level_enum level, std::string_view logger, std::string_view message)>
+        handler);
 
 }  // namespace kessan

@@ -8,10 +8,10 @@
 #define KESSAN_CONCAT(a, b) KESSAN_CONCAT_INNER(a, b)
 
 // RETURN_IF_ERROR(expr): returns the status of `expr` when it is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    ::absl::Status kessan_status_ = (expr);                    \
-    if (!kessan_status_.ok()) return kessan_status_;           \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status kessan_status_ = (expr);          \
+    if (!kessan_status_.ok()) return kessan_status_; \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): unwraps a StatusOr or returns its status.

@@ -93,8 +93,7 @@ namespace {
 double CpuOf(int who) {
   rusage r;
   getrusage(who, &r);
-  return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec +
-         r.ru_stime.tv_usec / 1e6;
+  return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6;
 }
 }  // namespace
 

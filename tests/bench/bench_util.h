@@ -42,9 +42,7 @@ struct Histogram {
     uint64_t b = us < kLinear ? us : kLinear + std::min<uint64_t>((us - kLinear) / 256, kCoarse - 1);
     counts[b]++;
   }
-  static double BucketUs(int b) {
-    return b < kLinear ? b : kLinear + (b - kLinear) * 256.0 + 128;
-  }
+  static double BucketUs(int b) { return b < kLinear ? b : kLinear + (b - kLinear) * 256.0 + 128; }
 };
 
 // Percentile q (0..1] of the summed histogram; -1 when empty.

@@ -5,24 +5,23 @@
 // rpc/subscribe_stream.cc does, and Feed::Publish without its journal.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
-
 #include <stdlib.h>
 
 #include <atomic>
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "google/protobuf/arena.h"
 #include "bench_events.h"
 #include "event/encoded_event.h"
-#include "feed/feed.h"
-#include "feed/fanout.h"
-#include "feed/subscription.h"
 #include "event/wire_run.h"
+#include "feed/fanout.h"
+#include "feed/feed.h"
+#include "feed/subscription.h"
+#include "google/protobuf/arena.h"
 #include "journal/sqlite_journal.h"
 #include "rpc/wire.h"
 
@@ -151,24 +150,20 @@ BENCHMARK(BM_ParsePublishArena)->Arg(500);
 // A journal that keeps nothing: what Feed::Publish costs besides the journal.
 class NullLog final : public Journal {
  public:
-  absl::Status Append(const std::vector<EventPtr>& events,
-                      const std::vector<BatchRecord>&) override {
+  absl::Status Append(const std::vector<EventPtr>& events, const std::vector<BatchRecord>&) override {
     last_ += events.size();
     return absl::OkStatus();
   }
   std::string incarnation() const override { return "null"; }
   uint64_t last_sequence() const override { return last_; }
   uint64_t first_sequence() const override { return 1; }
-  absl::StatusOr<size_t> Read(uint64_t, uint64_t, size_t,
-                              const std::function<void(EventPtr)>&) override {
+  absl::StatusOr<size_t> Read(uint64_t, uint64_t, size_t, const std::function<void(EventPtr)>&) override {
     return 0;
   }
-  absl::Status ReadView(View, absl::Time, uint64_t,
-                        const std::function<void(EventPtr)>&) override {
+  absl::Status ReadView(View, absl::Time, uint64_t, const std::function<void(EventPtr)>&) override {
     return absl::OkStatus();
   }
-  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string&,
-                                                         const std::string&) override {
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string&, const std::string&) override {
     return std::nullopt;
   }
   absl::StatusOr<size_t> Prune(uint64_t, std::vector<uint64_t>) override { return 0; }

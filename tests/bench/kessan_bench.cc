@@ -9,9 +9,9 @@
 // Starts its own kessand on 127.0.0.1 (port 0) with a scratch data dir
 // (or uses --server); with --journal nats, first a 3-node nats-server
 // cluster with JetStream, the journal a stream of 3 replicas on it, and with
-// --replicas 2 a second kessand on the same stream for the subscribers, forks subscriber workers before any gRPC state exists,
-// publishes real kessan.v1 facts padded to --size, and prints one JSON object.
-// Exits non-zero on gaps, failed streams or publishes, or nothing delivered.
+// --replicas 2 a second kessand on the same stream for the subscribers, forks subscriber workers before any
+// gRPC state exists, publishes real kessan.v1 facts padded to --size, and prints one JSON object. Exits
+// non-zero on gaps, failed streams or publishes, or nothing delivered.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -31,11 +31,11 @@
 #include "bench_util.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
-#include "testing/nats_cluster.h"
 #include "publisher.h"
 #include "server_process.h"
 #include "shared_state.h"
 #include "subscriber_worker.h"
+#include "testing/nats_cluster.h"
 
 #ifndef KESSAND_BINARY
 #define KESSAND_BINARY "kessand"
@@ -137,8 +137,8 @@ int Calibrate(v1::FeedService::Stub& stub, int size) {
     int next = pad + size - got;
     if (pad == 0 && next > 0) next -= 2;  // the note's tag and length appear
     if (next < 0) {
-      std::fprintf(stderr, "kessan-bench: --size %d is below the smallest bench fact (%d bytes)\n",
-                   size, got);
+      std::fprintf(stderr, "kessan-bench: --size %d is below the smallest bench fact (%d bytes)\n", size,
+                   got);
       std::exit(2);
     }
     pad = next;
@@ -253,9 +253,9 @@ void PublishLoop(const Config& c, Publisher& pub, SharedState* sh, uint64_t t0, 
   // tput and publish: as fast as the window allows, for the duration.
   while (NowNs() - t0 < duration_ns && NowNs() < deadline) {
     uint64_t b = static_cast<uint64_t>(c.batch);
-    bool window_ok = S == 0 || (pub.sent_events() + b) * S <=
-                                   sh->received_total.load(std::memory_order_relaxed) +
-                                       static_cast<uint64_t>(c.window) * S;
+    bool window_ok =
+        S == 0 || (pub.sent_events() + b) * S <= sh->received_total.load(std::memory_order_relaxed) +
+                                                     static_cast<uint64_t>(c.window) * S;
     if (window_ok && pub.in_flight() < c.pub_inflight) {
       pub.Send(b, NowNs());
       continue;
@@ -327,7 +327,8 @@ int RunScenario(const Config& c, const std::string& target, int srv_pid, uint64_
     --in_flight;
     hist->Add((NowNs() - call->start) / 1000);
     if (!ok || !call->status.ok()) {
-      if (errors++ < 3) std::fprintf(stderr, "kessan-bench: RunScenario: %s\n", call->status.error_message().c_str());
+      if (errors++ < 3)
+        std::fprintf(stderr, "kessan-bench: RunScenario: %s\n", call->status.error_message().c_str());
     } else {
       ++calls;
       outputs += static_cast<uint64_t>(call->response.result().outputs_size());
@@ -339,15 +340,16 @@ int RunScenario(const Config& c, const std::string& target, int srv_pid, uint64_
   ProcSample srv1 = ReadProc(srv_pid);
   std::vector<uint64_t> h(hist->counts, hist->counts + Histogram::kBuckets);
   uint64_t n = calls + errors;
-  std::printf("{\"system\": \"kessan\", \"mode\": \"scenario\", \"label\": \"%s\", \"scenario\": \"dilution\", "
-              "\"concurrency\": %d, \"calls\": %llu, \"elapsed_s\": %.3f, \"calls_per_s\": %.1f, "
-              "\"outputs_per_call\": %.1f, \"p50_us\": %.0f, \"p99_us\": %.0f, \"srv_cpu_pct\": %.1f, "
-              "\"srv_cpu_us_per_call\": %.1f, \"srv_rss_kb\": %ld, \"errors\": %llu}\n",
-              c.label.c_str(), c.pub_inflight, static_cast<unsigned long long>(calls), el, calls / el,
-              calls ? static_cast<double>(outputs) / calls : 0.0, Percentile(h.data(), n, 0.5),
-              Percentile(h.data(), n, 0.99), 100.0 * (srv1.cpu_s - srv0.cpu_s) / el,
-              calls ? (srv1.cpu_s - srv0.cpu_s) / calls * 1e6 : 0.0, srv1.hwm_kb,
-              static_cast<unsigned long long>(errors));
+  std::printf(
+      "{\"system\": \"kessan\", \"mode\": \"scenario\", \"label\": \"%s\", \"scenario\": \"dilution\", "
+      "\"concurrency\": %d, \"calls\": %llu, \"elapsed_s\": %.3f, \"calls_per_s\": %.1f, "
+      "\"outputs_per_call\": %.1f, \"p50_us\": %.0f, \"p99_us\": %.0f, \"srv_cpu_pct\": %.1f, "
+      "\"srv_cpu_us_per_call\": %.1f, \"srv_rss_kb\": %ld, \"errors\": %llu}\n",
+      c.label.c_str(), c.pub_inflight, static_cast<unsigned long long>(calls), el, calls / el,
+      calls ? static_cast<double>(outputs) / calls : 0.0, Percentile(h.data(), n, 0.5),
+      Percentile(h.data(), n, 0.99), 100.0 * (srv1.cpu_s - srv0.cpu_s) / el,
+      calls ? (srv1.cpu_s - srv0.cpu_s) / calls * 1e6 : 0.0, srv1.hwm_kb,
+      static_cast<unsigned long long>(errors));
   std::fflush(stdout);
   return errors == 0 && calls > 0 ? 0 : 1;
 }
@@ -392,8 +394,8 @@ int Main(const Config& c) {
     };
     if (c.nats) {
       const int nodes = absl::GetFlag(FLAGS_nats_nodes);
-      absl::StatusOr<std::unique_ptr<test::NatsCluster>> started = test::NatsCluster::Start(
-          nodes, absl::Seconds(30), scratch, absl::GetFlag(FLAGS_nats_server));
+      absl::StatusOr<std::unique_ptr<test::NatsCluster>> started =
+          test::NatsCluster::Start(nodes, absl::Seconds(30), scratch, absl::GetFlag(FLAGS_nats_server));
       if (!started.ok()) {
         std::fprintf(stderr, "kessan-bench: nats: %s\n", started.status().ToString().c_str());
         return fail();
@@ -444,11 +446,13 @@ int Main(const Config& c) {
   }
   pub.Drain(c.timeout_s);
   // The head: the last probe (or the last replay event).
-  uint64_t head = std::max(pub.last_sequence(), MustPublish(*stub, [&] {
-                             v1::PublishRequest r;
-                             FillFact(r.add_items(), 0, NowNs(), pad);
-                             return r;
-                           }()).sequences(0));
+  uint64_t head = std::max(pub.last_sequence(), MustPublish(*stub,
+                                                            [&] {
+                                                              v1::PublishRequest r;
+                                                              FillFact(r.add_items(), 0, NowNs(), pad);
+                                                              return r;
+                                                            }())
+                                                    .sequences(0));
   if (srv2_pid > 0 && !WaitForSequence(sub_target, head, deadline)) {
     ReapWorkers(sh, kids, NowNs());
     return 1;
@@ -475,15 +479,16 @@ int Main(const Config& c) {
     ReapWorkers(sh, kids, NowNs() + 5000000000ull);
     Totals t = Collect(sh, c.workers);
     double per = c.subs ? (idle1.rss_kb - idle0.rss_kb) * 1024.0 / c.subs : 0;
-    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ", c.nats ? "nats" : "sqlite",
-                c.replicas);
-    std::printf("\"mode\": \"idle\", \"label\": \"%s\", \"S\": %d, \"workers\": %d, "
-                "\"streams_per_channel\": %d, \"fd_limit\": %ld, \"srv_rss_before_kb\": %ld, "
-                "\"srv_rss_after_kb\": %ld, \"srv_bytes_per_idle_subscriber\": %.0f, \"srv_rss_kb\": %ld, "
-                "\"srv_threads\": %ld, \"srv_idle_cpu_pct\": %.1f, \"gaps\": %llu, \"errors\": %llu}\n",
-                c.label.c_str(), c.subs, c.workers, wo.streams_per_channel, fds, idle0.rss_kb, idle1.rss_kb,
-                per, idle2.hwm_kb, idle2.threads, 100.0 * (idle2.cpu_s - idle1.cpu_s) / 5.0,
-                static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
+    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ",
+                c.nats ? "nats" : "sqlite", c.replicas);
+    std::printf(
+        "\"mode\": \"idle\", \"label\": \"%s\", \"S\": %d, \"workers\": %d, "
+        "\"streams_per_channel\": %d, \"fd_limit\": %ld, \"srv_rss_before_kb\": %ld, "
+        "\"srv_rss_after_kb\": %ld, \"srv_bytes_per_idle_subscriber\": %.0f, \"srv_rss_kb\": %ld, "
+        "\"srv_threads\": %ld, \"srv_idle_cpu_pct\": %.1f, \"gaps\": %llu, \"errors\": %llu}\n",
+        c.label.c_str(), c.subs, c.workers, wo.streams_per_channel, fds, idle0.rss_kb, idle1.rss_kb, per,
+        idle2.hwm_kb, idle2.threads, 100.0 * (idle2.cpu_s - idle1.cpu_s) / 5.0,
+        static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
     std::fflush(stdout);
     return t.gaps == 0 && t.errors == 0 ? 0 : 1;
   }
@@ -494,19 +499,20 @@ int Main(const Config& c) {
     uint64_t start = sh->workers[0].first_start_ns.load();
     double el = t.last_recv > start ? (t.last_recv - start) / 1e9 : 0;
     ProcSample srv = ReadProc(srv_pid);
-    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ", c.nats ? "nats" : "sqlite",
-                c.replicas);
-    std::printf("\"mode\": \"replay\", \"label\": \"%s\", \"size\": %d, "
-                "\"event_bytes\": %llu, \"journal_events\": %llu, \"replayed\": %llu, \"elapsed_s\": %.3f, "
-                "\"replay_per_s\": %.0f, \"publish_per_s\": %.0f, \"srv_rss_kb\": %ld, \"sub_cpu_s\": %.2f, "
-                "\"srv_cpu_s\": %.2f, \"srv_cpu_us_per_event\": %.3f, \"gaps\": %llu, \"errors\": %llu}\n",
-                c.label.c_str(), c.size, static_cast<unsigned long long>(t.event_bytes),
-                static_cast<unsigned long long>(head), static_cast<unsigned long long>(t.received), el,
-                el > 0 ? t.received / el : 0,
-                replay_published_s_ns ? pub.acked_events() / (replay_published_s_ns / 1e9) : 0, srv.hwm_kb,
-                ChildrenCpuSeconds(), srv.cpu_s - idle0.cpu_s,
-                t.received ? (srv.cpu_s - idle0.cpu_s) * 1e6 / t.received : 0,
-                static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
+    std::printf("{\"system\": \"kessan\", \"journal\": \"%s\", \"replicas\": %d, ",
+                c.nats ? "nats" : "sqlite", c.replicas);
+    std::printf(
+        "\"mode\": \"replay\", \"label\": \"%s\", \"size\": %d, "
+        "\"event_bytes\": %llu, \"journal_events\": %llu, \"replayed\": %llu, \"elapsed_s\": %.3f, "
+        "\"replay_per_s\": %.0f, \"publish_per_s\": %.0f, \"srv_rss_kb\": %ld, \"sub_cpu_s\": %.2f, "
+        "\"srv_cpu_s\": %.2f, \"srv_cpu_us_per_event\": %.3f, \"gaps\": %llu, \"errors\": %llu}\n",
+        c.label.c_str(), c.size, static_cast<unsigned long long>(t.event_bytes),
+        static_cast<unsigned long long>(head), static_cast<unsigned long long>(t.received), el,
+        el > 0 ? t.received / el : 0,
+        replay_published_s_ns ? pub.acked_events() / (replay_published_s_ns / 1e9) : 0, srv.hwm_kb,
+        ChildrenCpuSeconds(), srv.cpu_s - idle0.cpu_s,
+        t.received ? (srv.cpu_s - idle0.cpu_s) * 1e6 / t.received : 0,
+        static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors));
     std::fflush(stdout);
     bool ok = t.gaps == 0 && t.errors == 0 && t.received == head - 1 && pub.errors() == 0;
     return ok ? 0 : 1;
@@ -551,28 +557,29 @@ int Main(const Config& c) {
                 srv2_1.cpu_s - srv2_0.cpu_s,
                 t.received ? (srv2_1.cpu_s - srv2_0.cpu_s) / t.received * 1e6 : 0.0, srv2_1.hwm_kb);
   }
-  std::printf("\"mode\": \"%s\", \"label\": \"%s\", \"size\": %d, \"event_bytes\": %llu, "
-              "\"S\": %d, \"workers\": %d, \"streams_per_channel\": %d, \"rate\": %.0f, \"batch\": %d, "
-              "\"pub_inflight\": %d, \"window\": %d, \"published\": %llu, \"acked\": %llu, \"publish_rpcs\": %llu, "
-              "\"achieved_pub_rate\": %.0f, \"acked_per_s\": %.0f, \"elapsed_s\": %.3f, \"delivered\": %llu, "
-              "\"expected\": %llu, \"delivered_per_s\": %.0f, ",
-              c.mode.c_str(), c.label.c_str(), c.size, static_cast<unsigned long long>(t.event_bytes), c.subs,
-              c.workers, wo.streams_per_channel, c.rate, c.batch, c.pub_inflight, c.window,
-              static_cast<unsigned long long>(published), static_cast<unsigned long long>(acked),
-              static_cast<unsigned long long>(pub.rpcs() - rpcs0),
-              published / std::max(1e-9, (t_last_pub - t0) / 1e9), acked / std::max(1e-9, (t_acked - t0) / 1e9), el,
-              static_cast<unsigned long long>(t.received), static_cast<unsigned long long>(published * S),
-              el > 0 ? t.received / el : 0);
+  std::printf(
+      "\"mode\": \"%s\", \"label\": \"%s\", \"size\": %d, \"event_bytes\": %llu, "
+      "\"S\": %d, \"workers\": %d, \"streams_per_channel\": %d, \"rate\": %.0f, \"batch\": %d, "
+      "\"pub_inflight\": %d, \"window\": %d, \"published\": %llu, \"acked\": %llu, \"publish_rpcs\": %llu, "
+      "\"achieved_pub_rate\": %.0f, \"acked_per_s\": %.0f, \"elapsed_s\": %.3f, \"delivered\": %llu, "
+      "\"expected\": %llu, \"delivered_per_s\": %.0f, ",
+      c.mode.c_str(), c.label.c_str(), c.size, static_cast<unsigned long long>(t.event_bytes), c.subs,
+      c.workers, wo.streams_per_channel, c.rate, c.batch, c.pub_inflight, c.window,
+      static_cast<unsigned long long>(published), static_cast<unsigned long long>(acked),
+      static_cast<unsigned long long>(pub.rpcs() - rpcs0),
+      published / std::max(1e-9, (t_last_pub - t0) / 1e9), acked / std::max(1e-9, (t_acked - t0) / 1e9), el,
+      static_cast<unsigned long long>(t.received), static_cast<unsigned long long>(published * S),
+      el > 0 ? t.received / el : 0);
   PrintLatency(t);
   std::vector<uint64_t> ah(pub.ack_latency().counts, pub.ack_latency().counts + Histogram::kBuckets);
-  std::printf("\"ack_p50_us\": %.0f, \"ack_p99_us\": %.0f, \"srv_cpu_pct\": %.1f, \"srv_cpu_s\": %.3f, "
-              "\"srv_cpu_us_per_delivery\": %.3f, \"srv_cpu_us_per_event\": %.3f, \"srv_rss_kb\": %ld, "
-              "\"srv_threads\": %ld, \"pub_cpu_s\": %.2f, \"sub_cpu_s\": %.2f, \"gaps\": %llu, \"errors\": %llu}\n",
-              Percentile(ah.data(), pub.rpcs(), 0.5), Percentile(ah.data(), pub.rpcs(), 0.99),
-              100.0 * srv_cpu_s / window, srv_cpu_s, t.received ? srv_cpu_s / t.received * 1e6 : 0.0,
-              published ? srv_cpu_s / published * 1e6 : 0.0, srv1.hwm_kb, srv1.threads, pub_cpu,
-              ChildrenCpuSeconds(), static_cast<unsigned long long>(t.gaps),
-              static_cast<unsigned long long>(t.errors + pub.errors()));
+  std::printf(
+      "\"ack_p50_us\": %.0f, \"ack_p99_us\": %.0f, \"srv_cpu_pct\": %.1f, \"srv_cpu_s\": %.3f, "
+      "\"srv_cpu_us_per_delivery\": %.3f, \"srv_cpu_us_per_event\": %.3f, \"srv_rss_kb\": %ld, "
+      "\"srv_threads\": %ld, \"pub_cpu_s\": %.2f, \"sub_cpu_s\": %.2f, \"gaps\": %llu, \"errors\": %llu}\n",
+      Percentile(ah.data(), pub.rpcs(), 0.5), Percentile(ah.data(), pub.rpcs(), 0.99),
+      100.0 * srv_cpu_s / window, srv_cpu_s, t.received ? srv_cpu_s / t.received * 1e6 : 0.0,
+      published ? srv_cpu_s / published * 1e6 : 0.0, srv1.hwm_kb, srv1.threads, pub_cpu, ChildrenCpuSeconds(),
+      static_cast<unsigned long long>(t.gaps), static_cast<unsigned long long>(t.errors + pub.errors()));
   std::fflush(stdout);
   bool ok = t.gaps == 0 && t.errors == 0 && pub.errors() == 0 &&
             (c.mode == "publish" ? acked > 0 : t.received > 0 && t.received == published * S);
@@ -611,8 +618,9 @@ int main(int argc, char** argv) {
   c.replicas = absl::GetFlag(FLAGS_replicas);
   if (c.replicas < 1 || c.replicas > 2 || (c.replicas == 2 && !c.nats) ||
       (c.nats && !absl::GetFlag(FLAGS_server).empty())) {
-    std::fprintf(stderr, "kessan-bench: --replicas 2 needs --journal nats; --journal nats starts its "
-                         "own servers (no --server)\n");
+    std::fprintf(stderr,
+                 "kessan-bench: --replicas 2 needs --journal nats; --journal nats starts its "
+                 "own servers (no --server)\n");
     return 2;
   }
   c.batch = absl::GetFlag(FLAGS_batch);
@@ -628,17 +636,17 @@ int main(int argc, char** argv) {
   c.workers = std::min({c.workers, c.subs, kessan::bench::kMaxWorkers});
   if (c.mode == "inprocess") {
     // Another binary: it links libkessan, this one a static protobuf.
-    std::vector<std::string> args = {
-        KESSAN_LOCAL_BENCH,
-        "--transport=" + absl::GetFlag(FLAGS_transport),
-        "--S=" + std::to_string(absl::GetFlag(FLAGS_S)),
-        "--size=" + std::to_string(c.size),
-        "--duration=" + std::to_string(c.duration),
-        "--window=" + std::to_string(c.window),
-        "--label=" + c.label,
-        "--timeout=" + std::to_string(c.timeout_s),
-        "--scratch=" + absl::GetFlag(FLAGS_scratch)};
-    if (absl::GetFlag(FLAGS_batch) > 0) args.push_back("--batch=" + std::to_string(absl::GetFlag(FLAGS_batch)));
+    std::vector<std::string> args = {KESSAN_LOCAL_BENCH,
+                                     "--transport=" + absl::GetFlag(FLAGS_transport),
+                                     "--S=" + std::to_string(absl::GetFlag(FLAGS_S)),
+                                     "--size=" + std::to_string(c.size),
+                                     "--duration=" + std::to_string(c.duration),
+                                     "--window=" + std::to_string(c.window),
+                                     "--label=" + c.label,
+                                     "--timeout=" + std::to_string(c.timeout_s),
+                                     "--scratch=" + absl::GetFlag(FLAGS_scratch)};
+    if (absl::GetFlag(FLAGS_batch) > 0)
+      args.push_back("--batch=" + std::to_string(absl::GetFlag(FLAGS_batch)));
     if (absl::GetFlag(FLAGS_pub_inflight) > 0) {
       args.push_back("--pub_inflight=" + std::to_string(absl::GetFlag(FLAGS_pub_inflight)));
     }

@@ -106,7 +106,8 @@ int Run() {
   std::filesystem::create_directories(dir);
 
   SetLogHandler([](LogLevel level, std::string_view, std::string_view message) {
-    if (level >= LogLevel::kWarning) std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+    if (level >= LogLevel::kWarning)
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
   });
   ServerOptions options;
   options.listen = "127.0.0.1:0";
@@ -121,7 +122,8 @@ int Run() {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::FeedService::Stub> stub;
   if (transport == "grpc") {
-    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                  grpc::InsecureChannelCredentials());
     stub = v1::FeedService::NewStub(channel);
   }
   auto publish = [&](const v1::PublishRequest& request) -> absl::Status {
@@ -229,16 +231,17 @@ int Run() {
   }
   const double cpu = SelfCpuSeconds() - cpu0;
   const double elapsed = (std::max(last_ns, t0 + 1) - t0) / 1e9;
-  std::printf("{\"system\": \"kessan\", \"mode\": \"inprocess\", \"transport\": \"%s\", \"label\": \"%s\", "
-              "\"S\": %d, \"event_bytes\": %llu, \"batch\": %d, \"pub_inflight\": %d, \"published\": %llu, "
-              "\"delivered\": %llu, \"elapsed_s\": %.3f, \"delivered_per_s\": %.0f, \"published_per_s\": %.0f, "
-              "\"process_cpu_s\": %.2f, \"cpu_us_per_delivery\": %.3f, \"cpu_us_per_published\": %.3f, "
-              "\"gaps\": %llu, \"errors\": %llu}\n",
-              transport.c_str(), absl::GetFlag(FLAGS_label).c_str(), subs, static_cast<unsigned long long>(bytes),
-              batch, inflight, static_cast<unsigned long long>(total), static_cast<unsigned long long>(delivered),
-              elapsed, delivered / elapsed, total / elapsed, cpu, delivered ? cpu * 1e6 / delivered : 0,
-              total ? cpu * 1e6 / total : 0, static_cast<unsigned long long>(gaps),
-              static_cast<unsigned long long>(errors.load()));
+  std::printf(
+      "{\"system\": \"kessan\", \"mode\": \"inprocess\", \"transport\": \"%s\", \"label\": \"%s\", "
+      "\"S\": %d, \"event_bytes\": %llu, \"batch\": %d, \"pub_inflight\": %d, \"published\": %llu, "
+      "\"delivered\": %llu, \"elapsed_s\": %.3f, \"delivered_per_s\": %.0f, \"published_per_s\": %.0f, "
+      "\"process_cpu_s\": %.2f, \"cpu_us_per_delivery\": %.3f, \"cpu_us_per_published\": %.3f, "
+      "\"gaps\": %llu, \"errors\": %llu}\n",
+      transport.c_str(), absl::GetFlag(FLAGS_label).c_str(), subs, static_cast<unsigned long long>(bytes),
+      batch, inflight, static_cast<unsigned long long>(total), static_cast<unsigned long long>(delivered),
+      elapsed, delivered / elapsed, total / elapsed, cpu, delivered ? cpu * 1e6 / delivered : 0,
+      total ? cpu * 1e6 / total : 0, static_cast<unsigned long long>(gaps),
+      static_cast<unsigned long long>(errors.load()));
   std::fflush(stdout);
   for (auto& r : readers) r->Stop();
   local_subs.clear();

@@ -36,8 +36,8 @@ void Publisher::Send(const std::vector<uint64_t>& send_ns) {
   auto* items = request_.mutable_items();
   while (items->size() > static_cast<int>(send_ns.size())) items->RemoveLast();
   for (size_t i = 0; i < send_ns.size(); ++i) {
-    v1::PublishItem* item = i < static_cast<size_t>(items->size()) ? items->Mutable(static_cast<int>(i))
-                                                                   : request_.add_items();
+    v1::PublishItem* item =
+        i < static_cast<size_t>(items->size()) ? items->Mutable(static_cast<int>(i)) : request_.add_items();
     FillFact(item, index_++, send_ns[i], pad_);
   }
   Start();
@@ -76,8 +76,7 @@ bool Publisher::Poll(uint64_t deadline_ns) {
   if (!ok || !call->status.ok()) {
     if (errors_++ < 3) {
       std::fprintf(stderr, "kessan-bench: publish failed: %d %s\n",
-                   static_cast<int>(call->status.error_code()),
-                   call->status.error_message().c_str());
+                   static_cast<int>(call->status.error_code()), call->status.error_message().c_str());
     }
   } else {
     acked_ += call->count;

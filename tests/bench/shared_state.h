@@ -19,16 +19,16 @@ struct WorkerSlot {
   std::atomic<uint64_t> errors;        // streams that ended early
   std::atomic<uint64_t> last_recv_ns;  // time of the last counted delivery
   std::atomic<uint64_t> first_start_ns;
-  std::atomic<uint64_t> event_bytes;   // serialized size of one delivered FeedEvent
-  Histogram hist;                      // publish-to-receive latency, us
+  std::atomic<uint64_t> event_bytes;  // serialized size of one delivered FeedEvent
+  Histogram hist;                     // publish-to-receive latency, us
 };
 
 // Zero-filled memory is a valid initial state (all counters 0).
 struct SharedState {
-  std::atomic<int> go;              // parent: server ready, subscribe now
+  std::atomic<int> go;  // parent: server ready, subscribe now
   std::atomic<int> port;
-  std::atomic<int> abort;           // parent: stop now
-  std::atomic<int> ready;           // streams that received their first event
+  std::atomic<int> abort;  // parent: stop now
+  std::atomic<int> ready;  // streams that received their first event
   std::atomic<int> workers_done;
   std::atomic<uint64_t> from_sequence;   // subscribe with START_MODE_FROM_SEQUENCE
   std::atomic<uint64_t> target;          // deliveries each stream must count (0: unbounded)

@@ -65,8 +65,7 @@ bool ReadOnce(Feed& feed, const std::string& mode, uint64_t head) {
     request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
     if (mode == "as_of") {
       request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
-      *request.mutable_point_in_time()->mutable_as_of() =
-          google::protobuf::util::TimeUtil::GetCurrentTime();
+      *request.mutable_point_in_time()->mutable_as_of() = google::protobuf::util::TimeUtil::GetCurrentTime();
     } else {
       request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_FIRST_REPORTED);
     }
@@ -120,8 +119,7 @@ Quantiles Summarize(std::vector<uint64_t> ns) {
 }
 
 // One-fact publishes every interval for `seconds`: their latencies.
-std::vector<uint64_t> PublishPhase(Feed& feed, uint64_t* index, double seconds, int interval_us,
-                                   int pad) {
+std::vector<uint64_t> PublishPhase(Feed& feed, uint64_t* index, double seconds, int interval_us, int pad) {
   std::vector<uint64_t> out;
   const uint64_t end = NowNs() + static_cast<uint64_t>(seconds * 1e9);
   uint64_t next = NowNs();
@@ -144,8 +142,8 @@ std::vector<uint64_t> PublishPhase(Feed& feed, uint64_t* index, double seconds, 
 
 std::string Json(const Quantiles& q) {
   return absl::StrFormat(
-      "{\"count\": %d, \"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f}",
-      q.count, q.p50_us, q.p99_us, q.p999_us, q.max_us);
+      "{\"count\": %d, \"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f}", q.count,
+      q.p50_us, q.p99_us, q.p999_us, q.max_us);
 }
 
 int Main() {
@@ -215,10 +213,9 @@ int Main() {
       "\"fill_seconds\": %.1f, \"readers\": %d, \"interval_us\": %d,\n"
       " \"publish_quiet\": %s,\n \"publish_loaded\": %s,\n"
       " \"reads_completed\": %llu, \"read_seconds_mean\": %.2f, \"failed\": %s}\n",
-      mode.c_str(), static_cast<unsigned long long>(total + 1), fill_s,
-      absl::GetFlag(FLAGS_readers), interval, Json(quiet).c_str(), Json(loaded).c_str(),
-      static_cast<unsigned long long>(n), n ? read_ns.load() / 1e9 / n : 0.0,
-      failed.load() ? "true" : "false");
+      mode.c_str(), static_cast<unsigned long long>(total + 1), fill_s, absl::GetFlag(FLAGS_readers),
+      interval, Json(quiet).c_str(), Json(loaded).c_str(), static_cast<unsigned long long>(n),
+      n ? read_ns.load() / 1e9 / n : 0.0, failed.load() ? "true" : "false");
   return failed.load() ? 1 : 0;
 }
 

@@ -19,8 +19,7 @@
 namespace kessan::bench {
 
 SharedState* MapSharedState() {
-  void* p = mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     std::perror("mmap");
     std::exit(1);
@@ -94,8 +93,8 @@ void RunSubscriberWorker(SharedState* shared, const WorkerOptions& options) {
   slot.first_start_ns = NowNs();
   for (int i = 0; i < options.streams; ++i) {
     if (i % per_channel == 0) {
-      stubs.push_back(std::make_unique<grpc::GenericStub>(
-          MakeChannel(target, options.index * 100000 + i / per_channel)));
+      stubs.push_back(
+          std::make_unique<grpc::GenericStub>(MakeChannel(target, options.index * 100000 + i / per_channel)));
     }
     auto s = std::make_unique<Stream>();
     s->expected = from + 1;

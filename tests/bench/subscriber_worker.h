@@ -10,11 +10,11 @@
 namespace kessan::bench {
 
 struct WorkerOptions {
-  int index = 0;               // slot in SharedState::workers
-  int streams = 1;             // Subscribe streams of this worker
+  int index = 0;    // slot in SharedState::workers
+  int streams = 1;  // Subscribe streams of this worker
   int streams_per_channel = 32;
   std::string host = "127.0.0.1";
-  uint32_t heartbeat_ms = 0;   // 0: the server's default
+  uint32_t heartbeat_ms = 0;  // 0: the server's default
   int timeout_s = 120;
 };
 

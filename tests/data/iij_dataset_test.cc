@@ -69,8 +69,7 @@ std::vector<std::string> SplitLines(const std::string& text) {
 // with "\n", starting on line_start and ending on line_end (so the range is
 // exactly the lines the quote covers: neither end may be an empty line, and
 // a quote may not begin or end with the newline between two lines).
-std::string CheckProvenance(const kv1::Provenance& p,
-                            const std::vector<std::string>& lines) {
+std::string CheckProvenance(const kv1::Provenance& p, const std::vector<std::string>& lines) {
   std::ostringstream err;
   if (p.document() != kDocument) {
     err << "document is '" << p.document() << "', want '" << kDocument << "'";
@@ -78,8 +77,7 @@ std::string CheckProvenance(const kv1::Provenance& p,
   }
   const int n = static_cast<int>(lines.size());
   if (p.line_start() < 1 || p.line_end() < p.line_start() || p.line_end() > n) {
-    err << "bad line range " << p.line_start() << ".." << p.line_end()
-        << " (seed has " << n << " lines)";
+    err << "bad line range " << p.line_start() << ".." << p.line_end() << " (seed has " << n << " lines)";
     return err.str();
   }
   if (p.quote().empty()) return "empty quote";
@@ -92,8 +90,7 @@ std::string CheckProvenance(const kv1::Provenance& p,
   const std::size_t last_begin = joined.size() - lines[p.line_end() - 1].size();
   bool found = false;
   bool tight = false;
-  for (auto pos = joined.find(p.quote()); pos != std::string::npos;
-       pos = joined.find(p.quote(), pos + 1)) {
+  for (auto pos = joined.find(p.quote()); pos != std::string::npos; pos = joined.find(p.quote(), pos + 1)) {
     found = true;
     const std::size_t end = pos + p.quote().size();  // one past the last byte
     const bool starts_on_first = pos < first_len;
@@ -104,13 +101,12 @@ std::string CheckProvenance(const kv1::Provenance& p,
     }
   }
   if (!found) {
-    err << "quote '" << p.quote() << "' does not occur in lines "
-        << p.line_start() << ".." << p.line_end();
+    err << "quote '" << p.quote() << "' does not occur in lines " << p.line_start() << ".." << p.line_end();
     return err.str();
   }
   if (!tight) {
-    err << "quote '" << p.quote() << "' does not start on line "
-        << p.line_start() << " and end on line " << p.line_end();
+    err << "quote '" << p.quote() << "' does not start on line " << p.line_start() << " and end on line "
+        << p.line_end();
     return err.str();
   }
   return "";
@@ -132,8 +128,7 @@ std::optional<int> FractionDigits(const std::string& s) {
 
 int DaysInMonth(int year, int month) {
   static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-    return 29;
+  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return 29;
   return kDays[month - 1];
 }
 
@@ -148,10 +143,8 @@ kv1::Date MakeDate(int y, int m, int d) {
 // The period the issuer calendar gives for (fiscal_year, kind, number): the
 // fiscal year is named by the calendar year it starts in and ends in
 // fiscal_year_end_month. Returns nullopt for an impossible kind/number.
-std::optional<kv1::FiscalPeriod> CalendarPeriod(int fiscal_year_end_month,
-                                                int fiscal_year,
-                                                kv1::PeriodKind kind,
-                                                int number) {
+std::optional<kv1::FiscalPeriod> CalendarPeriod(int fiscal_year_end_month, int fiscal_year,
+                                                kv1::PeriodKind kind, int number) {
   int first_month_index;  // months after the fiscal year's first month
   int length;             // months
   switch (kind) {
@@ -181,8 +174,7 @@ std::optional<kv1::FiscalPeriod> CalendarPeriod(int fiscal_year_end_month,
   p.set_fiscal_year(fiscal_year);
   p.set_kind(kind);
   p.set_number(number);
-  *p.mutable_start_date() =
-      MakeDate(fiscal_year + start_abs / 12, start_abs % 12 + 1, 1);
+  *p.mutable_start_date() = MakeDate(fiscal_year + start_abs / 12, start_abs % 12 + 1, 1);
   const int ey = fiscal_year + end_abs / 12;
   const int em = end_abs % 12 + 1;
   *p.mutable_end_date() = MakeDate(ey, em, DaysInMonth(ey, em));
@@ -190,20 +182,15 @@ std::optional<kv1::FiscalPeriod> CalendarPeriod(int fiscal_year_end_month,
 }
 
 // IIJ periods, written out for the spot checks.
-kv1::FiscalPeriod Quarter(int fy, int q) {
-  return *CalendarPeriod(3, fy, kv1::PERIOD_KIND_QUARTER, q);
-}
-kv1::FiscalPeriod FullYear(int fy) {
-  return *CalendarPeriod(3, fy, kv1::PERIOD_KIND_FULL_YEAR, 0);
-}
+kv1::FiscalPeriod Quarter(int fy, int q) { return *CalendarPeriod(3, fy, kv1::PERIOD_KIND_QUARTER, q); }
+kv1::FiscalPeriod FullYear(int fy) { return *CalendarPeriod(3, fy, kv1::PERIOD_KIND_FULL_YEAR, 0); }
 
 std::string PeriodName(const kv1::FiscalPeriod& p) {
   std::ostringstream s;
   if (p.kind() == kv1::PERIOD_KIND_FULL_YEAR)
     s << "FY" << p.fiscal_year();
   else
-    s << p.number() << (p.kind() == kv1::PERIOD_KIND_HALF ? "H" : "Q")
-      << p.fiscal_year();
+    s << p.number() << (p.kind() == kv1::PERIOD_KIND_HALF ? "H" : "Q") << p.fiscal_year();
   return s.str();
 }
 
@@ -211,26 +198,22 @@ std::string KeyName(const kv1::FactKey& k) {
   std::ostringstream s;
   s << k.issuer() << "/" << k.concept_id() << "/" << PeriodName(k.period());
   if (!k.segment().empty()) s << "/seg=" << k.segment();
-  if (k.has_comparison_period())
-    s << "/vs=" << PeriodName(k.comparison_period());
+  if (k.has_comparison_period()) s << "/vs=" << PeriodName(k.comparison_period());
   return s.str();
 }
 
 bool DateBefore(const kv1::Date& a, const kv1::Date& b) {
-  return std::make_tuple(a.year(), a.month(), a.day()) <
-         std::make_tuple(b.year(), b.month(), b.day());
+  return std::make_tuple(a.year(), a.month(), a.day()) < std::make_tuple(b.year(), b.month(), b.day());
 }
 
 // Collects parse errors instead of logging them.
 class ErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, int column, const std::string& message) override {
-    errors << "line " << line + 1 << ":" << column + 1 << ": " << message
-           << "\n";
+    errors << "line " << line + 1 << ":" << column + 1 << ": " << message << "\n";
   }
   void AddWarning(int line, int column, const std::string& message) override {
-    errors << "warning: line " << line + 1 << ":" << column + 1 << ": "
-           << message << "\n";
+    errors << "warning: line " << line + 1 << ":" << column + 1 << ": " << message << "\n";
   }
   std::ostringstream errors;
 };
@@ -269,10 +252,9 @@ class IijDataSetTest : public ::testing::Test {
   static const kv1::DataSet& ds() { return *data_set_; }
   static const std::vector<std::string>& lines() { return *seed_lines_; }
 
-  static const kv1::Fact* FindFact(
-      const std::string& concept_id, const kv1::FiscalPeriod& period,
-      const std::string& segment = "",
-      const std::optional<kv1::FiscalPeriod>& comparison = std::nullopt) {
+  static const kv1::Fact* FindFact(const std::string& concept_id, const kv1::FiscalPeriod& period,
+                                   const std::string& segment = "",
+                                   const std::optional<kv1::FiscalPeriod>& comparison = std::nullopt) {
     kv1::FactKey want;
     want.set_issuer("IIJ");
     want.set_concept_id(concept_id);
@@ -295,8 +277,7 @@ class IijDataSetTest : public ::testing::Test {
     for (const auto& f : ds().facts()) {
       out.emplace_back("fact " + KeyName(f.key()) + " value", &f.value());
       for (int i = 0; i < f.translations_size(); ++i)
-        out.emplace_back("fact " + KeyName(f.key()) + " translation " +
-                             std::to_string(i),
+        out.emplace_back("fact " + KeyName(f.key()) + " translation " + std::to_string(i),
                          &f.translations(i));
     }
     for (const auto& g : ds().guidance())
@@ -307,10 +288,8 @@ class IijDataSetTest : public ::testing::Test {
   // Every FactKey (facts and guidance) with a label.
   static std::vector<std::pair<std::string, const kv1::FactKey*>> AllKeys() {
     std::vector<std::pair<std::string, const kv1::FactKey*>> out;
-    for (const auto& f : ds().facts())
-      out.emplace_back("fact " + KeyName(f.key()), &f.key());
-    for (const auto& g : ds().guidance())
-      out.emplace_back("guidance " + KeyName(g.key()), &g.key());
+    for (const auto& f : ds().facts()) out.emplace_back("fact " + KeyName(f.key()), &f.key());
+    for (const auto& g : ds().guidance()) out.emplace_back("guidance " + KeyName(g.key()), &g.key());
     return out;
   }
 
@@ -333,8 +312,7 @@ bool IijDataSetTest::parsed_ = false;
 // ---------------------------------------------------------------------------
 
 TEST(ProvenanceCheckerTest, AcceptsExactAndRejectsWrongRanges) {
-  const std::vector<std::string> lines = {"alpha beta", "gamma delta",
-                                          "epsilon"};
+  const std::vector<std::string> lines = {"alpha beta", "gamma delta", "epsilon"};
   kv1::Provenance p;
   p.set_document(kDocument);
   p.set_line_start(1);
@@ -425,8 +403,7 @@ TEST_F(IijDataSetTest, SeedIsTheExpectedDocument) {
 }
 
 TEST_F(IijDataSetTest, EveryItemQuotesTheSeedAtItsLines) {
-  auto check = [&](const std::string& what, bool has,
-                   const kv1::Provenance& p) {
+  auto check = [&](const std::string& what, bool has, const kv1::Provenance& p) {
     if (!has) {
       ADD_FAILURE() << what << ": no provenance";
       return;
@@ -434,15 +411,11 @@ TEST_F(IijDataSetTest, EveryItemQuotesTheSeedAtItsLines) {
     const std::string err = CheckProvenance(p, lines());
     EXPECT_EQ(err, "") << what;
   };
-  for (const auto& i : ds().issuers())
-    check("issuer " + i.id(), i.has_provenance(), i.provenance());
-  for (const auto& s : ds().segments())
-    check("segment " + s.id(), s.has_provenance(), s.provenance());
-  for (const auto& f : ds().facts())
-    check("fact " + KeyName(f.key()), f.has_provenance(), f.provenance());
+  for (const auto& i : ds().issuers()) check("issuer " + i.id(), i.has_provenance(), i.provenance());
+  for (const auto& s : ds().segments()) check("segment " + s.id(), s.has_provenance(), s.provenance());
+  for (const auto& f : ds().facts()) check("fact " + KeyName(f.key()), f.has_provenance(), f.provenance());
   for (const auto& c : ds().capital_actions())
-    check("capital action " + c.action_id(), c.has_provenance(),
-          c.provenance());
+    check("capital action " + c.action_id(), c.has_provenance(), c.provenance());
   for (const auto& g : ds().guidance())
     check("guidance " + KeyName(g.key()), g.has_provenance(), g.provenance());
 }
@@ -453,21 +426,17 @@ TEST_F(IijDataSetTest, AllIssuersAreIij) {
   EXPECT_EQ(iij.id(), "IIJ");
   EXPECT_EQ(iij.name(), "Internet Initiative Japan Inc.");
   EXPECT_EQ(iij.fiscal_year_end_month(), 3);
-  const std::set<std::string> aliases(iij.aliases().begin(),
-                                      iij.aliases().end());
-  EXPECT_EQ(aliases.size(), static_cast<size_t>(iij.aliases_size()))
-      << "duplicate alias";
+  const std::set<std::string> aliases(iij.aliases().begin(), iij.aliases().end());
+  EXPECT_EQ(aliases.size(), static_cast<size_t>(iij.aliases_size())) << "duplicate alias";
   for (const char* want : {"11J", "I1J", "113", "|1J"})
     EXPECT_TRUE(aliases.count(want)) << "missing alias " << want;
   for (const auto& a : aliases) {
     EXPECT_NE(a, "IIJ") << "the id is not an alias";
-    EXPECT_NE(seed_text_->find(a), std::string::npos)
-        << "alias " << a << " does not occur in the seed";
+    EXPECT_NE(seed_text_->find(a), std::string::npos) << "alias " << a << " does not occur in the seed";
   }
   for (const auto& s : ds().segments()) EXPECT_EQ(s.issuer(), "IIJ") << s.id();
   for (const auto& [what, key] : AllKeys()) EXPECT_EQ(key->issuer(), "IIJ") << what;
-  for (const auto& c : ds().capital_actions())
-    EXPECT_EQ(c.issuer(), "IIJ") << c.action_id();
+  for (const auto& c : ds().capital_actions()) EXPECT_EQ(c.issuer(), "IIJ") << c.action_id();
 }
 
 TEST_F(IijDataSetTest, SegmentsAreWellFormed) {
@@ -477,18 +446,15 @@ TEST_F(IijDataSetTest, SegmentsAreWellFormed) {
     EXPECT_FALSE(s.name().empty()) << s.id();
     EXPECT_TRUE(by_id.emplace(s.id(), &s).second) << "duplicate segment " << s.id();
   }
-  for (const char* line :
-       {"dedicated_access", "dialup_access", "systems_integration",
-        "value_added_services", "equipment_sales", "others", "data_center"}) {
+  for (const char* line : {"dedicated_access", "dialup_access", "systems_integration", "value_added_services",
+                           "equipment_sales", "others", "data_center"}) {
     ASSERT_TRUE(by_id.count(line)) << "missing segment " << line;
     EXPECT_EQ(by_id[line]->member_ids_size(), 0) << line << " is a business line";
   }
   const std::map<std::string, std::set<std::string>> groupings = {
       {"connectivity", {"dedicated_access", "dialup_access"}},
-      {"connectivity_vas",
-       {"dedicated_access", "dialup_access", "value_added_services"}},
-      {"connectivity_si",
-       {"dedicated_access", "dialup_access", "systems_integration"}},
+      {"connectivity_vas", {"dedicated_access", "dialup_access", "value_added_services"}},
+      {"connectivity_si", {"dedicated_access", "dialup_access", "systems_integration"}},
       {"connectivity_dc", {"dedicated_access", "dialup_access", "data_center"}},
   };
   for (const auto& [id, members] : groupings) {
@@ -507,8 +473,7 @@ TEST_F(IijDataSetTest, SegmentsAreWellFormed) {
         ADD_FAILURE() << s.id() << ": unknown member " << m;
         continue;
       }
-      EXPECT_EQ(it->second->member_ids_size(), 0)
-          << s.id() << ": member " << m << " is itself a grouping";
+      EXPECT_EQ(it->second->member_ids_size(), 0) << s.id() << ": member " << m << " is itself a grouping";
     }
   }
   // Every segment a fact or guidance names exists.
@@ -525,16 +490,14 @@ TEST_F(IijDataSetTest, NoTwoItemsShareAKey) {
   for (size_t i = 0; i < keys.size(); ++i)
     for (size_t j = i + 1; j < keys.size(); ++j) {
       // Facts against facts and guidance against guidance.
-      const bool same_kind = (static_cast<int>(i) < nfacts) ==
-                             (static_cast<int>(j) < nfacts);
+      const bool same_kind = (static_cast<int>(i) < nfacts) == (static_cast<int>(j) < nfacts);
       if (!same_kind) continue;
       EXPECT_FALSE(MessageDifferencer::Equals(*keys[i].second, *keys[j].second))
           << keys[i].first << " and " << keys[j].first << " share a key";
     }
   std::set<std::string> action_ids;
   for (const auto& c : ds().capital_actions())
-    EXPECT_TRUE(action_ids.insert(c.action_id()).second)
-        << "duplicate action " << c.action_id();
+    EXPECT_TRUE(action_ids.insert(c.action_id()).second) << "duplicate action " << c.action_id();
 }
 
 TEST_F(IijDataSetTest, KeysAreWellFormed) {
@@ -542,14 +505,13 @@ TEST_F(IijDataSetTest, KeysAreWellFormed) {
     EXPECT_TRUE(IsLowerSnake(key->concept_id())) << what;
     ASSERT_TRUE(key->has_period()) << what;
     const bool comparative =
-        key->concept_id().ends_with("_growth") ||
-        key->concept_id().ends_with("_multiple");
+        key->concept_id().ends_with("_growth") || key->concept_id().ends_with("_multiple");
     EXPECT_EQ(key->has_comparison_period(), comparative)
-        << what << ": growth rates and multiples, and only they, have a "
-                   "comparison period";
+        << what
+        << ": growth rates and multiples, and only they, have a "
+           "comparison period";
     if (key->has_comparison_period()) {
-      EXPECT_TRUE(DateBefore(key->comparison_period().end_date(),
-                             key->period().start_date()))
+      EXPECT_TRUE(DateBefore(key->comparison_period().end_date(), key->period().start_date()))
           << what << ": the comparison base must precede the period";
       EXPECT_EQ(key->comparison_period().kind(), key->period().kind())
           << what << ": like is compared with like";
@@ -566,13 +528,11 @@ TEST_F(IijDataSetTest, PeriodsAgreeWithTheIssuerCalendar) {
     const auto want = CalendarPeriod(fyem, p.fiscal_year(), p.kind(), p.number());
     ASSERT_TRUE(want.has_value()) << what << ": impossible kind/number";
     EXPECT_TRUE(MessageDifferencer::Equals(p, *want))
-        << what << ": got " << p.ShortDebugString() << ", calendar says "
-        << want->ShortDebugString();
+        << what << ": got " << p.ShortDebugString() << ", calendar says " << want->ShortDebugString();
   };
   for (const auto& [what, key] : AllKeys()) {
     check(what + " period", key->period());
-    if (key->has_comparison_period())
-      check(what + " comparison_period", key->comparison_period());
+    if (key->has_comparison_period()) check(what + " comparison_period", key->comparison_period());
   }
 }
 
@@ -589,33 +549,28 @@ TEST_F(IijDataSetTest, EveryValueHasPrecisionAndSoundUnits) {
     switch (v->kind_case()) {
       case kv1::Value::kMoney: {
         const auto& m = v->money();
-        EXPECT_TRUE(std::regex_match(m.currency_code(), std::regex("^[A-Z]{3}$")))
-            << what;
+        EXPECT_TRUE(std::regex_match(m.currency_code(), std::regex("^[A-Z]{3}$"))) << what;
         if (m.currency_code() == "JPY") {
           EXPECT_EQ(m.nanos(), 0) << what;
         }
         EXPECT_LT(std::abs(m.nanos()), 1000000000) << what;
-        EXPECT_FALSE((m.units() > 0 && m.nanos() < 0) ||
-                     (m.units() < 0 && m.nanos() > 0))
+        EXPECT_FALSE((m.units() > 0 && m.nanos() < 0) || (m.units() < 0 && m.nanos() > 0))
             << what << ": units and nanos differ in sign";
         if (prec.has_decimals() && prec.decimals() < 0) {
           std::int64_t step = 1;
           for (int i = 0; i < -prec.decimals(); ++i) step *= 10;
           EXPECT_EQ(m.units() % step, 0)
-              << what << ": " << m.units() << " is not rounded to decimals "
-              << prec.decimals();
+              << what << ": " << m.units() << " is not rounded to decimals " << prec.decimals();
           EXPECT_EQ(m.nanos(), 0) << what;
         }
         break;
       }
       case kv1::Value::kRatio: {
         const auto digits = FractionDigits(v->ratio().value());
-        ASSERT_TRUE(digits.has_value())
-            << what << ": '" << v->ratio().value() << "' is not a decimal";
+        ASSERT_TRUE(digits.has_value()) << what << ": '" << v->ratio().value() << "' is not a decimal";
         if (prec.has_decimals()) {
           EXPECT_EQ(*digits, prec.decimals())
-              << what << ": '" << v->ratio().value()
-              << "' does not have the stated digits";
+              << what << ": '" << v->ratio().value() << "' does not have the stated digits";
         }
         break;
       }
@@ -662,8 +617,7 @@ TEST_F(IijDataSetTest, ServerSetFieldsAreUnset) {
 // Spot checks of the figures, against literals read from the release
 // ---------------------------------------------------------------------------
 
-void ExpectMoney(const kv1::Value& v, const std::string& currency,
-                 std::int64_t units, int decimals) {
+void ExpectMoney(const kv1::Value& v, const std::string& currency, std::int64_t units, int decimals) {
   ASSERT_TRUE(v.has_money());
   EXPECT_EQ(v.money().currency_code(), currency);
   EXPECT_EQ(v.money().units(), units);
@@ -727,12 +681,10 @@ TEST_F(IijDataSetTest, AdjustedEbitda4Q02) {
   ASSERT_EQ(f->translations_size(), 1);
   ExpectMoney(f->translations(0), "USD", 3'900'000, -5);
 
-  const auto* yoy =
-      FindFact("adjusted_ebitda_growth", Quarter(2002, 4), "", Quarter(2001, 4));
+  const auto* yoy = FindFact("adjusted_ebitda_growth", Quarter(2002, 4), "", Quarter(2001, 4));
   ASSERT_NE(yoy, nullptr);
   ExpectRatio(yoy->value(), "-0.530", 3);
-  const auto* qoq =
-      FindFact("adjusted_ebitda_growth", Quarter(2002, 4), "", Quarter(2002, 3));
+  const auto* qoq = FindFact("adjusted_ebitda_growth", Quarter(2002, 4), "", Quarter(2002, 3));
   ASSERT_NE(qoq, nullptr);
   ExpectRatio(qoq->value(), "0.320", 3);
 }
@@ -750,20 +702,16 @@ TEST_F(IijDataSetTest, FullYear2002) {
 }
 
 TEST_F(IijDataSetTest, SegmentFacts) {
-  const auto* si =
-      FindFact("revenue_growth", Quarter(2002, 4), "systems_integration", Quarter(2002, 3));
+  const auto* si = FindFact("revenue_growth", Quarter(2002, 4), "systems_integration", Quarter(2002, 3));
   ASSERT_NE(si, nullptr);
   ExpectRatio(si->value(), "0.33", 2);
 
-  const auto* mult = FindFact("revenue_multiple", FullYear(2002),
-                              "systems_integration", FullYear(1998));
+  const auto* mult = FindFact("revenue_multiple", FullYear(2002), "systems_integration", FullYear(1998));
   ASSERT_NE(mult, nullptr);
   ExpectRatio(mult->value(), "4", 0);
 
   const std::map<std::string, std::string> top150 = {
-      {"connectivity_vas", "0.706"},
-      {"connectivity_si", "0.582"},
-      {"connectivity_dc", "0.353"}};
+      {"connectivity_vas", "0.706"}, {"connectivity_si", "0.582"}, {"connectivity_dc", "0.353"}};
   for (const auto& [segment, ratio] : top150) {
     const auto* f = FindFact("top150_customer_ratio", FullYear(2002), segment);
     ASSERT_NE(f, nullptr) << segment;
@@ -823,8 +771,7 @@ TEST_F(IijDataSetTest, PrivatePlacement) {
   const std::int64_t gross = pp.shares() * pp.issue_price().units();
   EXPECT_EQ(gross, 3'512'880'000);
   const std::int64_t credited =
-      (pp.issue_price().units() - pp.amount_not_credited_per_share().units()) *
-      pp.shares();
+      (pp.issue_price().units() - pp.amount_not_credited_per_share().units()) * pp.shares();
   EXPECT_EQ(credited, 1'756'440'000);
   // At least half of the amount paid in goes to stated capital.
   EXPECT_LE(2 * pp.amount_not_credited_per_share().units(), pp.issue_price().units());

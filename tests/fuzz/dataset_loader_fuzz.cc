@@ -15,7 +15,8 @@ namespace {
 
 std::string TempPath(const char* suffix) {
   const char* dir = std::getenv("TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/kessan_dataset_fuzz_" + std::to_string(getpid()) + suffix;
+  return std::string(dir != nullptr ? dir : "/tmp") + "/kessan_dataset_fuzz_" + std::to_string(getpid()) +
+         suffix;
 }
 
 }  // namespace

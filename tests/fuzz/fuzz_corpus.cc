@@ -61,8 +61,8 @@ void WriteFeedRequests(const fs::path& out, const kessan::v1::Filter& filter) {
       if (filtered) *snapshot.mutable_filter() = filter;
       *snapshot.mutable_point_in_time() = when;
       Write(out / "get_snapshot_request", snapshot.SerializeAsString());
-      for (const auto start : {kessan::v1::START_MODE_SNAPSHOT_THEN_LIVE, kessan::v1::START_MODE_FROM_SEQUENCE,
-                               kessan::v1::START_MODE_LIVE_ONLY}) {
+      for (const auto start : {kessan::v1::START_MODE_SNAPSHOT_THEN_LIVE,
+                               kessan::v1::START_MODE_FROM_SEQUENCE, kessan::v1::START_MODE_LIVE_ONLY}) {
         kessan::v1::SubscribeRequest subscribe;
         if (filtered) *subscribe.mutable_filter() = filter;
         subscribe.set_start(start);
@@ -117,10 +117,12 @@ int main(int argc, char** argv) {
     kessan::v1::DataSet ds;
     kessan::v1::PublishRequest request;
     const bool is_request = text.str().find("proto-message: kessan.v1.PublishRequest") != std::string::npos;
-    if (!is_request && google::protobuf::TextFormat::ParseFromString(text.str(), &ds) && ds.issuers_size() > 0) {
+    if (!is_request && google::protobuf::TextFormat::ParseFromString(text.str(), &ds) &&
+        ds.issuers_size() > 0) {
       Write(out / "dataset_loader", "t" + text.str());
       std::string json;
-      if (google::protobuf::util::MessageToJsonString(ds, &json).ok()) Write(out / "dataset_loader", "j" + json);
+      if (google::protobuf::util::MessageToJsonString(ds, &json).ok())
+        Write(out / "dataset_loader", "j" + json);
       kessan::v1::PluginRunRequest run;
       run.set_issuer(ds.issuers(0).id());
       for (const kessan::v1::PublishRequest& batch : kessan::ToPublishRequests(ds, 25)) {

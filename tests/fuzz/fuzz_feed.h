@@ -63,8 +63,7 @@ inline Feed& IijFeed() {
       std::error_code ignored;
       std::filesystem::remove_all(dir, ignored);
     });
-    absl::StatusOr<std::unique_ptr<SqliteJournal>> log =
-        SqliteJournal::Open(std::string(dir) + "/kessan.db");
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(std::string(dir) + "/kessan.db");
     if (!log.ok()) std::abort();
     Feed::Options options;
     options.tick = absl::ZeroDuration();

@@ -51,8 +51,8 @@ bool ReadAll(uint64_t last, const std::string& keys, const std::string& events,
     }
     absl::StatusOr<kessan::EventPtr> event = kessan::JournalEvent(r.sequence, r.body);
     if (event.ok() && (*event)->body() != r.body) std::abort();
-    out->push_back(Record{r.sequence, r.time_ns, std::string(r.item_key), std::string(r.frame),
-                          std::string(r.body)});
+    out->push_back(
+        Record{r.sequence, r.time_ns, std::string(r.item_key), std::string(r.frame), std::string(r.body)});
   }
 }
 
@@ -63,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   uint32_t keys_size = 0;
   for (int i = 0; i < 4; ++i) keys_size |= uint32_t{static_cast<uint8_t>(input[i])} << (8 * i);
-  const uint64_t last = kFirst + (static_cast<uint8_t>(input[4]) |
-                                  uint64_t{static_cast<uint8_t>(input[5])} << 8);
+  const uint64_t last =
+      kFirst + (static_cast<uint8_t>(input[4]) | uint64_t{static_cast<uint8_t>(input[5])} << 8);
   const std::string rest = input.substr(6);
   if (keys_size > rest.size()) keys_size = static_cast<uint32_t>(rest.size());
   const std::string keys = rest.substr(0, keys_size), events = rest.substr(keys_size);

@@ -43,8 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A resume from another incarnation's sequences starts over: a resync,
   // then a snapshot.
   const bool from_sequence = request.start() == kessan::v1::START_MODE_FROM_SEQUENCE;
-  const bool resync = from_sequence && !request.incarnation().empty() &&
-                      request.incarnation() != feed.incarnation();
+  const bool resync =
+      from_sequence && !request.incarnation().empty() && request.incarnation() != feed.incarnation();
   const bool resume = from_sequence && !resync;
   uint64_t last = resume ? request.from_sequence() : 0;
   bool first = true;

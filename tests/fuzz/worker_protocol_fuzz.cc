@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (wire::DecodeRequest(body, &request)) {
       const std::string payload(request.payload, request.payload_size);
       if (request.payload + request.payload_size != body.data() + body.size()) std::abort();
-      if (wire::EncodeRequest(static_cast<wire::Op>(request.op), request.cpu_seconds, payload) != frame) std::abort();
+      if (wire::EncodeRequest(static_cast<wire::Op>(request.op), request.cpu_seconds, payload) != frame)
+        std::abort();
       kessan::v1::PluginRunRequest run;
       (void)run.ParseFromString(payload);
       kessan::v1::PluginDescribeRequest describe;

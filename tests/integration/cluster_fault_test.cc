@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
-#include "model/keys.h"
 #include "feed_test_util.h"
 #include "kessand_process.h"
+#include "model/keys.h"
 #include "testing/nats_cluster.h"
 
 namespace kessan {
@@ -113,9 +113,22 @@ class ClusterFaultTest : public testing::Test {
       r.address = absl::StrCat("127.0.0.1:", port);
       const std::string dir = absl::StrCat(nats_->dir(), "/kessand", i);
       r.log = dir + ".log";
-      r.args = {"--listen", r.address, "--data_dir", dir, "--journal", "nats",
-                "--nats_url", nats_->url(), "--nats_stream", "KESSAN_FAULT",
-                "--nats_replicas", "3", "--nats_retry_timeout", "3s", "--plugin_dir", "none"};
+      r.args = {"--listen",
+                r.address,
+                "--data_dir",
+                dir,
+                "--journal",
+                "nats",
+                "--nats_url",
+                nats_->url(),
+                "--nats_stream",
+                "KESSAN_FAULT",
+                "--nats_replicas",
+                "3",
+                "--nats_retry_timeout",
+                "3s",
+                "--plugin_dir",
+                "none"};
       if (i == 0) {
         r.args.push_back("--seed");
         r.args.push_back(KESSAN_DATASET_FILE);
@@ -123,8 +136,7 @@ class ClusterFaultTest : public testing::Test {
     }
     r.process = std::make_unique<KessandProcess>(KESSAND_BINARY, r.args, r.log);
     ASSERT_TRUE(r.process->Start(r.address, absl::Seconds(60))) << ReadFile(r.log);
-    r.stub = v1::FeedService::NewStub(
-        grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
+    r.stub = v1::FeedService::NewStub(grpc::CreateChannel(r.address, grpc::InsecureChannelCredentials()));
   }
 
   v1::GetSnapshotResponse Snapshot(size_t i) {
@@ -139,8 +151,8 @@ class ClusterFaultTest : public testing::Test {
   // Publishes one keyed batch, trying the live replicas from `first` on
   // until one acknowledges it or `bound` passes. The same key every time: a
   // retry applies once.
-  std::optional<Acked> PublishAnywhere(size_t first, const std::string& publisher, int batch,
-                                       int64_t units, absl::Duration bound) {
+  std::optional<Acked> PublishAnywhere(size_t first, const std::string& publisher, int batch, int64_t units,
+                                       absl::Duration bound) {
     v1::PublishRequest request = Batch({RevenueItem(2000 + batch % 7, units)});
     request.set_publisher_id(publisher);
     request.set_batch_key(absl::StrCat("b", batch));
@@ -195,10 +207,9 @@ class ClusterFaultTest : public testing::Test {
           ASSERT_EQ(a.sequences.size(), 1u);
           auto it = history.find(a.sequences[0]);
           ASSERT_NE(it, history.end()) << "acknowledged sequence " << a.sequences[0] << " lost";
-          EXPECT_EQ(it->second.fact().value().money().units(), a.units)
-              << "sequence " << a.sequences[0];
-          EXPECT_EQ(copies[a.units], 1) << "figure " << a.units << " journaled "
-                                        << copies[a.units] << " times";
+          EXPECT_EQ(it->second.fact().value().money().units(), a.units) << "sequence " << a.sequences[0];
+          EXPECT_EQ(copies[a.units], 1)
+              << "figure " << a.units << " journaled " << copies[a.units] << " times";
         }
       } else {
         for (const auto& [sequence, e] : history) {
@@ -358,9 +369,9 @@ TEST_F(ClusterFaultTest, AReplicaKilledDuringABurstLosesNothing) {
   for (int p = 0; p < kPublishers; ++p) {
     publishers.emplace_back([&, p] {
       for (int b = 0; b < kBatches; ++b) {
-        std::optional<Acked> a = PublishAnywhere(p % 3, absl::StrCat("desk", p), b,
-                                                 (p + 1) * 1'000'000'000LL + b * 1'000'000LL,
-                                                 absl::Seconds(60));
+        std::optional<Acked> a =
+            PublishAnywhere(p % 3, absl::StrCat("desk", p), b, (p + 1) * 1'000'000'000LL + b * 1'000'000LL,
+                            absl::Seconds(60));
         ASSERT_TRUE(a.has_value()) << "publisher " << p << " batch " << b;
         acked[p].push_back(*a);
         ++published;
@@ -380,8 +391,7 @@ TEST_F(ClusterFaultTest, AReplicaKilledDuringABurstLosesNothing) {
   ASSERT_EQ(all.size(), static_cast<size_t>(kPublishers * kBatches));
 
   const uint64_t head = LastAcked(all);
-  ASSERT_TRUE(subscriber.ReadUpTo(head, absl::Seconds(60)))
-      << "the subscriber did not resume up to " << head;
+  ASSERT_TRUE(subscriber.ReadUpTo(head, absl::Seconds(60))) << "the subscriber did not resume up to " << head;
   subscriber.Stop();
   EXPECT_GE(subscriber.failovers(), 1);
   EXPECT_TRUE(subscriber.problems().empty()) << subscriber.problems().front();

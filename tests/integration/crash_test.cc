@@ -54,7 +54,7 @@ class CrashTest : public testing::Test {
     int port = PickFreePort();
     ASSERT_NE(port, 0);
     address_ = absl::StrCat("127.0.0.1:", port);
-    args_ = {"--listen", address_, "--data_dir", data_dir_.string(), "--seed",
+    args_ = {"--listen",          address_,       "--data_dir", data_dir_.string(), "--seed",
              KESSAN_DATASET_FILE, "--plugin_dir", "none"};
   }
   void TearDown() override {
@@ -66,8 +66,7 @@ class CrashTest : public testing::Test {
     ASSERT_TRUE(process_->Start(address_)) << "kessand did not start on " << address_;
   }
   std::unique_ptr<v1::FeedService::Stub> NewStub() {
-    return v1::FeedService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    return v1::FeedService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
   uint64_t Head(v1::FeedService::Stub& stub) {
     grpc::ClientContext context;
@@ -98,7 +97,7 @@ TEST_F(CrashTest, AcknowledgedEventsSurviveKillNineExactlyOnce) {
   // Publishers, each on its own channel, until a call fails (the kill).
   std::atomic<int> acked_events{0};
   std::map<uint64_t, int64_t> acked[kPublishers];  // sequence -> value
-  int in_doubt[kPublishers];                        // the batch that failed
+  int in_doubt[kPublishers];                       // the batch that failed
   std::vector<std::thread> publishers;
   for (int p = 0; p < kPublishers; ++p) {
     publishers.emplace_back([&, p] {

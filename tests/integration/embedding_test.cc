@@ -23,9 +23,10 @@ namespace kessan {
 namespace {
 
 std::filesystem::path DataDir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
-                              absl::StrCat("kessan_embed_", getpid(), "_",
-                                           testing::UnitTest::GetInstance()->current_test_info()->name(), name);
+  std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) /
+      absl::StrCat("kessan_embed_", getpid(), "_",
+                   testing::UnitTest::GetInstance()->current_test_info()->name(), name);
   std::filesystem::remove_all(dir);
   return dir;
 }

@@ -4,11 +4,10 @@
 // A's journal at another port. The resuming subscriber moves to B and
 // delivers every event once, in order; a publish retried across the move
 // is applied once; a dead first server is skipped; a refusal stays put.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
@@ -71,8 +70,7 @@ class FailoverLog {
   ClientOptions Options(std::vector<std::string> servers) {
     ClientOptions options;
     options.servers = std::move(servers);
-    options.on_failover = [this](const std::string& from, const std::string& to,
-                                 const absl::Status&) {
+    options.on_failover = [this](const std::string& from, const std::string& to, const absl::Status&) {
       absl::MutexLock lock(&mu_);
       moves_.push_back(from + ">" + to);
     };
@@ -126,9 +124,7 @@ class Subscriber {
   // or the call ended.
   std::vector<v1::FeedEvent> WaitForSequence(uint64_t sequence) {
     absl::MutexLock lock(&mu_);
-    auto ready = [&] {
-      return done_ || (!events_.empty() && events_.back().sequence() >= sequence);
-    };
+    auto ready = [&] { return done_ || (!events_.empty() && events_.back().sequence() >= sequence); };
     mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
     return events_;
   }
@@ -189,11 +185,10 @@ class FailoverClientTest : public testing::Test {
     auto process = std::make_unique<KessandProcess>(
         KESSAND_PATH,
         std::vector<std::string>{"--listen=" + address, "--data_dir=" + data_dir_.string(),
-                                 "--seed=" KESSAN_DATASET_FILE, "--plugin_dir=none",
-                                 "--heartbeat_ms=200"},
+                                 "--seed=" KESSAN_DATASET_FILE, "--plugin_dir=none", "--heartbeat_ms=200"},
         log());
-    EXPECT_TRUE(process->Start(address, kWait))
-        << "kessand on " << address << " did not serve:\n" << ReadFile(log());
+    EXPECT_TRUE(process->Start(address, kWait)) << "kessand on " << address << " did not serve:\n"
+                                                << ReadFile(log());
     return process;
   }
 
@@ -245,8 +240,7 @@ TEST_F(FailoverClientTest, SubscriberMovesToTheReplicaAndSeesEveryEventOnce) {
   absl::StatusOr<v1::PublishResponse> across;
   std::thread retrying([&] {
     PublishRetryOptions retry;
-    retry.backoff = {.initial = absl::Milliseconds(50), .max = absl::Milliseconds(500),
-                     .max_attempts = 0};
+    retry.backoff = {.initial = absl::Milliseconds(50), .max = absl::Milliseconds(500), .max_attempts = 0};
     across = publisher.PublishWithRetry(moved, retry, {.timeout = kWait});
   });
   b_ = Start(b());
@@ -260,8 +254,7 @@ TEST_F(FailoverClientTest, SubscriberMovesToTheReplicaAndSeesEveryEventOnce) {
   EXPECT_EQ(publisher_moves.moves().front(), a() + ">" + b());
 
   // Sent again, to B, the batch is not applied again.
-  absl::StatusOr<v1::PublishResponse> again =
-      publisher.PublishWithRetry(moved, {}, {.timeout = kWait});
+  absl::StatusOr<v1::PublishResponse> again = publisher.PublishWithRetry(moved, {}, {.timeout = kWait});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->duplicate());
   EXPECT_EQ(again->sequences(0), across->sequences(0));
@@ -314,8 +307,7 @@ TEST_F(FailoverClientTest, ADeadFirstServerIsSkipped) {
 
   FailoverLog moves;
   Client snapshots(moves.Options({a(), b()}));
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-      snapshots.GetSnapshot(v1::Filter(), {.timeout = kWait});
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = snapshots.GetSnapshot(v1::Filter(), {.timeout = kWait});
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(snapshot->sequence(), head);
   EXPECT_EQ(snapshots.address(), b());
@@ -333,13 +325,13 @@ TEST_F(FailoverClientTest, ADeadFirstServerIsSkipped) {
   request.set_from_sequence(head - 2);
   std::vector<uint64_t> sequences;
   Client subscriber(ClientOptions{.servers = {a(), b()}});
-  absl::Status status = subscriber.SubscribeResuming(
-      request,
-      [&](const v1::FeedEvent& e) {
-        if (e.sequence() > 0) sequences.push_back(e.sequence());
-        return sequences.size() < 3;
-      },
-      {}, {.timeout = kWait});
+  absl::Status status = subscriber.SubscribeResuming(request,
+                                                     [&](const v1::FeedEvent& e) {
+                                                       if (e.sequence() > 0)
+                                                         sequences.push_back(e.sequence());
+                                                       return sequences.size() < 3;
+                                                     },
+                                                     {}, {.timeout = kWait});
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(sequences, (std::vector<uint64_t>{head - 1, head, head + 1}));
   EXPECT_EQ(subscriber.address(), b());
@@ -352,13 +344,12 @@ TEST_F(FailoverClientTest, ARefusalDoesNotFailOver) {
   Client client(moves.Options({a(), b()}));
   v1::SubscribeRequest request;
   request.mutable_filter()->add_issuers("NOPE");
-  absl::Status status = client.SubscribeResuming(
-      request, [](const v1::FeedEvent&) { return true; }, {}, {.timeout = kWait});
+  absl::Status status =
+      client.SubscribeResuming(request, [](const v1::FeedEvent&) { return true; }, {}, {.timeout = kWait});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   v1::PublishRequest bad = OneFact(2041, 1);
   bad.mutable_items(0)->mutable_fact()->mutable_key()->set_issuer("");
-  absl::StatusOr<v1::PublishResponse> refused =
-      client.PublishWithRetry(bad, {}, {.timeout = kWait});
+  absl::StatusOr<v1::PublishResponse> refused = client.PublishWithRetry(bad, {}, {.timeout = kWait});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
   EXPECT_EQ(client.address(), a());
   EXPECT_TRUE(moves.moves().empty());
@@ -372,18 +363,17 @@ TEST_F(FailoverClientTest, CliSkipsADeadServer) {
   const std::string err = data_dir_.string() + ".err";
   const std::string servers = a() + "," + b();
 
-  pid_t cli = Spawn({KESSAN_CLI_PATH, "subscribe", "--server", servers, "--from",
-                     absl::StrCat(head - 2), "--limit", "2", "--timeout", "30s"},
+  pid_t cli = Spawn({KESSAN_CLI_PATH, "subscribe", "--server", servers, "--from", absl::StrCat(head - 2),
+                     "--limit", "2", "--timeout", "30s"},
                     out, err);
   ASSERT_GT(cli, 0);
   int status = WaitExit(cli, kWait);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << "\nstderr:\n" << ReadFile(err);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\nstderr:\n"
+                                                             << ReadFile(err);
   std::vector<uint64_t> sequences;
   for (absl::string_view line : absl::StrSplit(ReadFile(out), '\n', absl::SkipEmpty())) {
     v1::FeedEvent event;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
-        << line;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok()) << line;
     if (event.sequence() > 0) sequences.push_back(event.sequence());
   }
   EXPECT_EQ(sequences, (std::vector<uint64_t>{head - 1, head}));
@@ -393,12 +383,11 @@ TEST_F(FailoverClientTest, CliSkipsADeadServer) {
   EXPECT_TRUE(absl::StrContains(notes, absl::StrCat("switching to ", b()))) << notes;
 
   std::filesystem::remove(out);
-  cli = Spawn({KESSAN_CLI_PATH, "snapshot", "--server", servers, "--jsonl", "--timeout", "30s"},
-              out, err);
+  cli = Spawn({KESSAN_CLI_PATH, "snapshot", "--server", servers, "--jsonl", "--timeout", "30s"}, out, err);
   ASSERT_GT(cli, 0);
   status = WaitExit(cli, kWait);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << "\nstderr:\n" << ReadFile(err);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\nstderr:\n"
+                                                             << ReadFile(err);
   EXPECT_FALSE(ReadFile(out).empty());
 
   // An empty server in the list is a usage error (exit 2).
@@ -412,8 +401,7 @@ TEST_F(FailoverClientTest, CliSkipsADeadServer) {
   ASSERT_GT(cli, 0);
   status = WaitExit(cli, kWait);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << "status " << status;
-  EXPECT_TRUE(absl::StrContains(ReadFile(err), "scenario commands take one --server"))
-      << ReadFile(err);
+  EXPECT_TRUE(absl::StrContains(ReadFile(err), "scenario commands take one --server")) << ReadFile(err);
   std::filesystem::remove(out);
   std::filesystem::remove(err);
 }

@@ -21,9 +21,7 @@ namespace kessan {
 
 inline constexpr absl::Duration kWait = absl::Seconds(30);
 
-inline std::chrono::system_clock::time_point Deadline() {
-  return absl::ToChronoTime(absl::Now() + kWait);
-}
+inline std::chrono::system_clock::time_point Deadline() { return absl::ToChronoTime(absl::Now() + kWait); }
 
 template <typename T>
 T ParseText(const std::string& text) {
@@ -39,10 +37,12 @@ inline v1::PublishItem RevenueItem(int fiscal_year, int64_t units) {
       key {
         issuer: "IIJ"
         concept_id: "revenue"
-        period { fiscal_year: )pb", fiscal_year, R"pb( kind: PERIOD_KIND_QUARTER number: 4 }
+        period { fiscal_year: )pb",
+                                                 fiscal_year, R"pb( kind: PERIOD_KIND_QUARTER number: 4 }
       }
       value {
-        money { currency_code: "JPY" units: )pb", units, R"pb( }
+        money { currency_code: "JPY" units: )pb",
+                                                 units, R"pb( }
         precision { decimals: -8 qualifier: QUALIFIER_EQUAL }
       }
       provenance {
@@ -159,8 +159,8 @@ class FeedServerTest : public testing::Test {
     absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials());
     stub_ = v1::FeedService::NewStub(channel);
   }
   void RestartServer() {

@@ -27,8 +27,8 @@ v1::PublishItem PaddedItem(const std::string& concept_id, int key, int64_t units
 // Publishes `batches` batches of `per_batch` revisions cycling over `keys`
 // quarters; values count up from 1 so the last value per key is known. A
 // batch holds an item once: per_batch must not exceed keys.
-void PublishRevisions(v1::FeedService::Stub& stub, const std::string& concept_id, int batches, int per_batch, int keys,
-                      size_t pad) {
+void PublishRevisions(v1::FeedService::Stub& stub, const std::string& concept_id, int batches, int per_batch,
+                      int keys, size_t pad) {
   ASSERT_LE(per_batch, keys);
   int64_t value = 0;
   for (int b = 0; b < batches; ++b) {
@@ -56,8 +56,8 @@ std::unique_ptr<v1::FeedService::Stub> StallingStub(int port) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt("grpc.use_local_subchannel_pool", 1);
-  return v1::FeedService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+  return v1::FeedService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
 }
 
 // Reads `reader` until its (empty) snapshot has ended: from then on the
@@ -331,8 +331,7 @@ TEST_F(GuaranteesTest, RestatementsAnswerFirstReportedLatestAndAsOf) {
   EXPECT_EQ(value_in(v1::REVISION_VIEW_LATEST, nullptr), 300);
   auto t2 = known_at(r2);
   EXPECT_EQ(value_in(v1::REVISION_VIEW_AS_OF, &t2), 200);
-  auto before_first = TimeUtil::NanosecondsToTimestamp(
-      TimeUtil::TimestampToNanoseconds(known_at(r1)) - 1);
+  auto before_first = TimeUtil::NanosecondsToTimestamp(TimeUtil::TimestampToNanoseconds(known_at(r1)) - 1);
   EXPECT_EQ(value_in(v1::REVISION_VIEW_AS_OF, &before_first), -1);
 
   // A retraction is an event too: it leaves LATEST, not the history.

@@ -58,7 +58,9 @@ class HttpSubscriber {
     connection_ = *std::move(c);
     std::map<std::string, std::string> headers = {{"Content-Type", "application/connect+json"}};
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    EXPECT_TRUE(connection_->Send("POST", "/kessan.v1.FeedService/Subscribe", headers, Enveloped(Json(request))).ok());
+    EXPECT_TRUE(
+        connection_->Send("POST", "/kessan.v1.FeedService/Subscribe", headers, Enveloped(Json(request)))
+            .ok());
     absl::StatusOr<HttpResponse> head = connection_->ReadHead();
     EXPECT_TRUE(head.ok()) << head.status();
     if (head.ok()) status_ = head->status;
@@ -132,7 +134,8 @@ TEST_F(HttpTest, GetSnapshotJsonIsGrpcsSnapshot) {
 
   v1::GetSnapshotRequest request;
   request.mutable_filter()->add_concepts("adjusted_ebitda");
-  HttpResponse proto = Post("/kessan.v1.FeedService/GetSnapshot", "application/proto", request.SerializeAsString());
+  HttpResponse proto =
+      Post("/kessan.v1.FeedService/GetSnapshot", "application/proto", request.SerializeAsString());
   ASSERT_EQ(proto.status, 200);
   EXPECT_EQ(proto.headers["content-type"], "application/proto");
   v1::GetSnapshotResponse filtered;
@@ -194,8 +197,8 @@ TEST_F(HttpTest, ErrorsAreGrpcsErrors) {
   EXPECT_EQ(no_method.status, 404);
   EXPECT_THAT(no_method.body, HasSubstr(R"("code":"unimplemented")"));
   // An unknown issuer in a filter.
-  HttpResponse filter = Post("/kessan.v1.FeedService/GetSnapshot", "application/json",
-                             R"({"filter":{"issuers":["NOPE"]}})");
+  HttpResponse filter =
+      Post("/kessan.v1.FeedService/GetSnapshot", "application/json", R"({"filter":{"issuers":["NOPE"]}})");
   EXPECT_EQ(filter.status, 400);
   EXPECT_THAT(filter.body, HasSubstr("NOPE"));
   EXPECT_EQ(server_->last_sequence(), head);
@@ -206,8 +209,9 @@ TEST_F(HttpTest, ListAndRunScenarios) {
   ASSERT_EQ(list.status, 200) << list.body;
   EXPECT_THAT(list.body, HasSubstr(R"("name":"dilution")"));
   EXPECT_THAT(list.body, HasSubstr(R"("name":"revenue_outlook")"));
-  HttpResponse run = Post("/kessan.v1.ScenarioService/RunScenario", "application/json",
-                          R"({"name":"dilution","parameters":{"shares_outstanding_before":{"integer":"17345"}}})");
+  HttpResponse run =
+      Post("/kessan.v1.ScenarioService/RunScenario", "application/json",
+           R"({"name":"dilution","parameters":{"shares_outstanding_before":{"integer":"17345"}}})");
   ASSERT_EQ(run.status, 200) << run.body;
   EXPECT_THAT(run.body, HasSubstr(R"("units":"3512880000")"));
   v1::RunScenarioResponse result = FromJson<v1::RunScenarioResponse>(run.body);
@@ -224,23 +228,26 @@ TEST_F(HttpTest, ListAndRunScenarios) {
   v1::RunScenarioRequest request;
   request.set_name("dilution");
   (*request.mutable_parameters())["shares_outstanding_before"].set_integer(17345);
-  HttpResponse proto = Post("/kessan.v1.ScenarioService/RunScenario", "application/proto", request.SerializeAsString());
+  HttpResponse proto =
+      Post("/kessan.v1.ScenarioService/RunScenario", "application/proto", request.SerializeAsString());
   ASSERT_EQ(proto.status, 200);
   v1::RunScenarioResponse binary;
   ASSERT_TRUE(binary.ParseFromString(proto.body));
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(binary.result().outputs(0),
-                                                                  result.result().outputs(0)));
-  HttpResponse missing = Post("/kessan.v1.ScenarioService/RunScenario", "application/json", R"({"name":"dilution"})");
+                                                                 result.result().outputs(0)));
+  HttpResponse missing =
+      Post("/kessan.v1.ScenarioService/RunScenario", "application/json", R"({"name":"dilution"})");
   EXPECT_EQ(missing.status, 400);
   EXPECT_THAT(missing.body, HasSubstr("shares_outstanding_before"));
 }
 
 TEST_F(HttpTest, WatchScenarioStreamsResults) {
   auto c = *HttpConnection::Open(http_port());
-  ASSERT_TRUE(c->Send("POST", "/kessan.v1.ScenarioService/WatchScenario",
-                      {{"Content-Type", "application/connect+json"}},
-                      Enveloped(R"({"name":"dilution","parameters":{"shares_outstanding_before":{"integer":"17345"}}})"))
-                  .ok());
+  ASSERT_TRUE(
+      c->Send(
+           "POST", "/kessan.v1.ScenarioService/WatchScenario", {{"Content-Type", "application/connect+json"}},
+           Enveloped(R"({"name":"dilution","parameters":{"shares_outstanding_before":{"integer":"17345"}}})"))
+          .ok());
   absl::StatusOr<HttpResponse> head = c->ReadHead();
   ASSERT_TRUE(head.ok());
   ASSERT_EQ(head->status, 200);
@@ -255,7 +262,8 @@ TEST_F(HttpTest, SubscribeSeesAGrpcPublish) {
   request.mutable_filter()->add_concepts("revenue");
   HttpSubscriber sub(http_port(), request);
   ASSERT_EQ(sub.status(), 200);
-  std::vector<v1::FeedEvent> snapshot = sub.Until([](const v1::FeedEvent& e) { return e.has_snapshot_end(); });
+  std::vector<v1::FeedEvent> snapshot =
+      sub.Until([](const v1::FeedEvent& e) { return e.has_snapshot_end(); });
   ASSERT_GE(snapshot.size(), 3u);
   EXPECT_TRUE(snapshot.front().has_snapshot_begin());
   v1::PublishResponse published;
@@ -297,7 +305,8 @@ TEST_F(HttpTest, ResumeIsGrpcsResume) {
   request.set_from_sequence(head - 5);
   std::vector<v1::FeedEvent> over_grpc = GrpcResume(*stub_, request, head);
   HttpSubscriber sub(http_port(), request);
-  std::vector<v1::FeedEvent> over_http = sub.Until([&](const v1::FeedEvent& e) { return e.sequence() >= head; });
+  std::vector<v1::FeedEvent> over_http =
+      sub.Until([&](const v1::FeedEvent& e) { return e.sequence() >= head; });
   ASSERT_EQ(over_http.size(), 5u);
   ASSERT_EQ(over_grpc.size(), over_http.size());
   for (size_t i = 0; i < over_http.size(); ++i) {
@@ -321,8 +330,9 @@ TEST_F(HttpTest, AStalledReaderDoesNotStallOthers) {
   // Never reads, with a small receive buffer.
   auto stalled = *HttpConnection::Open(http_port(), 4096);
   v1::SubscribeRequest all;
-  ASSERT_TRUE(stalled->Send("POST", "/kessan.v1.FeedService/Subscribe",
-                            {{"Content-Type", "application/connect+json"}}, Enveloped("{}"))
+  ASSERT_TRUE(stalled
+                  ->Send("POST", "/kessan.v1.FeedService/Subscribe",
+                         {{"Content-Type", "application/connect+json"}}, Enveloped("{}"))
                   .ok());
   v1::SubscribeRequest live;
   live.set_start(v1::START_MODE_LIVE_ONLY);
@@ -341,10 +351,12 @@ TEST_F(HttpTest, AStalledReaderDoesNotStallOthers) {
     ASSERT_TRUE(s.ok()) << s.error_message();
     last = p.sequences(p.sequences_size() - 1);
   }
-  std::vector<v1::FeedEvent> seen = reader.Until([&](const v1::FeedEvent& e) { return e.sequence() == last; });
+  std::vector<v1::FeedEvent> seen =
+      reader.Until([&](const v1::FeedEvent& e) { return e.sequence() == last; });
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back().sequence(), last);
-  EXPECT_EQ(Post("/kessan.v1.FeedService/GetSnapshot", "application/json", R"({"filter":{"concepts":["x"]}})").status,
+  EXPECT_EQ(Post("/kessan.v1.FeedService/GetSnapshot", "application/json", R"({"filter":{"concepts":["x"]}})")
+                .status,
             200);
 }
 
@@ -385,10 +397,11 @@ TEST_F(HttpTest, OpenStreamsTakeNoThread) {
   const size_t threads_after = Threads();
   const size_t rss_after = RssKiB();
   // The response heads are written when each stream starts: all are open.
-  std::printf("%d open HTTP streams: threads %zu -> %zu, RSS %zu -> %zu KiB (%.1f KiB per stream, client side "
-              "included)\n",
-              kStreams, threads_before, threads_after, rss_before, rss_after,
-              (static_cast<double>(rss_after) - rss_before) / (kStreams - 1));
+  std::printf(
+      "%d open HTTP streams: threads %zu -> %zu, RSS %zu -> %zu KiB (%.1f KiB per stream, client side "
+      "included)\n",
+      kStreams, threads_before, threads_after, rss_before, rss_after,
+      (static_cast<double>(rss_after) - rss_before) / (kStreams - 1));
   // A pool may start or end a transient thread meanwhile; a thread per
   // stream would be 499 more.
   EXPECT_LE(threads_after, threads_before + 4);
@@ -436,13 +449,15 @@ class HttpAuthTest : public FeedServerTest {
     fs::remove(data_dir_.string() + ".principals");
   }
   // The Connect code of an HTTP call and of the same gRPC call.
-  void ExpectSameAnswer(const std::string& token, const std::string& method, const google::protobuf::Message& request,
-                        absl::StatusCode want) {
+  void ExpectSameAnswer(const std::string& token, const std::string& method,
+                        const google::protobuf::Message& request, absl::StatusCode want) {
     std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    absl::StatusOr<HttpResponse> r = HttpRequest(server_->http_port(), "POST", method, headers, Json(request));
+    absl::StatusOr<HttpResponse> r =
+        HttpRequest(server_->http_port(), "POST", method, headers, Json(request));
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r->status, want == absl::StatusCode::kOk ? 200 : connect::HttpStatus(want)) << method << " " << r->body;
+    EXPECT_EQ(r->status, want == absl::StatusCode::kOk ? 200 : connect::HttpStatus(want))
+        << method << " " << r->body;
     grpc::ClientContext context;
     if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
     grpc::Status s;
@@ -520,12 +535,14 @@ TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
   StreamCollector subscriber(*stub_, v1::SubscribeRequest());
   const std::string before = scrape();
   const double published = Sample(before, "kessan_published_events_total");
-  const double started =
-      Sample(before, R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})");
+  const double started = Sample(
+      before,
+      R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})");
   ASSERT_GE(published, 0) << before.substr(0, 2000);
   ASSERT_GE(started, 0) << before.substr(0, 2000);
   v1::PublishResponse ack;
-  ASSERT_TRUE(Publish(Batch({RevenueItem(2002, 13'700'000'000), RevenueItem(2001, 9'100'000'000)}), &ack).ok());
+  ASSERT_TRUE(
+      Publish(Batch({RevenueItem(2002, 13'700'000'000), RevenueItem(2001, 9'100'000'000)}), &ack).ok());
   subscriber.WaitUntil([&](const std::vector<v1::FeedEvent>& events) {
     for (const auto& e : events) {
       if (e.sequence() == ack.sequences(1)) return true;
@@ -534,9 +551,11 @@ TEST_F(HttpTest, MetricsAreScrapedAndMoveWhilePublishing) {
   });
   const std::string after = scrape();
   EXPECT_EQ(Sample(after, "kessan_published_events_total"), published + 2);
-  EXPECT_EQ(Sample(after,
-                   R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})"),
-            started + 1);
+  EXPECT_EQ(
+      Sample(
+          after,
+          R"(grpc_server_started_total{grpc_type="unary",grpc_service="kessan.v1.FeedService",grpc_method="Publish"})"),
+      started + 1);
   EXPECT_EQ(Sample(after, "kessan_last_sequence"), static_cast<double>(ack.sequences(1)));
   EXPECT_GE(Sample(after, "process_open_fds"), 1);
 }

@@ -27,10 +27,9 @@ constexpr int64_t kFigureB = 888'123'456'789;
 // they were), through a connection of its own. False if it is not found.
 bool FlipBitOfFigure(const std::string& db_path, int64_t units) {
   uint8_t varint[10];
-  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(
-      static_cast<uint64_t>(units), varint);
-  const std::string pattern =
-      "\x10" + std::string(reinterpret_cast<const char*>(varint), end - varint);
+  const uint8_t* end =
+      google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(units), varint);
+  const std::string pattern = "\x10" + std::string(reinterpret_cast<const char*>(varint), end - varint);
   sqlite3* db = nullptr;
   if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return false;
   sqlite3_busy_timeout(db, 5000);
@@ -49,8 +48,7 @@ bool FlipBitOfFigure(const std::string& db_path, int64_t units) {
   sqlite3_finalize(stmt);
   bool done = false;
   if (row >= 0) {
-    sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1, &stmt,
-                       nullptr);
+    sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1, &stmt, nullptr);
     sqlite3_bind_blob(stmt, 1, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, row);
     done = sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1;
@@ -149,7 +147,7 @@ class KessandJournalTest : public testing::Test {
     const int port = PickFreePort();
     ASSERT_NE(port, 0);
     address_ = absl::StrCat("127.0.0.1:", port);
-    args_ = {"--listen", address_, "--data_dir", data_dir_.string(), "--seed",
+    args_ = {"--listen",          address_,       "--data_dir", data_dir_.string(), "--seed",
              KESSAN_DATASET_FILE, "--plugin_dir", "none"};
   }
   void TearDown() override { std::filesystem::remove_all(data_dir_); }
@@ -162,16 +160,14 @@ class KessandJournalTest : public testing::Test {
   std::pair<uint64_t, uint64_t> SeedAndPublish() {
     KessandProcess kessand(KESSAND_BINARY, args_);
     EXPECT_TRUE(kessand.Start(address_));
-    auto stub = v1::FeedService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    auto stub = v1::FeedService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
     uint64_t sequences[2] = {0, 0};
     int i = 0;
     for (int64_t figure : {kFigureA, kFigureB}) {
       grpc::ClientContext context;
       context.set_deadline(Deadline());
       v1::PublishResponse response;
-      grpc::Status status =
-          stub->Publish(&context, Batch({RevenueItem(2050 + i, figure)}), &response);
+      grpc::Status status = stub->Publish(&context, Batch({RevenueItem(2050 + i, figure)}), &response);
       EXPECT_TRUE(status.ok()) << status.error_message();
       if (response.sequences_size() == 1) sequences[i] = response.sequences(0);
       ++i;
@@ -229,8 +225,7 @@ TEST_F(KessandJournalTest, DamagedEventsStopKessandAndVerifyListsThem) {
     Outcome clean = Verify();
     EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
     EXPECT_EQ(Lines(clean.out).size(), 1u) << clean.out;
-    EXPECT_NE(clean.out.find(absl::StrCat("verified ", b, " events in ")), std::string::npos)
-        << clean.out;
+    EXPECT_NE(clean.out.find(absl::StrCat("verified ", b, " events in ")), std::string::npos) << clean.out;
     EXPECT_NE(clean.out.find(" rows: 0 damaged"), std::string::npos) << clean.out;
   }
   ASSERT_TRUE(FlipBitOfFigure(JournalPath(), kFigureA));
@@ -264,8 +259,7 @@ TEST_F(KessandJournalTest, AnOverwrittenFirstPageStopsKessandNamingTheFile) {
     // damage is in the file kessand reads first.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(JournalPath().c_str(), &db), SQLITE_OK);
-    EXPECT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
   const std::string damaged = absl::StrCat("journal ", JournalPath(), " is damaged: ");
@@ -276,13 +270,11 @@ TEST_F(KessandJournalTest, AnOverwrittenFirstPageStopsKessandNamingTheFile) {
   }
   Outcome start = RunKessand(args_);
   EXPECT_EQ(start.exit_code, 1) << start.out << start.err;
-  EXPECT_NE((start.out + start.err).find(damaged + "its header is zeros (overwritten?)"),
-            std::string::npos)
+  EXPECT_NE((start.out + start.err).find(damaged + "its header is zeros (overwritten?)"), std::string::npos)
       << start.out << start.err;
   Outcome verify = Verify();
   EXPECT_EQ(verify.exit_code, 2) << verify.out << verify.err;
-  EXPECT_NE(verify.err.find(damaged + "its header is zeros (overwritten?)"), std::string::npos)
-      << verify.err;
+  EXPECT_NE(verify.err.find(damaged + "its header is zeros (overwritten?)"), std::string::npos) << verify.err;
 
   // Cut within the header.
   std::filesystem::resize_file(JournalPath(), 60);
@@ -304,8 +296,7 @@ TEST_F(KessandJournalTest, ALostWalTailStopsKessandUntilTheLossIsAccepted) {
   {
     KessandProcess kessand(KESSAND_BINARY, args_);
     ASSERT_TRUE(kessand.Start(address_));
-    auto stub = v1::FeedService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    auto stub = v1::FeedService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
     for (int64_t figure : {kFigureA, kFigureB}) {
       grpc::ClientContext context;
       context.set_deadline(Deadline());
@@ -332,8 +323,7 @@ TEST_F(KessandJournalTest, ALostWalTailStopsKessandUntilTheLossIsAccepted) {
   Outcome refused = RunKessand(args_);
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
   const std::string said = refused.out + refused.err;
-  EXPECT_NE(said.find(absl::StrCat("ends at sequence ", a, " but sequence ", b,
-                                   " was acknowledged")),
+  EXPECT_NE(said.find(absl::StrCat("ends at sequence ", a, " but sequence ", b, " was acknowledged")),
             std::string::npos)
       << said;
   EXPECT_NE(said.find("--accept_journal_loss"), std::string::npos) << said;
@@ -343,8 +333,7 @@ TEST_F(KessandJournalTest, ALostWalTailStopsKessandUntilTheLossIsAccepted) {
   accepting.push_back("--accept_journal_loss");
   KessandProcess kessand(KESSAND_BINARY, accepting);
   ASSERT_TRUE(kessand.Start(address_));
-  auto stub = v1::FeedService::NewStub(
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::FeedService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
@@ -359,8 +348,7 @@ TEST_F(KessandJournalTest, ALostWalTailStopsKessandUntilTheLossIsAccepted) {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     v1::PublishResponse response;
-    ASSERT_TRUE(
-        stub->Publish(&context, Batch({RevenueItem(2051, kFigureB)}), &response).ok());
+    ASSERT_TRUE(stub->Publish(&context, Batch({RevenueItem(2051, kFigureB)}), &response).ok());
     ASSERT_EQ(response.sequences_size(), 1);
     EXPECT_EQ(response.sequences(0), b);
   }

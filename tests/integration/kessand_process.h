@@ -5,14 +5,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include <fstream>
 #include <sstream>
@@ -53,12 +52,10 @@ inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   if (!out_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
   if (!err_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -98,8 +95,7 @@ class KessandProcess {
         pid_ = -1;
         return false;
       }
-      auto stub = v1::FeedService::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      auto stub = v1::FeedService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
       v1::GetSnapshotRequest request;

@@ -182,7 +182,8 @@ class ReflectionClient {
 
   explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel) : generic_(std::move(channel)) {
     context_.set_deadline(Deadline());
-    call_ = generic_.PrepareCall(&context_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq_);
+    call_ = generic_.PrepareCall(&context_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                 &cq_);
     call_->StartCall(this);
     ok_ = Next();
   }
@@ -250,8 +251,10 @@ TEST_F(KessandTest, ReflectionDescribesEveryServiceItLists) {
     ASSERT_EQ(name.size(), 1u);
     services.push_back(name[0]);
   }
-  for (const char* expected : {"grpc.health.v1.Health", "kessan.v1.FeedService", "kessan.v1.ScenarioService"}) {
-    EXPECT_NE(std::find(services.begin(), services.end(), expected), services.end()) << expected << " not listed";
+  for (const char* expected :
+       {"grpc.health.v1.Health", "kessan.v1.FeedService", "kessan.v1.ScenarioService"}) {
+    EXPECT_NE(std::find(services.begin(), services.end(), expected), services.end())
+        << expected << " not listed";
   }
 
   for (const std::string& name : services) {

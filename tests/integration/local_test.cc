@@ -1,5 +1,7 @@
 // The in-process API (kessan/local.h) of a real Server: the same rules,
 // sequences and errors as over gRPC, callbacks on delivery threads.
+#include "kessan/local.h"
+
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -13,7 +15,6 @@
 #include "absl/synchronization/notification.h"
 #include "auth/token_store.h"
 #include "feed_test_util.h"
-#include "kessan/local.h"
 #include "kessan/server.h"
 #include "kessan/v1/scenario.grpc.pb.h"
 
@@ -94,7 +95,8 @@ class LocalTest : public FeedServerTest {
     options.plugin_dir.clear();  // the bundled plugins (dilution)
     options.max_queued_events = max_queued_;
     if (!tokens_.empty()) {
-      const std::string path = (data_dir_.parent_path() / (data_dir_.filename().string() + ".principals")).string();
+      const std::string path =
+          (data_dir_.parent_path() / (data_dir_.filename().string() + ".principals")).string();
       std::ofstream(path) << tokens_;
       options.auth_tokens_file = path;
     }
@@ -112,7 +114,8 @@ v1::SubscribeRequest LiveRevenue() {
 TEST_F(LocalTest, PublishesAndSubscribesInProcessInTheSameHistoryAsGrpc) {
   std::unique_ptr<LocalClient> local = server_->Local();
   Collector collector;
-  absl::StatusOr<std::unique_ptr<LocalSubscription>> sub = local->Subscribe(LiveRevenue(), collector.Callbacks());
+  absl::StatusOr<std::unique_ptr<LocalSubscription>> sub =
+      local->Subscribe(LiveRevenue(), collector.Callbacks());
   ASSERT_TRUE(sub.ok()) << sub.status();
   // A gRPC subscriber beside it, from the same point.
   StreamCollector remote(*stub_, LiveRevenue());
@@ -123,12 +126,13 @@ TEST_F(LocalTest, PublishesAndSubscribesInProcessInTheSameHistoryAsGrpc) {
   const uint64_t sequence = ack->sequences(0);
   EXPECT_EQ(sequence, server_->last_sequence());
   ASSERT_TRUE(collector.AwaitSequence(sequence));
-  std::vector<v1::FeedEvent> remote_events = remote.WaitUntil([sequence](const std::vector<v1::FeedEvent>& events) {
-    for (const auto& e : events) {
-      if (e.sequence() == sequence) return true;
-    }
-    return false;
-  });
+  std::vector<v1::FeedEvent> remote_events =
+      remote.WaitUntil([sequence](const std::vector<v1::FeedEvent>& events) {
+        for (const auto& e : events) {
+          if (e.sequence() == sequence) return true;
+        }
+        return false;
+      });
 
   // The snapshot came first (begin, the revenue facts, end), then the revision.
   std::vector<v1::FeedEvent> events = collector.events();
@@ -136,7 +140,8 @@ TEST_F(LocalTest, PublishesAndSubscribesInProcessInTheSameHistoryAsGrpc) {
   EXPECT_TRUE(events.front().has_snapshot_begin());
   EXPECT_FALSE(events.front().snapshot_begin().incarnation().empty());
   // The last journaled event (heartbeats, sequence 0, may come after it).
-  auto journaled = std::find_if(events.rbegin(), events.rend(), [](const v1::FeedEvent& e) { return e.sequence() != 0; });
+  auto journaled =
+      std::find_if(events.rbegin(), events.rend(), [](const v1::FeedEvent& e) { return e.sequence() != 0; });
   ASSERT_NE(journaled, events.rend());
   const v1::FeedEvent& last = *journaled;
   ASSERT_TRUE(last.has_fact());
@@ -324,11 +329,14 @@ TEST_F(LocalTest, ShutdownEndsSubscriptionsAndTheServerMayGoFirst) {
 }
 
 TEST_F(LocalTest, CallersAreAuthenticatedAndEntitledAsOverGrpc) {
-  tokens_ = "reader subscriber sha256:" + auth::Sha256Hex("reader-token") + " issuers=IIJ\n"
-            "feeder publisher sha256:" + auth::Sha256Hex("feeder-token") + " issuers=IIJ\n";
+  tokens_ = "reader subscriber sha256:" + auth::Sha256Hex("reader-token") +
+            " issuers=IIJ\n"
+            "feeder publisher sha256:" +
+            auth::Sha256Hex("feeder-token") + " issuers=IIJ\n";
   RestartServer();
   std::unique_ptr<LocalClient> anonymous = server_->Local();
-  EXPECT_EQ(anonymous->GetSnapshot(v1::GetSnapshotRequest()).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(anonymous->GetSnapshot(v1::GetSnapshotRequest()).status().code(),
+            absl::StatusCode::kUnauthenticated);
   LocalCredentials reader_credentials;
   reader_credentials.bearer_token = "reader-token";
   std::unique_ptr<LocalClient> reader = server_->Local(reader_credentials);
@@ -356,7 +364,8 @@ TEST_F(LocalTest, AnApplicationsLogHandlerGetsTheServersLines) {
   std::vector<std::string> lines;
   SetLogHandler([&](LogLevel level, std::string_view logger, std::string_view message) {
     absl::MutexLock lock(&mu);
-    lines.push_back(absl::StrCat(static_cast<int>(level), " ", std::string(logger), ": ", std::string(message)));
+    lines.push_back(
+        absl::StrCat(static_cast<int>(level), " ", std::string(logger), ": ", std::string(message)));
   });
   RestartServer();
   ASSERT_TRUE(server_->Local()->Publish(Batch({RevenueItem(2002, 13'600'000'000)})).ok());

@@ -26,9 +26,10 @@ class NatsKessandTest : public testing::Test {
     const int port = PickFreePort();
     ASSERT_NE(port, 0);
     address_ = absl::StrCat("127.0.0.1:", port);
-    args_ = {"--listen", address_, "--data_dir", data_dir_.string(), "--journal", "nats",
-             "--nats_url", nats_->url(), "--nats_stream", "KESSAN_E2E", "--seed",
-             KESSAN_DATASET_FILE, "--plugin_dir", "none"};
+    args_ = {"--listen",      address_,     "--data_dir", data_dir_.string(),
+             "--journal",     "nats",       "--nats_url", nats_->url(),
+             "--nats_stream", "KESSAN_E2E", "--seed",     KESSAN_DATASET_FILE,
+             "--plugin_dir",  "none"};
   }
   void TearDown() override {
     process_.reset();
@@ -40,8 +41,7 @@ class NatsKessandTest : public testing::Test {
   void StartKessand() {
     process_ = std::make_unique<KessandProcess>(KESSAND_BINARY, args_, log_);
     ASSERT_TRUE(process_->Start(address_)) << ReadFile(log_);
-    stub_ = v1::FeedService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    stub_ = v1::FeedService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
 
   uint64_t Head() {
@@ -68,9 +68,8 @@ class NatsKessandTest : public testing::Test {
   std::unique_ptr<NatsCluster> nats_;
   std::filesystem::path data_dir_;
   std::string address_;
-  std::string log_ = (std::filesystem::path(testing::TempDir()) /
-                      absl::StrCat("kessand_nats_", getpid(), ".log"))
-                         .string();
+  std::string log_ =
+      (std::filesystem::path(testing::TempDir()) / absl::StrCat("kessand_nats_", getpid(), ".log")).string();
   std::vector<std::string> args_;
   std::unique_ptr<KessandProcess> process_;
   std::unique_ptr<v1::FeedService::Stub> stub_;

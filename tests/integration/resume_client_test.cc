@@ -2,11 +2,10 @@
 // with SIGKILL mid-stream and restarted on the same port and journal, the
 // subscriber delivers every event once, in order; a resume from before the
 // retention horizon surfaces the Resync; `kessan subscribe` does the same.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
@@ -83,7 +82,8 @@ class Kessand {
   void Start() {
     ASSERT_GT(port_, 0) << "no free port on 127.0.0.1";
     ASSERT_TRUE(process_.Start(address(), kWait))
-        << "kessand exited or did not serve within " << kWait << ":\n" << ReadFile(process_.log());
+        << "kessand exited or did not serve within " << kWait << ":\n"
+        << ReadFile(process_.log());
   }
   // SIGKILL: no shutdown, no goodbye to the streams.
   void Kill() { process_.Kill(); }
@@ -104,8 +104,7 @@ class Kessand {
 // A SubscribeResuming() on its own thread, collecting events and notices.
 class ResumingSubscriber {
  public:
-  ResumingSubscriber(const std::string& address, v1::SubscribeRequest request,
-                     ResumeOptions resume = {})
+  ResumingSubscriber(const std::string& address, v1::SubscribeRequest request, ResumeOptions resume = {})
       : client_(address) {
     resume.backoff.initial = absl::Milliseconds(50);
     resume.backoff.max = absl::Milliseconds(500);
@@ -139,9 +138,7 @@ class ResumingSubscriber {
   // Waits until an event with `sequence` arrived (or the call ended).
   std::vector<v1::FeedEvent> WaitForSequence(uint64_t sequence) {
     absl::MutexLock lock(&mu_);
-    auto ready = [&] {
-      return done_ || (!events_.empty() && events_.back().sequence() >= sequence);
-    };
+    auto ready = [&] { return done_ || (!events_.empty() && events_.back().sequence() >= sequence); };
     mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
     return events_;
   }
@@ -203,8 +200,7 @@ class ResumeClientTest : public testing::Test {
   // The journal's last sequence, asked of the running server.
   uint64_t Head() {
     Client client(server_->address());
-    absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-        client.GetSnapshot(v1::Filter(), {.timeout = kWait});
+    absl::StatusOr<v1::GetSnapshotResponse> snapshot = client.GetSnapshot(v1::Filter(), {.timeout = kWait});
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
     return snapshot.ok() ? snapshot->sequence() : 0;
   }
@@ -251,8 +247,7 @@ TEST_F(ResumeClientTest, SubscriberSurvivesAKillAndSeesEveryEventOnce) {
   ASSERT_TRUE(while_down.ok()) << while_down.status();
   published.push_back(while_down->sequences(0));
   // Sent again, the same batch is not applied again.
-  absl::StatusOr<v1::PublishResponse> again =
-      publisher.PublishWithRetry(retried, {}, {.timeout = kWait});
+  absl::StatusOr<v1::PublishResponse> again = publisher.PublishWithRetry(retried, {}, {.timeout = kWait});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->duplicate());
   EXPECT_EQ(again->sequences(0), while_down->sequences(0));
@@ -287,13 +282,12 @@ TEST_F(ResumeClientTest, SubscriberSurvivesAKillAndSeesEveryEventOnce) {
   replay.set_start(v1::START_MODE_FROM_SEQUENCE);
   replay.set_from_sequence(head);
   std::vector<v1::FeedEvent> journal;
-  absl::Status replayed = publisher.Subscribe(
-      replay,
-      [&](const v1::FeedEvent& e) {
-        if (e.sequence() > 0) journal.push_back(e);
-        return journal.size() < want.size();
-      },
-      {.timeout = kWait});
+  absl::Status replayed = publisher.Subscribe(replay,
+                                              [&](const v1::FeedEvent& e) {
+                                                if (e.sequence() > 0) journal.push_back(e);
+                                                return journal.size() < want.size();
+                                              },
+                                              {.timeout = kWait});
   ASSERT_TRUE(replayed.ok()) << replayed;
   size_t j = 0;
   for (const v1::FeedEvent& e : events) {
@@ -320,9 +314,7 @@ TEST_F(ResumeClientTest, ResumeFromBeforeTheRetentionHorizonSurfacesTheResync) {
   request.set_heartbeat_interval_ms(200);
   absl::Notification may_reconnect;
   ResumeOptions resume;
-  resume.sleep = [&](absl::Duration) {
-    may_reconnect.WaitForNotificationWithTimeout(kWait);
-  };
+  resume.sleep = [&](absl::Duration) { may_reconnect.WaitForNotificationWithTimeout(kWait); };
   ResumingSubscriber subscriber(server_->address(), request, resume);
   // Lets a subscriber still waiting to reconnect end when the test fails.
   struct Release {
@@ -406,8 +398,8 @@ TEST_F(ResumeClientTest, CliSubscribeResumesAcrossARestart) {
   }
   const int status = WaitExit(cli, kWait);
   if (status == -1) kill(cli, SIGKILL), waitpid(cli, nullptr, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << "\nstderr:\n" << ReadFile(err);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\nstderr:\n"
+                                                             << ReadFile(err);
 
   std::vector<uint64_t> sequences;
   for (const std::string& line : lines()) {

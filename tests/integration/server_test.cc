@@ -1,8 +1,10 @@
 // End-to-end tests of kessan::Server over gRPC on 127.0.0.1: the IIJ data
 // set served from its seed, live delivery, bad input, restart and resume.
+#include "kessan/server.h"
+
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -13,11 +15,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "feed_test_util.h"
 #include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "kessan/server.h"
 #include "kessan/v1/feed.grpc.pb.h"
-#include "feed_test_util.h"
 
 namespace kessan {
 namespace {
@@ -30,8 +31,8 @@ const v1::Fact* FindFact(const v1::GetSnapshotResponse& snapshot, const std::str
     if (!e.has_fact()) continue;
     const v1::FactKey& key = e.fact().key();
     if (key.concept_id() == concept_id && key.period().fiscal_year() == fiscal_year &&
-        key.period().kind() == kind && key.period().number() == number &&
-        key.segment().empty() && !key.has_comparison_period()) {
+        key.period().kind() == kind && key.period().number() == number && key.segment().empty() &&
+        !key.has_comparison_period()) {
       return &e.fact();
     }
   }
@@ -69,8 +70,7 @@ TEST_F(ServerTest, ServesTheIijDataSetFromItsSeed) {
   EXPECT_EQ(placements, 1);
 
   // Filters select: facts of one concept, by an OCR alias of the issuer.
-  v1::GetSnapshotResponse filtered =
-      Snapshot(R"pb(issuers: "11J" concepts: "adjusted_ebitda")pb");
+  v1::GetSnapshotResponse filtered = Snapshot(R"pb(issuers: "11J" concepts: "adjusted_ebitda")pb");
   ASSERT_GT(filtered.events_size(), 0);
   for (const auto& e : filtered.events()) {
     ASSERT_TRUE(e.has_fact());
@@ -100,8 +100,7 @@ TEST_F(ServerTest, SubscriberSeesSnapshotThenRevisionLive) {
   uint64_t original = 0;
   for (size_t i = 1; i + 1 < seen.size(); ++i) {
     ASSERT_EQ(seen[i].fact().key().concept_id(), "revenue");
-    if (seen[i].fact().key().period().fiscal_year() == 2002 &&
-        seen[i].fact().key().period().number() == 4 &&
+    if (seen[i].fact().key().period().fiscal_year() == 2002 && seen[i].fact().key().period().number() == 4 &&
         !seen[i].fact().key().has_comparison_period()) {
       original = seen[i].sequence();
     }
@@ -149,8 +148,8 @@ TEST_F(ServerTest, InvalidBatchIsRefusedWholeAndChangesNothing) {
 // on each of the six methods, and nothing changes.
 TEST_F(ServerTest, EveryMethodAnswersUndecodableBytesWithInvalidArgument) {
   uint64_t head = Snapshot().sequence();
-  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                                grpc::InsecureChannelCredentials()));
+  grpc::GenericStub generic(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   for (const char* method :
        {"/kessan.v1.FeedService/Publish", "/kessan.v1.FeedService/GetSnapshot",
         "/kessan.v1.FeedService/Subscribe", "/kessan.v1.ScenarioService/ListScenarios",
@@ -170,8 +169,7 @@ TEST_F(ServerTest, EveryMethodAnswersUndecodableBytesWithInvalidArgument) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << method << ": " << status.error_message();
     const std::string type = std::string(method).substr(std::string(method).rfind('/') + 1);
-    EXPECT_NE(status.error_message().find(absl::StrCat("kessan.v1.", type, "Request")),
-              std::string::npos)
+    EXPECT_NE(status.error_message().find(absl::StrCat("kessan.v1.", type, "Request")), std::string::npos)
         << method << ": " << status.error_message();
     cq.Shutdown();
     while (cq.Next(&tag, &ok)) {
@@ -190,8 +188,7 @@ TEST_F(ServerTest, TheSameKeyTwiceInOneBatchIsRefused) {
   grpc::Status status =
       Publish(Batch({RevenueItem(2002, 13'100'000'000), RevenueItem(2003, 1), alias}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find(
-                "items[2]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]"),
+  EXPECT_NE(status.error_message().find("items[2]: has the same key fact:IIJ/revenue/FY2002Q4 as items[0]"),
             std::string::npos)
       << status.error_message();
   EXPECT_EQ(server_->last_sequence(), head);
@@ -206,8 +203,8 @@ TEST_F(ServerTest, TheSameKeyTwiceInOneBatchIsRefused) {
 // server shuts down.
 TEST_F(ServerTest, HealthTurnsNotServingAtShutdown) {
   using grpc::health::v1::HealthCheckResponse;
-  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(Deadline());
   grpc::health::v1::HealthCheckRequest request;
@@ -227,8 +224,8 @@ TEST_F(ServerTest, HealthTurnsNotServingAtShutdown) {
 // lines on stderr beside spdlog's.
 TEST_F(ServerTest, ProtobufLogsAreSpdlogLines) {
   std::ostringstream lines;
-  auto capture = std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines));
+  auto capture =
+      std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines));
   std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
   spdlog::set_default_logger(capture);
   testing::internal::CaptureStderr();
@@ -238,9 +235,9 @@ TEST_F(ServerTest, ProtobufLogsAreSpdlogLines) {
   const std::string stderr_text = testing::internal::GetCapturedStderr();
   spdlog::set_default_logger(previous);
   EXPECT_FALSE(parsed);
-  EXPECT_THAT(lines.str(), testing::AllOf(testing::HasSubstr("protobuf: "),
-                                          testing::HasSubstr("text_format.cc:"),
-                                          testing::HasSubstr("Error parsing text-format kessan.v1.Filter")));
+  EXPECT_THAT(lines.str(),
+              testing::AllOf(testing::HasSubstr("protobuf: "), testing::HasSubstr("text_format.cc:"),
+                             testing::HasSubstr("Error parsing text-format kessan.v1.Filter")));
   EXPECT_THAT(stderr_text, testing::Not(testing::HasSubstr("Error parsing text-format")));
 }
 

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   kessan::v1::PluginRunRequest request;
   request.set_issuer("IIJ");
   (*request.mutable_parameters())["digits"].set_integer(4);
-  for (auto [seq, concept_id, units] : {std::tuple{5, "revenue", 13000000000LL}, {9, "adjusted_ebitda", 459000000LL}}) {
+  for (auto [seq, concept_id, units] :
+       {std::tuple{5, "revenue", 13000000000LL}, {9, "adjusted_ebitda", 459000000LL}}) {
     kessan::v1::FeedEvent* e = request.add_inputs();
     e->set_sequence(seq);
     e->mutable_fact()->mutable_key()->set_concept_id(concept_id);

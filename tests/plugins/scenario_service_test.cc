@@ -103,7 +103,8 @@ class ScenarioServiceTest : public ::testing::Test {
     for (const std::string& f : faulty) {
       size_t eq = f.find('=');
       std::string alias = f.substr(0, eq), name = eq == std::string::npos ? f : f.substr(eq + 1);
-      fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / (name + ".so"), root_ / "plugins" / (alias + ".so"));
+      fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / (name + ".so"),
+                         root_ / "plugins" / (alias + ".so"));
     }
     ServerOptions options;
     options.listen = "127.0.0.1:0";
@@ -153,8 +154,8 @@ class ScenarioServiceTest : public ::testing::Test {
     EXPECT_GT(Find(r, "gross_proceeds")->money().units(), 0);
   }
 
-  grpc::Status Run(const std::string& name, std::map<std::string, std::string> params, v1::ScenarioResult* result,
-                   const google::protobuf::Timestamp* as_of = nullptr) {
+  grpc::Status Run(const std::string& name, std::map<std::string, std::string> params,
+                   v1::ScenarioResult* result, const google::protobuf::Timestamp* as_of = nullptr) {
     v1::RunScenarioRequest request;
     request.set_name(name);
     for (const auto& [k, v] : params) (*request.mutable_parameters())[k].set_text(v);
@@ -198,7 +199,8 @@ class ScenarioServiceTest : public ::testing::Test {
     EXPECT_TRUE(feed_->GetSnapshot(&c1, snap, &current).ok());
     v1::PublishRequest publish;
     for (const v1::FeedEvent& e : current.events()) {
-      if (e.fact().key().period().kind() != v1::PERIOD_KIND_FULL_YEAR || !e.fact().key().segment().empty()) continue;
+      if (e.fact().key().period().kind() != v1::PERIOD_KIND_FULL_YEAR || !e.fact().key().segment().empty())
+        continue;
       v1::Fact fact = e.fact();
       fact.clear_revision();
       fact.clear_supersedes_sequence();

@@ -39,12 +39,15 @@ v1::PublishItem Revenue(const std::string& issuer, int fiscal_year, int64_t unit
   return Text<v1::PublishItem>(absl::StrCat(R"pb(
     fact {
       key {
-        issuer: ")pb", issuer, R"pb("
+        issuer: ")pb",
+                                            issuer, R"pb("
         concept_id: "revenue"
-        period { fiscal_year: )pb", fiscal_year, R"pb( kind: PERIOD_KIND_QUARTER number: 4 }
+        period { fiscal_year: )pb",
+                                            fiscal_year, R"pb( kind: PERIOD_KIND_QUARTER number: 4 }
       }
       value {
-        money { currency_code: "JPY" units: )pb", units, R"pb( }
+        money { currency_code: "JPY" units: )pb",
+                                            units, R"pb( }
         precision { decimals: -8 qualifier: QUALIFIER_EQUAL }
       }
       provenance { document: "security-test" line_start: 1 line_end: 1 quote: "test figure" }
@@ -101,8 +104,7 @@ std::string Principals(bool with_reader = true) {
                   "iij-reader subscriber sha256:", Sha256Hex(kIijReader), " issuers=IIJ\n",
                   "iij-analyst analyst sha256:", Sha256Hex(kIijAnalyst), " issuers=IIJ\n",
                   "iij-feeder publisher sha256:", Sha256Hex(kIijFeeder), " issuers=IIJ\n",
-                  "root admin sha256:", Sha256Hex(kRoot), "\n",
-                  "desk subscriber x509:desk\n");
+                  "root admin sha256:", Sha256Hex(kRoot), "\n", "desk subscriber x509:desk\n");
   return text;
 }
 
@@ -121,7 +123,8 @@ class SecurityTest : public ::testing::Test {
 
   void SetUp() override {
     root_ = fs::path(::testing::TempDir()) /
-            absl::StrCat("kessan_sec_", getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+            absl::StrCat("kessan_sec_", getpid(), "_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_);
     tokens_ = root_ / "principals";
@@ -195,10 +198,12 @@ TEST_F(SecurityTest, MutualTlsRefusesUnknownClientCertificates) {
   Start(o);
   v1::GetSnapshotResponse r;
   // A certificate of the trusted CA: its CN "desk" is a subscriber.
-  auto desk = v1::FeedService::NewStub(Channel(server_->port(), TlsCredentials(*certs_ / "ca", *certs_ / "ca", "desk")));
+  auto desk = v1::FeedService::NewStub(
+      Channel(server_->port(), TlsCredentials(*certs_ / "ca", *certs_ / "ca", "desk")));
   grpc::Status ok = Snapshot(*desk, "", v1::Filter(), &r);
   EXPECT_TRUE(ok.ok()) << ok.error_message();
-  EXPECT_EQ(Publish(*desk, "", Batch({Revenue("IIJ", 2002, 1)})).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Publish(*desk, "", Batch({Revenue("IIJ", 2002, 1)})).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
   // The same CN signed by another CA, and no certificate at all: no handshake.
   auto forged = v1::FeedService::NewStub(
       Channel(server_->port(), TlsCredentials(*certs_ / "ca", *certs_ / "other", "desk"), 1));
@@ -227,7 +232,8 @@ TEST_F(SecurityTest, AClientWithSeveralServersUsesTlsAndTheTokenOnEach) {
   options.token = kReader;
   options.servers = {dead, live};
   Client reader(options);
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot = reader.GetSnapshot(v1::Filter(), {.timeout = absl::Seconds(30)});
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
+      reader.GetSnapshot(v1::Filter(), {.timeout = absl::Seconds(30)});
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_GT(snapshot->events_size(), 0);
   EXPECT_EQ(reader.address(), live);
@@ -286,8 +292,10 @@ TEST_F(SecurityTest, EveryCallNeedsCredentialsAndTheRole) {
   // Each refusal counted by code and reason: four without valid credentials,
   // four without the role.
   const std::string metrics = server_->MetricsText();
-  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"credentials\"} 4\n"));
-  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"role\"} 4\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"credentials\"} 4\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"role\"} 4\n"));
 }
 
 TEST_F(SecurityTest, ARemovedTokenStopsWorkingWithoutRestart) {
@@ -351,8 +359,10 @@ TEST_F(SecurityTest, ARevocationEndsTheOpenStreamsItRevokes) {
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
   EXPECT_THAT(ended.error_message(), HasSubstr("no longer has the role subscriber"));
   const std::string metrics = server_->MetricsText();
-  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"revoked\"} 1\n"));
-  EXPECT_THAT(metrics, HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"revoked\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("kessan_refused_calls_total{code=\"UNAUTHENTICATED\",reason=\"revoked\"} 1\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("kessan_refused_calls_total{code=\"PERMISSION_DENIED\",reason=\"revoked\"} 2\n"));
 }
 
 // --- Entitlements ----------------------------------------------------------
@@ -412,7 +422,8 @@ TEST_F(SecurityTest, EntitledPublisherPublishesOnlyItsIssuers) {
   SetUpAcme();
   auto stub = Plain();
   EXPECT_TRUE(Publish(*stub, kIijFeeder, Batch({Revenue("11J", 2002, 1300000000)})).ok());
-  grpc::Status s = Publish(*stub, kIijFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("ACME", 2002, 1)}));
+  grpc::Status s =
+      Publish(*stub, kIijFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("ACME", 2002, 1)}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(s.error_message(), "items[1]: not entitled to issuer 'ACME'");
   EXPECT_EQ(Publish(*stub, kIijFeeder, Acme()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -455,7 +466,8 @@ TEST_F(ScenarioSecurityTest, ScenariosRunOnlyOverEntitledInputs) {
   s = Run(kIijAnalyst, "revenue_outlook", "ACME", &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), Not(HasSubstr("Acme")));
-  EXPECT_EQ(Run(kIijAnalyst, "revenue_outlook", "NOPE", &r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Run(kIijAnalyst, "revenue_outlook", "NOPE", &r).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 
   // WatchScenario: the first result and re-runs see only IIJ; ACME's
   // publish triggers nothing.
@@ -538,10 +550,13 @@ TEST_F(SecurityTest, PublishRateLimitIsPerPrincipal) {
   o.publish_burst = 2;
   Start(o);
   auto stub = Plain();
-  ASSERT_TRUE(Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("IIJ", 2003, 1300000001)})).ok());
+  ASSERT_TRUE(
+      Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000000), Revenue("IIJ", 2003, 1300000001)}))
+          .ok());
   grpc::Status s = Publish(*stub, kFeeder, Batch({Revenue("IIJ", 2002, 1300000002)}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(s.error_message(), HasSubstr("publish rate: limit 0.01 items/s per principal (burst 2) exceeded"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("publish rate: limit 0.01 items/s per principal (burst 2) exceeded"));
   EXPECT_TRUE(Publish(*stub, kFeeder2, Batch({Revenue("IIJ", 2002, 1300000003)})).ok());
   v1::GetSnapshotResponse r;
   EXPECT_TRUE(Snapshot(*stub, kReader, v1::Filter(), &r).ok());

@@ -14,15 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "../integration/feed_test_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
-#include "../integration/feed_test_util.h"
 
 namespace kessan::testing_security {
-
 
 inline std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -65,9 +65,7 @@ const FlagSpec* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
-absl::Status UsageError(absl::string_view message) {
-  return absl::InvalidArgumentError(message);
-}
+absl::Status UsageError(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
 // Splits a comma list; an empty list or empty element is an error.
 absl::StatusOr<std::vector<std::string>> SplitList(const Flag& flag) {
@@ -75,8 +73,7 @@ absl::StatusOr<std::vector<std::string>> SplitList(const Flag& flag) {
   for (absl::string_view item : absl::StrSplit(flag.value, ',')) {
     item = absl::StripAsciiWhitespace(item);
     if (item.empty()) {
-      return UsageError(absl::StrCat("--", flag.spec->name, " \"", flag.value,
-                                     "\" has an empty item"));
+      return UsageError(absl::StrCat("--", flag.spec->name, " \"", flag.value, "\" has an empty item"));
     }
     items.emplace_back(item);
   }
@@ -87,8 +84,7 @@ absl::StatusOr<std::vector<std::string>> SplitList(const Flag& flag) {
 // '_': "fact", "capital-action", "EVENT_KIND_GUIDANCE".
 absl::StatusOr<v1::EventKind> ParseKind(absl::string_view text) {
   constexpr absl::string_view kPrefix = "EVENT_KIND_";
-  std::string name =
-      absl::StrReplaceAll(absl::AsciiStrToUpper(text), {{"-", "_"}});
+  std::string name = absl::StrReplaceAll(absl::AsciiStrToUpper(text), {{"-", "_"}});
   if (!absl::StartsWith(name, kPrefix)) name = absl::StrCat(kPrefix, name);
   v1::EventKind kind;
   if (v1::EventKind_Parse(name, &kind) && kind != v1::EVENT_KIND_UNSPECIFIED) {
@@ -98,40 +94,35 @@ absl::StatusOr<v1::EventKind> ParseKind(absl::string_view text) {
   const google::protobuf::EnumDescriptor* kinds = v1::EventKind_descriptor();
   for (int i = 0; i < kinds->value_count(); ++i) {
     if (kinds->value(i)->number() == v1::EVENT_KIND_UNSPECIFIED) continue;
-    known.push_back(absl::AsciiStrToLower(
-        absl::StripPrefix(kinds->value(i)->name(), kPrefix)));
+    known.push_back(absl::AsciiStrToLower(absl::StripPrefix(kinds->value(i)->name(), kPrefix)));
   }
-  return UsageError(absl::StrCat("--kind \"", text, "\" is not one of ",
-                                 absl::StrJoin(known, ", ")));
+  return UsageError(absl::StrCat("--kind \"", text, "\" is not one of ", absl::StrJoin(known, ", ")));
 }
 
 absl::StatusOr<uint64_t> ParseCount(const Flag& flag) {
   uint64_t n;
   if (!absl::SimpleAtoi(flag.value, &n) || absl::StartsWith(flag.value, "-")) {
-    return UsageError(absl::StrCat("--", flag.spec->name, " \"", flag.value,
-                                   "\" is not a non-negative integer"));
+    return UsageError(
+        absl::StrCat("--", flag.spec->name, " \"", flag.value, "\" is not a non-negative integer"));
   }
   return n;
 }
 
 absl::StatusOr<v1::RevisionView> ParseView(absl::string_view text) {
-  const std::string name =
-      absl::StrReplaceAll(absl::AsciiStrToLower(text), {{"_", "-"}});
+  const std::string name = absl::StrReplaceAll(absl::AsciiStrToLower(text), {{"_", "-"}});
   if (name == "latest") return v1::REVISION_VIEW_LATEST;
   if (name == "first" || name == "first-reported") {
     return v1::REVISION_VIEW_FIRST_REPORTED;
   }
   if (name == "as-of") return v1::REVISION_VIEW_AS_OF;
-  return UsageError(
-      absl::StrCat("--view \"", text, "\" is not one of latest, first, as-of"));
+  return UsageError(absl::StrCat("--view \"", text, "\" is not one of latest, first, as-of"));
 }
 
 absl::StatusOr<v1::SlowConsumerPolicy> ParsePolicy(absl::string_view text) {
   const std::string name = absl::AsciiStrToLower(text);
   if (name == "disconnect") return v1::SLOW_CONSUMER_POLICY_DISCONNECT;
   if (name == "conflate") return v1::SLOW_CONSUMER_POLICY_CONFLATE;
-  return UsageError(absl::StrCat("--policy \"", text,
-                                 "\" is not one of disconnect, conflate"));
+  return UsageError(absl::StrCat("--policy \"", text, "\" is not one of disconnect, conflate"));
 }
 
 // Applies one flag to `args`, which already holds the command.
@@ -146,11 +137,8 @@ absl::Status ApplyFlag(const Flag& flag, Args& args) {
     args.server = flag.value;
     args.servers = *std::move(servers);
   } else if (name == "timeout") {
-    if (!absl::ParseDuration(flag.value, &args.timeout) ||
-        args.timeout <= absl::ZeroDuration()) {
-      return UsageError(
-          absl::StrCat("--timeout \"", flag.value,
-                       "\" is not a positive duration (\"30s\")"));
+    if (!absl::ParseDuration(flag.value, &args.timeout) || args.timeout <= absl::ZeroDuration()) {
+      return UsageError(absl::StrCat("--timeout \"", flag.value, "\" is not a positive duration (\"30s\")"));
     }
   } else if (name == "from") {
     absl::StatusOr<uint64_t> n = ParseCount(flag);
@@ -200,8 +188,8 @@ absl::Status ApplyFlag(const Flag& flag, Args& args) {
     const absl::Duration since_epoch = time - absl::UnixEpoch();
     const int64_t seconds = absl::ToInt64Seconds(since_epoch);
     args.point_in_time.mutable_as_of()->set_seconds(seconds);
-    args.point_in_time.mutable_as_of()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+    args.point_in_time.mutable_as_of()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
   } else if (name == "publisher-id" || name == "batch-key") {
     if (flag.value.empty()) {
       return UsageError(absl::StrCat("--", name, " is empty"));
@@ -295,15 +283,13 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
     }
     args.file = positional[1];
   } else if (positional.size() > 1) {
-    return UsageError(absl::StrCat(command->name, " takes no argument \"",
-                                   positional[1], "\""));
+    return UsageError(absl::StrCat(command->name, " takes no argument \"", positional[1], "\""));
   }
   bool from = false;
   bool live = false;
   for (const Flag& flag : flags) {
     if ((flag.spec->commands & command->bit) == 0) {
-      return UsageError(absl::StrCat("--", flag.spec->name,
-                                     " does not apply to ", command->name));
+      return UsageError(absl::StrCat("--", flag.spec->name, " does not apply to ", command->name));
     }
     from = from || flag.spec->name == "from";
     live = live || flag.spec->name == "live";

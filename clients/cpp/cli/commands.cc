@@ -24,12 +24,10 @@ absl::StatusOr<std::string> ToJson(const pb::Message& message, bool pretty) {
   pb::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
   std::string json;
-  pb::util::Status status =
-      pb::util::MessageToJsonString(message, &json, options);
+  pb::util::Status status = pb::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
     return absl::InternalError(
-        absl::StrCat("encoding ", message.GetTypeName(),
-                     " as JSON: ", std::string(status.message())));
+        absl::StrCat("encoding ", message.GetTypeName(), " as JSON: ", std::string(status.message())));
   }
   absl::string_view trimmed = absl::StripTrailingAsciiWhitespace(json);
   json.resize(trimmed.size());
@@ -52,8 +50,7 @@ v1::SubscribeRequest MakeSubscribeRequest(const Args& args) {
 }
 
 std::string StatusText(const absl::Status& status) {
-  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
-                      status.message());
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
 }
 
 }  // namespace
@@ -61,23 +58,19 @@ std::string StatusText(const absl::Status& status) {
 std::string DescribeNotice(const ResumeNotice& notice) {
   switch (notice.kind) {
     case ResumeNotice::Kind::kDisconnected:
-      return absl::StrCat(
-          "kessan: stream ended (", StatusText(notice.status),
-          "); reconnecting in ", absl::FormatDuration(notice.delay),
-          " (attempt ", notice.attempt, "), ",
-          notice.restart_snapshot
-              ? std::string("starting the snapshot over")
-              : absl::StrCat("resuming after sequence ", notice.resume_from));
+      return absl::StrCat("kessan: stream ended (", StatusText(notice.status), "); reconnecting in ",
+                          absl::FormatDuration(notice.delay), " (attempt ", notice.attempt, "), ",
+                          notice.restart_snapshot
+                              ? std::string("starting the snapshot over")
+                              : absl::StrCat("resuming after sequence ", notice.resume_from));
     case ResumeNotice::Kind::kResumed:
-      return absl::StrCat("kessan: reconnected",
-                          notice.server.empty() ? "" : " to ", notice.server,
+      return absl::StrCat("kessan: reconnected", notice.server.empty() ? "" : " to ", notice.server,
                           " (attempt ", notice.attempt, ")");
     case ResumeNotice::Kind::kResync:
       return absl::StrCat(
           "kessan: resync: the journal no longer holds the events after "
           "sequence ",
-          notice.resync.requested_sequence(), " (oldest ",
-          notice.resync.oldest_available_sequence(),
+          notice.resync.requested_sequence(), " (oldest ", notice.resync.oldest_available_sequence(),
           "); a full snapshot follows");
   }
   return "kessan: notice";
@@ -85,8 +78,8 @@ std::string DescribeNotice(const ResumeNotice& notice) {
 
 namespace {
 
-absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
-                          std::ostream& out, std::ostream& err) {
+absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call, std::ostream& out,
+                          std::ostream& err) {
   absl::Status encode_status;
   uint64_t count = 0;
   auto on_event = [&](const v1::FeedEvent& event) {
@@ -115,15 +108,13 @@ absl::Status RunSubscribe(const Args& args, Client& client, CallOptions call,
   return encode_status.ok() ? status : encode_status;
 }
 
-absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call,
-                         std::ostream& out) {
+absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call, std::ostream& out) {
   v1::GetSnapshotRequest request;
   *request.mutable_filter() = args.filter;
   if (args.point_in_time.view() != v1::REVISION_VIEW_UNSPECIFIED) {
     *request.mutable_point_in_time() = args.point_in_time;
   }
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-      client.GetSnapshot(request, call);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = client.GetSnapshot(request, call);
   if (!snapshot.ok()) return snapshot.status();
   if (!args.jsonl) {
     absl::StatusOr<std::string> json = ToJson(*snapshot, /*pretty=*/true);
@@ -142,8 +133,7 @@ absl::Status RunSnapshot(const Args& args, Client& client, CallOptions call,
 // A data set larger than a server's batch limit goes as several batches,
 // in order, each retried under its own key; --batch-key KEY becomes KEY/1,
 // KEY/2, ... for them.
-absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
-                        std::ostream& out) {
+absl::Status RunPublish(const Args& args, Client& client, CallOptions call, std::ostream& out) {
   absl::StatusOr<std::vector<v1::PublishRequest>> batches =
       LoadPublishBatchesFromFile(args.file, args.max_batch_items);
   if (!batches.ok()) return batches.status();
@@ -153,22 +143,17 @@ absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
     v1::PublishRequest& request = (*batches)[i];
     if (!args.publisher_id.empty()) request.set_publisher_id(args.publisher_id);
     if (!args.batch_key.empty()) {
-      request.set_batch_key(batches->size() == 1
-                                ? args.batch_key
-                                : absl::StrCat(args.batch_key, "/", i + 1));
+      request.set_batch_key(batches->size() == 1 ? args.batch_key : absl::StrCat(args.batch_key, "/", i + 1));
     }
     absl::StatusOr<v1::PublishResponse> response =
         client.PublishWithRetry(std::move(request), PublishRetryOptions(), call);
     if (!response.ok()) {
       if (batches->size() == 1) return response.status();
-      return absl::Status(
-          response.status().code(),
-          absl::StrCat("batch ", i + 1, " of ", batches->size(), " (",
-                       sequences.size(), " items published before it): ",
-                       response.status().message()));
+      return absl::Status(response.status().code(),
+                          absl::StrCat("batch ", i + 1, " of ", batches->size(), " (", sequences.size(),
+                                       " items published before it): ", response.status().message()));
     }
-    sequences.insert(sequences.end(), response->sequences().begin(),
-                     response->sequences().end());
+    sequences.insert(sequences.end(), response->sequences().begin(), response->sequences().end());
     all_duplicate = all_duplicate && response->duplicate();
   }
   // Plain JSON numbers: sequences stay far below 2^53.
@@ -179,8 +164,7 @@ absl::Status RunPublish(const Args& args, Client& client, CallOptions call,
 
 }  // namespace
 
-int RunCommand(const Args& args, Client& client, std::ostream& out,
-               std::ostream& err) {
+int RunCommand(const Args& args, Client& client, std::ostream& out, std::ostream& err) {
   const CallOptions call{.timeout = args.timeout};
   absl::Status status;
   switch (args.command) {
@@ -199,8 +183,7 @@ int RunCommand(const Args& args, Client& client, std::ostream& out,
   }
   out.flush();
   if (!status.ok()) {
-    err << "kessan: " << absl::StatusCodeToString(status.code()) << ": "
-        << status.message() << '\n';
+    err << "kessan: " << absl::StatusCodeToString(status.code()) << ": " << status.message() << '\n';
     return kExitFailure;
   }
   return kExitOk;

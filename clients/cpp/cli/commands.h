@@ -21,8 +21,7 @@ namespace kessan::cli {
 // `kessan subscribe` resumes a lost stream unless --no-reconnect, and says
 // so on `err`, one DescribeNotice() line per notice; `out` stays one JSON
 // line per event.
-int RunCommand(const Args& args, Client& client, std::ostream& out,
-               std::ostream& err);
+int RunCommand(const Args& args, Client& client, std::ostream& out, std::ostream& err);
 
 // DescribeNotice()
 //

@@ -27,12 +27,12 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<Args> args = kessan::cli::ParseArgs(argv_tail);
   if (!args.ok()) {
-    std::cerr << "kessan: " << args.status().message() << "\n\n"
-              << kessan::cli::Usage();
+    std::cerr << "kessan: " << args.status().message() << "\n\n" << kessan::cli::Usage();
     return kessan::cli::kExitUsage;
   }
   if (args->command == Command::kHelp) {
-    std::cout << kessan::cli::Usage() << "\nScenarios:\n" << kessan::cli::ScenarioUsage() << "\n"
+    std::cout << kessan::cli::Usage() << "\nScenarios:\n"
+              << kessan::cli::ScenarioUsage() << "\n"
               << kessan::cli::SecurityUsage();
     return kessan::cli::kExitOk;
   }

@@ -7,11 +7,11 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "cli/args.h"
 #include "kessan/scenario_client.h"
@@ -67,8 +67,10 @@ std::string Parse(const std::vector<std::string>& argv, ScenarioArgs* a) {
     if (flag == "server") a->server = value;
     if (flag == "issuer") a->issuer = value;
     if (flag == "as_of") a->as_of = value;
-    if (flag == "timeout" && !absl::ParseDuration(value, &a->timeout)) return "--timeout \"" + value + "\" is not a duration";
-    if (flag == "limit" && !absl::SimpleAtoi(value, &a->limit)) return "--limit \"" + value + "\" is not a count";
+    if (flag == "timeout" && !absl::ParseDuration(value, &a->timeout))
+      return "--timeout \"" + value + "\" is not a duration";
+    if (flag == "limit" && !absl::SimpleAtoi(value, &a->limit))
+      return "--limit \"" + value + "\" is not a count";
     if (flag == "param") {
       size_t at = value.find('=');
       if (at == std::string::npos || at == 0) return "--param \"" + value + "\" is not NAME=VALUE";
@@ -80,7 +82,8 @@ std::string Parse(const std::vector<std::string>& argv, ScenarioArgs* a) {
     a->command = "scenarios";
     return words.size() == 1 ? "" : "scenarios takes no arguments";
   }
-  if (words.size() < 2 || (words[1] != "run" && words[1] != "watch")) return "scenario: expected run or watch";
+  if (words.size() < 2 || (words[1] != "run" && words[1] != "watch"))
+    return "scenario: expected run or watch";
   a->command = words[1];
   if (words.size() != 3) return "scenario " + words[1] + ": expected one scenario NAME";
   a->name = words[2];
@@ -103,28 +106,40 @@ std::string Money(const v1::Money& m) { return m.currency_code() + " " + Grouped
 
 std::string ValueText(const v1::Output& o) {
   switch (o.value_case()) {
-    case v1::Output::kMoney: return Money(o.money());
-    case v1::Output::kDecimal: return o.decimal().value();
-    case v1::Output::kCount: return Grouped(o.count());
-    case v1::Output::kFlag: return o.flag() ? "yes" : "no";
-    case v1::Output::kText: return o.text();
+    case v1::Output::kMoney:
+      return Money(o.money());
+    case v1::Output::kDecimal:
+      return o.decimal().value();
+    case v1::Output::kCount:
+      return Grouped(o.count());
+    case v1::Output::kFlag:
+      return o.flag() ? "yes" : "no";
+    case v1::Output::kText:
+      return o.text();
     case v1::Output::kMoneyInterval: {
       const v1::MoneyInterval& i = o.money_interval();
       return absl::StrCat(i.low_exclusive() ? "(" : "[", Money(i.low()), ", ", Grouped(i.high().units()),
                           i.high_exclusive() ? ")" : "]");
     }
-    default: return "-";
+    default:
+      return "-";
   }
 }
 
 std::string ParamText(const v1::ParameterValue& v) {
   switch (v.kind_case()) {
-    case v1::ParameterValue::kInteger: return std::to_string(v.integer());
-    case v1::ParameterValue::kDecimal: return v.decimal().value();
-    case v1::ParameterValue::kMoney: return Money(v.money());
-    case v1::ParameterValue::kText: return "\"" + v.text() + "\"";
-    case v1::ParameterValue::kFlag: return v.flag() ? "true" : "false";
-    default: return "";
+    case v1::ParameterValue::kInteger:
+      return std::to_string(v.integer());
+    case v1::ParameterValue::kDecimal:
+      return v.decimal().value();
+    case v1::ParameterValue::kMoney:
+      return Money(v.money());
+    case v1::ParameterValue::kText:
+      return "\"" + v.text() + "\"";
+    case v1::ParameterValue::kFlag:
+      return v.flag() ? "true" : "false";
+    default:
+      return "";
   }
 }
 
@@ -154,8 +169,8 @@ void PrintResult(const v1::ScenarioResult& r, std::ostream& out) {
     if (in.event_kind() == v1::EVENT_KIND_CAPITAL_ACTION) {
       out << "capital action " << in.action_id();
     } else {
-      out << (in.event_kind() == v1::EVENT_KIND_GUIDANCE ? "guidance " : "fact ") << in.key().concept_id() << " "
-          << PeriodText(in.key().period());
+      out << (in.event_kind() == v1::EVENT_KIND_GUIDANCE ? "guidance " : "fact ") << in.key().concept_id()
+          << " " << PeriodText(in.key().period());
       if (in.key().has_comparison_period()) out << " vs " << PeriodText(in.key().comparison_period());
       if (!in.key().segment().empty()) out << " segment " << in.key().segment();
     }
@@ -174,8 +189,8 @@ void PrintScenarios(const v1::ListScenariosResponse& list, std::ostream& out) {
     if (!d.title().empty()) out << "  " << d.title() << "\n";
     for (const v1::ParameterSpec& p : d.parameters()) {
       std::string type = v1::ParameterType_Name(p.type()).substr(std::string("PARAMETER_TYPE_").size());
-      out << "  --param " << p.name() << "=<" << absl::AsciiStrToLower(type) << (p.unit().empty() ? "" : ", " + p.unit())
-          << ">";
+      out << "  --param " << p.name() << "=<" << absl::AsciiStrToLower(type)
+          << (p.unit().empty() ? "" : ", " + p.unit()) << ">";
       if (p.required()) out << " (required)";
       if (p.has_default_value()) out << " default " << ParamText(p.default_value());
       if (p.has_min()) out << " min " << ParamText(p.min());
@@ -251,7 +266,8 @@ int RunScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, 
         err << "kessan: --as_of \"" << a.as_of << "\": " << error << "\n";
         return kExitUsage;
       }
-      *request.mutable_as_of() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+      *request.mutable_as_of() =
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
     }
     absl::StatusOr<v1::RunScenarioResponse> r = client.Run(request, call);
     if (!r.ok()) return Fail(r.status(), err);

@@ -9,11 +9,11 @@
 // result (protobuf's JSON mapping), one per line.
 #pragma once
 
-#include "kessan/client.h"
-
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "kessan/client.h"
 
 namespace kessan::cli {
 

@@ -83,12 +83,10 @@ typedef struct kessan_plugin {
   void* state;
   /* Input: a kessan.v1.PluginDescribeRequest; output: a
    * kessan.v1.PluginDescribeResponse. */
-  int32_t (*describe)(void* state, const uint8_t* input, size_t input_size,
-                      kessan_result* result);
+  int32_t (*describe)(void* state, const uint8_t* input, size_t input_size, kessan_result* result);
   /* Input: a kessan.v1.PluginRunRequest; output: a
    * kessan.v1.PluginRunResponse. */
-  int32_t (*run)(void* state, const uint8_t* input, size_t input_size,
-                 kessan_result* result);
+  int32_t (*run)(void* state, const uint8_t* input, size_t input_size, kessan_result* result);
   /* Releases what a describe() or run() put into `result`. */
   void (*free_result)(void* state, kessan_result* result);
   /* Releases `state`; called once, last. May be NULL. */
@@ -97,8 +95,7 @@ typedef struct kessan_plugin {
 
 /* kessan_plugin_entry: fills `plugin` (abi_major and abi_minor at least,
  * even when it then fails). Returns a KESSAN_STATUS_* code. */
-typedef int32_t (*kessan_plugin_entry_fn)(const kessan_host_info* host,
-                                          kessan_plugin* plugin);
+typedef int32_t (*kessan_plugin_entry_fn)(const kessan_host_info* host, kessan_plugin* plugin);
 
 #if defined(__GNUC__)
 #define KESSAN_PLUGIN_EXPORT __attribute__((visibility("default")))

@@ -29,17 +29,20 @@ inline std::string Int128ToString(int128 v);
 // Checked arithmetic: the exact result, or std::overflow_error.
 inline int128 CheckedAdd(int128 a, int128 b) {
   int128 r;
-  if (__builtin_add_overflow(a, b, &r)) throw std::overflow_error(Int128ToString(a) + " + " + Int128ToString(b) + " overflows");
+  if (__builtin_add_overflow(a, b, &r))
+    throw std::overflow_error(Int128ToString(a) + " + " + Int128ToString(b) + " overflows");
   return r;
 }
 inline int128 CheckedSub(int128 a, int128 b) {
   int128 r;
-  if (__builtin_sub_overflow(a, b, &r)) throw std::overflow_error(Int128ToString(a) + " - " + Int128ToString(b) + " overflows");
+  if (__builtin_sub_overflow(a, b, &r))
+    throw std::overflow_error(Int128ToString(a) + " - " + Int128ToString(b) + " overflows");
   return r;
 }
 inline int128 CheckedMul(int128 a, int128 b) {
   int128 r;
-  if (__builtin_mul_overflow(a, b, &r)) throw std::overflow_error(Int128ToString(a) + " x " + Int128ToString(b) + " overflows");
+  if (__builtin_mul_overflow(a, b, &r))
+    throw std::overflow_error(Int128ToString(a) + " x " + Int128ToString(b) + " overflows");
   return r;
 }
 

@@ -114,8 +114,7 @@ inline v1::FiscalPeriod Period(int fiscal_year, v1::PeriodKind kind, int number)
 // without one). Null when absent.
 inline const v1::FeedEvent* FindFact(const v1::PluginRunRequest& r, const std::string& concept_id,
                                      const v1::FiscalPeriod& period,
-                                     const v1::FiscalPeriod* comparison = nullptr,
-                                     bool guidance = false) {
+                                     const v1::FiscalPeriod* comparison = nullptr, bool guidance = false) {
   for (const v1::FeedEvent& e : r.inputs()) {
     const v1::FactKey* key = nullptr;
     if (!guidance && e.has_fact()) key = &e.fact().key();
@@ -299,8 +298,8 @@ int32_t Entry(const kessan_host_info* host, kessan_plugin* plugin) noexcept {
 
 // KESSAN_PLUGIN(Class): exports kessan_plugin_entry for a default-
 // constructible kessan::plugin::Scenario subclass. Use once per plugin.
-#define KESSAN_PLUGIN(Class)                                                                   \
-  extern "C" KESSAN_PLUGIN_EXPORT int32_t kessan_plugin_entry(const kessan_host_info* host,   \
-                                                              kessan_plugin* plugin) {          \
-    return ::kessan::plugin::internal::Entry<Class>(host, plugin);                             \
+#define KESSAN_PLUGIN(Class)                                                                \
+  extern "C" KESSAN_PLUGIN_EXPORT int32_t kessan_plugin_entry(const kessan_host_info* host, \
+                                                              kessan_plugin* plugin) {      \
+    return ::kessan::plugin::internal::Entry<Class>(host, plugin);                          \
   }

@@ -83,7 +83,7 @@ class LocalClient {
   virtual absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(const v1::GetSnapshotRequest& request) = 0;
   // Errors (bad filter, no role, limits) come here, not through on_end.
   virtual absl::StatusOr<std::unique_ptr<LocalSubscription>> Subscribe(const v1::SubscribeRequest& request,
-                                                                      SubscribeCallbacks callbacks) = 0;
+                                                                       SubscribeCallbacks callbacks) = 0;
   virtual absl::StatusOr<v1::ListScenariosResponse> ListScenarios() = 0;
   // Blocks while the scenario's plugin runs in its worker process.
   virtual absl::StatusOr<v1::RunScenarioResponse> RunScenario(const v1::RunScenarioRequest& request) = 0;

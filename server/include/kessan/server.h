@@ -202,7 +202,7 @@ struct JournalVerification {
 // structure, each event parsed whole, sequences without gaps. Calls
 // `report` with one line per damaged event or row. An error when the file
 // cannot be read at all (missing, not a database, no schema).
-absl::StatusOr<JournalVerification> VerifyJournal(
-    const std::string& data_dir, const std::function<void(const std::string& line)>& report);
+absl::StatusOr<JournalVerification> VerifyJournal(const std::string& data_dir,
+                                                  const std::function<void(const std::string& line)>& report);
 
 }  // namespace kessan

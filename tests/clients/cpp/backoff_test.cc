@@ -12,12 +12,10 @@ TEST(BackoffTest, CeilingDoublesFromTheBaseUpToTheCap) {
   Backoff backoff(BackoffOptions{});
   std::vector<absl::Duration> ceilings;
   for (int n = 0; n < 9; ++n) ceilings.push_back(backoff.Ceiling(n));
-  EXPECT_EQ(ceilings,
-            (std::vector<absl::Duration>{
-                absl::Milliseconds(100), absl::Milliseconds(200),
-                absl::Milliseconds(400), absl::Milliseconds(800),
-                absl::Milliseconds(1600), absl::Milliseconds(3200),
-                absl::Seconds(5), absl::Seconds(5), absl::Seconds(5)}));
+  EXPECT_EQ(ceilings, (std::vector<absl::Duration>{absl::Milliseconds(100), absl::Milliseconds(200),
+                                                   absl::Milliseconds(400), absl::Milliseconds(800),
+                                                   absl::Milliseconds(1600), absl::Milliseconds(3200),
+                                                   absl::Seconds(5), absl::Seconds(5), absl::Seconds(5)}));
   EXPECT_EQ(backoff.Ceiling(1000), absl::Seconds(5));  // No overflow.
 }
 
@@ -42,10 +40,9 @@ TEST(BackoffTest, OutOfRangeDrawsAreClamped) {
 }
 
 TEST(BackoffTest, ConfigurableBaseAndCap) {
-  Backoff backoff(BackoffOptions{.initial = absl::Milliseconds(10),
-                                 .max = absl::Milliseconds(50),
-                                 .multiplier = 3.0},
-                  [] { return 1.0; });
+  Backoff backoff(
+      BackoffOptions{.initial = absl::Milliseconds(10), .max = absl::Milliseconds(50), .multiplier = 3.0},
+      [] { return 1.0; });
   EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(10));
   EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(30));
   EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(50));

@@ -45,19 +45,15 @@ TEST(ClientOptionsTest, ServersReplaceTheAddressAndStartWithTheFirst) {
 
 TEST(ClientOptionsTest, AnEmptyServerIsInvalidForEveryCall) {
   Client client(ClientOptions{.servers = {"127.0.0.1:1", " "}});
-  EXPECT_EQ(client.GetSnapshot(v1::Filter()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.GetSnapshot(v1::Filter()).status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<v1::GetSnapshotResponse> snapshot = client.GetSnapshot(v1::Filter());
-  EXPECT_NE(snapshot.status().message().find("servers[1] is empty"),
-            absl::string_view::npos)
+  EXPECT_NE(snapshot.status().message().find("servers[1] is empty"), absl::string_view::npos)
       << snapshot.status();
-  EXPECT_EQ(client.Publish(v1::PublishRequest()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Publish(v1::PublishRequest()).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client.PublishWithRetry(v1::PublishRequest()).status().code(),
             absl::StatusCode::kInvalidArgument);
   auto never = [](const v1::FeedEvent&) { return true; };
-  EXPECT_EQ(client.Subscribe(v1::SubscribeRequest(), never).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Subscribe(v1::SubscribeRequest(), never).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client.SubscribeResuming(v1::SubscribeRequest(), never).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Client(ClientOptions{.address = ""}).GetSnapshot(v1::Filter()).status().code(),
@@ -72,9 +68,7 @@ TEST(ParseServerListTest, SplitsAndTrims) {
   ASSERT_TRUE(two.ok()) << two.status();
   EXPECT_EQ(*two, (std::vector<std::string>{"a:1", "b:2"}));
   for (const char* bad : {"", ",", "a:1,", "a:1,,b:2", " ,b:2"}) {
-    EXPECT_EQ(ParseServerList(bad).status().code(),
-              absl::StatusCode::kInvalidArgument)
-        << bad;
+    EXPECT_EQ(ParseServerList(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 
@@ -88,23 +82,18 @@ TEST_F(ClientTest, PublishSendsTheBatchAndReturnsSequences) {
   absl::StatusOr<v1::PublishResponse> response = client_.Publish(request);
 
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(std::vector<uint64_t>(response->sequences().begin(),
-                                  response->sequences().end()),
+  EXPECT_EQ(std::vector<uint64_t>(response->sequences().begin(), response->sequences().end()),
             (std::vector<uint64_t>{7, 8}));
   ASSERT_TRUE(service().last_publish.has_value());
-  EXPECT_EQ(service().last_publish->SerializeAsString(),
-            request.SerializeAsString());
+  EXPECT_EQ(service().last_publish->SerializeAsString(), request.SerializeAsString());
 }
 
 TEST_F(ClientTest, PublishErrorKeepsCodeAndMessage) {
   service().publish_status =
-      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                   "items[1].fact.key.issuer: issuer \"XYZ\" is unknown");
-  absl::StatusOr<v1::PublishResponse> response =
-      client_.Publish(v1::PublishRequest());
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "items[1].fact.key.issuer: issuer \"XYZ\" is unknown");
+  absl::StatusOr<v1::PublishResponse> response = client_.Publish(v1::PublishRequest());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(response.status().message(),
-            "items[1].fact.key.issuer: issuer \"XYZ\" is unknown");
+  EXPECT_EQ(response.status().message(), "items[1].fact.key.issuer: issuer \"XYZ\" is unknown");
 }
 
 TEST_F(ClientTest, GetSnapshotSendsTheFilter) {
@@ -114,23 +103,19 @@ TEST_F(ClientTest, GetSnapshotSendsTheFilter) {
   filter.add_issuers("IIJ");
   filter.add_event_kinds(v1::EVENT_KIND_FACT);
 
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-      client_.GetSnapshot(filter);
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = client_.GetSnapshot(filter);
 
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(snapshot->sequence(), 42u);
   ASSERT_EQ(snapshot->events_size(), 1);
   EXPECT_EQ(snapshot->events(0).fact().key().concept_id(), "revenue");
   ASSERT_TRUE(service().last_snapshot.has_value());
-  EXPECT_EQ(service().last_snapshot->filter().SerializeAsString(),
-            filter.SerializeAsString());
+  EXPECT_EQ(service().last_snapshot->filter().SerializeAsString(), filter.SerializeAsString());
 }
 
 TEST_F(ClientTest, GetSnapshotError) {
-  service().snapshot_status =
-      grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "journal closed");
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
-      client_.GetSnapshot(v1::Filter());
+  service().snapshot_status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "journal closed");
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot = client_.GetSnapshot(v1::Filter());
   EXPECT_EQ(snapshot.status(), absl::FailedPreconditionError("journal closed"));
 }
 
@@ -156,8 +141,7 @@ TEST_F(ClientTest, SubscribeDeliversEveryEventInOrder) {
   EXPECT_EQ(Sequences(events), (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(events[1].fact().key().concept_id(), "operating_income");
   ASSERT_TRUE(service().last_subscribe.has_value());
-  EXPECT_EQ(service().last_subscribe->SerializeAsString(),
-            request.SerializeAsString());
+  EXPECT_EQ(service().last_subscribe->SerializeAsString(), request.SerializeAsString());
 }
 
 TEST_F(ClientTest, SubscribeStopsWhenTheCallbackSaysSo) {
@@ -174,21 +158,18 @@ TEST_F(ClientTest, SubscribeStopsWhenTheCallbackSaysSo) {
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(sequences, (std::vector<uint64_t>{1001, 1002, 1003}));
   // The server sees the call cancelled rather than left open.
-  EXPECT_TRUE(service().subscribe_cancelled.WaitForNotificationWithTimeout(
-      absl::Seconds(30)));
+  EXPECT_TRUE(service().subscribe_cancelled.WaitForNotificationWithTimeout(absl::Seconds(30)));
 }
 
 TEST_F(ClientTest, SubscribeStopsInsideABatch) {
   v1::SubscribeResponse batch;
-  for (uint64_t s = 1; s <= 5; ++s)
-    *batch.add_events() = FactEvent(s, "IIJ", "c");
+  for (uint64_t s = 1; s <= 5; ++s) *batch.add_events() = FactEvent(s, "IIJ", "c");
   service().subscribe_responses = {batch};
   std::vector<v1::FeedEvent> events;
-  absl::Status status =
-      client_.Subscribe(v1::SubscribeRequest(), [&](const v1::FeedEvent& e) {
-        events.push_back(e);
-        return e.sequence() != 2;
-      });
+  absl::Status status = client_.Subscribe(v1::SubscribeRequest(), [&](const v1::FeedEvent& e) {
+    events.push_back(e);
+    return e.sequence() != 2;
+  });
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(Sequences(events), (std::vector<uint64_t>{1, 2}));
 }
@@ -198,16 +179,13 @@ TEST_F(ClientTest, SubscribeReturnsTheServerErrorAfterTheEvents) {
   *batch.add_events() = FactEvent(4, "IIJ", "revenue");
   service().subscribe_responses = {batch};
   service().subscribe_status =
-      grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                   "from_sequence 99 is above the last sequence 4");
+      grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "from_sequence 99 is above the last sequence 4");
   std::vector<v1::FeedEvent> events;
-  absl::Status status =
-      client_.Subscribe(v1::SubscribeRequest(), [&](const v1::FeedEvent& e) {
-        events.push_back(e);
-        return true;
-      });
-  EXPECT_EQ(status, absl::OutOfRangeError(
-                        "from_sequence 99 is above the last sequence 4"));
+  absl::Status status = client_.Subscribe(v1::SubscribeRequest(), [&](const v1::FeedEvent& e) {
+    events.push_back(e);
+    return true;
+  });
+  EXPECT_EQ(status, absl::OutOfRangeError("from_sequence 99 is above the last sequence 4"));
   EXPECT_EQ(Sequences(events), (std::vector<uint64_t>{4}));
 }
 
@@ -226,10 +204,9 @@ TEST(ClientUnreachableTest, CallsFailWithUnavailable) {
     address = server.address();
   }
   Client client(address);
-  absl::StatusOr<v1::GetSnapshotResponse> snapshot = client.GetSnapshot(
-      v1::Filter(), CallOptions{.timeout = absl::Seconds(30)});
-  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kUnavailable)
-      << snapshot.status();
+  absl::StatusOr<v1::GetSnapshotResponse> snapshot =
+      client.GetSnapshot(v1::Filter(), CallOptions{.timeout = absl::Seconds(30)});
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kUnavailable) << snapshot.status();
 }
 
 }  // namespace

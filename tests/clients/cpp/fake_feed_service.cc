@@ -8,8 +8,7 @@
 
 namespace kessan::fakes {
 
-grpc::Status FakeFeedService::Publish(grpc::ServerContext*,
-                                      const v1::PublishRequest* request,
+grpc::Status FakeFeedService::Publish(grpc::ServerContext*, const v1::PublishRequest* request,
                                       v1::PublishResponse* response) {
   last_publish = *request;
   size_t call;
@@ -24,8 +23,7 @@ grpc::Status FakeFeedService::Publish(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeFeedService::GetSnapshot(grpc::ServerContext*,
-                                          const v1::GetSnapshotRequest* request,
+grpc::Status FakeFeedService::GetSnapshot(grpc::ServerContext*, const v1::GetSnapshotRequest* request,
                                           v1::GetSnapshotResponse* response) {
   last_snapshot = *request;
   if (!snapshot_status.ok()) return snapshot_status;
@@ -33,9 +31,8 @@ grpc::Status FakeFeedService::GetSnapshot(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeFeedService::Subscribe(
-    grpc::ServerContext*, const v1::SubscribeRequest* request,
-    grpc::ServerWriter<v1::SubscribeResponse>* writer) {
+grpc::Status FakeFeedService::Subscribe(grpc::ServerContext*, const v1::SubscribeRequest* request,
+                                        grpc::ServerWriter<v1::SubscribeResponse>* writer) {
   last_subscribe = *request;
   size_t call;
   {
@@ -44,8 +41,7 @@ grpc::Status FakeFeedService::Subscribe(
     subscribe_requests_.push_back(*request);
   }
   if (!subscribe_script.empty()) {
-    const SubscribeCall& script =
-        subscribe_script[std::min(call, subscribe_script.size() - 1)];
+    const SubscribeCall& script = subscribe_script[std::min(call, subscribe_script.size() - 1)];
     for (const v1::SubscribeResponse& response : script.responses) {
       if (!writer->Write(response)) return grpc::Status::CANCELLED;
     }
@@ -67,9 +63,8 @@ std::vector<v1::PublishRequest> FakeFeedService::publish_requests() const {
   return publish_requests_;
 }
 
-grpc::Status FakeFeedService::PlayEnd(
-    StreamEnd end, const grpc::Status& status,
-    grpc::ServerWriter<v1::SubscribeResponse>* writer) {
+grpc::Status FakeFeedService::PlayEnd(StreamEnd end, const grpc::Status& status,
+                                      grpc::ServerWriter<v1::SubscribeResponse>* writer) {
   switch (end) {
     case StreamEnd::kFinish:
       return status;
@@ -85,8 +80,7 @@ grpc::Status FakeFeedService::PlayEnd(
           return grpc::Status::CANCELLED;
         }
       }
-      return grpc::Status(grpc::StatusCode::ABORTED,
-                          "fake: the client never cancelled the stream");
+      return grpc::Status(grpc::StatusCode::ABORTED, "fake: the client never cancelled the stream");
     case StreamEnd::kHang:
       release_.WaitForNotification();
       return grpc::Status::CANCELLED;
@@ -97,8 +91,7 @@ grpc::Status FakeFeedService::PlayEnd(
 FakeServer::FakeServer() {
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service_);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
@@ -114,8 +107,7 @@ FakeServer::~FakeServer() {
   server_->Wait();
 }
 
-v1::FeedEvent FactEvent(uint64_t sequence, const std::string& issuer,
-                        const std::string& concept_id) {
+v1::FeedEvent FactEvent(uint64_t sequence, const std::string& issuer, const std::string& concept_id) {
   v1::FeedEvent event;
   event.set_sequence(sequence);
   event.mutable_time()->set_seconds(1053000000);

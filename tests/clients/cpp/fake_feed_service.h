@@ -39,15 +39,12 @@ class FakeFeedService final : public v1::FeedService::Service {
   // Lets kHang handlers return; FakeServer calls it before shutting down.
   void ReleaseHangingCalls() { release_.Notify(); }
 
-  grpc::Status Publish(grpc::ServerContext* context,
-                       const v1::PublishRequest* request,
+  grpc::Status Publish(grpc::ServerContext* context, const v1::PublishRequest* request,
                        v1::PublishResponse* response) override;
-  grpc::Status GetSnapshot(grpc::ServerContext* context,
-                           const v1::GetSnapshotRequest* request,
+  grpc::Status GetSnapshot(grpc::ServerContext* context, const v1::GetSnapshotRequest* request,
                            v1::GetSnapshotResponse* response) override;
-  grpc::Status Subscribe(
-      grpc::ServerContext* context, const v1::SubscribeRequest* request,
-      grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
 
   // One Subscribe call of a script: its responses, then its end.
   struct SubscribeCall {
@@ -109,7 +106,6 @@ class FakeServer {
 };
 
 // Returns a FeedEvent carrying a fact for `issuer`/`concept` at `sequence`.
-v1::FeedEvent FactEvent(uint64_t sequence, const std::string& issuer,
-                        const std::string& concept_id);
+v1::FeedEvent FactEvent(uint64_t sequence, const std::string& issuer, const std::string& concept_id);
 
 }  // namespace kessan::fakes

@@ -86,18 +86,11 @@ TEST(LoadPublishRequestFromFileTest, TextDataSetInPublishOrder) {
       LoadPublishRequestFromFile(WriteFile("dataset.txtpb", kDataSetText));
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(Describe(*request), (std::vector<std::string>{
-                                    "issuer:IIJ", "segment:systems_integration",
-                                    "segment:dial_up_access", "fact:revenue",
-                                    "fact:operating_income",
-                                    "capital_action:private_placement_2003_06",
-                                    "guidance:revenue_growth"}));
+                                    "issuer:IIJ", "segment:systems_integration", "segment:dial_up_access",
+                                    "fact:revenue", "fact:operating_income",
+                                    "capital_action:private_placement_2003_06", "guidance:revenue_growth"}));
   EXPECT_EQ(request->items(0).issuer().aliases_size(), 2);
-  EXPECT_EQ(request->items(5)
-                .capital_action()
-                .private_placement()
-                .issue_price()
-                .units(),
-            418200);
+  EXPECT_EQ(request->items(5).capital_action().private_placement().issue_price().units(), 418200);
 }
 
 TEST(LoadPublishRequestFromFileTest, JsonPublishRequest) {
@@ -112,104 +105,87 @@ TEST(LoadPublishRequestFromFileTest, JsonPublishRequest) {
                           "precision": {"decimals": -9}}}}
     ]
   })";
-  absl::StatusOr<v1::PublishRequest> request =
-      LoadPublishRequestFromFile(WriteFile("batch.json", json));
+  absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(WriteFile("batch.json", json));
   ASSERT_TRUE(request.ok()) << request.status();
-  EXPECT_EQ(Describe(*request),
-            (std::vector<std::string>{"issuer:IIJ", "fact:revenue"}));
+  EXPECT_EQ(Describe(*request), (std::vector<std::string>{"issuer:IIJ", "fact:revenue"}));
   EXPECT_EQ(request->items(1).fact().value().money().units(), 68000000000);
-  EXPECT_EQ(request->items(1).fact().key().period().kind(),
-            v1::PERIOD_KIND_FULL_YEAR);
+  EXPECT_EQ(request->items(1).fact().key().period().kind(), v1::PERIOD_KIND_FULL_YEAR);
 }
 
 TEST(LoadPublishRequestFromFileTest, JsonDataSetWithProtoFieldNames) {
   const std::string json = R"({"name": "x",
       "guidance": [{"key": {"issuer": "IIJ", "concept_id": "revenue_growth"}}],
       "issuers": [{"id": "IIJ"}]})";
-  absl::StatusOr<v1::PublishRequest> request =
-      LoadPublishRequestFromFile(WriteFile("dataset.json", json));
+  absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(WriteFile("dataset.json", json));
   ASSERT_TRUE(request.ok()) << request.status();
-  EXPECT_EQ(Describe(*request), (std::vector<std::string>{
-                                    "issuer:IIJ", "guidance:revenue_growth"}));
+  EXPECT_EQ(Describe(*request), (std::vector<std::string>{"issuer:IIJ", "guidance:revenue_growth"}));
 }
 
 TEST(LoadPublishRequestFromFileTest, TextPublishRequest) {
-  absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(
-      WriteFile("batch.textproto",
-                "items { segment { issuer: \"IIJ\" id: \"others\" } }\n"
-                "items { issuer { id: \"IIJ\" } }\n"));
+  absl::StatusOr<v1::PublishRequest> request =
+      LoadPublishRequestFromFile(WriteFile("batch.textproto",
+                                           "items { segment { issuer: \"IIJ\" id: \"others\" } }\n"
+                                           "items { issuer { id: \"IIJ\" } }\n"));
   ASSERT_TRUE(request.ok()) << request.status();
   // A PublishRequest keeps its own order.
-  EXPECT_EQ(Describe(*request),
-            (std::vector<std::string>{"segment:others", "issuer:IIJ"}));
+  EXPECT_EQ(Describe(*request), (std::vector<std::string>{"segment:others", "issuer:IIJ"}));
 }
 
 TEST(LoadPublishRequestFromFileTest, UnknownExtensionIsSniffed) {
-  absl::StatusOr<v1::PublishRequest> json = LoadPublishRequestFromFile(
-      WriteFile("batch.in", "  {\"items\": [{\"issuer\": {\"id\": \"A\"}}]}"));
+  absl::StatusOr<v1::PublishRequest> json =
+      LoadPublishRequestFromFile(WriteFile("batch.in", "  {\"items\": [{\"issuer\": {\"id\": \"A\"}}]}"));
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(Describe(*json), (std::vector<std::string>{"issuer:A"}));
 
-  absl::StatusOr<v1::PublishRequest> text = LoadPublishRequestFromFile(
-      WriteFile("dataset.in", "issuers { id: \"B\" }"));
+  absl::StatusOr<v1::PublishRequest> text =
+      LoadPublishRequestFromFile(WriteFile("dataset.in", "issuers { id: \"B\" }"));
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(Describe(*text), (std::vector<std::string>{"issuer:B"}));
 }
 
 TEST(LoadPublishRequestFromFileTest, ProtoMessageHeaderDecidesTheType) {
-  const std::string path =
-      WriteFile("forced.txtpb",
-                "# proto-file: kessan/v1/feed.proto\n"
-                "# proto-message: kessan.v1.PublishRequest\n"
-                "issuers { id: \"IIJ\" }\n");
+  const std::string path = WriteFile("forced.txtpb",
+                                     "# proto-file: kessan/v1/feed.proto\n"
+                                     "# proto-message: kessan.v1.PublishRequest\n"
+                                     "issuers { id: \"IIJ\" }\n");
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(
-      absl::StrContains(request.status().message(), "kessan.v1.PublishRequest"))
-      << request.status();
+  EXPECT_TRUE(absl::StrContains(request.status().message(), "kessan.v1.PublishRequest")) << request.status();
 }
 
 TEST(LoadPublishRequestFromFileTest, BadTextNamesFileLineAndColumn) {
-  const std::string path = WriteFile(
-      "bad.txtpb", "name: \"x\"\nissuers { id: \"IIJ\" }\nfacts { kye {} }\n");
+  const std::string path = WriteFile("bad.txtpb", "name: \"x\"\nissuers { id: \"IIJ\" }\nfacts { kye {} }\n");
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ":3:"))
-      << request.status();
-  EXPECT_TRUE(absl::StrContains(request.status().message(), "kye"))
-      << request.status();
+  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ":3:")) << request.status();
+  EXPECT_TRUE(absl::StrContains(request.status().message(), "kye")) << request.status();
 }
 
 TEST(LoadPublishRequestFromFileTest, BadJsonNamesTheFile) {
-  const std::string path =
-      WriteFile("bad.json", "{\"items\": [{\"issuer\": {\"idd\": 1}}]}");
+  const std::string path = WriteFile("bad.json", "{\"items\": [{\"issuer\": {\"idd\": 1}}]}");
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ": "))
-      << request.status();
+  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ": ")) << request.status();
 }
 
 TEST(LoadPublishRequestFromFileTest, MalformedJsonNamesTheFile) {
   const std::string path = WriteFile("truncated.json", "{\"items\": [");
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ": "))
-      << request.status();
+  EXPECT_TRUE(absl::StartsWith(request.status().message(), path + ": ")) << request.status();
 }
 
 TEST(LoadPublishRequestFromFileTest, EmptyFileHasNoItems) {
   const std::string path = WriteFile("empty.txtpb", "# nothing here\n");
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
-  EXPECT_EQ(request.status(),
-            absl::InvalidArgumentError(path + ": no items to publish"));
+  EXPECT_EQ(request.status(), absl::InvalidArgumentError(path + ": no items to publish"));
 }
 
 TEST(LoadPublishRequestFromFileTest, MissingFileIsNotFound) {
   const std::string path = ::testing::TempDir() + "/does_not_exist.txtpb";
   absl::StatusOr<v1::PublishRequest> request = LoadPublishRequestFromFile(path);
   EXPECT_EQ(request.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(absl::StrContains(request.status().message(), path))
-      << request.status();
+  EXPECT_TRUE(absl::StrContains(request.status().message(), path)) << request.status();
 }
 
 }  // namespace

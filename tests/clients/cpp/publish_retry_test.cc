@@ -31,14 +31,12 @@ v1::PublishRequest OneIssuer() {
 }
 
 TEST_F(PublishWithRetryTest, RetriesUnavailableWithTheSameBatchIdentity) {
-  server_.service().publish_failures = {
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"),
-      grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow")};
+  server_.service().publish_failures = {grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"),
+                                        grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow")};
   server_.service().publish_response.add_sequences(9);
   server_.service().publish_response.set_duplicate(true);
 
-  absl::StatusOr<v1::PublishResponse> response =
-      client_.PublishWithRetry(OneIssuer(), retry_);
+  absl::StatusOr<v1::PublishResponse> response = client_.PublishWithRetry(OneIssuer(), retry_);
 
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_TRUE(response->duplicate());
@@ -51,8 +49,7 @@ TEST_F(PublishWithRetryTest, RetriesUnavailableWithTheSameBatchIdentity) {
     EXPECT_EQ(r.batch_key(), sent[0].batch_key());
     EXPECT_EQ(r.items_size(), 1);
   }
-  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100),
-                                                  absl::Milliseconds(200)}));
+  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100), absl::Milliseconds(200)}));
 }
 
 TEST_F(PublishWithRetryTest, KeepsTheCallersIdentity) {
@@ -65,8 +62,7 @@ TEST_F(PublishWithRetryTest, KeepsTheCallersIdentity) {
 }
 
 TEST_F(PublishWithRetryTest, RefusalsAreNotRetried) {
-  server_.service().publish_status =
-      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "items[0]: bad");
+  server_.service().publish_status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "items[0]: bad");
   EXPECT_EQ(client_.PublishWithRetry(OneIssuer(), retry_).status(),
             absl::InvalidArgumentError("items[0]: bad"));
   EXPECT_EQ(server_.service().publish_requests().size(), 1u);
@@ -75,10 +71,8 @@ TEST_F(PublishWithRetryTest, RefusalsAreNotRetried) {
 
 TEST_F(PublishWithRetryTest, GivesUpAfterMaxAttempts) {
   retry_.backoff.max_attempts = 2;
-  server_.service().publish_status =
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "down");
-  EXPECT_EQ(client_.PublishWithRetry(OneIssuer(), retry_).status().code(),
-            absl::StatusCode::kUnavailable);
+  server_.service().publish_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "down");
+  EXPECT_EQ(client_.PublishWithRetry(OneIssuer(), retry_).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(server_.service().publish_requests().size(), 3u);
 }
 
@@ -86,8 +80,7 @@ TEST(AssignBatchIdentityTest, FillsOnlyWhatIsEmptyAndIsRandom) {
   v1::PublishRequest a, b;
   AssignBatchIdentity(a);
   AssignBatchIdentity(b);
-  EXPECT_TRUE(a.publisher_id().rfind("kessan-cpp-", 0) == 0)
-      << a.publisher_id();
+  EXPECT_TRUE(a.publisher_id().rfind("kessan-cpp-", 0) == 0) << a.publisher_id();
   EXPECT_NE(a.batch_key(), b.batch_key());
   v1::PublishRequest c;
   c.set_batch_key("mine");

@@ -23,11 +23,9 @@ v1::FeedEvent Control(const char* which, uint64_t sequence = 0) {
   const std::string kind = which;
   if (kind == "begin") event.mutable_snapshot_begin()->set_sequence(sequence);
   if (kind == "end") event.mutable_snapshot_end()->set_sequence(sequence);
-  if (kind == "heartbeat")
-    event.mutable_heartbeat()->set_last_sequence(sequence);
+  if (kind == "heartbeat") event.mutable_heartbeat()->set_last_sequence(sequence);
   if (kind == "conflated") event.mutable_conflated()->set_skipped_count(1);
-  if (kind == "resync")
-    event.mutable_resync()->set_requested_sequence(sequence);
+  if (kind == "resync") event.mutable_resync()->set_requested_sequence(sequence);
   return event;
 }
 
@@ -90,10 +88,8 @@ TEST(ResumeTrackerTest, WithAFilterSkippedSequencesAreOtherEvents) {
   request.mutable_filter()->add_concepts("revenue");
   ResumeTracker tracker(request);
   EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")), Verdict::kDeliver);
-  EXPECT_EQ(Accept(tracker, FactEvent(20, "IIJ", "revenue")),
-            Verdict::kDeliver);
-  EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")),
-            Verdict::kDuplicate);
+  EXPECT_EQ(Accept(tracker, FactEvent(20, "IIJ", "revenue")), Verdict::kDeliver);
+  EXPECT_EQ(Accept(tracker, FactEvent(9, "IIJ", "revenue")), Verdict::kDuplicate);
 }
 
 TEST(ResumeTrackerTest, ConflatedMarkAllowsJumpsUntilTheNextHeartbeat) {
@@ -103,8 +99,7 @@ TEST(ResumeTrackerTest, ConflatedMarkAllowsJumpsUntilTheNextHeartbeat) {
   EXPECT_EQ(Accept(tracker, FactEvent(12, "IIJ", "r")), Verdict::kDeliver);
   EXPECT_EQ(Accept(tracker, FactEvent(12, "IIJ", "r")), Verdict::kDuplicate);
   EXPECT_EQ(Accept(tracker, Control("heartbeat", 12)), Verdict::kDeliver);
-  EXPECT_EQ(tracker.Accept(FactEvent(14, "IIJ", "r")).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(tracker.Accept(FactEvent(14, "IIJ", "r")).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(ResumeTrackerTest, SnapshotItemsAreNotCheckedAndItsEndSetsThePosition) {
@@ -113,8 +108,7 @@ TEST(ResumeTrackerTest, SnapshotItemsAreNotCheckedAndItsEndSetsThePosition) {
   ResumeTracker tracker(request);
   EXPECT_FALSE(tracker.position_known());
   // Nothing learnt yet: the same request again.
-  EXPECT_EQ(tracker.NextRequest().SerializeAsString(),
-            request.SerializeAsString());
+  EXPECT_EQ(tracker.NextRequest().SerializeAsString(), request.SerializeAsString());
   EXPECT_EQ(Accept(tracker, Control("begin", 10)), Verdict::kDeliver);
   for (uint64_t s : {3, 9, 1}) {
     EXPECT_EQ(Accept(tracker, FactEvent(s, "IIJ", "r")), Verdict::kDeliver);
@@ -176,11 +170,10 @@ TEST(IsRetryableSubscribeEndTest, TransientEndsAreRetriedRefusalsAreNot) {
   EXPECT_TRUE(IsRetryableSubscribeEnd(absl::DeadlineExceededError("stall")));
   EXPECT_TRUE(IsRetryableSubscribeEnd(absl::AbortedError("x")));
   EXPECT_TRUE(IsRetryableSubscribeEnd(absl::InternalError("rst")));
-  EXPECT_TRUE(IsRetryableSubscribeEnd(absl::ResourceExhaustedError(
-      "slow consumer: resume with start=START_MODE_FROM_SEQUENCE "
-      "from_sequence=42")));
-  EXPECT_FALSE(IsRetryableSubscribeEnd(
-      absl::ResourceExhaustedError("Received message larger than max")));
+  EXPECT_TRUE(IsRetryableSubscribeEnd(
+      absl::ResourceExhaustedError("slow consumer: resume with start=START_MODE_FROM_SEQUENCE "
+                                   "from_sequence=42")));
+  EXPECT_FALSE(IsRetryableSubscribeEnd(absl::ResourceExhaustedError("Received message larger than max")));
   EXPECT_FALSE(IsRetryableSubscribeEnd(absl::InvalidArgumentError("x")));
   EXPECT_FALSE(IsRetryableSubscribeEnd(absl::OutOfRangeError("x")));
   EXPECT_FALSE(IsRetryableSubscribeEnd(absl::PermissionDeniedError("x")));

@@ -23,9 +23,7 @@ v1::SubscribeResponse Events(std::vector<v1::FeedEvent> events) {
   return response;
 }
 
-v1::FeedEvent Fact(uint64_t sequence) {
-  return FactEvent(sequence, "IIJ", "revenue");
-}
+v1::FeedEvent Fact(uint64_t sequence) { return FactEvent(sequence, "IIJ", "revenue"); }
 
 v1::FeedEvent Begin(uint64_t sequence) {
   v1::FeedEvent e;
@@ -39,17 +37,14 @@ v1::FeedEvent End(uint64_t sequence) {
   return e;
 }
 
-const grpc::Status kUnavailable(grpc::StatusCode::UNAVAILABLE,
-                                "connection lost");
+const grpc::Status kUnavailable(grpc::StatusCode::UNAVAILABLE, "connection lost");
 
 class SubscribeResumingTest : public ::testing::Test {
  protected:
   SubscribeResumingTest() {
     resume_.random = [] { return 0.5; };
     resume_.sleep = [this](absl::Duration d) { sleeps_.push_back(d); };
-    resume_.on_notice = [this](const ResumeNotice& n) {
-      notices_.push_back(n);
-    };
+    resume_.on_notice = [this](const ResumeNotice& n) { notices_.push_back(n); };
   }
 
   FakeFeedService& service() { return server_.service(); }
@@ -108,8 +103,7 @@ TEST_F(SubscribeResumingTest, ResumesFromTheLastSequenceAfterALostStream) {
   EXPECT_EQ(requests[1].from_sequence(), 3u);
   // One jittered pause: half of the first ceiling.
   EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(50)}));
-  ASSERT_EQ(NoticeKinds(),
-            (std::vector<Kind>{Kind::kDisconnected, Kind::kResumed}));
+  ASSERT_EQ(NoticeKinds(), (std::vector<Kind>{Kind::kDisconnected, Kind::kResumed}));
   EXPECT_EQ(notices_[0].status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(notices_[0].resume_from, 3u);
   EXPECT_EQ(notices_[0].attempt, 1);
@@ -128,8 +122,7 @@ TEST_F(SubscribeResumingTest, ReplayedEventsAreNotDeliveredTwice) {
 }
 
 TEST_F(SubscribeResumingTest, AGapEndsTheSubscriptionWithDataLoss) {
-  service().subscribe_script = {
-      Call{{Events({Fact(1), Fact(3)})}, grpc::Status::OK}};
+  service().subscribe_script = {Call{{Events({Fact(1), Fact(3)})}, grpc::Status::OK}};
   absl::Status status = Run(FromSequence(0));
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_EQ(Sequences(), (std::vector<uint64_t>{1}));
@@ -139,8 +132,7 @@ TEST_F(SubscribeResumingTest, AGapEndsTheSubscriptionWithDataLoss) {
 TEST_F(SubscribeResumingTest, AStreamLostInsideTheSnapshotStartsItOver) {
   service().subscribe_script = {
       Call{{Events({Begin(3), Fact(1)})}, kUnavailable},
-      Call{{Events({Begin(3), Fact(1), Fact(2), End(3), Fact(4)})},
-           grpc::Status::OK},
+      Call{{Events({Begin(3), Fact(1), Fact(2), End(3), Fact(4)})}, grpc::Status::OK},
   };
   v1::SubscribeRequest request;
   request.mutable_filter()->add_issuers("IIJ");
@@ -161,8 +153,7 @@ TEST_F(SubscribeResumingTest, ResyncIsDeliveredAndNotified) {
   resync.mutable_resync()->set_requested_sequence(3);
   resync.mutable_resync()->set_oldest_available_sequence(40);
   service().subscribe_script = {
-      Call{{Events({resync, Begin(50), Fact(44), End(50), Fact(51)})},
-           grpc::Status::OK}};
+      Call{{Events({resync, Begin(50), Fact(44), End(50), Fact(51)})}, grpc::Status::OK}};
   EXPECT_TRUE(Run(FromSequence(3)).ok());
   ASSERT_EQ(NoticeKinds(), (std::vector<Kind>{Kind::kResync}));
   EXPECT_EQ(notices_[0].resync.oldest_available_sequence(), 40u);
@@ -172,15 +163,13 @@ TEST_F(SubscribeResumingTest, ResyncIsDeliveredAndNotified) {
 }
 
 TEST_F(SubscribeResumingTest, RefusalsAreNotRetried) {
-  service().subscribe_script = {
-      Call{{}, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad filter")}};
+  service().subscribe_script = {Call{{}, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad filter")}};
   absl::Status status = Run(FromSequence(0));
   EXPECT_EQ(status, absl::InvalidArgumentError("bad filter"));
   EXPECT_EQ(service().subscribe_requests().size(), 1u);
   EXPECT_TRUE(notices_.empty());
 
-  service().subscribe_script = {Call{
-      {}, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too large")}};
+  service().subscribe_script = {Call{{}, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too large")}};
   EXPECT_EQ(Run(FromSequence(0)).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(service().subscribe_requests().size(), 2u);
 }
@@ -205,8 +194,7 @@ TEST_F(SubscribeResumingTest, GivesUpAfterMaxAttemptsWithoutProgress) {
   absl::Status status = Run(FromSequence(0));
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(service().subscribe_requests().size(), 4u);
-  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100),
-                                                  absl::Milliseconds(200),
+  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100), absl::Milliseconds(200),
                                                   absl::Milliseconds(400)}));
 }
 
@@ -224,16 +212,13 @@ TEST_F(SubscribeResumingTest, ProgressResetsTheAttempts) {
   };
   EXPECT_EQ(Run(FromSequence(0)).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(service().subscribe_requests().size(), 4u);
-  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100),
-                                                  absl::Milliseconds(100),
+  EXPECT_EQ(sleeps_, (std::vector<absl::Duration>{absl::Milliseconds(100), absl::Milliseconds(100),
                                                   absl::Milliseconds(200)}));
 }
 
 TEST_F(SubscribeResumingTest, AStalledStreamIsCancelledAndResumed) {
   service().subscribe_script = {
-      Call{{Events({Fact(1)})},
-           grpc::Status::OK,
-           FakeFeedService::StreamEnd::kHang},
+      Call{{Events({Fact(1)})}, grpc::Status::OK, FakeFeedService::StreamEnd::kHang},
       Call{{Events({Fact(2)})}, grpc::Status::OK},
   };
   v1::SubscribeRequest request = FromSequence(0);
@@ -248,8 +233,7 @@ TEST_F(SubscribeResumingTest, AStalledStreamIsCancelledAndResumed) {
 }
 
 TEST_F(SubscribeResumingTest, ASlowCallbackIsNotAStall) {
-  service().subscribe_script = {
-      Call{{Events({Fact(1)}), Events({Fact(2)})}, grpc::Status::OK}};
+  service().subscribe_script = {Call{{Events({Fact(1)}), Events({Fact(2)})}, grpc::Status::OK}};
   v1::SubscribeRequest request = FromSequence(0);
   request.set_heartbeat_interval_ms(100);
   absl::Status status = client_.SubscribeResuming(
@@ -289,8 +273,8 @@ TEST_F(SubscribeResumingTest, TheCallbackEndsTheSubscription) {
   service().subscribe_end = FakeFeedService::StreamEnd::kEndless;
   int seen = 0;
   absl::Status status = client_.SubscribeResuming(
-      FromSequence(1000), [&](const v1::FeedEvent&) { return ++seen < 3; },
-      resume_, CallOptions{.timeout = absl::Seconds(60)});
+      FromSequence(1000), [&](const v1::FeedEvent&) { return ++seen < 3; }, resume_,
+      CallOptions{.timeout = absl::Seconds(60)});
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(seen, 3);
 }
@@ -320,8 +304,9 @@ class FailoverSubscribeTest : public SubscribeResumingTest {
   Client TwoServers(std::vector<std::string> servers) {
     ClientOptions options;
     options.servers = std::move(servers);
-    options.on_failover = [this](const std::string& from, const std::string& to,
-                                 const absl::Status&) { moves_.push_back(from + ">" + to); };
+    options.on_failover = [this](const std::string& from, const std::string& to, const absl::Status&) {
+      moves_.push_back(from + ">" + to);
+    };
     return Client(std::move(options));
   }
   absl::Status RunOn(Client& client, const v1::SubscribeRequest& request) {

@@ -2,7 +2,8 @@
 //   embed_app DATA_DIR DATA_SET_FILE
 // starts a server on 127.0.0.1:0 (the install's bundled plugins), publishes
 // the data set through the client, reads it back as a snapshot (and in
-// process, kessan/local.h), waits for the plugins and runs one. Prints what it saw; exits non-zero on any error.
+// process, kessan/local.h), waits for the plugins and runs one. Prints what it saw; exits non-zero on any
+// error.
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -18,7 +18,8 @@ class Connector : public kessan::plugin::Scenario {
   }
   kessan::plugin::Status Run(const kessan::v1::PluginRunRequest& r, kessan::v1::PluginRunResponse*) override {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return kessan::plugin::Status::FailedPrecondition(std::string("socket: ") + std::strerror(errno));
+    if (fd < 0)
+      return kessan::plugin::Status::FailedPrecondition(std::string("socket: ") + std::strerror(errno));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(std::atoi(faulty::Text(r, "port").c_str())));
@@ -26,7 +27,8 @@ class Connector : public kessan::plugin::Scenario {
     int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     int err = errno;
     close(fd);
-    if (rc != 0) return kessan::plugin::Status::FailedPrecondition(std::string("connect: ") + std::strerror(err));
+    if (rc != 0)
+      return kessan::plugin::Status::FailedPrecondition(std::string("connect: ") + std::strerror(err));
     return kessan::plugin::Status::Ok();
   }
 };

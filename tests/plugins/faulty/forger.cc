@@ -13,7 +13,9 @@ const char kForged[] =
 
 class Forger : public kessan::plugin::Scenario {
  public:
-  kessan::v1::ScenarioDescriptor Describe() const override { return faulty::Describe("forger", "forges log lines"); }
+  kessan::v1::ScenarioDescriptor Describe() const override {
+    return faulty::Describe("forger", "forges log lines");
+  }
   kessan::plugin::Status Run(const kessan::v1::PluginRunRequest&, kessan::v1::PluginRunResponse*) override {
     std::fputs(kForged, stdout);
     std::fflush(stdout);

@@ -6,8 +6,11 @@
 namespace {
 class Forker : public kessan::plugin::Scenario {
  public:
-  kessan::v1::ScenarioDescriptor Describe() const override { return faulty::Describe("forker", "forks children"); }
-  kessan::plugin::Status Run(const kessan::v1::PluginRunRequest&, kessan::v1::PluginRunResponse* out) override {
+  kessan::v1::ScenarioDescriptor Describe() const override {
+    return faulty::Describe("forker", "forks children");
+  }
+  kessan::plugin::Status Run(const kessan::v1::PluginRunRequest&,
+                             kessan::v1::PluginRunResponse* out) override {
     int forked = 0;
     for (int i = 0; i < 50; ++i) {
       pid_t pid = fork();

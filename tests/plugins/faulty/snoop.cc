@@ -14,7 +14,8 @@ class Snoop : public kessan::plugin::Scenario {
   kessan::v1::ScenarioDescriptor Describe() const override {
     return faulty::Describe("snoop", "reads a file", "path");
   }
-  kessan::plugin::Status Run(const kessan::v1::PluginRunRequest& r, kessan::v1::PluginRunResponse* out) override {
+  kessan::plugin::Status Run(const kessan::v1::PluginRunRequest& r,
+                             kessan::v1::PluginRunResponse* out) override {
     const std::string path = faulty::Text(r, "path");
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

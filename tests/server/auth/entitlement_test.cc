@@ -42,8 +42,8 @@ TEST(EntitlementTest, UnrestrictedPrincipalKeepsItsFilter) {
 }
 
 TEST(EntitlementTest, EmptyListsBecomeTheEntitlement) {
-  absl::StatusOr<v1::Filter> out =
-      EntitledFilter(Restricted({"IIJ", "LATER"}, {"revenue"}), FilterOf(R"pb(event_kinds: EVENT_KIND_FACT)pb"), Resolve);
+  absl::StatusOr<v1::Filter> out = EntitledFilter(Restricted({"IIJ", "LATER"}, {"revenue"}),
+                                                  FilterOf(R"pb(event_kinds: EVENT_KIND_FACT)pb"), Resolve);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(out->issuers(), ElementsAre("IIJ"));  // LATER is not known yet
   EXPECT_THAT(out->concepts(), ElementsAre("revenue"));
@@ -57,8 +57,10 @@ TEST(EntitlementTest, NamedIssuersMustBeEntitledAndUnknownLooksTheSame) {
   absl::StatusOr<v1::Filter> out = EntitledFilter(p, FilterOf(R"pb(issuers: "11J")pb"), Resolve);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(out->issuers(), ElementsAre("IIJ"));
-  absl::StatusOr<v1::Filter> other = EntitledFilter(p, FilterOf(R"pb(issuers: "IIJ" issuers: "ACME")pb"), Resolve);
-  absl::StatusOr<v1::Filter> unknown = EntitledFilter(p, FilterOf(R"pb(issuers: "IIJ" issuers: "NOPE")pb"), Resolve);
+  absl::StatusOr<v1::Filter> other =
+      EntitledFilter(p, FilterOf(R"pb(issuers: "IIJ" issuers: "ACME")pb"), Resolve);
+  absl::StatusOr<v1::Filter> unknown =
+      EntitledFilter(p, FilterOf(R"pb(issuers: "IIJ" issuers: "NOPE")pb"), Resolve);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(other.status().message(), "filter.issuers[1]: not entitled to issuer 'ACME'");
@@ -87,11 +89,14 @@ TEST(EntitlementTest, PublishOnlyEntitledItems) {
   EXPECT_EQ(s.message(), "items[1]: not entitled to issuer 'ACME'");
   s = CheckPublish(p, Items(R"pb(items { issuer { id: "NEWCO" } })pb"), Resolve);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  s = CheckPublish(p, Items(R"pb(items { retraction { item { capital_action { issuer: "ACME" action_id: "a" } } } })pb"),
-                   Resolve);
+  s = CheckPublish(
+      p, Items(R"pb(items { retraction { item { capital_action { issuer: "ACME" action_id: "a" } } } })pb"),
+      Resolve);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   Principal q = Restricted({}, {"revenue"});
-  EXPECT_TRUE(CheckPublish(q, Items(R"pb(items { fact { key { issuer: "ACME" concept_id: "revenue" } } })pb"), Resolve).ok());
+  EXPECT_TRUE(CheckPublish(q, Items(R"pb(items { fact { key { issuer: "ACME" concept_id: "revenue" } } })pb"),
+                           Resolve)
+                  .ok());
   EXPECT_EQ(CheckPublish(q, Items(R"pb(items { capital_action { issuer: "ACME" } })pb"), Resolve).code(),
             absl::StatusCode::kPermissionDenied);
 }

@@ -23,7 +23,8 @@ PrincipalTable TableOf(const std::string& text) {
 TEST(OpenStreamsTest, ARecheckEndsOnlyWhatTheNewTableNoLongerGrants) {
   const std::string a = "sha256:" + Sha256Hex("a");
   const std::string b = "sha256:" + Sha256Hex("b");
-  PrincipalTable before = TableOf("alice subscriber,analyst " + a + " issuers=IIJ\nbob subscriber " + b + "\n");
+  PrincipalTable before =
+      TableOf("alice subscriber,analyst " + a + " issuers=IIJ\nbob subscriber " + b + "\n");
   OpenStreams streams;
   std::map<std::string, absl::Status> ended;
   auto track = [&](const char* name, Role role, const char* label) {
@@ -35,12 +36,14 @@ TEST(OpenStreamsTest, ARecheckEndsOnlyWhatTheNewTableNoLongerGrants) {
   auto bob = track("bob", Role::kSubscriber, "bob");
   EXPECT_EQ(streams.Recheck(before), 0u);  // nothing changed
   // alice loses the analyst role; bob is unchanged.
-  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=IIJ\nbob subscriber " + b + "\n")), 1u);
+  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=IIJ\nbob subscriber " + b + "\n")),
+            1u);
   EXPECT_EQ(ended["alice-watch"].code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(ended["alice-watch"].message(), HasSubstr("no longer has the role analyst"));
   // alice's issuers change; bob's token changes.
   const std::string b2 = "sha256:" + Sha256Hex("b2");
-  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=SONY\nbob subscriber " + b2 + "\n")), 2u);
+  EXPECT_EQ(streams.Recheck(TableOf("alice subscriber " + a + " issuers=SONY\nbob subscriber " + b2 + "\n")),
+            2u);
   EXPECT_EQ(ended["alice-sub"].code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(ended["bob"].code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(streams.size(), 0u);

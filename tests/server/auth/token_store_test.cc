@@ -22,9 +22,12 @@ TEST(Sha256HexTest, KnownVector) {
 TEST(PrincipalTableTest, ParsesTokensCertificatesRolesAndEntitlements) {
   absl::StatusOr<PrincipalTable> table = PrincipalTable::Parse(
       "# comment\n\n"
-      "reader subscriber sha256:" + kReaderHash + " issuers=IIJ  # trailing comment\n"
+      "reader subscriber sha256:" +
+      kReaderHash +
+      " issuers=IIJ  # trailing comment\n"
       "desk analyst,subscriber x509:desk.example issuers=IIJ,ACME concepts=revenue\n"
-      "root admin sha256:" + Sha256Hex("root-token") + "\n");
+      "root admin sha256:" +
+      Sha256Hex("root-token") + "\n");
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ(table->size(), 3u);
   const Principal* reader = table->FindByToken("reader-token");
@@ -44,7 +47,8 @@ TEST(PrincipalTableTest, ParsesTokensCertificatesRolesAndEntitlements) {
   EXPECT_EQ(table->FindByCertificate("reader"), nullptr);
   const Principal* root = table->FindByToken("root-token");
   ASSERT_NE(root, nullptr);
-  for (Role r : {Role::kSubscriber, Role::kPublisher, Role::kAnalyst, Role::kAdmin}) EXPECT_TRUE(root->Has(r));
+  for (Role r : {Role::kSubscriber, Role::kPublisher, Role::kAnalyst, Role::kAdmin})
+    EXPECT_TRUE(root->Has(r));
 }
 
 TEST(PrincipalTableTest, ErrorsNameTheLineAndNeverTheSecret) {
@@ -55,7 +59,8 @@ TEST(PrincipalTableTest, ErrorsNameTheLineAndNeverTheSecret) {
       {"a subscriber password:xyz", "line 1: the credential is"},
       {"a subscriber x509:", "line 1: x509: needs"},
       {"a subscriber sha256:" + kReaderHash + "\na publisher x509:b", "line 2: principal 'a' appears twice"},
-      {"a subscriber sha256:" + kReaderHash + "\nb publisher sha256:" + kReaderHash, "line 2: the same credential"},
+      {"a subscriber sha256:" + kReaderHash + "\nb publisher sha256:" + kReaderHash,
+       "line 2: the same credential"},
       {"a subscriber x509:a issuers=", "line 1: issuers= lists no issuer"},
       {"a subscriber x509:a color=red", "line 1: unknown field 'color=red'"},
   };

@@ -40,8 +40,7 @@ facts {
 
 TEST(LoadDataSetTest, TextFormat) {
   TempDir dir;
-  absl::StatusOr<v1::DataSet> data_set =
-      LoadDataSet(dir.WriteFile("iij.txtpb", kTextDataSet));
+  absl::StatusOr<v1::DataSet> data_set = LoadDataSet(dir.WriteFile("iij.txtpb", kTextDataSet));
   ASSERT_TRUE(data_set.ok()) << data_set.status();
   EXPECT_EQ(data_set->name(), "iij");
   ASSERT_EQ(data_set->issuers_size(), 1);
@@ -81,23 +80,20 @@ TEST(LoadDataSetTest, TextSyntaxErrorNamesFileAndLine) {
                                    "name: \"iij\"\n"
                                    "issuers { id: \"IIJ\" }\n"
                                    "issuers { id: \"X\" fiscal_year_end_month: march }\n");
-  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument,
-                                          HasSubstr(path + ":3:")));
+  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path + ":3:")));
 }
 
 TEST(LoadDataSetTest, UnknownTextFieldNamesFileAndLine) {
   TempDir dir;
   std::string path = dir.WriteFile("bad.txtpb", "name: \"iij\"\n\nissuer { id: \"IIJ\" }\n");
-  EXPECT_THAT(LoadDataSet(path),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr(path + ":3:"), HasSubstr("issuer"))));
+  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          AllOf(HasSubstr(path + ":3:"), HasSubstr("issuer"))));
 }
 
 TEST(LoadDataSetTest, JsonSyntaxErrorNamesFile) {
   TempDir dir;
   std::string path = dir.WriteFile("bad.json", R"({"name": "iij", "issuers": [})");
-  EXPECT_THAT(LoadDataSet(path),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
+  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
 }
 
 // 2 issuers, 2 segments, 3 facts, 1 capital action, 1 guidance.
@@ -162,16 +158,16 @@ TEST(LoadPublishBatchesTest, DataSetIsCutAtMaxItems) {
 
 TEST(LoadPublishBatchesTest, PublishRequestFileIsOneBatchAsWritten) {
   TempDir dir;
-  const std::string path = dir.WriteFile(
-      "batch.txtpb", "publisher_id: \"desk\" items { issuer { id: \"IIJ\" } }\n"
-                     "items { segment { issuer: \"IIJ\" id: \"si\" } }\n");
+  const std::string path = dir.WriteFile("batch.txtpb",
+                                         "publisher_id: \"desk\" items { issuer { id: \"IIJ\" } }\n"
+                                         "items { segment { issuer: \"IIJ\" id: \"si\" } }\n");
   absl::StatusOr<std::vector<v1::PublishRequest>> batches = LoadPublishBatches(path, 1);
   ASSERT_TRUE(batches.ok()) << batches.status();
   ASSERT_EQ(batches->size(), 1u);
   EXPECT_EQ((*batches)[0].publisher_id(), "desk");
   EXPECT_EQ((*batches)[0].items_size(), 2);
-  EXPECT_THAT(LoadDataSet(path), StatusIs(absl::StatusCode::kInvalidArgument,
-                                          HasSubstr("not a kessan.v1.DataSet")));
+  EXPECT_THAT(LoadDataSet(path),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a kessan.v1.DataSet")));
 }
 
 TEST(LoadPublishBatchesTest, EmptyFileHasNothingToPublish) {
@@ -185,8 +181,7 @@ TEST(LoadPublishBatchesTest, JsonUnknownFieldIsRefused) {
   TempDir dir;
   const std::string path = dir.WriteFile("unknown.json", R"({"issuers": [{"id": "IIJ"}],
                                                              "footnotes": ["x"]})");
-  EXPECT_THAT(LoadPublishBatches(path, 1000),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
+  EXPECT_THAT(LoadPublishBatches(path, 1000), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path)));
 }
 
 TEST(ToPublishRequestsTest, DependencyOrderInOneBatch) {
@@ -197,12 +192,11 @@ TEST(ToPublishRequestsTest, DependencyOrderInOneBatch) {
 }
 
 TEST(ToPublishRequestsTest, BatchesOfAtMostMaxItems) {
-  EXPECT_THAT(Shape(ToPublishRequests(NineItems(), 4)),
-              ElementsAre(ElementsAre("issuer:IIJ", "issuer:SONY", "segment:systems_integration",
-                                      "segment:games"),
-                          ElementsAre("fact:revenue", "fact:operating_income",
-                                      "fact:net_income", "capital_action"),
-                          ElementsAre("guidance")));
+  EXPECT_THAT(
+      Shape(ToPublishRequests(NineItems(), 4)),
+      ElementsAre(ElementsAre("issuer:IIJ", "issuer:SONY", "segment:systems_integration", "segment:games"),
+                  ElementsAre("fact:revenue", "fact:operating_income", "fact:net_income", "capital_action"),
+                  ElementsAre("guidance")));
   // Exactly full batches leave no empty one behind.
   std::vector<v1::PublishRequest> threes = ToPublishRequests(NineItems(), 3);
   ASSERT_EQ(threes.size(), 3u);
@@ -213,8 +207,7 @@ TEST(ToPublishRequestsTest, ItemsAreCopiedWhole) {
   v1::DataSet data_set = NineItems();
   std::vector<v1::PublishRequest> batches = ToPublishRequests(data_set, 1000);
   ASSERT_EQ(batches.size(), 1u);
-  EXPECT_EQ(batches[0].items(4).fact().SerializeAsString(),
-            data_set.facts(0).SerializeAsString());
+  EXPECT_EQ(batches[0].items(4).fact().SerializeAsString(), data_set.facts(0).SerializeAsString());
 }
 
 TEST(ToPublishRequestsTest, EmptyDataSetHasNoBatches) {

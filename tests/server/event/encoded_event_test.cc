@@ -79,16 +79,16 @@ TEST(EncodedEventTest, JournalRowsThatAreNotAnEventAreDataLoss) {
   for (const std::string& damaged :
        {std::string("\xff\xff\xff"), body.substr(0, body.size() - 3), std::string(),
         std::string(body.size(), '\0'), std::string("\x08\x89")}) {  // last: a cut varint
-    EXPECT_THAT(JournalEvent(9, damaged),
-                StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 9 is not a "
-                                                      "kessan.v1.FeedEvent"));
+    EXPECT_THAT(JournalEvent(9, damaged), StatusIs(absl::StatusCode::kDataLoss,
+                                                   "journal row of sequence 9 is not a "
+                                                   "kessan.v1.FeedEvent"));
   }
 }
 
 TEST(EncodedEventTest, AJournalRowWithAnotherSequenceIsDataLoss) {
-  EXPECT_THAT(JournalEvent(10, FactEvent(9)->body()),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "journal row of sequence 10 holds the event of sequence 9"));
+  EXPECT_THAT(
+      JournalEvent(10, FactEvent(9)->body()),
+      StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 10 holds the event of sequence 9"));
 }
 
 // Two frames back to back in one buffer, as a journal row holds them.
@@ -101,10 +101,9 @@ TEST(EncodedEventTest, EventsInOneBufferShareItAndKeepTheirBytes) {
   EventPtr b = FactEvent(10);
   const Bytes frames = TwoFrames(a, b);
   const size_t split = a->frame_size();
-  absl::StatusOr<EventPtr> first =
-      JournalEventIn(9, frames, 0, split, a->frame_size() - a->body().size());
-  absl::StatusOr<EventPtr> second = JournalEventIn(10, frames, split, frames.size(),
-                                                   b->frame_size() - b->body().size());
+  absl::StatusOr<EventPtr> first = JournalEventIn(9, frames, 0, split, a->frame_size() - a->body().size());
+  absl::StatusOr<EventPtr> second =
+      JournalEventIn(10, frames, split, frames.size(), b->frame_size() - b->body().size());
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ((*first)->frame(), a->frame());
@@ -122,13 +121,12 @@ TEST(EncodedEventTest, DamagedFramesInABufferAreDataLoss) {
   const Bytes frames = TwoFrames(a, b);
   const size_t header = a->frame_size() - a->body().size();
   // The first frame cut short, and the second read as sequence 11.
-  EXPECT_THAT(JournalEventIn(9, frames, 0, a->frame_size() - 3, header),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "journal row of sequence 9 is not a kessan.v1.FeedEvent"));
-  EXPECT_THAT(JournalEventIn(11, frames, a->frame_size(), frames.size(),
-                             b->frame_size() - b->body().size()),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "journal row of sequence 11 holds the event of sequence 10"));
+  EXPECT_THAT(
+      JournalEventIn(9, frames, 0, a->frame_size() - 3, header),
+      StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 9 is not a kessan.v1.FeedEvent"));
+  EXPECT_THAT(
+      JournalEventIn(11, frames, a->frame_size(), frames.size(), b->frame_size() - b->body().size()),
+      StatusIs(absl::StatusCode::kDataLoss, "journal row of sequence 11 holds the event of sequence 10"));
 }
 
 TEST(EncodedEventTest, DamageInsideTheBodyLeavesNoAttributes) {

@@ -17,8 +17,7 @@ EventAttrs Attrs(v1::EventKind kind, const char* issuer, const char* concept_id 
 }
 
 const EventAttrs kRevenue = Attrs(v1::EVENT_KIND_FACT, "IIJ", "revenue");
-const EventAttrs kSegmentRevenue =
-    Attrs(v1::EVENT_KIND_FACT, "IIJ", "revenue", "systems_integration");
+const EventAttrs kSegmentRevenue = Attrs(v1::EVENT_KIND_FACT, "IIJ", "revenue", "systems_integration");
 const EventAttrs kPlacement = Attrs(v1::EVENT_KIND_CAPITAL_ACTION, "IIJ");
 const EventAttrs kSonyRevenue = Attrs(v1::EVENT_KIND_FACT, "SONY", "revenue");
 

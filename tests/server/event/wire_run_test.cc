@@ -111,8 +111,8 @@ std::vector<EventPtr> EventsInOneBuffer(uint64_t first, uint64_t last) {
   std::vector<EventPtr> out;
   size_t at = 0;
   for (const EventPtr& m : models) {
-    absl::StatusOr<EventPtr> e = JournalEventIn(m->sequence(), buffer, at, at + m->frame_size(),
-                                                m->frame_size() - m->body().size());
+    absl::StatusOr<EventPtr> e =
+        JournalEventIn(m->sequence(), buffer, at, at + m->frame_size(), m->frame_size() - m->body().size());
     EXPECT_TRUE(e.ok()) << e.status();
     if (e.ok()) out.push_back(*std::move(e));
     at += m->frame_size();

@@ -115,8 +115,7 @@ TEST(FanOutTest, CloseAllClosesWakesAndForgets) {
   EXPECT_EQ(fanout.size(), 0u);
   for (Subscriber* s : {&a, &b}) {
     EXPECT_EQ(s->waker->wakes(), 1);
-    EXPECT_THAT(s->subscription->Finished(),
-                Optional(StatusIs(absl::StatusCode::kUnavailable)));
+    EXPECT_THAT(s->subscription->Finished(), Optional(StatusIs(absl::StatusCode::kUnavailable)));
   }
   fanout.Deliver({FactEvent(1)});
   EXPECT_THAT(Drain(*a.subscription), IsEmpty());

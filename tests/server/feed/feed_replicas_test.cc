@@ -105,8 +105,7 @@ class FeedReplicasTest : public ::testing::Test {
     EXPECT_TRUE(caught_up.ok()) << caught_up;
     Feed::Options feed_options;
     feed_options.tick = absl::ZeroDuration();
-    absl::StatusOr<std::unique_ptr<Feed>> feed =
-        Feed::Open(*std::move(log), std::move(feed_options));
+    absl::StatusOr<std::unique_ptr<Feed>> feed = Feed::Open(*std::move(log), std::move(feed_options));
     EXPECT_TRUE(feed.ok()) << feed.status();
     if (!feed.ok()) return nullptr;
     feeds_.push_back(*std::move(feed));
@@ -153,15 +152,14 @@ TEST_F(FeedReplicasTest, APublishOnOneReplicaReachesTheOthersSubscribers) {
   Follower* on_b = Follow(b);
   ASSERT_NE(on_b, nullptr);
   MustPublish(a, test::Batch({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))}));
-  v1::PublishResponse facts = MustPublish(
-      a, test::Batch({Item(MakeFact("IIJ", "revenue", Quarter(2002, 4), 13'000'000'000)),
-                      Item(MakeFact("IIJ", "operating_income", Quarter(2002, 4), 500'000'000))}));
+  v1::PublishResponse facts =
+      MustPublish(a, test::Batch({Item(MakeFact("IIJ", "revenue", Quarter(2002, 4), 13'000'000'000)),
+                                  Item(MakeFact("IIJ", "operating_income", Quarter(2002, 4), 500'000'000))}));
   ASSERT_EQ(facts.sequences_size(), 2);
   ASSERT_TRUE(on_b->TakeUpTo(4));
   ASSERT_EQ(on_b->events.size(), 4u);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(on_b->events[2 + i]->event().SerializeAsString(),
-              facts.events(i).SerializeAsString());
+    EXPECT_EQ(on_b->events[2 + i]->event().SerializeAsString(), facts.events(i).SerializeAsString());
   }
   EXPECT_EQ(b->last_sequence(), 4u);
   EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
@@ -198,8 +196,8 @@ TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) {
     });
   }
   for (std::thread& t : threads) t.join();
-  std::cout << "groups staged again: " << a->restaged_groups() << " on a, "
-            << b->restaged_groups() << " on b\n";
+  std::cout << "groups staged again: " << a->restaged_groups() << " on a, " << b->restaged_groups()
+            << " on b\n";
   // What this test is about: the replicas' appends did collide.
   EXPECT_GT(a->restaged_groups() + b->restaged_groups(), 0u);
   std::map<uint64_t, v1::FeedEvent> by_sequence;
@@ -232,8 +230,7 @@ TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) {
     ASSERT_EQ(f->events.size(), last);
     for (uint64_t s = 2; s <= last; ++s) {
       ASSERT_EQ(f->events[s - 1]->sequence(), s);
-      EXPECT_EQ(f->events[s - 1]->event().SerializeAsString(),
-                by_sequence[s].SerializeAsString());
+      EXPECT_EQ(f->events[s - 1]->event().SerializeAsString(), by_sequence[s].SerializeAsString());
     }
   }
   EXPECT_EQ(a->last_sequence(), last);
@@ -293,8 +290,8 @@ TEST_F(FeedReplicasTest, AResumeOnAnotherReplicaGetsExactlyTheRest) {
   EXPECT_EQ(a->incarnation(), b->incarnation());
   EXPECT_THAT(a->incarnation(), ::testing::StartsWith("nats-KESSAN-"));
   MustPublish(a, test::Batch({Item(Iij())}));
-  v1::PublishResponse last = MustPublish(
-      a, test::Batch({Item(MakeSegment("IIJ", "network")), Item(MakeSegment("IIJ", "systems"))}));
+  v1::PublishResponse last =
+      MustPublish(a, test::Batch({Item(MakeSegment("IIJ", "network")), Item(MakeSegment("IIJ", "systems"))}));
   ASSERT_EQ(last.sequences_size(), 2);
   v1::SubscribeRequest resume;
   resume.set_start(v1::START_MODE_FROM_SEQUENCE);
@@ -311,9 +308,9 @@ TEST_F(FeedReplicasTest, AResumeOnAnotherReplicaGetsExactlyTheRest) {
   b->Unsubscribe(s->get());
 
   resume.set_from_sequence(50);
-  EXPECT_THAT(b->Subscribe(resume).status(),
-              test::StatusIs(absl::StatusCode::kUnavailable,
-                             ::testing::HasSubstr("resume on another replica")));
+  EXPECT_THAT(
+      b->Subscribe(resume).status(),
+      test::StatusIs(absl::StatusCode::kUnavailable, ::testing::HasSubstr("resume on another replica")));
 }
 
 }  // namespace

@@ -24,11 +24,13 @@ namespace kessan {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
-using ::kessan::test::CountingWaker;
 using ::kessan::test::Batch;
+using ::kessan::test::CountingWaker;
 using ::kessan::test::Describe;
 using ::kessan::test::Drain;
 using ::kessan::test::EqualsProto;
+using ::kessan::test::FactEvent;
+using ::kessan::test::FakeClock;
 using ::kessan::test::FullYear;
 using ::kessan::test::Iij;
 using ::kessan::test::Item;
@@ -37,8 +39,6 @@ using ::kessan::test::MakeFact;
 using ::kessan::test::MakeGuidance;
 using ::kessan::test::MakeIssuer;
 using ::kessan::test::MakeSegment;
-using ::kessan::test::FactEvent;
-using ::kessan::test::FakeClock;
 using ::kessan::test::Quarter;
 using ::kessan::test::Sequences;
 using ::kessan::test::StatusIs;
@@ -97,12 +97,12 @@ class GatedLog final : public Journal {
                                 absl::Seconds(30));
   }
 
-  absl::Status Append(const std::vector<EventPtr>& events,
-                      const std::vector<BatchRecord>& batches) override {
+  absl::Status Append(const std::vector<EventPtr>& events, const std::vector<BatchRecord>& batches) override {
     {
       absl::MutexLock lock(&mu_);
       ++held_appends_;
-      mu_.Await(absl::Condition(+[](bool* held) { return !*held; }, &held_));
+      mu_.Await(absl::Condition(
+          +[](bool* held) { return !*held; }, &held_));
       --held_appends_;
       if (!fail_next_.ok()) {
         absl::Status status = std::move(fail_next_);
@@ -138,13 +138,14 @@ class GatedLog final : public Journal {
   // True once a Read or ReadView call is held; the thread it is held on.
   bool AwaitHeldRead(std::thread::id* on = nullptr) {
     absl::MutexLock lock(&mu_);
-    bool held = mu_.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n > 0; }, &held_reads_), absl::Seconds(30));
+    bool held = mu_.AwaitWithTimeout(absl::Condition(
+                                         +[](int* n) { return *n > 0; }, &held_reads_),
+                                     absl::Seconds(30));
     if (on != nullptr) *on = held_read_thread_;
     return held;
   }
-  absl::StatusOr<std::optional<BatchLocation>> FindBatch(
-      const std::string& publisher_id, const std::string& batch_key) override {
+  absl::StatusOr<std::optional<BatchLocation>> FindBatch(const std::string& publisher_id,
+                                                         const std::string& batch_key) override {
     return log_->FindBatch(publisher_id, batch_key);
   }
   absl::StatusOr<size_t> Prune(uint64_t horizon, std::vector<uint64_t> keep) override {
@@ -159,7 +160,8 @@ class GatedLog final : public Journal {
     if (!reads_held_) return;
     ++held_reads_;
     held_read_thread_ = std::this_thread::get_id();
-    mu_.Await(absl::Condition(+[](bool* held) { return !*held; }, &reads_held_));
+    mu_.Await(absl::Condition(
+        +[](bool* held) { return !*held; }, &reads_held_));
     --held_reads_;
   }
 
@@ -178,8 +180,7 @@ class FeedTest : public ::testing::Test {
   // Opens (or reopens) the feed on the journal in dir_.
   void Open() {
     feed_.reset();
-    absl::StatusOr<std::unique_ptr<SqliteJournal>> log =
-        SqliteJournal::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = log->get();
     auto gated = std::make_unique<GatedLog>(*std::move(log));
@@ -200,16 +201,13 @@ class FeedTest : public ::testing::Test {
   }
 
   // Sequences 1-2: IIJ and its segment.
-  void PublishIij() {
-    MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))});
-  }
+  void PublishIij() { MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))}); }
 
   // Sequences 1-7: IIJ (1), its segment (2), SONY (3), IIJ revenue (4, then
   // 6 as revision 2), IIJ operating income (5), SONY revenue (7).
   void PublishSample() {
     PublishIij();
-    MustPublish({Item(MakeIssuer("SONY", 3)), Revenue("IIJ", 12'000'000'000),
-                 OperatingIncome("IIJ")});
+    MustPublish({Item(MakeIssuer("SONY", 3)), Revenue("IIJ", 12'000'000'000), OperatingIncome("IIJ")});
     MustPublish({Revenue("11J"), Revenue("SONY")});
   }
 
@@ -228,17 +226,16 @@ class FeedTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_{absl::FromUnixSeconds(1054166400)};  // 2003-05-29
   SqliteJournal* log_ = nullptr;                        // owned by feed_
-  GatedLog* gate_ = nullptr;                             // owned by feed_
+  GatedLog* gate_ = nullptr;                            // owned by feed_
   std::atomic<int> clock_reads_{0};
   std::unique_ptr<Feed> feed_;
 };
 
 TEST_F(FeedTest, PublishReturnsContiguousSequences) {
-  v1::PublishResponse first =
-      MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))});
+  v1::PublishResponse first = MustPublish({Item(Iij()), Item(MakeSegment("IIJ", "systems_integration"))});
   EXPECT_THAT(first.sequences(), ElementsAre(1, 2));
-  v1::PublishResponse second = MustPublish({Revenue("IIJ"), OperatingIncome("IIJ"),
-                                            Item(MakeCapitalAction("IIJ"))});
+  v1::PublishResponse second =
+      MustPublish({Revenue("IIJ"), OperatingIncome("IIJ"), Item(MakeCapitalAction("IIJ"))});
   EXPECT_THAT(second.sequences(), ElementsAre(3, 4, 5));
   EXPECT_THAT(Sequences(second.events()), ElementsAre(3, 4, 5));
   EXPECT_EQ(feed_->last_sequence(), 5u);
@@ -378,8 +375,7 @@ TEST_F(FeedTest, ABatchTheJournalRefusesChangesNothing) {
   auto live = MustSubscribe(FromSequence(2));
   v1::GetSnapshotResponse before = MustSnapshot();
   {
-    absl::StatusOr<std::unique_ptr<SqliteJournal>> intruder =
-        SqliteJournal::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> intruder = SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(intruder.ok()) << intruder.status();
     ASSERT_TRUE((*intruder)->Append({FactEvent(3)}).ok());
   }
@@ -557,8 +553,8 @@ TEST_F(FeedTest, SnapshotHoldsLatestRevisionsWithItsSequence) {
   EXPECT_EQ(all.sequence(), 7u);
   EXPECT_THAT(Describe(all.events()),
               ElementsAre("1 issuer:IIJ", "2 segment:IIJ/systems_integration", "3 issuer:SONY",
-                          "5 fact:IIJ/operating_income/FY2002Q4 r1",
-                          "6 fact:IIJ/revenue/FY2002Q4 r2", "7 fact:SONY/revenue/FY2002Q4 r1"));
+                          "5 fact:IIJ/operating_income/FY2002Q4 r1", "6 fact:IIJ/revenue/FY2002Q4 r2",
+                          "7 fact:SONY/revenue/FY2002Q4 r1"));
 }
 
 TEST_F(FeedTest, SnapshotFilters) {
@@ -568,11 +564,9 @@ TEST_F(FeedTest, SnapshotFilters) {
   // By concept: items without a concept do not match.
   EXPECT_THAT(Sequences(MustSnapshot(FilterOf({}, {"revenue"})).events()), ElementsAre(6, 7));
   // By event kind.
-  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({}, {}, {v1::EVENT_KIND_ISSUER})).events()),
-              ElementsAre(1, 3));
+  EXPECT_THAT(Sequences(MustSnapshot(FilterOf({}, {}, {v1::EVENT_KIND_ISSUER})).events()), ElementsAre(1, 3));
   // All at once.
-  v1::GetSnapshotResponse one =
-      MustSnapshot(FilterOf({"SONY"}, {"revenue"}, {v1::EVENT_KIND_FACT}));
+  v1::GetSnapshotResponse one = MustSnapshot(FilterOf({"SONY"}, {"revenue"}, {v1::EVENT_KIND_FACT}));
   EXPECT_EQ(one.sequence(), 7u);
   EXPECT_THAT(Sequences(one.events()), ElementsAre(7));
 }
@@ -594,9 +588,8 @@ TEST_F(FeedTest, SubscribeSnapshotThenLive) {
   request.set_start(v1::START_MODE_SNAPSHOT_THEN_LIVE);
   *request.mutable_filter() = FilterOf({}, {"revenue"});
   auto s = MustSubscribe(request);
-  EXPECT_THAT(Describe(Drain(*s)),
-              ElementsAre("begin@7", "6 fact:IIJ/revenue/FY2002Q4 r2",
-                          "7 fact:SONY/revenue/FY2002Q4 r1", "end@7:2"));
+  EXPECT_THAT(Describe(Drain(*s)), ElementsAre("begin@7", "6 fact:IIJ/revenue/FY2002Q4 r2",
+                                               "7 fact:SONY/revenue/FY2002Q4 r1", "end@7:2"));
 
   MustPublish({OperatingIncome("IIJ"), Revenue("SONY")});  // 8, 9
   EXPECT_THAT(Describe(Drain(*s)), ElementsAre("9 fact:SONY/revenue/FY2002Q4 r2"));
@@ -605,8 +598,8 @@ TEST_F(FeedTest, SubscribeSnapshotThenLive) {
 TEST_F(FeedTest, SubscribeUnspecifiedStartIsSnapshotThenLive) {
   PublishIij();
   auto s = MustSubscribe(v1::SubscribeRequest());
-  EXPECT_THAT(Describe(Drain(*s)), ElementsAre("begin@2", "1 issuer:IIJ",
-                                               "2 segment:IIJ/systems_integration", "end@2:2"));
+  EXPECT_THAT(Describe(Drain(*s)),
+              ElementsAre("begin@2", "1 issuer:IIJ", "2 segment:IIJ/systems_integration", "end@2:2"));
 }
 
 TEST_F(FeedTest, SubscribeSnapshotOfAnEmptyFeed) {
@@ -659,10 +652,9 @@ TEST_F(FeedTest, AResumeFromAnotherIncarnationResyncs) {
               HasSubstr("is of journal incarnation 'sqlite-0000000000000001'"));
   events.erase(events.begin());
   EXPECT_THAT(Describe(events),
-              ElementsAre("begin@7", "1 issuer:IIJ", "2 segment:IIJ/systems_integration",
-                          "3 issuer:SONY", "5 fact:IIJ/operating_income/FY2002Q4 r1",
-                          "6 fact:IIJ/revenue/FY2002Q4 r2", "7 fact:SONY/revenue/FY2002Q4 r1",
-                          "end@7:6"));
+              ElementsAre("begin@7", "1 issuer:IIJ", "2 segment:IIJ/systems_integration", "3 issuer:SONY",
+                          "5 fact:IIJ/operating_income/FY2002Q4 r1", "6 fact:IIJ/revenue/FY2002Q4 r2",
+                          "7 fact:SONY/revenue/FY2002Q4 r1", "end@7:6"));
   // Beyond the head with another incarnation: a resync too, not OUT_OF_RANGE.
   v1::SubscribeRequest ahead = FromSequence(40);
   ahead.set_incarnation("sqlite-0000000000000001");
@@ -699,8 +691,8 @@ TEST_F(FeedTest, AsOfAnyTimeAfterTheLastRevisionIsTheLatestView) {
   PublishSample();  // 1..7
   const v1::GetSnapshotResponse latest = MustSnapshot();
   ASSERT_GT(latest.events_size(), 0);
-  for (int64_t seconds : {int64_t{4102444800} /* 2100 */, int64_t{30850761216} /* 2947 */,
-                          TimeUtil::kTimestampMaxSeconds}) {
+  for (int64_t seconds :
+       {int64_t{4102444800} /* 2100 */, int64_t{30850761216} /* 2947 */, TimeUtil::kTimestampMaxSeconds}) {
     v1::GetSnapshotRequest request;
     request.mutable_point_in_time()->set_view(v1::REVISION_VIEW_AS_OF);
     request.mutable_point_in_time()->mutable_as_of()->set_seconds(seconds);
@@ -777,7 +769,7 @@ TEST_F(FeedTest, AResumeIsReadOnTheReaderThreadsNotInTake) {
   ASSERT_TRUE(gate_->AwaitHeldRead(&read_on));
   EXPECT_NE(read_on, std::this_thread::get_id());
   EXPECT_THAT(s->Take(100, size_t{1} << 30), IsEmpty());  // does not wait
-  MustPublish({OperatingIncome("SONY")});  // 8, live, after the backlog
+  MustPublish({OperatingIncome("SONY")});                 // 8, live, after the backlog
   gate_->ReleaseReads();
   ASSERT_TRUE(s->AwaitReads(absl::Seconds(30)));
   EXPECT_TRUE(waker->AwaitWakes(1, absl::Seconds(30)));
@@ -886,17 +878,15 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
                          static_cast<size_t>(sqlite3_column_bytes(stmt, 2)));
   const std::string events(static_cast<const char*>(sqlite3_column_blob(stmt, 3)),
                            static_cast<size_t>(sqlite3_column_bytes(stmt, 3)));
-  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events,
-                   std::nullopt);
+  RowReader reader(first, static_cast<uint64_t>(sqlite3_column_int64(stmt, 1)), keys, events, std::nullopt);
   sqlite3_finalize(stmt);
   // The frame of the new body: SubscribeResponse.events' tag and its length.
   uint8_t length[10];
   const uint8_t* length_end =
       google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(body.size(), length);
-  std::string frame = "\x0a" +
-                      std::string(reinterpret_cast<const char*>(length),
-                                  static_cast<size_t>(length_end - length)) +
-                      body;
+  std::string frame =
+      "\x0a" + std::string(reinterpret_cast<const char*>(length), static_cast<size_t>(length_end - length)) +
+      body;
   RowBuilder row;
   JournalRecord r;
   bool found = false;
@@ -905,14 +895,11 @@ void DamageRow(const std::string& path, uint64_t sequence, const std::string& bo
     row.Add(r.sequence, r.time_ns, r.item_key, r.sequence == sequence ? frame : r.frame);
   }
   ASSERT_TRUE(found);
-  ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?",
-                               -1, &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET events = ?, crcs = ? WHERE first_sequence = ?", -1,
+                               &stmt, nullptr),
             SQLITE_OK);
-  sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()),
-                    SQLITE_TRANSIENT);
-  sqlite3_bind_blob(stmt, 2, row.crcs().data(), static_cast<int>(row.crcs().size()),
-                    SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, 1, row.events().data(), static_cast<int>(row.events().size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, 2, row.crcs().data(), static_cast<int>(row.crcs().size()), SQLITE_TRANSIENT);
   sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(first));
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   EXPECT_EQ(sqlite3_changes(db), 1);
@@ -935,8 +922,7 @@ TEST_F(FeedTest, ADamagedJournalRowRefusesToOpen) {
   DamageRow(path, 7, std::string("\x08\x07") + "\x62\x40" + "short");
   EXPECT_THAT(OpenFeed(path),
               StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("journal ", path,
-                                    ": row of sequence 7 is not a kessan.v1.FeedEvent")));
+                       absl::StrCat("journal ", path, ": row of sequence 7 is not a kessan.v1.FeedEvent")));
   // A sound top level around a damaged fact: found when the state is rebuilt.
   DamageRow(path, 7, std::string("\x08\x07\x62\x03\x08\xff\xff"));
   EXPECT_THAT(OpenFeed(path), StatusIs(absl::StatusCode::kDataLoss,
@@ -945,8 +931,7 @@ TEST_F(FeedTest, ADamagedJournalRowRefusesToOpen) {
   DamageRow(path, 4, body);
   EXPECT_THAT(OpenFeed(path),
               StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("journal ", path,
-                                    ": row of sequence 4 holds the event of sequence 7")));
+                       absl::StrCat("journal ", path, ": row of sequence 4 holds the event of sequence 7")));
 }
 
 // A stored figure flipped on disk beneath a running feed (its state and
@@ -956,8 +941,7 @@ TEST_F(FeedTest, AFigureDamagedOnDiskIsNeverServed) {
   PublishSample();
   const std::string path = dir_.File("journal.db");
   ASSERT_TRUE(test::FlipBitOfFigure(path, 4));  // IIJ revenue
-  const std::string damaged =
-      absl::StrCat("journal ", path, ": event 4 is damaged (checksum mismatch)");
+  const std::string damaged = absl::StrCat("journal ", path, ": event 4 is damaged (checksum mismatch)");
 
   auto resumed = MustSubscribe(FromSequence(2));
   std::vector<EventPtr> sent = Drain(*resumed);
@@ -985,8 +969,7 @@ TEST_F(FeedTest, ReopenReplaysAcrossReadChunks) {
   for (int batch = 0; batch < 5; ++batch) {
     std::vector<v1::PublishItem> items;
     for (int i = 0; i < 1000; ++i) {
-      items.push_back(Item(MakeFact("IIJ", absl::StrCat("concept_", batch * 1000 + i),
-                                    Quarter(2002, 4))));
+      items.push_back(Item(MakeFact("IIJ", absl::StrCat("concept_", batch * 1000 + i), Quarter(2002, 4))));
     }
     MustPublish(std::move(items));
   }
@@ -1006,8 +989,8 @@ TEST_F(FeedTest, SnapshotThenLiveSeesEveryLaterEventOnce) {
   constexpr int kBatches = 60;
   std::thread publisher([&] {
     for (int i = 0; i < kBatches; ++i) {
-      v1::PublishItem item = Item(MakeFact("IIJ", absl::StrCat("concept_", i % 5),
-                                           Quarter(2002, 4), 1'000'000 * (i + 1)));
+      v1::PublishItem item =
+          Item(MakeFact("IIJ", absl::StrCat("concept_", i % 5), Quarter(2002, 4), 1'000'000 * (i + 1)));
       ASSERT_TRUE(feed_->Publish(Batch({item})).ok());
     }
   });

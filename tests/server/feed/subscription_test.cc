@@ -49,8 +49,7 @@ std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
 class SubscriptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<SqliteJournal>> log =
-        SqliteJournal::Open(dir_.File("journal.db"));
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(dir_.File("journal.db"));
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
   }
@@ -58,9 +57,9 @@ class SubscriptionTest : public ::testing::Test {
   // A journal holding events 1..count.
   void FillLog(size_t count) { ASSERT_TRUE(log_->Append(FactEvents(1, count)).ok()); }
 
-  std::unique_ptr<Subscription> Make(std::vector<EventPtr> initial = {},
-                                     uint64_t backlog_after = 0, uint64_t backlog_up_to = 0,
-                                     size_t max_queued = 100, v1::Filter filter = {}) {
+  std::unique_ptr<Subscription> Make(std::vector<EventPtr> initial = {}, uint64_t backlog_after = 0,
+                                     uint64_t backlog_up_to = 0, size_t max_queued = 100,
+                                     v1::Filter filter = {}) {
     Subscription::Options options;
     options.filter = EventFilter(filter);
     options.initial = std::move(initial);
@@ -143,9 +142,9 @@ TEST_F(SubscriptionTest, ABacklogTakeStopsAtMaxBytes) {
 }
 
 TEST_F(SubscriptionTest, BacklogIsFiltered) {
-  ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "SONY"), FactEvent(3, "IIJ"),
-                            FactEvent(4, "SONY")})
-                  .ok());
+  ASSERT_TRUE(
+      log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "SONY"), FactEvent(3, "IIJ"), FactEvent(4, "SONY")})
+          .ok());
   v1::Filter sony;
   sony.add_issuers("SONY");
   auto s = Make({}, 0, 4, 100, sony);
@@ -156,25 +155,21 @@ TEST_F(SubscriptionTest, BacklogBeyondTheJournalEndsWithDataLoss) {
   FillLog(3);
   auto s = Make({}, 0, /*backlog_up_to=*/10);
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2, 3));
-  EXPECT_THAT(s->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss,
-                                               HasSubstr("journal ends before sequence 10"))));
+  EXPECT_THAT(s->Finished(),
+              Optional(StatusIs(absl::StatusCode::kDataLoss, HasSubstr("journal ends before sequence 10"))));
 }
 
 TEST_F(SubscriptionTest, AFilteredBacklogEndsAtADamagedRowWithDataLoss) {
   // Row 3: a sound top level (sequence 3, a fact) around a damaged fact.
-  absl::StatusOr<EventPtr> damaged =
-      JournalEvent(3, std::string("\x08\x03\x62\x03\x08\xff\xff"));
+  absl::StatusOr<EventPtr> damaged = JournalEvent(3, std::string("\x08\x03\x62\x03\x08\xff\xff"));
   ASSERT_TRUE(damaged.ok()) << damaged.status();
-  ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "IIJ"), *damaged,
-                            FactEvent(4, "IIJ")})
-                  .ok());
+  ASSERT_TRUE(log_->Append({FactEvent(1, "IIJ"), FactEvent(2, "IIJ"), *damaged, FactEvent(4, "IIJ")}).ok());
   v1::Filter iij;
   iij.add_issuers("IIJ");
   auto s = Make({}, 0, 4, 100, iij);
   EXPECT_THAT(Sequences(Drain(*s)), ElementsAre(1, 2));
-  EXPECT_THAT(s->Finished(),
-              Optional(StatusIs(absl::StatusCode::kDataLoss,
-                                "journal row of sequence 3 is not a kessan.v1.FeedEvent")));
+  EXPECT_THAT(s->Finished(), Optional(StatusIs(absl::StatusCode::kDataLoss,
+                                               "journal row of sequence 3 is not a kessan.v1.FeedEvent")));
 }
 
 // A run maker that counts its calls, as FanOut's makes one per group.
@@ -260,7 +255,7 @@ TEST_F(SubscriptionTest, OverflowDropsTheRunsWithTheQueue) {
   s->PushMatching(group.events, group.Fn());
   RunMaker more(FactEvents(4, 3));
   s->PushMatching(more.events, more.Fn());  // overflows: closed
-  EXPECT_EQ(group.run.use_count(), 1);  // only the maker holds it now
+  EXPECT_EQ(group.run.use_count(), 1);      // only the maker holds it now
   std::vector<WireRunPtr> runs;
   EXPECT_THAT(s->Take(10, kManyBytes, &runs), IsEmpty());
   EXPECT_THAT(runs, IsEmpty());
@@ -287,8 +282,7 @@ TEST_F(SubscriptionTest, OverflowClosesWithResourceExhaustedNamingTheResumePoint
   EXPECT_TRUE(s->Push(FactEvent(4)));  // overflow: wake the consumer to end it
   EXPECT_FALSE(s->Push(FactEvent(5)));
   EXPECT_THAT(s->Finished(),
-              Optional(StatusIs(absl::StatusCode::kResourceExhausted,
-                                HasSubstr("from_sequence=1"))));
+              Optional(StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("from_sequence=1"))));
   EXPECT_THAT(s->Take(10, kManyBytes), IsEmpty());  // what it held is dropped
   EXPECT_EQ(s->last_taken(), 1u);
 }

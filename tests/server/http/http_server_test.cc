@@ -133,8 +133,9 @@ class HttpServerTest : public ::testing::Test {
     Procedure snapshot;
     snapshot.request_prototype = &v1::GetSnapshotRequest::default_instance();
     snapshot.response_prototype = &v1::GetSnapshotResponse::default_instance();
-    snapshot.unary = [this](const HttpCall& call, google::protobuf::Message& m)
-        -> absl::StatusOr<std::unique_ptr<google::protobuf::Message>> {
+    snapshot.unary =
+        [this](const HttpCall& call,
+               google::protobuf::Message& m) -> absl::StatusOr<std::unique_ptr<google::protobuf::Message>> {
       auto& request = static_cast<v1::GetSnapshotRequest&>(m);
       const std::string issuer = request.filter().issuers_size() > 0 ? request.filter().issuers(0) : "";
       if (issuer == "deny") return absl::PermissionDeniedError("no role subscriber");
@@ -152,8 +153,9 @@ class HttpServerTest : public ::testing::Test {
     Procedure subscribe;
     subscribe.request_prototype = &v1::SubscribeRequest::default_instance();
     subscribe.response_prototype = &v1::SubscribeResponse::default_instance();
-    subscribe.stream = [this](const HttpCall&, google::protobuf::Message& m)
-        -> absl::StatusOr<std::unique_ptr<MessageStream>> {
+    subscribe.stream = [this](
+                           const HttpCall&,
+                           google::protobuf::Message& m) -> absl::StatusOr<std::unique_ptr<MessageStream>> {
       auto& request = static_cast<v1::SubscribeRequest&>(m);
       if (request.from_sequence() == 999) return absl::OutOfRangeError("from_sequence 999: beyond 50");
       auto source = std::make_shared<FakeSource>();
@@ -218,7 +220,8 @@ TEST_F(HttpServerTest, UnaryJson) {
 TEST_F(HttpServerTest, UnaryProto) {
   v1::GetSnapshotRequest request;
   request.mutable_filter()->add_issuers("IIJ");
-  HttpResponse r = Post("/kessan.v1.FeedService/GetSnapshot", "application/proto", request.SerializeAsString());
+  HttpResponse r =
+      Post("/kessan.v1.FeedService/GetSnapshot", "application/proto", request.SerializeAsString());
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"], "application/proto");
   v1::GetSnapshotResponse response;
@@ -312,7 +315,8 @@ TEST_F(HttpServerTest, StreamJsonThenEndWithError) {
   absl::StatusOr<ConnectEnvelope> end = c->ReadEnvelope();
   ASSERT_TRUE(end.ok());
   EXPECT_EQ(end->flags, connect::kFlagEndStream);
-  EXPECT_EQ(end->payload, R"({"error":{"code":"resource_exhausted","message":"slow consumer: resume from 3"}})");
+  EXPECT_EQ(end->payload,
+            R"({"error":{"code":"resource_exhausted","message":"slow consumer: resume from 3"}})");
   EXPECT_TRUE(source->AwaitDestroyed(absl::Seconds(30)));
   EXPECT_EQ(server_->open_streams(), 0u);
 }
@@ -321,8 +325,8 @@ TEST_F(HttpServerTest, StreamProto) {
   auto c = *HttpConnection::Open(server_->port());
   v1::SubscribeRequest request;
   request.mutable_filter()->add_issuers("IIJ");
-  ASSERT_TRUE(c->Send("POST", "/kessan.v1.FeedService/Subscribe", {{"Content-Type", "application/connect+proto"}},
-                      Enveloped(request.SerializeAsString()))
+  ASSERT_TRUE(c->Send("POST", "/kessan.v1.FeedService/Subscribe",
+                      {{"Content-Type", "application/connect+proto"}}, Enveloped(request.SerializeAsString()))
                   .ok());
   absl::StatusOr<HttpResponse> head = c->ReadHead();
   ASSERT_TRUE(head.ok());
@@ -349,22 +353,23 @@ TEST_F(HttpServerTest, StreamProto) {
 
 TEST_F(HttpServerTest, StreamRefusedAtOpenIsAnEndMessage) {
   auto c = *HttpConnection::Open(server_->port());
-  ASSERT_TRUE(c->Send("POST", "/kessan.v1.FeedService/Subscribe", {{"Content-Type", "application/connect+json"}},
-                      Enveloped(R"({"fromSequence":"999"})"))
+  ASSERT_TRUE(c->Send("POST", "/kessan.v1.FeedService/Subscribe",
+                      {{"Content-Type", "application/connect+json"}}, Enveloped(R"({"fromSequence":"999"})"))
                   .ok());
   absl::StatusOr<HttpResponse> r = c->ReadResponse();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 200);
   ASSERT_GE(r->body.size(), 5u);
   EXPECT_EQ(r->body[0], connect::kFlagEndStream);
-  EXPECT_THAT(r->body, HasSubstr(R"({"error":{"code":"out_of_range","message":"from_sequence 999: beyond 50"}})"));
+  EXPECT_THAT(r->body,
+              HasSubstr(R"({"error":{"code":"out_of_range","message":"from_sequence 999: beyond 50"}})"));
   // Not an envelope at all.
   HttpResponse raw = Post("/kessan.v1.FeedService/Subscribe", "application/connect+json", "{}");
   EXPECT_EQ(raw.status, 200);
   EXPECT_THAT(raw.body, HasSubstr("not an enveloped message"));
   // An unknown field in the enveloped request.
-  HttpResponse unknown = Post("/kessan.v1.FeedService/Subscribe", "application/connect+json",
-                              Enveloped(R"({"fromSeq":"1"})"));
+  HttpResponse unknown =
+      Post("/kessan.v1.FeedService/Subscribe", "application/connect+json", Enveloped(R"({"fromSeq":"1"})"));
   EXPECT_THAT(unknown.body, HasSubstr("fromSeq: Cannot find field"));
 }
 
@@ -407,8 +412,9 @@ TEST_F(HttpServerTest, AStalledClientHoldsBoundedBytesAndNobodyElse) {
 
 TEST_F(HttpServerTest, ABlockingCallHoldsNeitherTheLoopNorStreams) {
   auto blocked = *HttpConnection::Open(server_->port());
-  ASSERT_TRUE(blocked->Send("POST", "/kessan.v1.FeedService/GetSnapshot", {{"Content-Type", "application/json"}},
-                            R"({"filter":{"issuers":["block"]}})")
+  ASSERT_TRUE(blocked
+                  ->Send("POST", "/kessan.v1.FeedService/GetSnapshot", {{"Content-Type", "application/json"}},
+                         R"({"filter":{"issuers":["block"]}})")
                   .ok());
   // With the call blocked on a worker, another call and a stream proceed.
   EXPECT_EQ(Post("/kessan.v1.FeedService/GetSnapshot", "application/json", "{}").status, 200);

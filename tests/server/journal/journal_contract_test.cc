@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -46,23 +46,19 @@ NatsCluster* SharedNats() {
 // whose files are in `dir`.
 struct Backend {
   std::string name;
-  std::function<absl::StatusOr<std::unique_ptr<Journal>>(const TempDir& dir,
-                                                         const std::string& stream)>
-      open;
+  std::function<absl::StatusOr<std::unique_ptr<Journal>>(const TempDir& dir, const std::string& stream)> open;
 };
 
 Backend Sqlite() {
-  return {"Sqlite", [](const TempDir& dir, const std::string&)
-                        -> absl::StatusOr<std::unique_ptr<Journal>> {
-            ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log,
-                             SqliteJournal::Open(dir.File("journal.db")));
+  return {"Sqlite", [](const TempDir& dir, const std::string&) -> absl::StatusOr<std::unique_ptr<Journal>> {
+            ASSIGN_OR_RETURN(std::unique_ptr<SqliteJournal> log, SqliteJournal::Open(dir.File("journal.db")));
             return std::unique_ptr<Journal>(std::move(log));
           }};
 }
 
 Backend Nats() {
-  return {"Nats", [](const TempDir& dir, const std::string& stream)
-                      -> absl::StatusOr<std::unique_ptr<Journal>> {
+  return {"Nats",
+          [](const TempDir& dir, const std::string& stream) -> absl::StatusOr<std::unique_ptr<Journal>> {
             NatsCluster* nats = SharedNats();
             if (nats == nullptr) return absl::UnavailableError("no nats-server");
             NatsJournalOptions options;
@@ -94,8 +90,7 @@ class JournalContractTest : public ::testing::TestWithParam<Backend> {
 
   std::vector<EventPtr> Read(uint64_t after, uint64_t up_to, size_t max_count = 100000) {
     std::vector<EventPtr> events;
-    absl::StatusOr<size_t> n =
-        log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
+    absl::StatusOr<size_t> n = log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
     EXPECT_TRUE(n.ok()) << n.status();
     if (n.ok()) {
       EXPECT_EQ(*n, events.size());
@@ -113,8 +108,7 @@ class JournalContractTest : public ::testing::TestWithParam<Backend> {
   // Each test its own stream on the shared server.
   static std::string NextStream() {
     static std::atomic<int> n{0};
-    return absl::StrCat("CONTRACT_", ::testing::UnitTest::GetInstance()->random_seed(), "_",
-                        n.fetch_add(1));
+    return absl::StrCat("CONTRACT_", ::testing::UnitTest::GetInstance()->random_seed(), "_", n.fetch_add(1));
   }
 
   TempDir dir_;
@@ -175,8 +169,7 @@ TEST_P(JournalContractTest, ViewsFirstReportedLatestAndAsOf) {
 
 TEST_P(JournalContractTest, BatchesAreFoundByKey) {
   ASSERT_TRUE(log_->Append(FactEvents(1, 2), {{"pub", "b1", 7, 1, 2}}).ok());
-  ASSERT_TRUE(log_->Append(FactEvents(3, 3), {{"pub", "b2", 8, 3, 1}, {"other", "b2", 9, 4, 2}})
-                  .ok());
+  ASSERT_TRUE(log_->Append(FactEvents(3, 3), {{"pub", "b2", 8, 3, 1}, {"other", "b2", 9, 4, 2}}).ok());
   auto find = [&](const std::string& publisher, const std::string& key) {
     absl::StatusOr<std::optional<BatchLocation>> found = log_->FindBatch(publisher, key);
     EXPECT_TRUE(found.ok()) << found.status();
@@ -272,9 +265,7 @@ TEST_P(JournalContractTest, AFourMebibyteBatchRoundTrips) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Journals, JournalContractTest, ::testing::Values(Sqlite(), Nats()),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param.name;
-                         });
+                         [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace kessan

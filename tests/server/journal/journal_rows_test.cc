@@ -22,9 +22,9 @@ using ::testing::HasSubstr;
 
 // The records of a row, each checked against its checksum (with `crcs`),
 // or the first error.
-absl::StatusOr<std::vector<JournalRecord>> ReadRow(
-    uint64_t first, uint64_t last, absl::string_view keys, absl::string_view events,
-    std::optional<absl::string_view> crcs = std::nullopt) {
+absl::StatusOr<std::vector<JournalRecord>> ReadRow(uint64_t first, uint64_t last, absl::string_view keys,
+                                                   absl::string_view events,
+                                                   std::optional<absl::string_view> crcs = std::nullopt) {
   RowReader reader(first, last, keys, events, crcs);
   std::vector<JournalRecord> records;
   JournalRecord r;
@@ -46,8 +46,7 @@ TEST(JournalRowsTest, ARowReadsBackItsRecords) {
   EXPECT_EQ(row.first_sequence(), 7u);
   EXPECT_EQ(row.last_sequence(), 10u);
   EXPECT_EQ(row.count(), 3u);
-  absl::StatusOr<std::vector<JournalRecord>> read =
-      ReadRow(7, 10, row.keys(), row.events());
+  absl::StatusOr<std::vector<JournalRecord>> read = ReadRow(7, 10, row.keys(), row.events());
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 3u);
   const int64_t times[] = {100, -5, 1LL << 62};
@@ -99,8 +98,7 @@ class DamagedRowTest : public ::testing::Test {
     row_.Add(5, 1, "a", FactEvent(5)->frame());
     row_.Add(6, 2, "b", FactEvent(6)->frame());
   }
-  absl::Status Read(uint64_t first, uint64_t last, absl::string_view keys,
-                    absl::string_view events) {
+  absl::Status Read(uint64_t first, uint64_t last, absl::string_view keys, absl::string_view events) {
     return ReadRow(first, last, keys, events).status();
   }
   RowBuilder row_;
@@ -117,8 +115,7 @@ TEST_F(DamagedRowTest, EveryDamageIsDataLossNamingTheRow) {
   EXPECT_THAT(Read(5, 6, "", ""), damaged("it holds no events"));
   EXPECT_THAT(Read(5, 6, k.substr(0, k.size() - 1), e), damaged("a key entry is cut short"));
   EXPECT_THAT(Read(5, 6, k.substr(0, 4), e), damaged("a key entry is cut short"));
-  EXPECT_THAT(Read(5, 6, k, e.substr(0, e.size() - 1)),
-              damaged("the frame of sequence 6 is cut short"));
+  EXPECT_THAT(Read(5, 6, k, e.substr(0, e.size() - 1)), damaged("the frame of sequence 6 is cut short"));
   EXPECT_THAT(Read(5, 6, k, e + e), damaged("it holds more frames than keys"));
   EXPECT_THAT(Read(5, 7, k, e), damaged("it ends at sequence 6, not 7"));
   EXPECT_THAT(Read(5, 5, k, e), damaged("sequence 6 is past its last, 5"));
@@ -143,8 +140,7 @@ class RowChecksumTest : public ::testing::Test {
       row_.Add(s, static_cast<int64_t>(s), "fact:x", FactEvent(s)->frame());
     }
   }
-  absl::StatusOr<std::vector<JournalRecord>> Read(absl::string_view keys,
-                                                  absl::string_view events,
+  absl::StatusOr<std::vector<JournalRecord>> Read(absl::string_view keys, absl::string_view events,
                                                   absl::string_view crcs, uint64_t first = 7,
                                                   uint64_t last = 10) {
     return ReadRow(first, last, keys, events, crcs);
@@ -154,8 +150,7 @@ class RowChecksumTest : public ::testing::Test {
 
 TEST_F(RowChecksumTest, ASoundRowPassesAndAnOlderRowIsChecksummedTheSame) {
   ASSERT_EQ(row_.crcs().size(), 4u * 4);  // the keys' and three events'
-  absl::StatusOr<std::vector<JournalRecord>> read =
-      Read(row_.keys(), row_.events(), row_.crcs());
+  absl::StatusOr<std::vector<JournalRecord>> read = Read(row_.keys(), row_.events(), row_.crcs());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->size(), 3u);
   absl::StatusOr<std::string> crcs = ChecksumRow(7, 10, row_.keys(), row_.events());
@@ -171,8 +166,8 @@ TEST_F(RowChecksumTest, ASoundRowPassesAndAnOlderRowIsChecksummedTheSame) {
 TEST_F(RowChecksumTest, AnyFlippedBitInAnEventIsFoundAndNamed) {
   const std::string events = row_.events();
   const std::string crcs = row_.crcs();
-  const size_t ends[] = {FactEvent(7)->frame_size(),
-                         FactEvent(7)->frame_size() + FactEvent(8)->frame_size(), events.size()};
+  const size_t ends[] = {FactEvent(7)->frame_size(), FactEvent(7)->frame_size() + FactEvent(8)->frame_size(),
+                         events.size()};
   const uint64_t sequences[] = {7, 8, 10};
   for (size_t at = 0; at < events.size(); ++at) {
     const size_t event = at < ends[0] ? 0 : at < ends[1] ? 1 : 2;
@@ -193,8 +188,8 @@ TEST_F(RowChecksumTest, AnyFlippedBitInAnEventIsFoundAndNamed) {
       ASSERT_EQ(status.code(), absl::StatusCode::kDataLoss) << "byte " << at << " bit " << bit;
       EXPECT_EQ(sound, event) << "byte " << at << " bit " << bit;
       if (absl::StrContains(status.message(), "checksum")) {
-        EXPECT_EQ(status.message(), absl::StrCat("event ", sequences[event],
-                                                 " is damaged (checksum mismatch)"));
+        EXPECT_EQ(status.message(),
+                  absl::StrCat("event ", sequences[event], " is damaged (checksum mismatch)"));
       }
     }
   }
@@ -205,9 +200,9 @@ TEST_F(RowChecksumTest, DamagedKeysAMovedRowOrSwappedEventsAreFound) {
   const std::string& e = row_.events();
   const std::string c = row_.crcs();
   auto keys_damaged = [](uint64_t first, uint64_t last) {
-    return StatusIs(absl::StatusCode::kDataLoss,
-                    absl::StrCat("events ", first, " to ", last,
-                                 " are damaged (checksum mismatch of their keys)"));
+    return StatusIs(
+        absl::StatusCode::kDataLoss,
+        absl::StrCat("events ", first, " to ", last, " are damaged (checksum mismatch of their keys)"));
   };
   std::string key_flip = k;
   key_flip[3] ^= 0x10;  // inside the first key entry's time: structure still sound
@@ -222,11 +217,9 @@ TEST_F(RowChecksumTest, DamagedKeysAMovedRowOrSwappedEventsAreFound) {
               StatusIs(absl::StatusCode::kDataLoss, "event 7 is damaged (checksum mismatch)"));
   // Checksums cut short or added to.
   EXPECT_THAT(Read(k, e, c.substr(0, 12)).status(),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "event 10 is damaged (its checksum is missing)"));
+              StatusIs(absl::StatusCode::kDataLoss, "event 10 is damaged (its checksum is missing)"));
   EXPECT_THAT(Read(k, e, c + c.substr(4, 4)).status(),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("holds 4 event checksums for 3 events")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("holds 4 event checksums for 3 events")));
   EXPECT_THAT(Read(k, e, c.substr(0, 3)).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("its checksums are 3 bytes")));
   EXPECT_THAT(Read(k, e, "").status(),

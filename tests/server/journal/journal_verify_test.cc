@@ -76,9 +76,9 @@ TEST_F(JournalVerifyTest, EachDamagedEventIsOneLine) {
   const std::string before = Bytes(path_);
   absl::StatusOr<JournalFileCheck> check = Verify();
   ASSERT_TRUE(check.ok()) << check.status();
-  EXPECT_THAT(lines_, ElementsAre("event 2 is damaged (checksum mismatch)",
-                                  "event 6 is damaged (checksum mismatch)",
-                                  "event 7 is damaged (checksum mismatch)"));
+  EXPECT_THAT(lines_,
+              ElementsAre("event 2 is damaged (checksum mismatch)", "event 6 is damaged (checksum mismatch)",
+                          "event 7 is damaged (checksum mismatch)"));
   EXPECT_EQ(check->events, 12u);
   EXPECT_EQ(check->damaged, 3u);
   EXPECT_EQ(Bytes(path_), before);
@@ -86,8 +86,9 @@ TEST_F(JournalVerifyTest, EachDamagedEventIsOneLine) {
 
 TEST_F(JournalVerifyTest, AMissingRowAndBrokenRowsAreReported) {
   Exec(path_, "DELETE FROM commits WHERE first_sequence = 4");
-  Exec(path_, "UPDATE commits SET events = substr(events, 1, length(events) - 2)"
-              " WHERE first_sequence = 9");
+  Exec(path_,
+       "UPDATE commits SET events = substr(events, 1, length(events) - 2)"
+       " WHERE first_sequence = 9");
   absl::StatusOr<JournalFileCheck> check = Verify();
   ASSERT_TRUE(check.ok()) << check.status();
   ASSERT_EQ(lines_.size(), 2u);
@@ -98,9 +99,10 @@ TEST_F(JournalVerifyTest, AMissingRowAndBrokenRowsAreReported) {
 
 // An older journal is checked as far as it can be, and not converted.
 TEST_F(JournalVerifyTest, ASchemaTwoJournalIsCheckedReadOnly) {
-  Exec(path_, "CREATE TABLE old AS SELECT first_sequence, last_sequence, keys, events"
-              " FROM commits; DROP TABLE commits; ALTER TABLE old RENAME TO commits;"
-              " UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+  Exec(path_,
+       "CREATE TABLE old AS SELECT first_sequence, last_sequence, keys, events"
+       " FROM commits; DROP TABLE commits; ALTER TABLE old RENAME TO commits;"
+       " UPDATE meta SET value = 2 WHERE key = 'schema_version'");
   absl::StatusOr<JournalFileCheck> check = Verify();
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_EQ(check->schema_version, 2);
@@ -113,8 +115,7 @@ TEST_F(JournalVerifyTest, ASchemaTwoJournalIsCheckedReadOnly) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
-                               &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
@@ -126,10 +127,10 @@ TEST_F(JournalVerifyTest, AFileThatCannotBeReadIsAnError) {
   std::string bytes = Bytes(path_);
   std::fill(bytes.begin(), bytes.begin() + 100, 'x');
   std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
-  EXPECT_THAT(Verify().status(),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("journal ", path_,
-                                    " is damaged: file is not a database (header overwritten?)")));
+  EXPECT_THAT(
+      Verify().status(),
+      StatusIs(absl::StatusCode::kDataLoss,
+               absl::StrCat("journal ", path_, " is damaged: file is not a database (header overwritten?)")));
   EXPECT_THAT(VerifyJournalFile(dir_.File("none.db"), [](const std::string&) {}).status(),
               StatusIs(absl::StatusCode::kNotFound));
 }

@@ -51,8 +51,7 @@ class RawClient {
   uint64_t Publish(const std::string& subject, const std::string& body,
                    const std::vector<std::pair<std::string, std::string>>& headers) {
     natsMsg* msg = nullptr;
-    EXPECT_EQ(natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(),
-                             static_cast<int>(body.size())),
+    EXPECT_EQ(natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size())),
               NATS_OK);
     for (const auto& [key, value] : headers) {
       EXPECT_EQ(natsMsgHeader_Set(msg, key.c_str(), value.c_str()), NATS_OK);
@@ -258,8 +257,7 @@ TEST_F(NatsJournalTest, ConcurrentWritersMakeOneGapFreeHistory) {
   EXPECT_EQ(concepts.size(), 2u * 2 * kBatches);
   for (const char* name : {"a", "b"}) {
     for (int i = 0; i < kBatches; ++i) {
-      absl::StatusOr<std::optional<BatchLocation>> found =
-          b->FindBatch(name, absl::StrCat(name, i));
+      absl::StatusOr<std::optional<BatchLocation>> found = b->FindBatch(name, absl::StrCat(name, i));
       ASSERT_TRUE(found.ok() && found->has_value()) << name << i;
     }
   }
@@ -304,8 +302,7 @@ TEST_F(NatsJournalTest, AnOrphanPartialBatchIsSkippedByEveryReplica) {
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(a->Append(FactEvents(1, 2)).ok());
   RawClient raw(cluster_->url());
-  EXPECT_EQ(raw.Publish(a->subject(), "half of a batch",
-                        {{"Kessan-Batch", "3"}, {"Kessan-Chunk", "0/2"}}),
+  EXPECT_EQ(raw.Publish(a->subject(), "half of a batch", {{"Kessan-Batch", "3"}, {"Kessan-Chunk", "0/2"}}),
             2u);
   NatsJournal* b = Replica("b.db");
   ASSERT_NE(b, nullptr);

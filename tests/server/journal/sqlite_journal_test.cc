@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -11,8 +12,6 @@
 #include <map>
 #include <random>
 #include <tuple>
-
-#include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -48,8 +47,7 @@ class SqliteJournalTest : public ::testing::Test {
   // The events in (after, up_to], at most max_count.
   std::vector<EventPtr> Read(uint64_t after, uint64_t up_to, size_t max_count = 1000) {
     std::vector<EventPtr> events;
-    absl::StatusOr<size_t> n =
-        log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
+    absl::StatusOr<size_t> n = log_->Read(after, up_to, max_count, [&](EventPtr e) { events.push_back(e); });
     EXPECT_TRUE(n.ok()) << n.status();
     if (n.ok()) {
       EXPECT_EQ(*n, events.size());
@@ -131,8 +129,7 @@ void ExecOn(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error ? error : "");
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
   sqlite3_free(error);
   sqlite3_close(db);
 }
@@ -157,8 +154,7 @@ TEST_F(SqliteJournalTest, AGroupLargerThanARowSpansRows) {
   EXPECT_EQ(QueryOn(path_, "SELECT MAX(last_sequence - first_sequence + 1) FROM commits"),
             static_cast<int64_t>(kMaxRowEvents));
   EXPECT_THAT(Sequences(Read(kMaxRowEvents - 2, kMaxRowEvents + 2)),
-              ElementsAre(kMaxRowEvents - 1, kMaxRowEvents, kMaxRowEvents + 1,
-                          kMaxRowEvents + 2));
+              ElementsAre(kMaxRowEvents - 1, kMaxRowEvents, kMaxRowEvents + 1, kMaxRowEvents + 2));
   Open();
   std::vector<EventPtr> all = Read(0, n, n);
   ASSERT_EQ(all.size(), n);
@@ -170,10 +166,9 @@ TEST_F(SqliteJournalTest, AGroupLargerThanARowSpansRows) {
 TEST_F(SqliteJournalTest, ARefusedRowInALargeGroupWritesNothing) {
   auto rows = [&] { return QueryOn(path_, "SELECT COUNT(*) FROM commits"); };
   // The second row's key taken behind the log's back: its insert fails.
-  ExecOn(path_, absl::StrCat("INSERT INTO commits VALUES(", kMaxRowEvents + 1, ", ",
-                             kMaxRowEvents + 1, ", x'', x'', x'')"));
-  EXPECT_THAT(log_->Append(FactEvents(1, kMaxRowEvents + 75)),
-              StatusIs(absl::StatusCode::kInternal));
+  ExecOn(path_, absl::StrCat("INSERT INTO commits VALUES(", kMaxRowEvents + 1, ", ", kMaxRowEvents + 1,
+                             ", x'', x'', x'')"));
+  EXPECT_THAT(log_->Append(FactEvents(1, kMaxRowEvents + 75)), StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(log_->last_sequence(), 0u);
   EXPECT_EQ(rows(), 1);
   ExecOn(path_, "DELETE FROM commits");
@@ -211,8 +206,7 @@ TEST(SqliteJournalOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO events VALUES(?, ?, 3, ?, ?)", -1, &stmt,
-                                 nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO events VALUES(?, ?, 3, ?, ?)", -1, &stmt, nullptr),
               SQLITE_OK);
     for (uint64_t s = 2; s <= 5; ++s) {
       EventPtr e = FactEvent(s, "IIJ", items[s - 1]);
@@ -220,8 +214,7 @@ TEST(SqliteJournalOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
       sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(s));
       sqlite3_bind_int64(stmt, 2, e->attrs().time_ns);
       sqlite3_bind_text(stmt, 3, e->attrs().item_key.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_blob(stmt, 4, e->body().data(), static_cast<int>(e->body().size()),
-                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(stmt, 4, e->body().data(), static_cast<int>(e->body().size()), SQLITE_TRANSIENT);
       ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
     }
     sqlite3_finalize(stmt);
@@ -237,10 +230,10 @@ TEST(SqliteJournalOpenTest, ASchemaOneJournalIsConvertedOnOpen) {
     ASSERT_THAT(Sequences(read), ElementsAre(2, 3, 4, 5));
     EXPECT_EQ(read[3]->body(), FactEvent(5, "IIJ", "b")->body());
     std::vector<EventPtr> latest;
-    ASSERT_TRUE((*log)
-                    ->ReadView(View::kLatest, absl::InfiniteFuture(), 5,
-                               [&](EventPtr e) { latest.push_back(e); })
-                    .ok());
+    ASSERT_TRUE(
+        (*log)
+            ->ReadView(View::kLatest, absl::InfiniteFuture(), 5, [&](EventPtr e) { latest.push_back(e); })
+            .ok());
     EXPECT_THAT(Sequences(latest), ElementsAre(2, 4, 5));
     absl::StatusOr<std::optional<BatchLocation>> batch = (*log)->FindBatch("pub", "b1");
     ASSERT_TRUE(batch.ok() && batch->has_value());
@@ -309,8 +302,12 @@ TEST_F(SqliteJournalTest, ReadToSendMatchesReadAndSharesABufferPerRow) {
     return events;
   };
   for (auto [after, up_to, max_count] : {std::tuple<uint64_t, uint64_t, size_t>{0, 10, 100},
-                                         {2, 8, 100}, {2, 8, 3}, {5, 7, 100}, {9, 20, 100},
-                                         {0, 10, 0}, {10, 20, 100}}) {
+                                         {2, 8, 100},
+                                         {2, 8, 3},
+                                         {5, 7, 100},
+                                         {9, 20, 100},
+                                         {0, 10, 0},
+                                         {10, 20, 100}}) {
     std::vector<EventPtr> read = Read(after, up_to, max_count);
     std::vector<EventPtr> sent = to_send(after, up_to, max_count);
     ASSERT_EQ(Sequences(sent), Sequences(read)) << after << ".." << up_to << " max " << max_count;
@@ -443,8 +440,7 @@ TEST_F(SqliteJournalTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
     const uint64_t after = pick(0, last + 1), up_to = pick(0, last + 2);
     const size_t max_count = pick(0, 3000);
     std::vector<uint64_t> want;
-    for (auto it = held.upper_bound(after); it != held.end() && it->first <= up_to &&
-                                            want.size() < max_count;
+    for (auto it = held.upper_bound(after); it != held.end() && it->first <= up_to && want.size() < max_count;
          ++it) {
       want.push_back(it->first);
     }
@@ -455,9 +451,9 @@ TEST_F(SqliteJournalTest, AgreesWithAModelThroughAppendsPrunesAndReopens) {
     const int64_t as_of_ns = (1054166400 + static_cast<int64_t>(pick(0, last + 1))) * 1000000000;
     for (View view : {View::kFirstReported, View::kLatest, View::kAsOf}) {
       std::vector<EventPtr> got;
-      ASSERT_TRUE(log_->ReadView(view, absl::FromUnixNanos(as_of_ns), view_to,
-                                 [&](EventPtr e) { got.push_back(e); })
-                      .ok());
+      ASSERT_TRUE(
+          log_->ReadView(view, absl::FromUnixNanos(as_of_ns), view_to, [&](EventPtr e) { got.push_back(e); })
+              .ok());
       ASSERT_EQ(Sequences(got), model_view(view, as_of_ns, view_to))
           << "view " << static_cast<int>(view) << " up to " << view_to;
     }
@@ -565,10 +561,10 @@ TEST(SqliteJournalOpenTest, MissingDirectoryIsAnError) {
 TEST(SqliteJournalOpenTest, AFileThatIsNotAJournalIsDataLossNamingIt) {
   TempDir dir;
   std::string path = dir.WriteFile("journal.db", std::string(4096, 'x'));
-  EXPECT_THAT(SqliteJournal::Open(path).status(),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("journal ", path,
-                                    " is damaged: file is not a database (header overwritten?)")));
+  EXPECT_THAT(
+      SqliteJournal::Open(path).status(),
+      StatusIs(absl::StatusCode::kDataLoss,
+               absl::StrCat("journal ", path, " is damaged: file is not a database (header overwritten?)")));
   EXPECT_EQ(std::filesystem::file_size(path), 4096u);
 }
 
@@ -597,13 +593,11 @@ class DamagedJournalTest : public SqliteJournalTest {
 
   absl::Status ReadStatus(uint64_t after, uint64_t up_to, bool to_send = false) {
     auto ignore = [](EventPtr) {};
-    return (to_send ? log_->ReadToSend(after, up_to, 100, ignore)
-                    : log_->Read(after, up_to, 100, ignore))
+    return (to_send ? log_->ReadToSend(after, up_to, 100, ignore) : log_->Read(after, up_to, 100, ignore))
         .status();
   }
 
-  const std::string damaged_ =
-      absl::StrCat("journal ", path_, ": event 6 is damaged (checksum mismatch)");
+  const std::string damaged_ = absl::StrCat("journal ", path_, ": event 6 is damaged (checksum mismatch)");
 };
 
 // The case: one flipped bit in a stored figure still parses, to
@@ -613,8 +607,7 @@ TEST_F(DamagedJournalTest, AFlippedBitInAFigureIsDataLossNamingTheSequence) {
   for (int restart = 0; restart < 2; ++restart) {
     SCOPED_TRACE(restart == 0 ? "opened once" : "reopened");
     EXPECT_THAT(ReadStatus(0, 8), StatusIs(absl::StatusCode::kDataLoss, damaged_));
-    EXPECT_THAT(ReadStatus(0, 8, /*to_send=*/true),
-                StatusIs(absl::StatusCode::kDataLoss, damaged_));
+    EXPECT_THAT(ReadStatus(0, 8, /*to_send=*/true), StatusIs(absl::StatusCode::kDataLoss, damaged_));
     EXPECT_THAT(ReadStatus(5, 6), StatusIs(absl::StatusCode::kDataLoss, damaged_));
     EXPECT_THAT(log_->ReadView(View::kLatest, absl::InfiniteFuture(), 8, [](EventPtr) {}),
                 StatusIs(absl::StatusCode::kDataLoss, damaged_));
@@ -622,9 +615,9 @@ TEST_F(DamagedJournalTest, AFlippedBitInAFigureIsDataLossNamingTheSequence) {
     EXPECT_THAT(Sequences(Read(6, 8)), ElementsAre(7, 8));
     // A view up to before it does not need it.
     std::vector<EventPtr> view;
-    ASSERT_TRUE(log_->ReadView(View::kLatest, absl::InfiniteFuture(), 5,
-                               [&](EventPtr e) { view.push_back(e); })
-                    .ok());
+    ASSERT_TRUE(
+        log_->ReadView(View::kLatest, absl::InfiniteFuture(), 5, [&](EventPtr e) { view.push_back(e); })
+            .ok());
     EXPECT_THAT(Sequences(view), ElementsAre(1, 2, 3, 4, 5));
     Open();
   }
@@ -647,27 +640,25 @@ TEST_F(SqliteJournalTest, DamagedKeysAreDataLossNamingTheirEvents) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT keys FROM commits WHERE first_sequence = 1", -1,
-                                 &stmt, nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT keys FROM commits WHERE first_sequence = 1", -1, &stmt, nullptr),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
     std::string keys(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
                      static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
     sqlite3_finalize(stmt);
     keys[3] ^= 0x10;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE commits SET keys = ? WHERE first_sequence = 1", -1,
-                                 &stmt, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "UPDATE commits SET keys = ? WHERE first_sequence = 1", -1, &stmt, nullptr),
+        SQLITE_OK);
     sqlite3_bind_blob(stmt, 1, keys.data(), static_cast<int>(keys.size()), SQLITE_STATIC);
     EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
   }
   Open();
-  const std::string damaged = absl::StrCat(
-      "journal ", path_, ": events 1 to 3 are damaged (checksum mismatch of their keys)");
-  EXPECT_THAT(log_->Read(0, 3, 10, [](EventPtr) {}).status(),
-              StatusIs(absl::StatusCode::kDataLoss, damaged));
+  const std::string damaged =
+      absl::StrCat("journal ", path_, ": events 1 to 3 are damaged (checksum mismatch of their keys)");
+  EXPECT_THAT(log_->Read(0, 3, 10, [](EventPtr) {}).status(), StatusIs(absl::StatusCode::kDataLoss, damaged));
   EXPECT_THAT(log_->ReadView(View::kFirstReported, absl::InfiniteFuture(), 3, [](EventPtr) {}),
               StatusIs(absl::StatusCode::kDataLoss, damaged));
 }
@@ -731,8 +722,7 @@ TEST_F(DamagedFileTest, SqlitesDamageIsDataLossNamingTheFile) {
   std::fill(schema.begin() + 100, schema.begin() + 4096, '\xff');
   EXPECT_THAT(OpenDamaged(schema), Damaged("database disk image is malformed"));
   // Whole pages gone from the end.
-  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 2 * 65536)),
-              Damaged("database disk image is malformed"));
+  EXPECT_THAT(OpenDamaged(bytes_.substr(0, 2 * 65536)), Damaged("database disk image is malformed"));
 }
 
 // An existing journal missing what every journal has is damaged: nothing is
@@ -788,8 +778,7 @@ void WriteSchemaTwoRows(const std::string& path, std::vector<uint64_t> sizes) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO commits VALUES(?, ?, ?, ?)", -1, &stmt, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO commits VALUES(?, ?, ?, ?)", -1, &stmt, nullptr), SQLITE_OK);
   uint64_t next = 1;
   for (uint64_t size : sizes) {
     RowBuilder row;
@@ -800,10 +789,8 @@ void WriteSchemaTwoRows(const std::string& path, std::vector<uint64_t> sizes) {
     sqlite3_reset(stmt);
     sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(row.first_sequence()));
     sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(row.last_sequence()));
-    sqlite3_bind_blob(stmt, 3, row.keys().data(), static_cast<int>(row.keys().size()),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_blob(stmt, 4, row.events().data(), static_cast<int>(row.events().size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 3, row.keys().data(), static_cast<int>(row.keys().size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 4, row.events().data(), static_cast<int>(row.events().size()), SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   }
   sqlite3_finalize(stmt);
@@ -830,8 +817,9 @@ TEST(SqliteJournalOpenTest, ASchemaTwoJournalIsChecksummedOnOpen) {
     ASSERT_TRUE((*log)->Append(FactEvents(9, 1)).ok());
   }
   EXPECT_EQ(QueryOn(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
-  EXPECT_EQ(QueryOn(path, "SELECT COUNT(*) FROM commits WHERE length(crcs) = 4 * (1 + "
-                          "last_sequence - first_sequence + 1)"),
+  EXPECT_EQ(QueryOn(path,
+                    "SELECT COUNT(*) FROM commits WHERE length(crcs) = 4 * (1 + "
+                    "last_sequence - first_sequence + 1)"),
             3);
   ASSERT_TRUE(FlipBitOfFigure(path, 6));
   absl::StatusOr<std::unique_ptr<SqliteJournal>> log = SqliteJournal::Open(path);
@@ -846,8 +834,9 @@ TEST(SqliteJournalOpenTest, ASchemaTwoJournalWithADamagedRowIsNotConverted) {
   TempDir dir;
   const std::string path = dir.File("journal.db");
   WriteSchemaTwoRows(path, {3, 5});
-  ExecOn(path, "UPDATE commits SET events = substr(events, 1, length(events) - 3)"
-               " WHERE first_sequence = 4");
+  ExecOn(path,
+         "UPDATE commits SET events = substr(events, 1, length(events) - 3)"
+         " WHERE first_sequence = 4");
   EXPECT_THAT(SqliteJournal::Open(path).status(),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr(path), HasSubstr("row from sequence 4 is damaged"))));
@@ -861,8 +850,7 @@ TEST_F(SqliteJournalTest, TheIncarnationIsKeptAcrossOpensAndDiffersBetweenJourna
   ASSERT_TRUE(log_->Append(FactEvents(1, 2)).ok());
   Open();
   EXPECT_EQ(log_->incarnation(), first);
-  absl::StatusOr<std::unique_ptr<SqliteJournal>> other =
-      SqliteJournal::Open(dir_.File("other.db"));
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> other = SqliteJournal::Open(dir_.File("other.db"));
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_NE((*other)->incarnation(), first);
 }
@@ -881,10 +869,10 @@ TEST_F(SqliteJournalTest, AJournalThatLostAcknowledgedEventsIsRefusedUntilAccept
   std::filesystem::copy_file(before, path_, std::filesystem::copy_options::overwrite_existing);
 
   absl::StatusOr<std::unique_ptr<SqliteJournal>> refused = SqliteJournal::Open(path_);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kDataLoss,
-                                AllOf(HasSubstr("ends at sequence 2 but sequence 4 was "
-                                                "acknowledged"),
-                                      HasSubstr("--accept_journal_loss"))));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kDataLoss, AllOf(HasSubstr("ends at sequence 2 but sequence 4 was "
+                                                                    "acknowledged"),
+                                                          HasSubstr("--accept_journal_loss"))));
   // Refused twice: the check changed nothing.
   EXPECT_THAT(SqliteJournal::Open(path_), StatusIs(absl::StatusCode::kDataLoss));
 

@@ -68,7 +68,8 @@ class FeedRecordingTest : public ::testing::Test {
 
 TEST_F(FeedRecordingTest, BatchSizesCommitsAndEvents) {
   MustPublish({Item(Iij())});
-  MustPublish({Item(MakeFact("IIJ", "revenue", Quarter(2002, 1))), Item(MakeFact("IIJ", "revenue", Quarter(2002, 2))),
+  MustPublish({Item(MakeFact("IIJ", "revenue", Quarter(2002, 1))),
+               Item(MakeFact("IIJ", "revenue", Quarter(2002, 2))),
                Item(MakeFact("IIJ", "revenue", Quarter(2002, 3)))});
   Scrape s = MustScrape();
   EXPECT_EQ(s.Get("kessan_published_events_total"), 4);
@@ -95,7 +96,8 @@ TEST_F(FeedRecordingTest, SlowConsumersAreDisconnectedOrConflatedAndTheirQueuesS
   ASSERT_NE(disconnecting, nullptr);
   // Four revisions of one item fill both queues (4 events); neither
   // consumer takes any.
-  for (int i = 1; i <= 4; ++i) MustPublish({Item(MakeFact("IIJ", "revenue", Quarter(2002, 4), i * 1'000'000))});
+  for (int i = 1; i <= 4; ++i)
+    MustPublish({Item(MakeFact("IIJ", "revenue", Quarter(2002, 4), i * 1'000'000))});
   Scrape s = MustScrape();
   const std::string conflating_id = std::to_string(conflating->id());
   EXPECT_EQ(s.Get("kessan_subscription_queued_events", {{"subscription", conflating_id}}), 4);
@@ -112,7 +114,8 @@ TEST_F(FeedRecordingTest, SlowConsumersAreDisconnectedOrConflatedAndTheirQueuesS
   EXPECT_EQ(s.Get("kessan_conflated_events_total"), 3);
   EXPECT_EQ(s.Get("kessan_subscription_queued_events", {{"subscription", conflating_id}}), 2);
   EXPECT_EQ(s.Get("kessan_subscription_lag_events", {{"subscription", conflating_id}}), 6);
-  EXPECT_EQ(s.Get("kessan_subscription_queued_events", {{"subscription", std::to_string(disconnecting->id())}}), 0);
+  EXPECT_EQ(
+      s.Get("kessan_subscription_queued_events", {{"subscription", std::to_string(disconnecting->id())}}), 0);
   EXPECT_NE(conflating->id(), disconnecting->id());
   // The consumer takes what is queued: no lag left.
   std::vector<EventPtr> taken = conflating->Take(100, 1 << 20);

@@ -77,10 +77,11 @@ std::set<std::string> Scrape::Families(const std::string& prefix) const {
 absl::StatusOr<Scrape> ParsePrometheusText(const std::string& text) {
   Scrape scrape;
   std::set<std::string> done_families;  // families whose samples ended
-  std::string current;                   // the family of the last sample
+  std::string current;                  // the family of the last sample
   std::set<std::string> helped;
   int line_number = 0;
-  if (!text.empty() && text.back() != '\n') return absl::InvalidArgumentError("the text does not end with a newline");
+  if (!text.empty() && text.back() != '\n')
+    return absl::InvalidArgumentError("the text does not end with a newline");
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     auto error = [&](const std::string& what) {
@@ -179,10 +180,13 @@ absl::StatusOr<Scrape> ParsePrometheusText(const std::string& text) {
     }
     for (const auto& [key, list] : buckets) {
       for (size_t k = 1; k < list.size(); ++k) {
-        if (!(list[k - 1].first < list[k].first)) return absl::InvalidArgumentError(key + ": le does not ascend");
-        if (list[k - 1].second > list[k].second) return absl::InvalidArgumentError(key + ": bucket counts fall");
+        if (!(list[k - 1].first < list[k].first))
+          return absl::InvalidArgumentError(key + ": le does not ascend");
+        if (list[k - 1].second > list[k].second)
+          return absl::InvalidArgumentError(key + ": bucket counts fall");
       }
-      if (list.empty() || !std::isinf(list.back().first)) return absl::InvalidArgumentError(key + ": no +Inf bucket");
+      if (list.empty() || !std::isinf(list.back().first))
+        return absl::InvalidArgumentError(key + ": no +Inf bucket");
       const auto& labels = label_sets[key];
       if (!scrape.Has(family + "_count", labels) || !scrape.Has(family + "_sum", labels)) {
         return absl::InvalidArgumentError(key + ": no _count or _sum");

@@ -18,19 +18,19 @@ TEST(PrometheusTextTest, ReadsAValidExposition) {
 
 TEST(PrometheusTextTest, RefusesWhatIsNotTheFormat) {
   for (const char* bad : {
-           "a 1\n",                                                          // no TYPE
-           "# TYPE a counter\na -1\n",                                       // negative counter
-           "# TYPE a gauge\na{1x=\"v\"} 1\n",                                // bad label name
-           "# TYPE a gauge\na{x=\"v\\t\"} 1\n",                              // bad escape
-           "# TYPE a gauge\na{x=\"v} 1\n",                                   // unterminated
-           "# TYPE a gauge\na one\n",                                        // bad value
-           "# TYPE a gauge\na 1\na 2\n",                                     // series twice
-           "# TYPE a gauge\n# TYPE a gauge\na 1\n",                          // TYPE twice
-           "# TYPE a gauge\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n",       // family split
+           "a 1\n",                                                           // no TYPE
+           "# TYPE a counter\na -1\n",                                        // negative counter
+           "# TYPE a gauge\na{1x=\"v\"} 1\n",                                 // bad label name
+           "# TYPE a gauge\na{x=\"v\\t\"} 1\n",                               // bad escape
+           "# TYPE a gauge\na{x=\"v} 1\n",                                    // unterminated
+           "# TYPE a gauge\na one\n",                                         // bad value
+           "# TYPE a gauge\na 1\na 2\n",                                      // series twice
+           "# TYPE a gauge\n# TYPE a gauge\na 1\n",                           // TYPE twice
+           "# TYPE a gauge\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n",        // family split
            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf
            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",  // count != +Inf
-           "# TYPE a gauge\na 1",                                             // no final newline
+           "# TYPE a gauge\na 1",                                                // no final newline
        }) {
     EXPECT_FALSE(ParsePrometheusText(bad).ok()) << bad;
   }

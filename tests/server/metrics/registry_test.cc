@@ -84,7 +84,8 @@ TEST(RegistryTest, CollectorsAddFamiliesWhenScraped) {
 
 TEST(RpcMetricsTest, RecordsByMethodAndCountsUnlistedMethodsAsUnknown) {
   Registry registry;
-  RpcMetrics rpc(registry, {{"pkg.Svc", "Get", RpcType::kUnary}, {"pkg.Svc", "Watch", RpcType::kServerStream}});
+  RpcMetrics rpc(registry,
+                 {{"pkg.Svc", "Get", RpcType::kUnary}, {"pkg.Svc", "Watch", RpcType::kServerStream}});
   const RpcMetrics::Series& get = rpc.Find("/pkg.Svc/Get");
   get.Started();
   get.Received();

@@ -92,7 +92,8 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
   });
   // A batch over the limit: refused, nothing journaled.
   v1::PublishResponse refused;
-  EXPECT_EQ(Publish(Items(100, kMaxBatchItems + 1), &refused).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Publish(Items(100, kMaxBatchItems + 1), &refused).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   // A scenario run.
   auto scenarios = v1::ScenarioService::NewStub(
@@ -113,8 +114,10 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
   const Labels run = Rpc("ScenarioService", "RunScenario", "unary");
   // The stream's messages are counted by the interceptor as gRPC sends them.
   const Scrape after = ScrapeWhen([&](const Scrape& s) {
-    return s.Get("grpc_server_msg_sent_total", subscribe) > before.Get("grpc_server_msg_sent_total", subscribe) &&
-           s.Get("grpc_server_handled_total", Rpc("ScenarioService", "RunScenario", "unary", {{"grpc_code", "OK"}})) >
+    return s.Get("grpc_server_msg_sent_total", subscribe) >
+               before.Get("grpc_server_msg_sent_total", subscribe) &&
+           s.Get("grpc_server_handled_total",
+                 Rpc("ScenarioService", "RunScenario", "unary", {{"grpc_code", "OK"}})) >
                before.Get("grpc_server_handled_total",
                           Rpc("ScenarioService", "RunScenario", "unary", {{"grpc_code", "OK"}}));
   });
@@ -172,7 +175,8 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
 
   // Scenarios and refusals.
   EXPECT_EQ(moved("kessan_scenario_runs_total", {{"outcome", "OK"}}), 1);
-  EXPECT_EQ(moved("kessan_refused_calls_total", {{"code", "RESOURCE_EXHAUSTED"}, {"reason", "batch_size"}}), 1);
+  EXPECT_EQ(moved("kessan_refused_calls_total", {{"code", "RESOURCE_EXHAUSTED"}, {"reason", "batch_size"}}),
+            1);
   EXPECT_TRUE(after.Has("kessan_plugin_worker_restarts_total", {{"plugin", "dilution"}}));
   EXPECT_TRUE(after.Has("kessan_plugin_quarantines_total", {{"plugin", "dilution"}}));
 
@@ -212,16 +216,33 @@ TEST_F(ServerMetricsTest, ExportsEveryDocumentedFamily) {
   }
   ScrapeWhen([&](const Scrape& s) { return s.Get("kessan_subscribers") == 1; });
   const Scrape s = MustScrape();
-  for (const char* family :
-       {"grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds",
-        "grpc_server_msg_received_total", "grpc_server_msg_sent_total", "kessan_last_sequence", "kessan_subscribers",
-        "kessan_subscription_queued_events", "kessan_subscription_lag_events", "kessan_subscription_queued_events_max",
-        "kessan_subscription_lag_events_max", "kessan_slow_consumer_disconnects_total", "kessan_conflations_total",
-        "kessan_conflated_events_total", "kessan_journal_commit_seconds", "kessan_publish_batch_items",
-        "kessan_published_events_total", "kessan_scenario_runs_total", "kessan_plugin_worker_restarts_total",
-        "kessan_plugin_quarantines_total", "kessan_refused_calls_total", "process_cpu_seconds_total",
-        "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
-        "process_start_time_seconds"}) {
+  for (const char* family : {"grpc_server_started_total",
+                             "grpc_server_handled_total",
+                             "grpc_server_handling_seconds",
+                             "grpc_server_msg_received_total",
+                             "grpc_server_msg_sent_total",
+                             "kessan_last_sequence",
+                             "kessan_subscribers",
+                             "kessan_subscription_queued_events",
+                             "kessan_subscription_lag_events",
+                             "kessan_subscription_queued_events_max",
+                             "kessan_subscription_lag_events_max",
+                             "kessan_slow_consumer_disconnects_total",
+                             "kessan_conflations_total",
+                             "kessan_conflated_events_total",
+                             "kessan_journal_commit_seconds",
+                             "kessan_publish_batch_items",
+                             "kessan_published_events_total",
+                             "kessan_scenario_runs_total",
+                             "kessan_plugin_worker_restarts_total",
+                             "kessan_plugin_quarantines_total",
+                             "kessan_refused_calls_total",
+                             "process_cpu_seconds_total",
+                             "process_resident_memory_bytes",
+                             "process_virtual_memory_bytes",
+                             "process_open_fds",
+                             "process_max_fds",
+                             "process_start_time_seconds"}) {
     EXPECT_EQ(s.types.count(family), 1u) << family;
   }
 }

@@ -18,7 +18,7 @@ using ::testing::HasSubstr;
 
 TEST(IsValidDateTest, February29OnlyInLeapYears) {
   EXPECT_TRUE(IsValidDate(MakeDate(2004, 2, 29)));
-  EXPECT_TRUE(IsValidDate(MakeDate(2000, 2, 29)));   // divisible by 400
+  EXPECT_TRUE(IsValidDate(MakeDate(2000, 2, 29)));  // divisible by 400
   EXPECT_FALSE(IsValidDate(MakeDate(2003, 2, 29)));
   EXPECT_FALSE(IsValidDate(MakeDate(1900, 2, 29)));  // divisible by 100
   EXPECT_FALSE(IsValidDate(MakeDate(2003, 2, 30)));
@@ -69,37 +69,35 @@ TEST_P(PeriodDatesTest, StartAndEnd) {
   EXPECT_EQ(FormatDate(span->end), c.end);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Periods, PeriodDatesTest,
-    ::testing::Values(
-        // IIJ: the fiscal year ends in March and is named by its first year.
-        PeriodCase{"IIJ_FY2002", FullYear(2002), 3, "2002-04-01", "2003-03-31"},
-        PeriodCase{"IIJ_1Q02", Quarter(2002, 1), 3, "2002-04-01", "2002-06-30"},
-        PeriodCase{"IIJ_2Q02", Quarter(2002, 2), 3, "2002-07-01", "2002-09-30"},
-        PeriodCase{"IIJ_3Q02", Quarter(2002, 3), 3, "2002-10-01", "2002-12-31"},
-        PeriodCase{"IIJ_4Q02", Quarter(2002, 4), 3, "2003-01-01", "2003-03-31"},
-        PeriodCase{"IIJ_H1_FY2002", Half(2002, 1), 3, "2002-04-01", "2002-09-30"},
-        PeriodCase{"IIJ_H2_FY2002", Half(2002, 2), 3, "2002-10-01", "2003-03-31"},
-        // December year end: fiscal year N is calendar year N.
-        PeriodCase{"Dec_FY2002", FullYear(2002), 12, "2002-01-01", "2002-12-31"},
-        PeriodCase{"Dec_Q1", Quarter(2002, 1), 12, "2002-01-01", "2002-03-31"},
-        PeriodCase{"Dec_Q4", Quarter(2002, 4), 12, "2002-10-01", "2002-12-31"},
-        PeriodCase{"Dec_H2", Half(2002, 2), 12, "2002-07-01", "2002-12-31"},
-        // A November year end puts February at the end of Q1.
-        PeriodCase{"Nov_Q1_leap", Quarter(2003, 1), 11, "2003-12-01", "2004-02-29"},
-        PeriodCase{"Nov_Q1_common", Quarter(2002, 1), 11, "2002-12-01", "2003-02-28"},
-        // January year end: the year runs February to January.
-        PeriodCase{"Jan_FY2002", FullYear(2002), 1, "2002-02-01", "2003-01-31"},
-        PeriodCase{"Jan_Q4", Quarter(2002, 4), 1, "2002-11-01", "2003-01-31"}),
-    [](const ::testing::TestParamInfo<PeriodCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Periods, PeriodDatesTest,
+                         ::testing::Values(
+                             // IIJ: the fiscal year ends in March and is named by its first year.
+                             PeriodCase{"IIJ_FY2002", FullYear(2002), 3, "2002-04-01", "2003-03-31"},
+                             PeriodCase{"IIJ_1Q02", Quarter(2002, 1), 3, "2002-04-01", "2002-06-30"},
+                             PeriodCase{"IIJ_2Q02", Quarter(2002, 2), 3, "2002-07-01", "2002-09-30"},
+                             PeriodCase{"IIJ_3Q02", Quarter(2002, 3), 3, "2002-10-01", "2002-12-31"},
+                             PeriodCase{"IIJ_4Q02", Quarter(2002, 4), 3, "2003-01-01", "2003-03-31"},
+                             PeriodCase{"IIJ_H1_FY2002", Half(2002, 1), 3, "2002-04-01", "2002-09-30"},
+                             PeriodCase{"IIJ_H2_FY2002", Half(2002, 2), 3, "2002-10-01", "2003-03-31"},
+                             // December year end: fiscal year N is calendar year N.
+                             PeriodCase{"Dec_FY2002", FullYear(2002), 12, "2002-01-01", "2002-12-31"},
+                             PeriodCase{"Dec_Q1", Quarter(2002, 1), 12, "2002-01-01", "2002-03-31"},
+                             PeriodCase{"Dec_Q4", Quarter(2002, 4), 12, "2002-10-01", "2002-12-31"},
+                             PeriodCase{"Dec_H2", Half(2002, 2), 12, "2002-07-01", "2002-12-31"},
+                             // A November year end puts February at the end of Q1.
+                             PeriodCase{"Nov_Q1_leap", Quarter(2003, 1), 11, "2003-12-01", "2004-02-29"},
+                             PeriodCase{"Nov_Q1_common", Quarter(2002, 1), 11, "2002-12-01", "2003-02-28"},
+                             // January year end: the year runs February to January.
+                             PeriodCase{"Jan_FY2002", FullYear(2002), 1, "2002-02-01", "2003-01-31"},
+                             PeriodCase{"Jan_Q4", Quarter(2002, 4), 1, "2002-11-01", "2003-01-31"}),
+                         [](const ::testing::TestParamInfo<PeriodCase>& info) { return info.param.name; });
 
 TEST(PeriodDatesErrorTest, NumberOutOfRange) {
   EXPECT_THAT(PeriodDates(Quarter(2002, 5), 3),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("quarter")));
   EXPECT_THAT(PeriodDates(Quarter(2002, 0), 3),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("quarter")));
-  EXPECT_THAT(PeriodDates(Half(2002, 3), 3),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("half")));
+  EXPECT_THAT(PeriodDates(Half(2002, 3), 3), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("half")));
   v1::FiscalPeriod year_with_number = FullYear(2002);
   year_with_number.set_number(1);
   EXPECT_THAT(PeriodDates(year_with_number, 3),

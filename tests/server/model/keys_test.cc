@@ -26,8 +26,7 @@ TEST(PeriodLabelTest, Forms) {
 }
 
 TEST(FactKeyStringTest, Forms) {
-  EXPECT_EQ(FactKeyString(MakeKey("IIJ", "revenue", Quarter(2002, 4))),
-            "IIJ/revenue/FY2002Q4");
+  EXPECT_EQ(FactKeyString(MakeKey("IIJ", "revenue", Quarter(2002, 4))), "IIJ/revenue/FY2002Q4");
   EXPECT_EQ(FactKeyString(MakeKey("IIJ", "revenue", FullYear(2002), "dedicated_access")),
             "IIJ/revenue/FY2002/seg:dedicated_access");
 
@@ -36,8 +35,7 @@ TEST(FactKeyStringTest, Forms) {
   EXPECT_EQ(FactKeyString(growth), "IIJ/revenue_growth/FY2002Q4/vs:FY2001Q4");
 
   growth.set_segment("systems_integration");
-  EXPECT_EQ(FactKeyString(growth),
-            "IIJ/revenue_growth/FY2002Q4/seg:systems_integration/vs:FY2001Q4");
+  EXPECT_EQ(FactKeyString(growth), "IIJ/revenue_growth/FY2002Q4/seg:systems_integration/vs:FY2001Q4");
 }
 
 // Validation fills in period dates; the key must not depend on them, or a

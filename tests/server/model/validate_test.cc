@@ -51,16 +51,14 @@ v1::PublishItem PlacementWith(const std::function<void(v1::PrivatePlacement&)>& 
 
 // The message of a batch that must be refused with InvalidArgument.
 std::string Refusal(const v1::PublishRequest& request) {
-  absl::StatusOr<std::vector<v1::PublishItem>> result =
-      ValidatePublish(request, IijCatalog());
+  absl::StatusOr<std::vector<v1::PublishItem>> result = ValidatePublish(request, IijCatalog());
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
   return std::string(result.status().message());
 }
 
 // The items of a batch that must validate.
 std::vector<v1::PublishItem> Valid(const v1::PublishRequest& request) {
-  absl::StatusOr<std::vector<v1::PublishItem>> result =
-      ValidatePublish(request, IijCatalog());
+  absl::StatusOr<std::vector<v1::PublishItem>> result = ValidatePublish(request, IijCatalog());
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *std::move(result) : std::vector<v1::PublishItem>{};
 }
@@ -84,9 +82,8 @@ const BadItemCase kBadItems[] = {
      ".capital_action.private_placement.shares: must be positive"},
     {"amount_not_credited_over_half",
      [] {
-       return PlacementWith([](auto& p) {
-         *p.mutable_amount_not_credited_per_share() = MakeMoney("JPY", 501);
-       });
+       return PlacementWith(
+           [](auto& p) { *p.mutable_amount_not_credited_per_share() = MakeMoney("JPY", 501); });
      },
      ".capital_action.private_placement.amount_not_credited_per_share: must be at most "
      "half of the issue price"},
@@ -101,17 +98,15 @@ const BadItemCase kBadItems[] = {
      "half of the issue price"},
     {"amount_not_credited_in_another_currency",
      [] {
-       return PlacementWith([](auto& p) {
-         *p.mutable_amount_not_credited_per_share() = MakeMoney("USD", 1);
-       });
+       return PlacementWith(
+           [](auto& p) { *p.mutable_amount_not_credited_per_share() = MakeMoney("USD", 1); });
      },
      ".capital_action.private_placement.amount_not_credited_per_share.currency_code: "
      "must be the issue price's currency"},
     {"amount_not_credited_negative",
      [] {
-       return PlacementWith([](auto& p) {
-         *p.mutable_amount_not_credited_per_share() = MakeMoney("JPY", -1);
-       });
+       return PlacementWith(
+           [](auto& p) { *p.mutable_amount_not_credited_per_share() = MakeMoney("JPY", -1); });
      },
      ".capital_action.private_placement.amount_not_credited_per_share: must not be "
      "negative"},
@@ -126,40 +121,27 @@ const BadItemCase kBadItems[] = {
     // A bad issue price is reported as its own cause, not also as a broken
     // rule on the amount not credited (500 of the price here).
     {"issue_price_negative",
-     [] {
-       return PlacementWith([](auto& p) { *p.mutable_issue_price() = MakeMoney("JPY", -1000); });
-     },
+     [] { return PlacementWith([](auto& p) { *p.mutable_issue_price() = MakeMoney("JPY", -1000); }); },
      ".capital_action.private_placement.issue_price: must be positive"},
     {"issue_price_zero_with_amount_not_credited",
      [] { return PlacementWith([](auto& p) { *p.mutable_issue_price() = MakeMoney("JPY", 0); }); },
      ".capital_action.private_placement.issue_price: must be positive"},
     {"issue_price_in_unknown_currency",
-     [] {
-       return PlacementWith([](auto& p) { p.mutable_issue_price()->set_currency_code("XYZ"); });
-     },
+     [] { return PlacementWith([](auto& p) { p.mutable_issue_price()->set_currency_code("XYZ"); }); },
      ".capital_action.private_placement.issue_price.currency_code: unknown currency 'XYZ'"},
     {"issue_price_jpy_with_nanos",
-     [] {
-       return PlacementWith([](auto& p) { p.mutable_issue_price()->set_nanos(5); });
-     },
+     [] { return PlacementWith([](auto& p) { p.mutable_issue_price()->set_nanos(5); }); },
      ".capital_action.private_placement.issue_price.nanos: JPY has no minor unit; nanos "
      "must be 0"},
     {"payment_before_application",
-     [] {
-       return PlacementWith(
-           [](auto& p) { *p.mutable_payment_date() = MakeDate(2003, 6, 9); });
-     },
+     [] { return PlacementWith([](auto& p) { *p.mutable_payment_date() = MakeDate(2003, 6, 9); }); },
      ".capital_action.private_placement.payment_date: must not be before "
      "application_date"},
     {"malformed_payment_date",
-     [] {
-       return PlacementWith(
-           [](auto& p) { *p.mutable_payment_date() = MakeDate(2003, 2, 30); });
-     },
+     [] { return PlacementWith([](auto& p) { *p.mutable_payment_date() = MakeDate(2003, 2, 30); }); },
      ".capital_action.private_placement.payment_date: must be a valid calendar date, got "
      "2003-2-30"},
-    {"missing_application_date",
-     [] { return PlacementWith([](auto& p) { p.clear_application_date(); }); },
+    {"missing_application_date", [] { return PlacementWith([](auto& p) { p.clear_application_date(); }); },
      ".capital_action.private_placement.application_date: must be set"},
     {"capital_action_without_kind",
      [] {
@@ -183,29 +165,16 @@ const BadItemCase kBadItems[] = {
      [] { return FactWith([](auto& f) { f.mutable_value()->mutable_money()->set_nanos(500); }); },
      ".fact.value.money.nanos: JPY has no minor unit; nanos must be 0"},
     {"unknown_currency",
-     [] {
-       return FactWith(
-           [](auto& f) { f.mutable_value()->mutable_money()->set_currency_code("XYZ"); });
-     },
+     [] { return FactWith([](auto& f) { f.mutable_value()->mutable_money()->set_currency_code("XYZ"); }); },
      ".fact.value.money.currency_code: unknown currency 'XYZ'"},
     {"lower_case_currency",
-     [] {
-       return FactWith(
-           [](auto& f) { f.mutable_value()->mutable_money()->set_currency_code("jpy"); });
-     },
+     [] { return FactWith([](auto& f) { f.mutable_value()->mutable_money()->set_currency_code("jpy"); }); },
      ".fact.value.money.currency_code: unknown currency 'jpy'"},
     {"empty_currency",
-     [] {
-       return FactWith(
-           [](auto& f) { f.mutable_value()->mutable_money()->clear_currency_code(); });
-     },
+     [] { return FactWith([](auto& f) { f.mutable_value()->mutable_money()->clear_currency_code(); }); },
      ".fact.value.money.currency_code: must not be empty"},
     {"nanos_against_the_sign_of_units",
-     [] {
-       return FactWith([](auto& f) {
-         *f.mutable_value()->mutable_money() = MakeMoney("USD", 5, -10);
-       });
-     },
+     [] { return FactWith([](auto& f) { *f.mutable_value()->mutable_money() = MakeMoney("USD", 5, -10); }); },
      ".fact.value.money.nanos: must have the sign of units"},
     {"translation_in_unknown_currency",
      [] {
@@ -219,62 +188,50 @@ const BadItemCase kBadItems[] = {
     {"value_without_precision",
      [] { return FactWith([](auto& f) { f.mutable_value()->clear_precision(); }); },
      ".fact.value.precision: must say how the figure was rounded"},
-    {"value_without_kind",
-     [] { return FactWith([](auto& f) { f.mutable_value()->clear_money(); }); },
+    {"value_without_kind", [] { return FactWith([](auto& f) { f.mutable_value()->clear_money(); }); },
      ".fact.value.kind: must be set"},
     {"fact_without_value", [] { return FactWith([](auto& f) { f.clear_value(); }); },
      ".fact.value: must be set"},
-    {"negative_count",
-     [] { return FactWith([](auto& f) { f.mutable_value()->set_count(-3); }); },
+    {"negative_count", [] { return FactWith([](auto& f) { f.mutable_value()->set_count(-3); }); },
      ".fact.value.count: must not be negative"},
 
     // Periods.
-    {"quarter_5",
-     [] { return FactWith([](auto& f) { f.mutable_key()->mutable_period()->set_number(5); }); },
+    {"quarter_5", [] { return FactWith([](auto& f) { f.mutable_key()->mutable_period()->set_number(5); }); },
      ".fact.key.period: no such period: a quarter's number must be 1-4"},
-    {"half_3",
-     [] {
-       return FactWith([](auto& f) { *f.mutable_key()->mutable_period() = Half(2002, 3); });
-     },
+    {"half_3", [] { return FactWith([](auto& f) { *f.mutable_key()->mutable_period() = Half(2002, 3); }); },
      ".fact.key.period: no such period: a half's number must be 1-2"},
     {"comparison_quarter_0",
      [] {
-       return FactWith(
-           [](auto& f) { *f.mutable_key()->mutable_comparison_period() = Quarter(2001, 0); });
+       return FactWith([](auto& f) { *f.mutable_key()->mutable_comparison_period() = Quarter(2001, 0); });
      },
      ".fact.key.comparison_period: no such period"},
     {"period_not_set", [] { return FactWith([](auto& f) { f.mutable_key()->clear_period(); }); },
      ".fact.key.period: must be set"},
     {"end_date_disagrees_with_calendar",
      [] {
-       return FactWith([](auto& f) {
-         *f.mutable_key()->mutable_period()->mutable_end_date() = MakeDate(2003, 2, 28);
-       });
+       return FactWith(
+           [](auto& f) { *f.mutable_key()->mutable_period()->mutable_end_date() = MakeDate(2003, 2, 28); });
      },
      ".fact.key.period.end_date: is 2003-02-28 but the issuer's calendar puts it at "
      "2003-03-31"},
     {"start_date_of_a_calendar_year_quarter",
      [] {
-       return FactWith([](auto& f) {
-         *f.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2002, 10, 1);
-       });
+       return FactWith(
+           [](auto& f) { *f.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2002, 10, 1); });
      },
      ".fact.key.period.start_date: is 2002-10-01 but the issuer's calendar puts it at "
      "2003-01-01"},
     {"malformed_period_date",
      [] {
-       return FactWith([](auto& f) {
-         *f.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2003, 2, 30);
-       });
+       return FactWith(
+           [](auto& f) { *f.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2003, 2, 30); });
      },
      ".fact.key.period.start_date: must be a valid calendar date, got 2003-2-30"},
 
     // Keys.
-    {"fact_empty_issuer",
-     [] { return FactWith([](auto& f) { f.mutable_key()->clear_issuer(); }); },
+    {"fact_empty_issuer", [] { return FactWith([](auto& f) { f.mutable_key()->clear_issuer(); }); },
      ".fact.key.issuer: must not be empty"},
-    {"fact_unknown_issuer",
-     [] { return FactWith([](auto& f) { f.mutable_key()->set_issuer("SONY"); }); },
+    {"fact_unknown_issuer", [] { return FactWith([](auto& f) { f.mutable_key()->set_issuer("SONY"); }); },
      ".fact.key.issuer: unknown issuer 'SONY'; publish the issuer first"},
     {"fact_key_without_concept",
      [] { return FactWith([](auto& f) { f.mutable_key()->clear_concept_id(); }); },
@@ -282,20 +239,16 @@ const BadItemCase kBadItems[] = {
     {"concept_not_snake_case",
      [] { return FactWith([](auto& f) { f.mutable_key()->set_concept_id("Revenue"); }); },
      ".fact.key.concept_id: must be lower snake case"},
-    {"fact_without_key", [] { return FactWith([](auto& f) { f.clear_key(); }); },
-     ".fact.key: must be set"},
-    {"unknown_segment",
-     [] { return FactWith([](auto& f) { f.mutable_key()->set_segment("mobile"); }); },
+    {"fact_without_key", [] { return FactWith([](auto& f) { f.clear_key(); }); }, ".fact.key: must be set"},
+    {"unknown_segment", [] { return FactWith([](auto& f) { f.mutable_key()->set_segment("mobile"); }); },
      ".fact.key.segment: unknown segment 'mobile' of issuer 'IIJ'"},
 
     // Fields the server sets.
     {"fact_revision_set", [] { return FactWith([](auto& f) { f.set_revision(1); }); },
      ".fact.revision: is set by the server; leave it 0"},
-    {"fact_supersedes_sequence_set",
-     [] { return FactWith([](auto& f) { f.set_supersedes_sequence(3); }); },
+    {"fact_supersedes_sequence_set", [] { return FactWith([](auto& f) { f.set_supersedes_sequence(3); }); },
      ".fact.supersedes_sequence: is set by the server; leave it 0"},
-    {"fact_known_at_set",
-     [] { return FactWith([](auto& f) { f.mutable_known_at()->set_seconds(1); }); },
+    {"fact_known_at_set", [] { return FactWith([](auto& f) { f.mutable_known_at()->set_seconds(1); }); },
      ".fact.known_at: is set by the server; leave it unset"},
     {"guidance_revision_set",
      [] {
@@ -341,15 +294,12 @@ const BadItemCase kBadItems[] = {
      ".issuer.id: is an alias of issuer 'IIJ'"},
     {"segment_empty_issuer", [] { return Item(MakeSegment("", "mobile")); },
      ".segment.issuer: must not be empty"},
-    {"segment_unknown_member",
-     [] { return Item(MakeSegment("IIJ", "network_services", {"mobile"})); },
+    {"segment_unknown_member", [] { return Item(MakeSegment("IIJ", "network_services", {"mobile"})); },
      ".segment.member_ids[0]: unknown segment 'mobile' of issuer 'IIJ'"},
-    {"segment_own_member",
-     [] { return Item(MakeSegment("IIJ", "network_services", {"network_services"})); },
+    {"segment_own_member", [] { return Item(MakeSegment("IIJ", "network_services", {"network_services"})); },
      ".segment.member_ids[0]: a segment cannot be its own member"},
 
-    {"empty_item", [] { return v1::PublishItem(); },
-     ": must hold an issuer, segment, fact, capital_action"},
+    {"empty_item", [] { return v1::PublishItem(); }, ": must hold an issuer, segment, fact, capital_action"},
 };
 
 class BadItemTest : public ::testing::TestWithParam<BadItemCase> {};
@@ -363,9 +313,8 @@ TEST_P(BadItemTest, RefusesTheBatchNamingItemPathAndRule) {
   EXPECT_THAT(message, Not(HasSubstr("items[0]")));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rules, BadItemTest, ::testing::ValuesIn(kBadItems),
-    [](const ::testing::TestParamInfo<BadItemCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Rules, BadItemTest, ::testing::ValuesIn(kBadItems),
+                         [](const ::testing::TestParamInfo<BadItemCase>& info) { return info.param.name; });
 
 // ------------------------------------------------------ batch-level rules
 
@@ -378,8 +327,7 @@ TEST(ValidatePublishTest, OversizedBatch) {
   for (int i = 0; i <= kMaxBatchItems; ++i) {  // each of its own key
     items.push_back(Item(MakeFact("IIJ", absl::StrCat("concept_", i), Quarter(2002, 4))));
   }
-  EXPECT_THAT(Refusal(Batch(items)),
-              HasSubstr("items: at most 1000 items per batch, got 1001"));
+  EXPECT_THAT(Refusal(Batch(items)), HasSubstr("items: at most 1000 items per batch, got 1001"));
   items.pop_back();
   EXPECT_EQ(Valid(Batch(items)).size(), 1000u);
 }
@@ -390,8 +338,7 @@ TEST(ValidatePublishTest, TheSameKeyTwiceInOneBatchIsRefused) {
   v1::Fact other = Revenue4Q02();
   other.mutable_key()->set_concept_id("operating_income");
   std::string message =
-      Refusal(Batch({Item(Revenue4Q02()), Item(other), Item(MakeIssuer("SONY", 12)),
-                     Item(Revenue4Q02())}));
+      Refusal(Batch({Item(Revenue4Q02()), Item(other), Item(MakeIssuer("SONY", 12)), Item(Revenue4Q02())}));
   EXPECT_THAT(message, AllOf(HasSubstr("(1 violation)"),
                              HasSubstr("items[3]: has the same key fact:IIJ/revenue/FY2002Q4 as "
                                        "items[0]; one batch may revise an item once")));
@@ -418,8 +365,7 @@ TEST(ValidatePublishTest, ItemsOfDifferentKeysInOneBatchAreAllowed) {
   v1::Fact growth = Revenue4Q02();
   *growth.mutable_key()->mutable_comparison_period() = Quarter(2001, 4);
   v1::Guidance guidance = MakeGuidance("IIJ", "revenue", Quarter(2002, 4));
-  EXPECT_EQ(Valid(Batch({Item(Revenue4Q02()), Item(segment), Item(growth), Item(guidance)})).size(),
-            4u);
+  EXPECT_EQ(Valid(Batch({Item(Revenue4Q02()), Item(segment), Item(growth), Item(guidance)})).size(), 4u);
 }
 
 TEST(ValidatePublishTest, ReportsEveryViolation) {
@@ -427,12 +373,11 @@ TEST(ValidatePublishTest, ReportsEveryViolation) {
   bad.mutable_key()->clear_concept_id();
   bad.set_revision(3);
   std::string message = Refusal(Batch({Item(bad), Item(Revenue4Q02()), Item(bad)}));
-  EXPECT_THAT(message, AllOf(HasSubstr("(4 violations)"),
-                             HasSubstr("items[0].fact.key.concept_id: must not be empty"),
-                             HasSubstr("items[0].fact.revision"),
-                             HasSubstr("items[2].fact.key.concept_id: must not be empty"),
-                             HasSubstr("items[2].fact.revision"),
-                             Not(HasSubstr("items[1]"))));
+  EXPECT_THAT(
+      message,
+      AllOf(HasSubstr("(4 violations)"), HasSubstr("items[0].fact.key.concept_id: must not be empty"),
+            HasSubstr("items[0].fact.revision"), HasSubstr("items[2].fact.key.concept_id: must not be empty"),
+            HasSubstr("items[2].fact.revision"), Not(HasSubstr("items[1]"))));
 }
 
 TEST(ValidatePublishTest, ListsTwentyViolationsAndCountsTheRest) {
@@ -476,8 +421,7 @@ TEST(ValidatePublishTest, ResolvesAliasesInEveryKindOfItem) {
   v1::Segment segment = MakeSegment("11J", "network_services");
   v1::CapitalAction action = MakeCapitalAction("11J");
   v1::Guidance guidance = MakeGuidance("11J", "revenue_growth", FullYear(2003));
-  std::vector<v1::PublishItem> items =
-      Valid(Batch({Item(segment), Item(action), Item(guidance)}));
+  std::vector<v1::PublishItem> items = Valid(Batch({Item(segment), Item(action), Item(guidance)}));
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[0].segment().issuer(), "IIJ");
   EXPECT_EQ(items[1].capital_action().issuer(), "IIJ");
@@ -501,16 +445,15 @@ TEST(ValidatePublishTest, IssuerSegmentAndFactInOneBatch) {
 }
 
 TEST(ValidatePublishTest, LaterItemsDoNotCount) {
-  std::string message = Refusal(Batch({Item(MakeFact("SONY", "revenue", Quarter(2002, 4))),
-                                       Item(MakeIssuer("SONY", 12))}));
+  std::string message =
+      Refusal(Batch({Item(MakeFact("SONY", "revenue", Quarter(2002, 4))), Item(MakeIssuer("SONY", 12))}));
   EXPECT_THAT(message, HasSubstr("items[0].fact.key.issuer: unknown issuer 'SONY'"));
   EXPECT_THAT(message, Not(HasSubstr("items[1]")));
 }
 
 TEST(ValidatePublishTest, ARefusedIssuerDoesNotCount) {
   v1::Issuer bad = MakeIssuer("SONY", 13);
-  std::string message =
-      Refusal(Batch({Item(bad), Item(MakeFact("SONY", "revenue", Quarter(2002, 4)))}));
+  std::string message = Refusal(Batch({Item(bad), Item(MakeFact("SONY", "revenue", Quarter(2002, 4)))}));
   EXPECT_THAT(message, HasSubstr("items[0].issuer.fiscal_year_end_month"));
   EXPECT_THAT(message, HasSubstr("items[1].fact.key.issuer: unknown issuer 'SONY'"));
 }
@@ -520,8 +463,8 @@ TEST(ValidatePublishTest, ARefusedIssuerDoesNotCount) {
 TEST(ValidatePublishTest, AnIssuerRepublishedInTheBatchGovernsTheItemsAfterIt) {
   v1::Fact income = Revenue4Q02();
   income.mutable_key()->set_concept_id("operating_income");
-  std::vector<v1::PublishItem> items = Valid(
-      Batch({Item(Revenue4Q02()), Item(MakeIssuer("IIJ", 12, {"11J"})), Item(income)}));
+  std::vector<v1::PublishItem> items =
+      Valid(Batch({Item(Revenue4Q02()), Item(MakeIssuer("IIJ", 12, {"11J"})), Item(income)}));
   ASSERT_EQ(items.size(), 3u);
   // A March year end first: 4Q02 is January-March 2003.
   EXPECT_EQ(FormatDate(items[0].fact().key().period().start_date()), "2003-01-01");
@@ -544,8 +487,7 @@ TEST(ValidatePublishTest, AmountNotCreditedOfExactlyHalfIsAllowed) {
 }
 
 TEST(ValidatePublishTest, PaymentOnTheApplicationDateIsAllowed) {
-  v1::PublishItem item = PlacementWith(
-      [](auto& p) { *p.mutable_payment_date() = p.application_date(); });
+  v1::PublishItem item = PlacementWith([](auto& p) { *p.mutable_payment_date() = p.application_date(); });
   EXPECT_EQ(Valid(Batch({item})).size(), 1u);
 }
 
@@ -604,9 +546,9 @@ TEST(ValidateFilterTest, ResolvesIssuerAliases) {
 TEST(ValidateFilterTest, UnknownIssuer) {
   v1::Filter filter;
   filter.add_issuers("SONY");
-  EXPECT_THAT(ValidateFilter(filter, IijCatalog()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("filter.issuers[0]: unknown issuer 'SONY'")));
+  EXPECT_THAT(
+      ValidateFilter(filter, IijCatalog()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.issuers[0]: unknown issuer 'SONY'")));
 }
 
 TEST(ValidateFilterTest, UnspecifiedOrUnknownEventKind) {
@@ -616,8 +558,7 @@ TEST(ValidateFilterTest, UnspecifiedOrUnknownEventKind) {
   filter.add_event_kinds(static_cast<v1::EventKind>(99));
   absl::StatusOr<v1::Filter> valid = ValidateFilter(filter, IijCatalog());
   EXPECT_THAT(valid, StatusIs(absl::StatusCode::kInvalidArgument,
-                              AllOf(HasSubstr("filter.event_kinds[1]"),
-                                    HasSubstr("filter.event_kinds[2]"),
+                              AllOf(HasSubstr("filter.event_kinds[1]"), HasSubstr("filter.event_kinds[2]"),
                                     Not(HasSubstr("filter.event_kinds[0]")))));
 }
 
@@ -642,8 +583,7 @@ TEST(ValidateFilterTest, ConceptsMustBeSnakeCase) {
   filter.add_concepts("Revenue");
   EXPECT_THAT(ValidateFilter(filter, IijCatalog()),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("filter.concepts[1]"),
-                             Not(HasSubstr("filter.concepts[0]")))));
+                       AllOf(HasSubstr("filter.concepts[1]"), Not(HasSubstr("filter.concepts[0]")))));
 }
 
 }  // namespace

@@ -232,7 +232,8 @@ std::string ProcStatus(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (absl::StartsWith(line, field + ":")) return std::string(absl::StripAsciiWhitespace(line.substr(field.size() + 1)));
+    if (absl::StartsWith(line, field + ":"))
+      return std::string(absl::StripAsciiWhitespace(line.substr(field.size() + 1)));
   }
   return "";
 }
@@ -316,8 +317,8 @@ TEST(PluginHostSandboxTest, PluginCannotConnect) {
   ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   auto host = PluginHost::Create(Options({"connector"}));
   ASSERT_TRUE(host.ok());
-  ExpectForbidden((*host)->Run("connector", WithText("port", std::to_string(ntohs(addr.sin_port)))), "connector",
-                  "socket");
+  ExpectForbidden((*host)->Run("connector", WithText("port", std::to_string(ntohs(addr.sin_port)))),
+                  "connector", "socket");
   EXPECT_LT(accept(listener, nullptr, nullptr), 0);  // no connection came
   EXPECT_EQ(errno, EAGAIN);
   close(listener);
@@ -389,7 +390,8 @@ TEST(PluginHostTest, NullBufferWithASizeIsAnError) {
   ASSERT_TRUE(host.ok());
   absl::StatusOr<v1::PluginRunResponse> r = (*host)->Run("nullbuf", DilutionRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
-  EXPECT_THAT(r.status().message(), HasSubstr("plugin 'nullbuf': returned status OK with a null buffer of 16 bytes"));
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("plugin 'nullbuf': returned status OK with a null buffer of 16 bytes"));
 }
 
 TEST(PluginHostTest, LongErrorMessageIsCutAndClean) {
@@ -421,17 +423,22 @@ TEST(PluginHostTest, AnOutputsNameIsQuotedCleanAndShort) {
 }
 
 TEST(PluginHostTest, BoundedPluginMessageCutsAtACharacterBoundary) {
-  EXPECT_EQ(BoundedPluginMessage("a\nb\x1b" "c\xc2\x85" "d"), "a b c d");
+  EXPECT_EQ(BoundedPluginMessage("a\nb\x1b"
+                                 "c\xc2\x85"
+                                 "d"),
+            "a b c d");
   EXPECT_EQ(BoundedPluginMessage("short"), "short");
   // "価" is 3 bytes: at 4 bytes the second one is dropped whole.
   EXPECT_EQ(BoundedPluginMessage("価格", 4), "価 [cut: 6 bytes in all]");
-  EXPECT_EQ(BoundedPluginMessage(std::string(2000, 'x')).size(), 1024 + std::string(" [cut: 2000 bytes in all]").size());
+  EXPECT_EQ(BoundedPluginMessage(std::string(2000, 'x')).size(),
+            1024 + std::string(" [cut: 2000 bytes in all]").size());
 }
 
 TEST(PluginHostTest, HangingDescribesAreParallelAndDoNotHoldUpCreate) {
   PluginHostOptions o = Options({});
   for (const char* alias : {"hang1", "hang2", "hang3"}) {
-    fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / "hang.so", fs::path(o.plugin_dir) / (std::string(alias) + ".so"));
+    fs::create_symlink(fs::path(KESSAN_TEST_FAULTY_DIR) / "hang.so",
+                       fs::path(o.plugin_dir) / (std::string(alias) + ".so"));
   }
   o.call_timeout = absl::Seconds(2);
   absl::Time start = absl::Now();

@@ -48,7 +48,8 @@ Params Text(std::initializer_list<std::pair<std::string, std::string>> kv) {
 }
 
 TEST(CheckParametersTest, ConvertsTextAndFillsDefaults) {
-  auto p = CheckParameters(Descriptor(), Text({{"shares", "48,000"}, {"price", "JPY 418200"}, {"verbose", "yes"}}));
+  auto p = CheckParameters(Descriptor(),
+                           Text({{"shares", "48,000"}, {"price", "JPY 418200"}, {"verbose", "yes"}}));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->at("shares").integer(), 48000);
   EXPECT_EQ(p->at("growth").decimal().value(), "0.15");

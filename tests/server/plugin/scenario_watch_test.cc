@@ -82,8 +82,7 @@ class ScenarioWatchTest : public ::testing::Test {
     ASSERT_TRUE(feed_->Publish(Batch({Item(Iij()), Item(MakeCapitalAction("IIJ"))})).ok());
     // Workers run as --plugin_user (nobody) when the test runs as root: the
     // plugin's folder must be theirs to read.
-    fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec |
-                                     fs::perms::others_exec);
+    fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     fs::create_directories(dir_.File("plugins"));
     fs::permissions(dir_.File("plugins"), fs::perms::owner_all | fs::perms::group_read |
                                               fs::perms::group_exec | fs::perms::others_read |

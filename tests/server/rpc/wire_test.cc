@@ -3,13 +3,12 @@
 #include "rpc/wire.h"
 
 #include <gmock/gmock.h>
+#include <grpcpp/support/slice.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/support/slice.h>
 
 #include "testing/test_util.h"
 
@@ -29,8 +28,8 @@ std::string BufferBytes(const grpc::ByteBuffer& buffer, std::vector<grpc::Slice>
 
 TEST(WireBuilderTest, AResponseIsTheFramesWithoutACopy) {
   std::vector<EventPtr> events = FactEvents(1, 6);
-  std::vector<WireRunPtr> runs = {std::make_shared<const WireRun>(
-      std::vector<EventPtr>(events.begin() + 2, events.end()))};
+  std::vector<WireRunPtr> runs = {
+      std::make_shared<const WireRun>(std::vector<EventPtr>(events.begin() + 2, events.end()))};
   WireBuilder builder;
   grpc::ByteBuffer buffer;
   builder.Build(events, runs, &buffer);

@@ -52,8 +52,7 @@ TEST(StateTest, SnapshotFilters) {
   state.Apply(FactEvent(2, "IIJ", "revenue"));
   v1::Filter facts;
   facts.add_event_kinds(v1::EVENT_KIND_FACT);
-  EXPECT_THAT(Describe(state.Snapshot(EventFilter(facts))),
-              ElementsAre("2 fact:IIJ/revenue/FY2002Q4 r1"));
+  EXPECT_THAT(Describe(state.Snapshot(EventFilter(facts))), ElementsAre("2 fact:IIJ/revenue/FY2002Q4 r1"));
   v1::Filter sony;
   sony.add_issuers("SONY");
   EXPECT_THAT(state.Snapshot(EventFilter(sony)), IsEmpty());

@@ -36,7 +36,8 @@ absl::StatusOr<std::unique_ptr<HttpConnection>> HttpConnection::Open(int port, i
 HttpConnection::~HttpConnection() { close(fd_); }
 
 absl::Status HttpConnection::Send(const std::string& method, const std::string& path,
-                                  const std::map<std::string, std::string>& headers, const std::string& body) {
+                                  const std::map<std::string, std::string>& headers,
+                                  const std::string& body) {
   std::string out = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
   for (const auto& [name, value] : headers) absl::StrAppend(&out, name, ": ", value, "\r\n");
   absl::StrAppend(&out, "Content-Length: ", body.size(), "\r\n\r\n", body);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,8 +10,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <nats/nats.h>
 
 #include <filesystem>
 #include <fstream>
@@ -88,8 +87,8 @@ struct Client {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(int nodes, absl::Duration wait,
-                                                                 const std::string& parent_dir,
-                                                                 const std::string& binary) {
+                                                                const std::string& parent_dir,
+                                                                const std::string& binary) {
   std::unique_ptr<NatsCluster> cluster(new NatsCluster());
   cluster->binary_ = binary.empty() ? KESSAN_NATS_SERVER : binary;
   const std::filesystem::path parent =
@@ -139,19 +138,24 @@ std::string NatsCluster::url() const {
 absl::Status NatsCluster::Launch(int i) {
   const Node& node = nodes_[i];
   std::vector<std::string> argv = {binary_,
-                                   "-a", "127.0.0.1",
-                                   "-p", absl::StrCat(node.client_port),
-                                   "--server_name", node.name,
-                                   "-js", "-sd", node.store_dir,
-                                   "-l", node.log_path};
+                                   "-a",
+                                   "127.0.0.1",
+                                   "-p",
+                                   absl::StrCat(node.client_port),
+                                   "--server_name",
+                                   node.name,
+                                   "-js",
+                                   "-sd",
+                                   node.store_dir,
+                                   "-l",
+                                   node.log_path};
   if (size() > 1) {
     std::vector<std::string> routes;
     for (int j = 0; j < size(); ++j) {
       if (j != i) routes.push_back(absl::StrCat("nats://127.0.0.1:", nodes_[j].cluster_port));
     }
     argv.insert(argv.end(), {"--cluster", absl::StrCat("nats://127.0.0.1:", node.cluster_port),
-                             "--cluster_name", "kessan-test", "--routes",
-                             absl::StrJoin(routes, ",")});
+                             "--cluster_name", "kessan-test", "--routes", absl::StrJoin(routes, ",")});
   }
   // Everything the child needs, made before fork: after it, only
   // async-signal-safe calls.
@@ -190,8 +194,8 @@ absl::Status NatsCluster::Probe(int i) const {
   natsStatus s = js_GetAccountInfo(&info, client.js, &options, &error);
   jsAccountInfo_Destroy(info);
   if (s != NATS_OK) {
-    return absl::UnavailableError(absl::StrCat(nodes_[i].name, ": account info: ",
-                                               natsStatus_GetText(s), " (", error, ")"));
+    return absl::UnavailableError(
+        absl::StrCat(nodes_[i].name, ": account info: ", natsStatus_GetText(s), " (", error, ")"));
   }
   return absl::OkStatus();
 }
@@ -249,8 +253,7 @@ absl::Status NatsCluster::WaitReady(absl::Duration wait) {
         js_DeleteStream(client.js, "KESSAN_READY_PROBE", &options, nullptr);
         return absl::OkStatus();
       }
-      last = absl::UnavailableError(
-          absl::StrCat("probe stream: ", natsStatus_GetText(s), " (", error, ")"));
+      last = absl::UnavailableError(absl::StrCat("probe stream: ", natsStatus_GetText(s), " (", error, ")"));
     }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat("nats cluster not ready: ", last.message()));

@@ -29,9 +29,10 @@ class NatsCluster {
   // (see WaitReady). The error carries the servers' logs.
   // `parent_dir`: where its directory is made (empty: the temp directory);
   // `binary`: the nats-server to run (empty: the one CMake found).
-  static absl::StatusOr<std::unique_ptr<NatsCluster>> Start(
-      int nodes, absl::Duration wait = absl::Seconds(30), const std::string& parent_dir = "",
-      const std::string& binary = "");
+  static absl::StatusOr<std::unique_ptr<NatsCluster>> Start(int nodes,
+                                                            absl::Duration wait = absl::Seconds(30),
+                                                            const std::string& parent_dir = "",
+                                                            const std::string& binary = "");
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;

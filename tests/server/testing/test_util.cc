@@ -1,11 +1,10 @@
 #include "testing/test_util.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -40,9 +39,7 @@ v1::FiscalPeriod Quarter(int fiscal_year, int number) {
 v1::FiscalPeriod Half(int fiscal_year, int number) {
   return MakePeriod(fiscal_year, v1::PERIOD_KIND_HALF, number);
 }
-v1::FiscalPeriod FullYear(int fiscal_year) {
-  return MakePeriod(fiscal_year, v1::PERIOD_KIND_FULL_YEAR, 0);
-}
+v1::FiscalPeriod FullYear(int fiscal_year) { return MakePeriod(fiscal_year, v1::PERIOD_KIND_FULL_YEAR, 0); }
 
 v1::Money MakeMoney(absl::string_view currency, int64_t units, int32_t nanos) {
   v1::Money money;
@@ -61,8 +58,7 @@ v1::Provenance TestProvenance() {
   return provenance;
 }
 
-v1::Issuer MakeIssuer(absl::string_view id, int fiscal_year_end_month,
-                      std::vector<std::string> aliases) {
+v1::Issuer MakeIssuer(absl::string_view id, int fiscal_year_end_month, std::vector<std::string> aliases) {
   v1::Issuer issuer;
   issuer.set_id(std::string(id));
   issuer.set_name(absl::StrCat(id, " Inc."));
@@ -73,8 +69,7 @@ v1::Issuer MakeIssuer(absl::string_view id, int fiscal_year_end_month,
 
 v1::Issuer Iij() { return MakeIssuer("IIJ", 3, {"11J"}); }
 
-v1::Segment MakeSegment(absl::string_view issuer, absl::string_view id,
-                        std::vector<std::string> member_ids) {
+v1::Segment MakeSegment(absl::string_view issuer, absl::string_view id, std::vector<std::string> member_ids) {
   v1::Segment segment;
   segment.set_issuer(std::string(issuer));
   segment.set_id(std::string(id));
@@ -83,8 +78,8 @@ v1::Segment MakeSegment(absl::string_view issuer, absl::string_view id,
   return segment;
 }
 
-v1::FactKey MakeKey(absl::string_view issuer, absl::string_view concept_id,
-                    const v1::FiscalPeriod& period, absl::string_view segment) {
+v1::FactKey MakeKey(absl::string_view issuer, absl::string_view concept_id, const v1::FiscalPeriod& period,
+                    absl::string_view segment) {
   v1::FactKey key;
   key.set_issuer(std::string(issuer));
   key.set_concept_id(std::string(concept_id));
@@ -93,8 +88,8 @@ v1::FactKey MakeKey(absl::string_view issuer, absl::string_view concept_id,
   return key;
 }
 
-v1::Fact MakeFact(absl::string_view issuer, absl::string_view concept_id,
-                  const v1::FiscalPeriod& period, int64_t yen) {
+v1::Fact MakeFact(absl::string_view issuer, absl::string_view concept_id, const v1::FiscalPeriod& period,
+                  int64_t yen) {
   v1::Fact fact;
   *fact.mutable_key() = MakeKey(issuer, concept_id, period);
   *fact.mutable_value()->mutable_money() = MakeMoney("JPY", yen);
@@ -168,14 +163,12 @@ v1::PublishRequest Batch(std::vector<v1::PublishItem> items) {
   return request;
 }
 
-EventPtr FactEvent(uint64_t sequence, absl::string_view issuer,
-                   absl::string_view concept_id) {
+EventPtr FactEvent(uint64_t sequence, absl::string_view issuer, absl::string_view concept_id) {
   v1::FeedEvent event;
   event.set_sequence(sequence);
   event.mutable_time()->set_seconds(1054166400 + static_cast<int64_t>(sequence));
   *event.mutable_fact() = MakeFact(
-      issuer, concept_id.empty() ? absl::StrCat("c", sequence) : std::string(concept_id),
-      Quarter(2002, 4));
+      issuer, concept_id.empty() ? absl::StrCat("c", sequence) : std::string(concept_id), Quarter(2002, 4));
   event.mutable_fact()->set_revision(1);
   return EncodeEvent(std::move(event));
 }
@@ -204,8 +197,7 @@ std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
   return out;
 }
 
-std::vector<uint64_t> Sequences(
-    const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events) {
+std::vector<uint64_t> Sequences(const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events) {
   std::vector<uint64_t> out;
   for (const v1::FeedEvent& e : events) out.push_back(e.sequence());
   return out;
@@ -216,17 +208,14 @@ std::string Describe(const v1::FeedEvent& event) {
     case v1::FeedEvent::kSnapshotBegin:
       return absl::StrCat("begin@", event.snapshot_begin().sequence());
     case v1::FeedEvent::kSnapshotEnd:
-      return absl::StrCat("end@", event.snapshot_end().sequence(), ":",
-                          event.snapshot_end().item_count());
+      return absl::StrCat("end@", event.snapshot_end().sequence(), ":", event.snapshot_end().item_count());
     case v1::FeedEvent::kFact:
-      return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key, " r",
-                          event.fact().revision());
+      return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key, " r", event.fact().revision());
     case v1::FeedEvent::kCapitalAction:
       return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key, " r",
                           event.capital_action().revision());
     case v1::FeedEvent::kGuidance:
-      return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key, " r",
-                          event.guidance().revision());
+      return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key, " r", event.guidance().revision());
     default:
       return absl::StrCat(event.sequence(), " ", AttrsOf(event).item_key);
   }
@@ -238,8 +227,7 @@ std::vector<std::string> Describe(const std::vector<EventPtr>& events) {
   return out;
 }
 
-std::vector<std::string> Describe(
-    const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events) {
+std::vector<std::string> Describe(const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events) {
   std::vector<std::string> out;
   for (const v1::FeedEvent& e : events) out.push_back(Describe(e));
   return out;
@@ -275,8 +263,7 @@ const v1::Issuer* FakeCatalog::FindIssuer(absl::string_view id_or_alias) const {
   return name == names_.end() ? nullptr : &issuers_.at(name->second);
 }
 
-bool FakeCatalog::HasSegment(absl::string_view issuer,
-                             absl::string_view segment_id) const {
+bool FakeCatalog::HasSegment(absl::string_view issuer, absl::string_view segment_id) const {
   return segments_.count(absl::StrCat(issuer, "/", segment_id)) > 0;
 }
 
@@ -298,8 +285,7 @@ void FakeClock::Advance(absl::Duration d) {
 }
 
 TempDir::TempDir() {
-  std::string pattern = (std::filesystem::path(::testing::TempDir()) /
-                         "kessan_unit_XXXXXX").string();
+  std::string pattern = (std::filesystem::path(::testing::TempDir()) / "kessan_unit_XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp " << pattern << " failed";
   }
@@ -356,20 +342,17 @@ bool FlipBitOfFigure(const std::string& path, uint64_t sequence) {
       const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(
           static_cast<uint64_t>(event.fact().value().money().units()), varint);
       const std::string units =
-          "\x10" + std::string(reinterpret_cast<const char*>(varint),
-                               static_cast<size_t>(end - varint));
+          "\x10" + std::string(reinterpret_cast<const char*>(varint), static_cast<size_t>(end - varint));
       const size_t at = r.body.find(units);
       if (at == absl::string_view::npos) continue;
-      const size_t last_byte = static_cast<size_t>(r.body.data() - events.data()) + at +
-                               units.size() - 1;
+      const size_t last_byte = static_cast<size_t>(r.body.data() - events.data()) + at + units.size() - 1;
       events[last_byte] ^= 1;
       flipped = true;
     }
   }
   sqlite3_finalize(stmt);
   if (flipped) {
-    sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1, &stmt,
-                       nullptr);
+    sqlite3_prepare_v2(db, "UPDATE commits SET events = ? WHERE first_sequence = ?", -1, &stmt, nullptr);
     sqlite3_bind_blob(stmt, 1, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(first));
     flipped = sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1;

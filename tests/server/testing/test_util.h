@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,17 +43,16 @@ v1::Provenance TestProvenance();
 
 // ----------------------------------------------------------------- items
 
-v1::Issuer MakeIssuer(absl::string_view id, int fiscal_year_end_month,
-                      std::vector<std::string> aliases = {});
+v1::Issuer MakeIssuer(absl::string_view id, int fiscal_year_end_month, std::vector<std::string> aliases = {});
 // IIJ: fiscal year ends in March, OCR alias "11J".
 v1::Issuer Iij();
 v1::Segment MakeSegment(absl::string_view issuer, absl::string_view id,
                         std::vector<std::string> member_ids = {});
-v1::FactKey MakeKey(absl::string_view issuer, absl::string_view concept_id,
-                    const v1::FiscalPeriod& period, absl::string_view segment = "");
+v1::FactKey MakeKey(absl::string_view issuer, absl::string_view concept_id, const v1::FiscalPeriod& period,
+                    absl::string_view segment = "");
 // A yen amount rounded to millions, qualifier left UNSPECIFIED.
-v1::Fact MakeFact(absl::string_view issuer, absl::string_view concept_id,
-                  const v1::FiscalPeriod& period, int64_t yen = 13'000'000'000);
+v1::Fact MakeFact(absl::string_view issuer, absl::string_view concept_id, const v1::FiscalPeriod& period,
+                  int64_t yen = 13'000'000'000);
 // 100 common shares at JPY 1,000, JPY 500 not credited; applied 2003-06-10,
 // paid 2003-06-11.
 v1::PrivatePlacement MakePlacement();
@@ -73,8 +71,7 @@ v1::PublishRequest Batch(std::vector<v1::PublishItem> items);
 
 // A journaled event: a fact of `issuer` for FY2002 Q4 with `concept_id`
 // (default "c<sequence>", one item per sequence), at `sequence`.
-EventPtr FactEvent(uint64_t sequence, absl::string_view issuer = "IIJ",
-                   absl::string_view concept_id = "");
+EventPtr FactEvent(uint64_t sequence, absl::string_view issuer = "IIJ", absl::string_view concept_id = "");
 // Events FactEvent(first), ..., FactEvent(first + count - 1).
 std::vector<EventPtr> FactEvents(uint64_t first, size_t count);
 
@@ -83,15 +80,13 @@ std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events);
 std::string Frames(const std::vector<EventPtr>& events);
 // The bytes of `slices` back to back.
 std::string RangeBytes(const std::vector<absl::string_view>& ranges);
-std::vector<uint64_t> Sequences(
-    const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
+std::vector<uint64_t> Sequences(const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
 
 // Compact forms of events for readable expectations: "begin@5",
 // "end@5:2", "7 fact:IIJ/revenue/FY2002Q4 r2", "1 issuer:IIJ".
 std::string Describe(const v1::FeedEvent& event);
 std::vector<std::string> Describe(const std::vector<EventPtr>& events);
-std::vector<std::string> Describe(
-    const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
+std::vector<std::string> Describe(const google::protobuf::RepeatedPtrField<v1::FeedEvent>& events);
 
 // Takes from `subscription` until it has nothing ready and no journal read
 // (its snapshot or backlog) to come.
@@ -197,13 +192,11 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& status_or) {
 
 // StatusIs(code, message_matcher): an absl::Status or StatusOr with `code`
 // whose message (as std::string) matches.
-MATCHER_P2(StatusIs, code, message_matcher,
-           "status code is " + absl::StatusCodeToString(code)) {
+MATCHER_P2(StatusIs, code, message_matcher, "status code is " + absl::StatusCodeToString(code)) {
   const absl::Status& status = ::kessan::test::StatusOf(arg);
   *result_listener << "status is " << status.ToString();
   return status.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(status.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(message_matcher, std::string(status.message()), result_listener);
 }
 inline auto StatusIs(absl::StatusCode code) { return StatusIs(code, ::testing::_); }
 inline auto IsOk() { return StatusIs(absl::StatusCode::kOk); }

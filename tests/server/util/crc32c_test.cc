@@ -39,11 +39,10 @@ TEST(Crc32cTest, ExtendingInPiecesGivesTheWholeValue) {
     const uint32_t whole = ExtendPortable(0, data.data(), data.size());
     EXPECT_EQ(Extend(0, data.data(), data.size()), whole);
     for (size_t split : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{500}}) {
-      EXPECT_EQ(Extend(Extend(0, data.data(), split), data.data() + split, data.size() - split),
-                whole);
-      EXPECT_EQ(ExtendPortable(ExtendPortable(0, data.data(), split), data.data() + split,
-                               data.size() - split),
-                whole);
+      EXPECT_EQ(Extend(Extend(0, data.data(), split), data.data() + split, data.size() - split), whole);
+      EXPECT_EQ(
+          ExtendPortable(ExtendPortable(0, data.data(), split), data.data() + split, data.size() - split),
+          whole);
     }
   }
 }

@@ -15,12 +15,13 @@
 //
 // The DEMO issuer and its figure are the application's own illustrative
 // data, not part of the IIJ data set.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -34,7 +35,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "host:port for remote gRPC subscribers (port 0: any)");
 ABSL_FLAG(std::string, data_dir, "", "journal directory (default: a new one under /tmp)");
-ABSL_FLAG(std::string, seed, "", "a data set to load into an empty journal (e.g. data/iij/iij_4q02_fy2002.txtpb)");
+ABSL_FLAG(std::string, seed, "",
+          "a data set to load into an empty journal (e.g. data/iij/iij_4q02_fy2002.txtpb)");
 ABSL_FLAG(bool, check, false, "check in-process against remote delivery, then exit");
 
 namespace {
@@ -63,7 +65,8 @@ kessan::v1::PublishRequest DemoRevenue(int64_t revenue_units) {
           period { fiscal_year: 2026 kind: PERIOD_KIND_QUARTER number: 3 }
         }
         value {
-          money { currency_code: "JPY" units: )pb", revenue_units, R"pb( }
+          money { currency_code: "JPY" units: )pb",
+                                                             revenue_units, R"pb( }
           precision { decimals: -6 qualifier: QUALIFIER_EQUAL }
         }
         provenance {
@@ -73,7 +76,8 @@ kessan::v1::PublishRequest DemoRevenue(int64_t revenue_units) {
           quote: "illustrative figure"
         }
       }
-    })pb"), &request);
+    })pb"),
+                                                &request);
   return request;
 }
 
@@ -96,7 +100,8 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.data_dir.empty()) {
-    options.data_dir = (std::filesystem::temp_directory_path() / absl::StrCat("kessan-embedded-", getpid())).string();
+    options.data_dir =
+        (std::filesystem::temp_directory_path() / absl::StrCat("kessan-embedded-", getpid())).string();
   }
   options.seed_path = absl::GetFlag(FLAGS_seed);
   absl::StatusOr<std::unique_ptr<kessan::Server>> server = kessan::Server::Start(options);
@@ -119,12 +124,16 @@ int main(int argc, char** argv) {
     if (event.sequence() == 0) return;  // heartbeats
     std::printf("in-process event %llu: %s\n", static_cast<unsigned long long>(event.sequence()),
                 absl::StrCat(event.fact().key().concept_id(), " = ", event.fact().value().money().units(),
-                             " JPY, revision ", event.fact().revision()).c_str());
+                             " JPY, revision ", event.fact().revision())
+                    .c_str());
     absl::MutexLock lock(&seen.mu);
     seen.sequences.push_back(event.sequence());
   };
-  on.on_end = [](const absl::Status& status) { std::printf("in-process subscription ended: %s\n", status.ToString().c_str()); };
-  absl::StatusOr<std::unique_ptr<kessan::LocalSubscription>> subscription = local->Subscribe(request, std::move(on));
+  on.on_end = [](const absl::Status& status) {
+    std::printf("in-process subscription ended: %s\n", status.ToString().c_str());
+  };
+  absl::StatusOr<std::unique_ptr<kessan::LocalSubscription>> subscription =
+      local->Subscribe(request, std::move(on));
   if (!subscription.ok()) return Fail("subscribe", subscription.status());
 
   // 3. A remote subscriber over gRPC (--check), started before the publish.
@@ -139,12 +148,15 @@ int main(int argc, char** argv) {
       kessan::Client client(absl::StrCat("127.0.0.1:", port));
       kessan::CallOptions call;
       call.timeout = absl::Seconds(60);
-      absl::Status status = client.Subscribe(remote_request, [&](const kessan::v1::FeedEvent& event) {
-        if (event.sequence() == 0) return true;
-        absl::MutexLock lock(&remote_mu);
-        remote_sequences.push_back(event.sequence());
-        return remote_sequences.size() < 2;  // the figure and its revision
-      }, call);
+      absl::Status status = client.Subscribe(
+          remote_request,
+          [&](const kessan::v1::FeedEvent& event) {
+            if (event.sequence() == 0) return true;
+            absl::MutexLock lock(&remote_mu);
+            remote_sequences.push_back(event.sequence());
+            return remote_sequences.size() < 2;  // the figure and its revision
+          },
+          call);
       if (!status.ok()) std::fprintf(stderr, "remote subscriber: %s\n", status.ToString().c_str());
     });
   }
@@ -152,7 +164,8 @@ int main(int argc, char** argv) {
   // 4. Publish a figure and a revision of it.
   ack = local->Publish(DemoRevenue(1'250'000'000));
   if (!ack.ok()) return Fail("publish", ack.status());
-  std::printf("published DEMO's 3Q revenue at sequence %llu\n", static_cast<unsigned long long>(ack->sequences(0)));
+  std::printf("published DEMO's 3Q revenue at sequence %llu\n",
+              static_cast<unsigned long long>(ack->sequences(0)));
   absl::StatusOr<kessan::v1::PublishResponse> revised = local->Publish(DemoRevenue(1'260'000'000));
   if (!revised.ok()) return Fail("publish the revision", revised.status());
 

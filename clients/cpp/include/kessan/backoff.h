@@ -51,9 +51,7 @@ class Backoff {
   // Attempts counted since the last Reset().
   int attempts() const { return attempts_; }
   // True once max_attempts delays were handed out since the last Reset().
-  bool Exhausted() const {
-    return options_.max_attempts > 0 && attempts_ >= options_.max_attempts;
-  }
+  bool Exhausted() const { return options_.max_attempts > 0 && attempts_ >= options_.max_attempts; }
   const BackoffOptions& options() const { return options_; }
 
  private:

@@ -40,9 +40,7 @@ struct ClientOptions {
   // Called when the client moves from server `from` to server `to` because
   // a call to `from` failed with `status`; on the thread of that call. May
   // be empty.
-  std::function<void(const std::string& from, const std::string& to,
-                     const absl::Status& status)>
-      on_failover;
+  std::function<void(const std::string& from, const std::string& to, const absl::Status& status)> on_failover;
   // Largest response the client accepts, in bytes; a snapshot of a large
   // data set can exceed gRPC's default of 4 MiB. Negative: no limit.
   int max_receive_message_bytes = 64 << 20;
@@ -91,8 +89,7 @@ void AssignBatchIdentity(v1::PublishRequest& request);
 //
 // Splits "a:1,b:2" into its servers, spaces around each trimmed.
 // INVALID_ARGUMENT for an empty list or an empty server ("a:1,,b:2").
-absl::StatusOr<std::vector<std::string>> ParseServerList(
-    absl::string_view list);
+absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view list);
 
 // CallOptions
 //
@@ -155,11 +152,10 @@ class Client {
                                               const CallOptions& call = {});
 
   // Returns the latest state that matches `filter`.
-  absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(
-      const v1::Filter& filter, const CallOptions& call = {});
+  absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(const v1::Filter& filter, const CallOptions& call = {});
   // The same, with every field of the request.
-  absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(
-      const v1::GetSnapshotRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(const v1::GetSnapshotRequest& request,
+                                                      const CallOptions& call = {});
 
   // Streams the events that match `request`, calling `on_event` for each,
   // and blocks until one of:
@@ -167,8 +163,8 @@ class Client {
   //   - `on_event` returns false: the call is cancelled, returns OK;
   //   - the server or the transport fails, or the deadline passes: returns
   //     that error (events delivered before it stay delivered).
-  absl::Status Subscribe(const v1::SubscribeRequest& request,
-                         EventCallback on_event, const CallOptions& call = {});
+  absl::Status Subscribe(const v1::SubscribeRequest& request, EventCallback on_event,
+                         const CallOptions& call = {});
 
   // Like Subscribe(), but a stream that ends for a retryable reason (see
   // IsRetryableSubscribeEnd(): connection lost, server restarting, a
@@ -194,10 +190,8 @@ class Client {
   // moves to the next server at once and resumes there from the same
   // sequence (replicas share the journal's sequences); after a full round
   // of failed servers the backoff applies, one attempt per round.
-  absl::Status SubscribeResuming(const v1::SubscribeRequest& request,
-                                 EventCallback on_event,
-                                 const ResumeOptions& resume = {},
-                                 const CallOptions& call = {});
+  absl::Status SubscribeResuming(const v1::SubscribeRequest& request, EventCallback on_event,
+                                 const ResumeOptions& resume = {}, const CallOptions& call = {});
 
   // Publishes `request` with a publisher_id and batch_key (AssignBatchIdentity()
   // fills the empty ones), retrying UNAVAILABLE and DEADLINE_EXCEEDED after
@@ -208,9 +202,9 @@ class Client {
   // With several servers, UNAVAILABLE sends the same batch (same
   // publisher_id and batch_key) to the next server at once; the backoff
   // applies after each full round.
-  absl::StatusOr<v1::PublishResponse> PublishWithRetry(
-      v1::PublishRequest request, const PublishRetryOptions& retry = {},
-      const CallOptions& call = {});
+  absl::StatusOr<v1::PublishResponse> PublishWithRetry(v1::PublishRequest request,
+                                                       const PublishRetryOptions& retry = {},
+                                                       const CallOptions& call = {});
 
  private:
   struct Impl;

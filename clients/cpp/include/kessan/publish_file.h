@@ -19,8 +19,7 @@ namespace kessan {
 // group in data set order). A data set with items of another kind (a field
 // added to DataSet after this client was written) is refused with
 // UNIMPLEMENTED rather than published in part.
-absl::StatusOr<v1::PublishRequest> PublishRequestFromDataSet(
-    const v1::DataSet& data_set);
+absl::StatusOr<v1::PublishRequest> PublishRequestFromDataSet(const v1::DataSet& data_set);
 
 // LoadPublishRequestFromFile()
 //
@@ -43,15 +42,14 @@ absl::StatusOr<v1::PublishRequest> PublishRequestFromDataSet(
 // Example:
 //   absl::StatusOr<kessan::v1::PublishRequest> batch =
 //       kessan::LoadPublishRequestFromFile("data/iij/fy2002.txtpb");
-absl::StatusOr<v1::PublishRequest> LoadPublishRequestFromFile(
-    const std::string& path);
+absl::StatusOr<v1::PublishRequest> LoadPublishRequestFromFile(const std::string& path);
 
 // LoadPublishBatchesFromFile()
 //
 // As LoadPublishRequestFromFile(), but a data set becomes batches of at most
 // `max_items` items (a server takes at most 1,000 per batch), in the same
 // order; a PublishRequest file stays one batch, as written.
-absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatchesFromFile(
-    const std::string& path, size_t max_items);
+absl::StatusOr<std::vector<v1::PublishRequest>> LoadPublishBatchesFromFile(const std::string& path,
+                                                                           size_t max_items);
 
 }  // namespace kessan

@@ -57,8 +57,8 @@ struct ResumeNotice {
 // How Client::SubscribeResuming() reconnects.
 struct ResumeOptions {
   // Delays between attempts, and how many attempts without progress are
-  // allowed (with several servers, an attempt is a round over all of them) (an attempt makes progress when its stream delivers an event to
-  // the caller, a heartbeat included; dropped duplicates do not count).
+  // allowed (with several servers, an attempt is a round over all of them) (an attempt makes progress when
+  // its stream delivers an event to the caller, a heartbeat included; dropped duplicates do not count).
   BackoffOptions backoff;
   // The heartbeat interval asked for when the request leaves it 0. A stream
   // silent for `stall_heartbeats` intervals is cancelled as stalled

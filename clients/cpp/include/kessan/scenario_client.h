@@ -33,7 +33,8 @@ class ScenarioClient {
   ~ScenarioClient();
 
   absl::StatusOr<v1::ListScenariosResponse> List(const CallOptions& call = {});
-  absl::StatusOr<v1::RunScenarioResponse> Run(const v1::RunScenarioRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::RunScenarioResponse> Run(const v1::RunScenarioRequest& request,
+                                              const CallOptions& call = {});
   // Streams results until the server ends the stream (OK), `on_result`
   // returns false (OK), or an error.
   absl::Status Watch(const v1::WatchScenarioRequest& request, ResultCallback on_result,

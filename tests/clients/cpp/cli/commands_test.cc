@@ -32,9 +32,7 @@ class CommandsTest : public ::testing::Test {
     return RunCommand(*args, client_, out_, err_);
   }
 
-  std::vector<std::string> OutLines() const {
-    return absl::StrSplit(out_.str(), '\n', absl::SkipEmpty());
-  }
+  std::vector<std::string> OutLines() const { return absl::StrSplit(out_.str(), '\n', absl::SkipEmpty()); }
 
   FakeServer server_;
   Client client_{server_.address()};
@@ -49,20 +47,15 @@ TEST_F(CommandsTest, SubscribePrintsOneJsonLinePerEventUpToTheLimit) {
     *batch.add_events() = FactEvent(s, "IIJ", "revenue");
   }
   service().subscribe_responses = {batch};
-  EXPECT_EQ(
-      Run({"subscribe", "--from", "5", "--issuer", "IIJ", "--limit", "2"}),
-      kExitOk)
-      << err_.str();
+  EXPECT_EQ(Run({"subscribe", "--from", "5", "--issuer", "IIJ", "--limit", "2"}), kExitOk) << err_.str();
 
   // The control event is printed but not counted.
   std::vector<std::string> lines = OutLines();
   ASSERT_EQ(lines.size(), 3u) << out_.str();
   EXPECT_EQ(lines[0], R"({"snapshotBegin":{"sequence":"5"}})");
-  EXPECT_TRUE(absl::StrContains(lines[1], R"("conceptId":"revenue")"))
-      << lines[1];
+  EXPECT_TRUE(absl::StrContains(lines[1], R"("conceptId":"revenue")")) << lines[1];
   v1::FeedEvent event;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(lines[2], &event).ok());
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[2], &event).ok());
   EXPECT_EQ(event.sequence(), 7u);
   EXPECT_EQ(err_.str(), "");
   ASSERT_TRUE(service().last_subscribe.has_value());
@@ -76,8 +69,7 @@ TEST_F(CommandsTest, SubscribeEndsWithTheStream) {
   *batch.add_events()->mutable_snapshot_begin() = v1::SnapshotBegin();
   *batch.add_events() = FactEvent(3, "IIJ", "revenue");
   service().subscribe_responses = {batch};
-  EXPECT_EQ(Run({"subscribe", "--live", "--no-reconnect"}), kExitOk)
-      << err_.str();
+  EXPECT_EQ(Run({"subscribe", "--live", "--no-reconnect"}), kExitOk) << err_.str();
   EXPECT_EQ(OutLines().size(), 2u);
   EXPECT_EQ(service().last_subscribe->start(), v1::START_MODE_LIVE_ONLY);
 }
@@ -99,62 +91,49 @@ TEST_F(CommandsTest, SubscribeReconnectsAndSaysSoOnStderr) {
   *first.add_events() = FactEvent(7, "IIJ", "revenue");
   *second.add_events() = FactEvent(7, "IIJ", "revenue");  // Replayed.
   *second.add_events() = FactEvent(8, "IIJ", "revenue");
-  service().subscribe_script = {
-      {{first}, grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone")},
-      {{second}, grpc::Status::OK}};
-  EXPECT_EQ(Run({"subscribe", "--from", "5", "--heartbeat-ms", "250",
-                 "--policy", "conflate"}),
-            kExitOk)
+  service().subscribe_script = {{{first}, grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone")},
+                                {{second}, grpc::Status::OK}};
+  EXPECT_EQ(Run({"subscribe", "--from", "5", "--heartbeat-ms", "250", "--policy", "conflate"}), kExitOk)
       << err_.str();
 
   std::vector<std::string> lines = OutLines();
   ASSERT_EQ(lines.size(), 3u) << out_.str();
   EXPECT_TRUE(absl::StrContains(lines[2], "\"sequence\":\"8\"")) << lines[2];
-  std::vector<std::string> notes =
-      absl::StrSplit(err_.str(), '\n', absl::SkipEmpty());
+  std::vector<std::string> notes = absl::StrSplit(err_.str(), '\n', absl::SkipEmpty());
   ASSERT_EQ(notes.size(), 2u) << err_.str();
-  EXPECT_TRUE(absl::StartsWith(
-      notes[0], "kessan: stream ended (UNAVAILABLE: gone); reconnecting in "))
+  EXPECT_TRUE(absl::StartsWith(notes[0], "kessan: stream ended (UNAVAILABLE: gone); reconnecting in "))
       << notes[0];
-  EXPECT_TRUE(absl::EndsWith(notes[0], "resuming after sequence 7"))
-      << notes[0];
+  EXPECT_TRUE(absl::EndsWith(notes[0], "resuming after sequence 7")) << notes[0];
   EXPECT_EQ(notes[1], "kessan: reconnected to " + server_.address() + " (attempt 1)");
   std::vector<v1::SubscribeRequest> requests = service().subscribe_requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].heartbeat_interval_ms(), 250u);
-  EXPECT_EQ(requests[0].slow_consumer_policy(),
-            v1::SLOW_CONSUMER_POLICY_CONFLATE);
+  EXPECT_EQ(requests[0].slow_consumer_policy(), v1::SLOW_CONSUMER_POLICY_CONFLATE);
   EXPECT_EQ(requests[1].from_sequence(), 7u);
 }
 
 TEST_F(CommandsTest, NoReconnectEndsAtTheFirstError) {
-  service().subscribe_status =
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone");
+  service().subscribe_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone");
   EXPECT_EQ(Run({"subscribe", "--no-reconnect"}), kExitFailure);
   EXPECT_EQ(err_.str(), "kessan: UNAVAILABLE: gone\n");
   EXPECT_EQ(service().subscribe_requests().size(), 1u);
 }
 
 TEST_F(CommandsTest, SubscribeSendsTheView) {
-  EXPECT_EQ(Run({"subscribe", "--as-of", "2003-05-20T00:00:00Z"}), kExitOk)
-      << err_.str();
-  EXPECT_EQ(service().last_subscribe->point_in_time().view(),
-            v1::REVISION_VIEW_AS_OF);
-  EXPECT_EQ(service().last_subscribe->point_in_time().as_of().seconds(),
-            1053388800);
+  EXPECT_EQ(Run({"subscribe", "--as-of", "2003-05-20T00:00:00Z"}), kExitOk) << err_.str();
+  EXPECT_EQ(service().last_subscribe->point_in_time().view(), v1::REVISION_VIEW_AS_OF);
+  EXPECT_EQ(service().last_subscribe->point_in_time().as_of().seconds(), 1053388800);
 }
 
 TEST_F(CommandsTest, SnapshotSendsTheView) {
   EXPECT_EQ(Run({"snapshot", "--view", "first"}), kExitOk) << err_.str();
-  EXPECT_EQ(service().last_snapshot->point_in_time().view(),
-            v1::REVISION_VIEW_FIRST_REPORTED);
+  EXPECT_EQ(service().last_snapshot->point_in_time().view(), v1::REVISION_VIEW_FIRST_REPORTED);
   EXPECT_FALSE(service().last_snapshot->point_in_time().has_as_of());
 }
 
 TEST_F(CommandsTest, SubscribeServerError) {
   service().subscribe_status =
-      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                   "filter.issuers[0]: unknown issuer \"XYZ\"");
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "filter.issuers[0]: unknown issuer \"XYZ\"");
   EXPECT_EQ(Run({"subscribe", "--issuer", "XYZ"}), kExitFailure);
   EXPECT_EQ(err_.str(),
             "kessan: INVALID_ARGUMENT: filter.issuers[0]: unknown issuer "
@@ -164,8 +143,7 @@ TEST_F(CommandsTest, SubscribeServerError) {
 TEST_F(CommandsTest, SubscribeTimeout) {
   service().subscribe_end = FakeFeedService::StreamEnd::kHang;
   EXPECT_EQ(Run({"subscribe", "--timeout", "200ms"}), kExitFailure);
-  EXPECT_TRUE(absl::StartsWith(err_.str(), "kessan: DEADLINE_EXCEEDED: "))
-      << err_.str();
+  EXPECT_TRUE(absl::StartsWith(err_.str(), "kessan: DEADLINE_EXCEEDED: ")) << err_.str();
 }
 
 TEST_F(CommandsTest, SnapshotPrintsTheResponseAsJson) {
@@ -175,14 +153,10 @@ TEST_F(CommandsTest, SnapshotPrintsTheResponseAsJson) {
   EXPECT_EQ(Run({"snapshot", "--kind", "fact"}), kExitOk) << err_.str();
 
   v1::GetSnapshotResponse printed;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok())
-      << out_.str();
-  EXPECT_EQ(printed.SerializeAsString(),
-            service().snapshot_response.SerializeAsString());
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &printed).ok()) << out_.str();
+  EXPECT_EQ(printed.SerializeAsString(), service().snapshot_response.SerializeAsString());
   EXPECT_GT(OutLines().size(), 2u);  // Pretty: indented over many lines.
-  EXPECT_EQ(service().last_snapshot->filter().event_kinds(0),
-            v1::EVENT_KIND_FACT);
+  EXPECT_EQ(service().last_snapshot->filter().event_kinds(0), v1::EVENT_KIND_FACT);
 }
 
 TEST_F(CommandsTest, SnapshotJsonl) {
@@ -195,8 +169,7 @@ TEST_F(CommandsTest, SnapshotJsonl) {
 }
 
 TEST_F(CommandsTest, SnapshotServerError) {
-  service().snapshot_status =
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "journal is restarting");
+  service().snapshot_status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "journal is restarting");
   EXPECT_EQ(Run({"snapshot"}), kExitFailure);
   EXPECT_EQ(err_.str(), "kessan: UNAVAILABLE: journal is restarting\n");
   EXPECT_EQ(out_.str(), "");
@@ -204,9 +177,8 @@ TEST_F(CommandsTest, SnapshotServerError) {
 
 TEST_F(CommandsTest, PublishPrintsTheSequences) {
   const std::string path = ::testing::TempDir() + "/commands_publish.txtpb";
-  std::ofstream(path)
-      << "issuers { id: \"IIJ\" }\n"
-         "facts { key { issuer: \"IIJ\" concept_id: \"x\" } }\n";
+  std::ofstream(path) << "issuers { id: \"IIJ\" }\n"
+                         "facts { key { issuer: \"IIJ\" concept_id: \"x\" } }\n";
   service().publish_response.add_sequences(1);
   service().publish_response.add_sequences(2);
   EXPECT_EQ(Run({"publish", path}), kExitOk) << err_.str();
@@ -218,14 +190,10 @@ TEST_F(CommandsTest, PublishPrintsTheSequences) {
 TEST_F(CommandsTest, PublishRetriesWithTheGivenBatchIdentity) {
   const std::string path = ::testing::TempDir() + "/commands_retry.txtpb";
   std::ofstream(path) << "items { issuer { id: \"IIJ\" } }\n";
-  service().publish_failures = {
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")};
+  service().publish_failures = {grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")};
   service().publish_response.add_sequences(4);
   service().publish_response.set_duplicate(true);
-  EXPECT_EQ(
-      Run({"publish", path, "--publisher-id", "desk-1", "--batch-key", "k-9"}),
-      kExitOk)
-      << err_.str();
+  EXPECT_EQ(Run({"publish", path, "--publisher-id", "desk-1", "--batch-key", "k-9"}), kExitOk) << err_.str();
   EXPECT_EQ(out_.str(), "{\"sequences\":[4],\"duplicate\":true}\n");
   std::vector<v1::PublishRequest> sent = service().publish_requests();
   ASSERT_EQ(sent.size(), 2u);
@@ -284,8 +252,7 @@ TEST_F(CommandsTest, PublishBadFileSendsNothing) {
   const std::string path = ::testing::TempDir() + "/commands_bad.txtpb";
   std::ofstream(path) << "issuers { id: }\n";
   EXPECT_EQ(Run({"publish", path}), kExitFailure);
-  EXPECT_TRUE(absl::StartsWith(
-      err_.str(), absl::StrCat("kessan: INVALID_ARGUMENT: ", path, ":1:")))
+  EXPECT_TRUE(absl::StartsWith(err_.str(), absl::StrCat("kessan: INVALID_ARGUMENT: ", path, ":1:")))
       << err_.str();
   EXPECT_FALSE(service().last_publish.has_value());
 }
