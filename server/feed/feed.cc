@@ -228,14 +228,17 @@ struct Feed::StagedGroup {
   std::map<std::string, std::string> issuer_names;
   // A batch key of a group not journaled yet: stage again once it is.
   bool wait_for_earlier = false;
+  // From BeginGroup to CommitGroup: the append under way, or none when the
+  // group is empty or void (staged on a group that failed).
+  std::unique_ptr<PendingAppend> append;
+  bool voided = false;
+  std::chrono::steady_clock::time_point begun;
 };
 
 namespace {
 
 constexpr size_t kMaxGroupRequests = 256;
 constexpr size_t kMaxGroupItems = 16 * kMaxBatchItems;
-// Groups staged or journaling at once.
-constexpr uint64_t kPipelineDepth = 2;
 constexpr size_t kMaxSharedWakeEvents = 64;
 // A group that other replicas' appends keep getting ahead of is staged
 // again for this long, then fails with ABORTED.
@@ -331,10 +334,10 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     queue_.push_back(&me);
     auto my_turn = [&] {
       queue_mu_.AssertHeld();
-      // One group journals while the next stages; the rest wait in the
-      // queue, so the group after takes all of them (one fsync).
+      // Up to max_in_flight_ groups journal while the next stages; the rest
+      // wait in the queue, so the group after takes all of them (one fsync).
       return me.done ||
-             (!stager_active_ && queue_.front() == &me && next_ticket_ - commit_turn_ < kPipelineDepth);
+             (!stager_active_ && queue_.front() == &me && next_ticket_ - commit_turn_ <= max_in_flight_);
     };
     queue_mu_.Await(absl::Condition(&my_turn));
     if (me.done) return std::move(me.result);
@@ -361,10 +364,32 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     }
     StageGroup(group);  // nothing is staged before it now
   }
+  bool serial = false;
   {
-    // The next group stages while this one waits for the journal.
+    // The next group stages while this one waits for the journal. Groups
+    // begin in ticket order; with one append in flight, each once every
+    // group before it is applied.
     absl::MutexLock lock(&queue_mu_);
     stager_active_ = false;
+    auto begin_turn = [&] {
+      queue_mu_.AssertHeld();
+      return max_in_flight_ > 1 && !drain_ ? begin_turn_ == group.ticket : commit_turn_ == group.ticket;
+    };
+    queue_mu_.Await(absl::Condition(&begin_turn));
+    serial = commit_turn_ == group.ticket;
+  }
+  {
+    absl::MutexLock lock(&begin_mu_);
+    BeginGroup(group);
+  }
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (group.voided || (group.append != nullptr && group.append->finished() && max_in_flight_ > 1)) {
+      drain_ = true;  // void or refused: staged again at its commit turn
+    } else if (serial && group.append != nullptr) {
+      drain_ = false;  // valid, and nothing before it is left to stage again
+    }
+    ++begin_turn_;
     queue_mu_.Await(absl::Condition(&earlier_done));
   }
   std::vector<std::shared_ptr<Subscription>> to_wake;
@@ -377,7 +402,9 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
     absl::Status caught = log_->CatchUp(kRestageCatchUp);
     if (!caught.ok()) Log().warn("restaging a commit group: {}", caught.ToString());
     restaged_.fetch_add(1, std::memory_order_relaxed);
+    absl::MutexLock lock(&begin_mu_);
     Restage(group);
+    BeginGroup(group);
   }
   {
     absl::MutexLock lock(&queue_mu_);
@@ -418,6 +445,9 @@ void Feed::Restage(StagedGroup& group) {
   group.issuer_names.clear();
   // Voiding and staging in one hold of mu_: a later group stages either
   // before (void, restaged in its turn) or on top of this one.
+  // Not under mu_ (the journal's tail holds its lock, then ours); no group
+  // begins before epoch_ is bumped, as the caller holds begin_mu_.
+  log_->ResumeAppends();
   absl::MutexLock lock(&mu_);
   ++epoch_;
   staged_.clear();
@@ -564,30 +594,41 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   }
 }
 
+void Feed::BeginGroup(StagedGroup& group) {
+  group.append.reset();
+  group.voided = false;
+  if (group.events.empty()) return;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    group.voided = group.epoch != epoch_;
+  }
+  if (group.voided) return;
+  // Not under mu_: the next group stages meanwhile.
+  group.begun = std::chrono::steady_clock::now();
+  group.append = log_->BeginAppend(group.events, group.batches);
+}
+
 std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group, bool* restage) {
   absl::Status committed = absl::OkStatus();
-  bool valid = true;
-  if (!group.events.empty()) {
-    {
-      absl::ReaderMutexLock lock(&mu_);
-      valid = group.epoch == epoch_;
-    }
-    // Not under mu_: the next group stages meanwhile.
-    if (valid) {
-      const auto start = std::chrono::steady_clock::now();
-      committed = log_->Append(group.events, group.batches);
-      if (options_.metrics != nullptr) {
-        options_.metrics->journal_commit_seconds.Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      }
-    } else {
-      committed = absl::UnavailableError(
-          "the journal refused the commit group this batch was validated "
-          "after; nothing of this batch was journaled: publish it again");
+  if (group.voided) {
+    committed = absl::UnavailableError(
+        "the journal refused the commit group this batch was validated "
+        "after; nothing of this batch was journaled: publish it again");
+  } else if (group.append != nullptr) {
+    committed = group.append->Wait();
+    group.append.reset();
+    if (options_.metrics != nullptr) {
+      options_.metrics->journal_commit_seconds.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - group.begun).count());
     }
   }
+  if (!committed.ok() || group.voided) {
+    // Before anything is staged again or ResumeAppends is called.
+    absl::MutexLock lock(&queue_mu_);
+    drain_ = true;
+  }
   if (restage != nullptr && log_->shared() && !group.events.empty() &&
-      (!valid || absl::IsAborted(committed))) {
+      (group.voided || absl::IsAborted(committed))) {
     *restage = true;
     return {};
   }
@@ -596,21 +637,32 @@ std::vector<std::shared_ptr<Subscription>> Feed::CommitGroup(StagedGroup& group,
         "other replicas' appends kept getting ahead of this batch for ", absl::FormatDuration(kRestageFor),
         "; nothing of it was journaled: publish it again (", committed.message(), ")"));
   }
-  absl::MutexLock lock(&mu_);
+  // A failed append voids the groups staged on it: none of them may begin
+  // once epoch_ is bumped.
+  std::optional<absl::MutexLock> begin_lock;
+  if (!committed.ok()) begin_lock.emplace(&begin_mu_);
   std::vector<std::shared_ptr<Subscription>> to_wake;
-  if (!group.events.empty() && group.epoch == epoch_) {
-    if (committed.ok()) {
-      for (const EventPtr& e : group.events) state_.Apply(e);
-      to_wake = fanout_.Push(group.events);
-      staged_.pop_front();
-      MaybePruneLocked();
-    } else {
-      // Every group staged on this one is void: restage from the state.
-      ++epoch_;
-      staged_.clear();
-      staged_last_ = state_.last_sequence();
+  bool voided_later = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!group.events.empty() && group.epoch == epoch_) {
+      if (committed.ok()) {
+        for (const EventPtr& e : group.events) state_.Apply(e);
+        to_wake = fanout_.Push(group.events);
+        staged_.pop_front();
+        MaybePruneLocked();
+      } else {
+        // Every group staged on this one is void: restage from the state.
+        ++epoch_;
+        staged_.clear();
+        staged_last_ = state_.last_sequence();
+        voided_later = true;
+      }
     }
   }
+  // Not under mu_ (the journal's tail holds its lock, then ours).
+  if (voided_later) log_->ResumeAppends();
+  begin_lock.reset();
   for (PendingPublish* p : group.requests) {
     if (!p->staged) continue;
     if (!committed.ok()) {

@@ -25,8 +25,9 @@
 
 namespace kessan {
 
-// Feed is thread-safe. Publishes are ordered (one group stages while the one
-// before it is journaled); snapshots and new subscriptions run concurrently
+// Feed is thread-safe. Publishes are ordered (one group stages while the ones
+// before it are journaled: one at a time, or as many as the journal takes in
+// flight, Journal::max_appends_in_flight); snapshots and new subscriptions run concurrently
 // with each other. A subscription made with a snapshot sees every later
 // event exactly once, after the snapshot. No journal read holds the feed's
 // mutex: a past view is read after it is released, and subscriptions read
@@ -109,6 +110,7 @@ class Feed {
   Feed(std::unique_ptr<Journal> log, Options options)
       : log_(std::move(log)),
         incarnation_(log_->incarnation()),
+        max_in_flight_(std::max<uint64_t>(1, log_->max_appends_in_flight())),
         options_(std::move(options)),
         wake_pool_(options_.wake_helpers),
         readers_(options_.reader_threads) {}
@@ -134,10 +136,14 @@ class Feed {
   // groups staged before it and the batches before it in the group, and
   // encodes its events. Holds mu_, not the journal.
   void StageGroup(StagedGroup& group) ABSL_LOCKS_EXCLUDED(mu_);
-  // In staging order: journals the group in one transaction (group commit:
-  // one fsync for every publisher that queued meanwhile) while the next
-  // group stages, then applies and fans it out, and sets each batch's
-  // result. A group staged on one the journal refused fails too.
+  // In staging order: begins journaling the group in one transaction
+  // (group commit: one fsync for every publisher that queued meanwhile), or
+  // voids it if the group it was staged on failed. Later groups stage and
+  // begin meanwhile.
+  void BeginGroup(StagedGroup& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(begin_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // In staging order: waits until the group is journaled, then applies and
+  // fans it out, and sets each batch's result. A group staged on one the
+  // journal refused fails too.
   // Returns the subscriptions to wake: the caller wakes them once it has
   // handed the commit turn on, so the next group need not wait for the
   // streams' first writes.
@@ -150,7 +156,7 @@ class Feed {
   void ApplyFollowed(const std::vector<EventPtr>& events) ABSL_LOCKS_EXCLUDED(mu_);
   // After another replica's append got ahead of `group`: voids what was
   // staged and stages `group` again from the requests as they came.
-  void Restage(StagedGroup& group) ABSL_LOCKS_EXCLUDED(mu_);
+  void Restage(StagedGroup& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(begin_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // StageGroup's part under mu_.
   void StageGroupLocked(StagedGroup& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The response to a batch applied before, with its events or without.
@@ -159,12 +165,18 @@ class Feed {
 
   const std::unique_ptr<Journal> log_;
   const std::string incarnation_;
+  // Groups being journaled at once.
+  const uint64_t max_in_flight_;
   const Options options_;
   FanOut fanout_;
   WakePool wake_pool_;
   // After log_: stopped before the journal is closed.
   JobPool readers_;
 
+  // Held while a group is checked against epoch_ and begun, and while epoch_
+  // is bumped after a failed append: no group staged before the bump begins
+  // after it.
+  absl::Mutex begin_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
   // Groups staged and not yet applied, oldest first; the last sequence
@@ -182,6 +194,13 @@ class Feed {
   bool stager_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   uint64_t next_ticket_ ABSL_GUARDED_BY(queue_mu_) = 0;
   uint64_t commit_turn_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Groups begun (journaling under way), in ticket order.
+  uint64_t begin_turn_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Set when a group is void, refused or failed, so that it and the groups
+  // after it are staged again: until one begins valid at its commit turn,
+  // each group begins only once every group before it is applied, so none
+  // lands ahead of one still to be staged again.
+  bool drain_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   std::atomic<uint64_t> restaged_{0};
   std::atomic<uint64_t> next_subscription_id_{1};

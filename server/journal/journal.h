@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -32,6 +34,31 @@ struct BatchLocation {
   uint64_t fingerprint = 0;
 };
 
+// An append begun by Journal::BeginAppend.
+class PendingAppend {
+ public:
+  virtual ~PendingAppend() = default;
+  // Waits until the append is durable or has failed; returns what Append
+  // would have. Called once.
+  virtual absl::Status Wait() = 0;
+  // Whether it finished when it was begun (Wait will not block).
+  virtual bool finished() const { return false; }
+};
+
+// A PendingAppend that has finished with `status`.
+inline std::unique_ptr<PendingAppend> DoneAppend(absl::Status status) {
+  class Done final : public PendingAppend {
+   public:
+    explicit Done(absl::Status status) : status_(std::move(status)) {}
+    absl::Status Wait() override { return status_; }
+    bool finished() const override { return true; }
+
+   private:
+    absl::Status status_;
+  };
+  return std::make_unique<Done>(std::move(status));
+}
+
 // Which revision of each item ReadView yields.
 enum class View { kFirstReported, kLatest, kAsOf };
 
@@ -56,6 +83,22 @@ class Journal {
   virtual absl::Status Append(const std::vector<EventPtr>& events,
                               const std::vector<BatchRecord>& batches) = 0;
   absl::Status Append(const std::vector<EventPtr>& events) { return Append(events, {}); }
+
+  // Append in two steps, so that up to max_appends_in_flight() appends are
+  // under way at once: `events` continue the events of the appends begun
+  // before and not yet waited for. Calls to BeginAppend are serialized by
+  // the caller, and each handle's Wait is called in the order begun. When an
+  // append fails, every append begun after it fails too: ABORTED when it was
+  // ABORTED (nothing of them was appended), UNAVAILABLE when it was in doubt
+  // (they are in doubt too). From then on BeginAppend fails with ABORTED
+  // until the caller, having voided what it staged on the failed appends,
+  // calls ResumeAppends. The default appends at once.
+  virtual std::unique_ptr<PendingAppend> BeginAppend(const std::vector<EventPtr>& events,
+                                                     const std::vector<BatchRecord>& batches) {
+    return DoneAppend(Append(events, batches));
+  }
+  virtual size_t max_appends_in_flight() const { return 1; }
+  virtual void ResumeAppends() {}
 
   // What the sequences are numbers of: another journal, or this one after
   // it lost acknowledged events, has another incarnation. Fixed while open.

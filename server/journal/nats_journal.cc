@@ -41,6 +41,8 @@ constexpr size_t kMaxGroupEvents = 16384;
 constexpr size_t kMaxGroupBytes = 32 << 20;
 // Side file format: "kessan-nats-cache 1".
 constexpr char kSideMagic[] = "kessan-nats-cache";
+// JetStream's error when Nats-Expected-Last-Msg-Id does not match.
+constexpr int kWrongLastMsgIdErr = 10070;
 
 void AppendVarint(uint64_t v, std::string* out) {
   uint8_t buffer[10];
@@ -223,6 +225,8 @@ absl::Status NatsJournal::Connect() {
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = timeout_ms;
+  js_options.PublishAsync.AckHandler = &NatsJournal::OnAck;
+  js_options.PublishAsync.AckHandlerClosure = this;
   s = natsConnection_JetStream(&js_, conn_, &js_options);
   if (s != NATS_OK) {
     return absl::UnavailableError(
@@ -425,6 +429,16 @@ absl::Status NatsJournal::StartTail() {
 
 NatsJournal::~NatsJournal() {
   stopping_ = true;
+  { absl::MutexLock wake(&mu_); }  // the tail may wait on mu_ for appends in flight
+  if (js_ != nullptr) {
+    // Every asynchronous publish has a deadline: after it, OnAck is not called.
+    jsPubOptions wait;
+    jsPubOptions_Init(&wait);
+    wait.MaxWait = absl::ToInt64Milliseconds(options_.request_timeout) + 1000;
+    if (js_PublishAsyncComplete(js_, &wait) != NATS_OK) {
+      Log().warn("nats journal: closing with publishes to {} unacknowledged", subject_);
+    }
+  }
   if (sub_ != nullptr) natsSubscription_Unsubscribe(sub_);
   if (tail_thread_.joinable()) tail_thread_.join();
   natsSubscription_Destroy(sub_);
@@ -434,9 +448,12 @@ NatsJournal::~NatsJournal() {
 }
 
 void NatsJournal::TailLoop() {
+  // A message held back until the batches before it are flushed.
+  natsMsg* carried = nullptr;
   while (!stopping_) {
-    natsMsg* msg = nullptr;
-    natsStatus s = natsSubscription_NextMsg(&msg, sub_, 500);
+    natsMsg* msg = carried;
+    carried = nullptr;
+    natsStatus s = msg != nullptr ? NATS_OK : natsSubscription_NextMsg(&msg, sub_, 500);
     if (s == NATS_TIMEOUT) continue;
     if (s != NATS_OK) {
       if (stopping_ || s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED) {
@@ -459,8 +476,19 @@ void NatsJournal::TailLoop() {
     while (true) {
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        ProcessLocked(msg, meta->Sequence.Stream);
+        const uint64_t seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
+        // A message past this replica's appends in flight waits until they
+        // have finished: it may be one of them, or a reason they fail.
+        auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stopping_ || in_flight_.empty() || seq <= stream_seq_;
+        };
+        if (!ready() && (!group_.events.empty() || !group_.records.empty())) {
+          carried = msg;  // flush what came before it first
+          break;
+        }
+        mu_.Await(absl::Condition(&ready));
+        ProcessLocked(msg, seq);
       }
       natsMsg_Destroy(msg);
       msg = nullptr;
@@ -488,6 +516,7 @@ void NatsJournal::TailLoop() {
     }
     listener_mu_.Unlock();
   }
+  natsMsg_Destroy(carried);
 }
 
 void NatsJournal::ProcessLocked(natsMsg* msg, uint64_t stream_seq) {
@@ -559,8 +588,9 @@ NatsJournal::Group NatsJournal::FlushLocked() {
   return group;
 }
 
-int NatsJournal::Retrying(const std::function<int(int* js_error)>& call, int* js_error) {
-  const absl::Time deadline = absl::Now() + options_.retry_timeout;
+int NatsJournal::Retrying(const std::function<int(int* js_error)>& call, int* js_error,
+                          std::optional<absl::Time> until) {
+  const absl::Time deadline = until.value_or(absl::Now() + options_.retry_timeout);
   absl::Duration backoff = absl::Milliseconds(20);
   while (true) {
     *js_error = 0;
@@ -594,14 +624,58 @@ absl::StatusOr<uint64_t> NatsJournal::StreamLastSequence() {
   return last;
 }
 
-absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int index, int chunks,
-                                                   absl::string_view data, uint64_t expected_last,
-                                                   const std::string& msg_id) {
+struct NatsJournal::InFlight {
+  uint64_t first = 0;
+  std::vector<EventPtr> events;
+  std::vector<BatchRecord> batches;
+  std::string payload;
+  size_t chunk_bytes = 0;
+  int chunks = 0;
+  // The stream sequence and, when chained to an append in flight, the
+  // message id of the last message before chunk 0.
+  uint64_t expected_last = 0;
+  std::string expected_id;
+  std::string id_base;
+  absl::Time begun;
+  // Under the journal's ack_mu_.
+  struct Ack {
+    bool done = false;
+    natsStatus status = NATS_OK;
+    int error = 0;
+    uint64_t sequence = 0;
+  };
+  std::vector<Ack> acks;
+  int acked = 0;
+  // Under the journal's mu_: the status an earlier append's failure gave it.
+  std::optional<absl::Status> voided;
+
+  // Nats-Msg-Id: the same for a retry of a chunk (deduplicated by the
+  // stream), another for other bytes or for the same bytes at another place.
+  std::string ChunkId(int i) const { return absl::StrCat(id_base, i, "/", chunks); }
+  absl::string_view Data(int i) const {
+    return absl::string_view(payload).substr(static_cast<size_t>(i) * chunk_bytes, chunk_bytes);
+  }
+  uint64_t last_stream_seq() const { return expected_last + static_cast<uint64_t>(chunks); }
+};
+
+class NatsJournal::Handle final : public PendingAppend {
+ public:
+  Handle(NatsJournal* journal, std::shared_ptr<InFlight> append)
+      : journal_(journal), append_(std::move(append)) {}
+  absl::Status Wait() override { return journal_->Finish(append_); }
+
+ private:
+  NatsJournal* const journal_;
+  const std::shared_ptr<InFlight> append_;
+};
+
+absl::StatusOr<natsMsg*> NatsJournal::ChunkMessage(const InFlight& append, int index) {
+  const absl::string_view data = append.Data(index);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
-  const std::string batch = absl::StrCat(first_sequence);
-  const std::string chunk = absl::StrCat(index, "/", chunks);
-  const std::string expected = absl::StrCat(expected_last);
+  const std::string batch = absl::StrCat(append.first);
+  const std::string chunk = absl::StrCat(index, "/", append.chunks);
+  const std::string expected = absl::StrCat(append.expected_last + static_cast<uint64_t>(index));
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, kBatchHeader, batch.c_str());
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, kChunkHeader, chunk.c_str());
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, kExpectedLastSeqHeader, expected.c_str());
@@ -609,34 +683,58 @@ absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int 
     natsMsg_Destroy(msg);
     return absl::InternalError(absl::StrCat("nats journal: message: ", NatsText(s)));
   }
+  return msg;
+}
+
+namespace {
+
+// A chunk's publish options: its id and, when the message before it is one
+// of this journal's appends in flight, that message's id. They point to the
+// strings passed.
+jsPubOptions ChunkOptions(const std::string& stream, int64_t max_wait_ms, const std::string& msg_id,
+                          const std::string& expected_id) {
   jsPubOptions pub;
   jsPubOptions_Init(&pub);
   pub.MsgId = msg_id.c_str();
-  pub.ExpectStream = options_.stream.c_str();
-  pub.MaxWait = std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.request_timeout));
+  pub.ExpectStream = stream.c_str();
+  if (!expected_id.empty()) pub.ExpectLastMsgId = expected_id.c_str();
+  pub.MaxWait = std::max<int64_t>(1, max_wait_ms);
+  return pub;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> NatsJournal::PublishChunk(const InFlight& append, int index) {
+  const uint64_t expected_last = append.expected_last + static_cast<uint64_t>(index);
+  const std::string msg_id = append.ChunkId(index);
+  const std::string expected_id = index == 0 ? append.expected_id : append.ChunkId(index - 1);
+  ASSIGN_OR_RETURN(natsMsg * msg, ChunkMessage(append, index));
+  jsPubOptions pub =
+      ChunkOptions(options_.stream, absl::ToInt64Milliseconds(options_.request_timeout), msg_id, expected_id);
   // The same message again (same id and expectation) is stored at most once.
   jsPubAck* ack = nullptr;
   int error = 0;
-  s = static_cast<natsStatus>(Retrying(
+  natsStatus s = static_cast<natsStatus>(Retrying(
       [&](int* e) {
         jsPubAck_Destroy(ack);
         ack = nullptr;
         return js_PublishMsg(&ack, js_, msg, &pub, reinterpret_cast<jsErrCode*>(e));
       },
-      &error));
+      &error, append.begun + options_.retry_timeout));
+  const std::string chunk = absl::StrCat(index, "/", append.chunks);
   absl::StatusOr<uint64_t> result;
   if (s == NATS_OK) {
     // A retry of a chunk stored before is acknowledged as a duplicate, with
     // the sequence it got then.
     if (ack->Sequence != expected_last + 1) {
       result = absl::InternalError(absl::StrCat("nats journal: chunk ", chunk, " of the batch from sequence ",
-                                                first_sequence, " was stored at stream sequence ",
+                                                append.first, " was stored at stream sequence ",
                                                 ack->Sequence, ", not ", expected_last + 1,
                                                 ack->Duplicate ? " (a duplicate message id)" : ""));
     } else {
       result = ack->Sequence;
     }
-  } else if (error == JSStreamWrongLastSequenceErr) {
+  } else if (error == JSStreamWrongLastSequenceErr || error == kWrongLastMsgIdErr) {
     absl::StatusOr<uint64_t> last = StreamLastSequence();
     result = absl::AbortedError(absl::StrCat("journal: another replica appended up to stream sequence ",
                                              last.ok() ? absl::StrCat(*last) : std::string("unknown"),
@@ -651,46 +749,188 @@ absl::StatusOr<uint64_t> NatsJournal::PublishChunk(uint64_t first_sequence, int 
   return result;
 }
 
+void NatsJournal::OnAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+  auto* self = static_cast<NatsJournal*>(closure);
+  {
+    absl::MutexLock lock(&self->ack_mu_);
+    auto it = self->unacked_.find(msg);
+    if (it != self->unacked_.end()) {
+      InFlight& append = *it->second.first;
+      InFlight::Ack& a = append.acks[static_cast<size_t>(it->second.second)];
+      a.done = true;
+      if (ack != nullptr) {
+        a.sequence = ack->Sequence;
+      } else {
+        a.status = error != nullptr ? error->Err : NATS_ERR;
+        a.error = error != nullptr ? static_cast<int>(error->ErrCode) : 0;
+      }
+      ++append.acked;
+      self->unacked_.erase(it);
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
 absl::Status NatsJournal::Append(const std::vector<EventPtr>& events,
                                  const std::vector<BatchRecord>& batches) {
-  if (events.empty() && batches.empty()) return absl::OkStatus();
+  {
+    // One append at a time: nothing is staged on an earlier failed one.
+    absl::MutexLock lock(&mu_);
+    if (in_flight_.empty()) appends_failed_ = false;
+  }
+  return BeginAppend(events, batches)->Wait();
+}
+
+void NatsJournal::ResumeAppends() {
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(tail_status_);
-  const uint64_t last = cache_->last_sequence();
+  appends_failed_ = false;
+}
+
+std::unique_ptr<PendingAppend> NatsJournal::BeginAppend(const std::vector<EventPtr>& events,
+                                                        const std::vector<BatchRecord>& batches) {
+  if (events.empty() && batches.empty()) return DoneAppend(absl::OkStatus());
+  absl::MutexLock lock(&mu_);
+  if (!tail_status_.ok()) return DoneAppend(tail_status_);
+  if (appends_failed_) {
+    return DoneAppend(absl::AbortedError(
+        "journal: an append begun before this one failed, and this one may have been computed on it; "
+        "catch up and retry"));
+  }
+  const uint64_t last = cache_->last_sequence() + in_flight_events_;
   const uint64_t first = events.empty() ? last + 1 : events.front()->sequence();
   if (first <= last) {
-    return absl::AbortedError(absl::StrCat("journal: sequence ", first,
-                                           " is taken: another replica appended up to ", last,
-                                           "; catch up and retry"));
+    appends_failed_ = true;
+    return DoneAppend(absl::AbortedError(absl::StrCat("journal: sequence ", first,
+                                                      " is taken: another replica appended up to ", last,
+                                                      "; catch up and retry")));
   }
   uint64_t expected = last + 1;
   for (const EventPtr& e : events) {
     if (e->sequence() != expected++) {
-      return absl::InternalError(
-          absl::StrCat("append out of order: sequence ", e->sequence(), " where ", expected - 1, " was due"));
+      return DoneAppend(absl::InternalError(absl::StrCat("append out of order: sequence ", e->sequence(),
+                                                         " where ", expected - 1, " was due")));
     }
   }
-  const std::string payload = EncodePayload(events, batches, first);
-  const int chunks =
-      static_cast<int>(std::max<size_t>(1, (payload.size() + chunk_bytes_ - 1) / chunk_bytes_));
-  // Nats-Msg-Id: the same for a retry of a chunk (deduplicated by the
-  // stream), another for other bytes or for the same bytes at another place.
-  const std::string id_base =
-      absl::StrCat(options_.stream, ".", first, ".", absl::Hex(Fnv1a(payload)), ".", stream_seq_, ".");
-  uint64_t stream_seq = stream_seq_;
-  for (int i = 0; i < chunks; ++i) {
-    const absl::string_view data =
-        absl::string_view(payload).substr(static_cast<size_t>(i) * chunk_bytes_, chunk_bytes_);
-    ASSIGN_OR_RETURN(stream_seq,
-                     PublishChunk(first, i, chunks, data, stream_seq, absl::StrCat(id_base, i, "/", chunks)));
+  auto append = std::make_shared<InFlight>();
+  append->begun = absl::Now();
+  append->first = first;
+  append->events = events;
+  append->batches = batches;
+  append->payload = EncodePayload(events, batches, first);
+  append->chunk_bytes = chunk_bytes_;
+  append->chunks =
+      static_cast<int>(std::max<size_t>(1, (append->payload.size() + chunk_bytes_ - 1) / chunk_bytes_));
+  if (in_flight_.empty()) {
+    append->expected_last = stream_seq_;
+  } else {
+    const InFlight& before = *in_flight_.back();
+    append->expected_last = before.last_stream_seq();
+    append->expected_id = before.ChunkId(before.chunks - 1);
+  }
+  append->id_base = absl::StrCat(options_.stream, ".", first, ".", absl::Hex(Fnv1a(append->payload)), ".",
+                                 append->expected_last, ".");
+  append->acks.resize(static_cast<size_t>(append->chunks));
+  const int64_t max_wait_ms = absl::ToInt64Milliseconds(options_.request_timeout);
+  for (int i = 0; i < append->chunks; ++i) {
+    // A chunk not sent here is published again by Finish.
+    auto not_sent = [&](natsStatus s) {
+      absl::MutexLock acks(&ack_mu_);
+      InFlight::Ack& a = append->acks[static_cast<size_t>(i)];
+      a.done = true;
+      a.status = s;
+      ++append->acked;
+    };
+    absl::StatusOr<natsMsg*> msg = ChunkMessage(*append, i);
+    if (!msg.ok()) {
+      not_sent(NATS_ERR);
+      continue;
+    }
+    const std::string msg_id = append->ChunkId(i);
+    const std::string expected_id = i == 0 ? append->expected_id : append->ChunkId(i - 1);
+    jsPubOptions pub = ChunkOptions(options_.stream, max_wait_ms, msg_id, expected_id);
+    {
+      // Before the publish: its acknowledgement may come before it returns.
+      absl::MutexLock acks(&ack_mu_);
+      unacked_[*msg] = {append, i};
+    }
+    natsMsg* owned = *msg;
+    const natsStatus s = js_PublishMsgAsync(js_, &owned, &pub);
+    if (s != NATS_OK) {
+      // Still ours: OnAck is not called for it.
+      {
+        absl::MutexLock acks(&ack_mu_);
+        unacked_.erase(*msg);
+      }
+      natsMsg_Destroy(owned);
+      not_sent(s);
+    }
+  }
+  in_flight_.push_back(append);
+  in_flight_events_ += events.size();
+  return std::make_unique<Handle>(this, std::move(append));
+}
+
+absl::Status NatsJournal::Finish(const std::shared_ptr<InFlight>& append) {
+  {
+    // Each chunk has a deadline (MaxWait), after which OnAck reports a
+    // timeout; past this bound, a chunk without one is published again.
+    absl::MutexLock lock(&ack_mu_);
+    auto acked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ack_mu_) { return append->acked == append->chunks; };
+    ack_mu_.AwaitWithTimeout(absl::Condition(&acked), 2 * options_.request_timeout + absl::Seconds(1));
+  }
+  absl::MutexLock lock(&mu_);
+  auto turn = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return append->voided.has_value() || (!in_flight_.empty() && in_flight_.front() == append);
+  };
+  mu_.Await(absl::Condition(&turn));
+  if (append->voided.has_value()) return *append->voided;
+  std::vector<InFlight::Ack> acks;
+  {
+    absl::MutexLock acked(&ack_mu_);
+    acks = append->acks;
+  }
+  absl::Status status;
+  uint64_t stream_seq = append->expected_last;
+  for (int i = 0; i < append->chunks && status.ok(); ++i) {
+    const InFlight::Ack& a = acks[static_cast<size_t>(i)];
+    if (a.done && a.status == NATS_OK && a.sequence == stream_seq + 1) {
+      stream_seq = a.sequence;
+      continue;
+    }
+    // Lost, refused while a chunk before it was missing, or refused for good.
+    absl::StatusOr<uint64_t> published = PublishChunk(*append, i);
+    if (published.ok()) {
+      stream_seq = *published;
+    } else {
+      status = published.status();
+    }
+  }
+  in_flight_.pop_front();
+  in_flight_events_ -= append->events.size();
+  if (!status.ok()) {
+    // Every later append expects this one's last message before it.
+    const absl::Status later =
+        absl::IsAborted(status)
+            ? absl::AbortedError(absl::StrCat("journal: an append begun before this one was refused (",
+                                              status.message(), "); catch up and retry"))
+            : absl::UnavailableError(absl::StrCat("journal: an append begun before this one is in doubt (",
+                                                  status.message(), "), and so is this one"));
+    for (const std::shared_ptr<InFlight>& after : in_flight_) after->voided = later;
+    in_flight_.clear();
+    in_flight_events_ = 0;
+    appends_failed_ = true;
+    return status;
   }
   // Our chunk 0 ended whatever batch was pending before it.
   pending_.reset();
-  absl::Status applied = cache_->Append(events, batches);
+  absl::Status applied = cache_->Append(append->events, append->batches);
   if (!applied.ok()) {
     tail_status_ = absl::InternalError(absl::StrCat("nats journal: batch stored at stream sequence ",
                                                     stream_seq, " but not in cache ", options_.cache_path,
                                                     " (restart to rebuild it): ", applied.message()));
+    for (const std::shared_ptr<InFlight>& after : in_flight_) after->voided = tail_status_;
+    in_flight_.clear();
+    in_flight_events_ = 0;
     return tail_status_;
   }
   stream_seq_ = stream_seq;

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,8 @@ struct __natsSubscription;
 struct __natsMsg;
 struct __jsCtx;
 struct jsStreamInfo;
+struct jsPubAck;
+struct jsPubAckErr;
 
 namespace kessan {
 
@@ -77,6 +81,13 @@ struct NatsJournalOptions {
 // stream sequence this journal has processed (tailed or appended) and each
 // later chunk with that of the chunk before: it lands only right after the
 // stream state its sequences were computed from (optimistic concurrency).
+// BeginAppend publishes without waiting for the acknowledgements, up to
+// kMaxAppendsInFlight appends at once: an append begun while others are in
+// flight expects the stream sequence and the Nats-Msg-Id of the last chunk
+// before it (Nats-Expected-Last-Msg-Id), so it lands only right after them.
+// Acknowledgements are taken in the order begun; a chunk without a good one
+// is published again, synchronously, with the same id and expectations.
+// While appends are in flight the tail holds back any message past them.
 //
 // Thread-safe per the Journal contract. Reads, views, FindBatch and Prune
 // go to the cache (Prune prunes only the cache: the stream keeps all).
@@ -102,6 +113,13 @@ class NatsJournal final : public Journal {
   // catches up and appends again with the next sequences.
   using Journal::Append;
   absl::Status Append(const std::vector<EventPtr>& events, const std::vector<BatchRecord>& batches) override;
+  // Append without waiting, per the Journal contract; each Wait returns
+  // what Append would have.
+  std::unique_ptr<PendingAppend> BeginAppend(const std::vector<EventPtr>& events,
+                                             const std::vector<BatchRecord>& batches) override;
+  static constexpr size_t kMaxAppendsInFlight = 4;
+  size_t max_appends_in_flight() const override { return kMaxAppendsInFlight; }
+  void ResumeAppends() override;
   // "nats-<stream>-<its creation time>": the same on every replica, and
   // another for a stream deleted and made again.
   std::string incarnation() const override;
@@ -159,7 +177,17 @@ class NatsJournal final : public Journal {
     uint64_t from_stream_seq = 0;
   };
 
+  // An append from BeginAppend until its Wait (nats_journal.cc).
+  struct InFlight;
+  class Handle;
+
   absl::Status Connect();
+  // Handle::Wait: waits for the acknowledgements, then, once every append
+  // begun before has finished, publishes again what lacks a good one and
+  // applies the batch to the cache.
+  absl::Status Finish(const std::shared_ptr<InFlight>& append);
+  // The acknowledgement of an asynchronous publish (libnats' thread).
+  static void OnAck(__jsCtx* js, __natsMsg* msg, ::jsPubAck* ack, ::jsPubAckErr* error, void* closure);
   // Finds or creates the stream; sets created_ns_ and the chunk size.
   absl::Status EnsureStream();
   // Opens the cache, dropping it unless its side file matches the stream.
@@ -174,16 +202,19 @@ class NatsJournal final : public Journal {
   // Applies group_ to the cache and writes the side file; returns what it
   // applied.
   Group FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Publishes one chunk expecting `expected_last`; its stream sequence.
-  absl::StatusOr<uint64_t> PublishChunk(uint64_t first_sequence, int index, int chunks,
-                                        absl::string_view data, uint64_t expected_last,
-                                        const std::string& msg_id);
+  // Chunk `index` of `append`, its headers set.
+  absl::StatusOr<__natsMsg*> ChunkMessage(const InFlight& append, int index);
+  // Publishes chunk `index` of `append`, retried as above; its stream
+  // sequence.
+  absl::StatusOr<uint64_t> PublishChunk(const InFlight& append, int index);
   // The stream's info (retried as above); the caller destroys it.
   absl::StatusOr<::jsStreamInfo*> StreamInfo();
   // The stream's last sequence.
   absl::StatusOr<uint64_t> StreamLastSequence();
-  // Calls `call` until it succeeds, fails for good, or retry_timeout passes.
-  int Retrying(const std::function<int(int* js_error)>& call, int* js_error);
+  // Calls `call` until it succeeds, fails for good, or `until` (default:
+  // retry_timeout from now) passes; at least once.
+  int Retrying(const std::function<int(int* js_error)>& call, int* js_error,
+               std::optional<absl::Time> until = std::nullopt);
 
   NatsJournalOptions options_;
   std::string subject_;
@@ -213,6 +244,15 @@ class NatsJournal final : public Journal {
   std::pair<uint64_t, uint64_t> side_written_ ABSL_GUARDED_BY(mu_) = {UINT64_MAX, 0};
   absl::Status tail_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> tail_applied_{0};
+  // Appends begun and not finished, oldest first, and their events.
+  std::deque<std::shared_ptr<InFlight>> in_flight_ ABSL_GUARDED_BY(mu_);
+  uint64_t in_flight_events_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set when an append fails; BeginAppend refuses until ResumeAppends.
+  bool appends_failed_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Chunks published asynchronously and not acknowledged yet.
+  absl::Mutex ack_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::map<__natsMsg*, std::pair<std::shared_ptr<InFlight>, int>> unacked_ ABSL_GUARDED_BY(ack_mu_);
 
   // Held by the tail while a listener call runs (taken under mu_, so
   // CatchUp can wait for a call on a batch it has seen applied).

@@ -138,6 +138,10 @@ class FeedReplicasTest : public ::testing::Test {
     return s.ok() ? s->SerializeAsString() : std::string();
   }
 
+  // `publishers` threads, half on each of two replicas, revise the same
+  // items.
+  void PublishersMakeOneHistory(int publishers);
+
   TempDir dir_;
   std::unique_ptr<NatsCluster> cluster_;
   std::vector<std::unique_ptr<Feed>> feeds_;
@@ -165,10 +169,11 @@ TEST_F(FeedReplicasTest, APublishOnOneReplicaReachesTheOthersSubscribers) {
   EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
 }
 
-// Two publishers on each of two replicas revise the same items: every
-// publish succeeds (a group another replica got ahead of is validated
-// again and journaled again) and the revisions form one chain per item.
-TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) {
+// Publishers on each of two replicas revise the same items: every publish
+// succeeds (a group another replica got ahead of is validated again and
+// journaled again, and so is every group in flight after it) and the
+// revisions form one chain per item.
+void FeedReplicasTest::PublishersMakeOneHistory(int publishers) {
   Feed* a = Replica("a.db");
   Feed* b = Replica("b.db");
   ASSERT_NE(a, nullptr);
@@ -178,9 +183,9 @@ TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) {
   MustPublish(a, test::Batch({Item(Iij())}));
   ASSERT_TRUE(on_b->TakeUpTo(1));
   constexpr int kBatches = 25;
-  std::vector<std::vector<v1::PublishResponse>> responses(4);
+  std::vector<std::vector<v1::PublishResponse>> responses(static_cast<size_t>(publishers));
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < publishers; ++t) {
     threads.emplace_back([&, t] {
       Feed* feed = t % 2 == 0 ? a : b;
       for (int i = 0; i < kBatches; ++i) {
@@ -236,6 +241,13 @@ TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) {
   EXPECT_EQ(a->last_sequence(), last);
   EXPECT_EQ(b->last_sequence(), last);
   EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
+}
+
+TEST_F(FeedReplicasTest, PublishersOnTwoReplicasMakeOneHistory) { PublishersMakeOneHistory(4); }
+
+// Four publishers per replica: several commit groups in flight on each.
+TEST_F(FeedReplicasTest, PublishersWithGroupsInFlightOnTwoReplicasMakeOneHistory) {
+  PublishersMakeOneHistory(8);
 }
 
 TEST_F(FeedReplicasTest, ARetryOnAnotherReplicaAppliesOnce) {
