@@ -491,6 +491,11 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
   uint64_t sequence = group.first - 1;
   std::map<std::pair<std::string, std::string>, PendingPublish*> keyed;
+  size_t group_items = 0;
+  for (const PendingPublish* p : group.requests) group_items += p->request->items_size();
+  group.events.reserve(group_items);
+  group.latest.reserve(group_items);
+  std::vector<std::string> item_keys;
   for (PendingPublish* p : group.requests) {
     v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
@@ -528,7 +533,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       }
       keyed[key] = p;
     }
-    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog);
+    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog, &item_keys);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -539,12 +544,13 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // On the request's arena with the items: the body moves by pointer, and
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
-    for (v1::PublishItem* item : *items) {
+    for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
       *e->mutable_time() = now;
-      MoveBody(*item, *e);
-      EventAttrs attrs = AttrsOf(*e);
+      MoveBody(*(*items)[i], *e);
+      // Validation built the item's key; it is not built again.
+      EventAttrs attrs = AttrsOf(*e, std::move(item_keys[i]));
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
