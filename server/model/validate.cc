@@ -356,16 +356,16 @@ class ItemValidator {
       v_.Add(p, absl::StrCat("no such period: ", span.status().message()));
       return;
     }
-    auto check = [&](const char* name, bool has, const v1::Date& given, const v1::Date& want) {
-      if (has && CompareDates(given, want) != 0) {
+    auto check = [&](const char* name, bool has, const v1::Date& given, const CalendarDate& want) {
+      if (has && !SameDate(given, want)) {
         v_.Add(p + "." + name, absl::StrCat("is ", FormatDate(given), " but the issuer's ",
                                             "calendar puts it at ", FormatDate(want)));
       }
     };
     check("start_date", period.has_start_date(), period.start_date(), span->start);
     check("end_date", period.has_end_date(), period.end_date(), span->end);
-    *period.mutable_start_date() = span->start;
-    *period.mutable_end_date() = span->end;
+    SetDate(span->start, period.mutable_start_date());
+    SetDate(span->end, period.mutable_end_date());
   }
 
   void Money(const Path& p, const v1::Money& money) {
