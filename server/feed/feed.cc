@@ -223,8 +223,9 @@ struct Feed::StagedGroup {
   std::vector<EventPtr> events;
   std::vector<BatchRecord> batches;
   // The group's latest revision of each item, and issuer ids and aliases
-  // to their item keys: what later groups see before it is applied.
-  absl::flat_hash_map<std::string, EventPtr> latest;
+  // to their item keys: what later groups see before it is applied. The
+  // keys are views of the item keys of events in `events`, which outlive them.
+  absl::flat_hash_map<absl::string_view, EventPtr> latest;
   std::map<std::string, std::string> issuer_names;
   // A batch key of a group not journaled yet: stage again once it is.
   bool wait_for_earlier = false;
@@ -275,7 +276,9 @@ class GroupCatalog final : public Catalog {
     return e != nullptr ? *e : state_.Latest(item_key);
   }
   void Stage(const EventPtr& e) {
-    own_.latest[e->attrs().item_key] = e;
+    // A later revision keeps the key of the first: both events are the group's.
+    auto [it, inserted] = own_.latest.try_emplace(e->attrs().item_key, e);
+    if (!inserted) it->second = e;
     if (e->attrs().kind == v1::EVENT_KIND_ISSUER) {
       own_.issuer_names[e->attrs().issuer] = e->attrs().item_key;
       for (const auto& alias : e->event().issuer().aliases()) {
@@ -412,9 +415,9 @@ void Feed::Restage(StagedGroup& group) {
     p->count = 0;
     p->duplicate_of = nullptr;
   }
+  group.latest.clear();  // before the events its keys point into
   group.events.clear();
   group.batches.clear();
-  group.latest.clear();
   group.issuer_names.clear();
   // Voiding and staging in one hold of mu_: a later group stages either
   // before (void, restaged in its turn) or on top of this one.
