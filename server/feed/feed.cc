@@ -223,8 +223,9 @@ struct Feed::StagedGroup {
   std::vector<EventPtr> events;
   std::vector<BatchRecord> batches;
   // The group's latest revision of each item, and issuer ids and aliases
-  // to their item keys: what later groups see before it is applied.
-  absl::flat_hash_map<std::string, EventPtr> latest;
+  // to their item keys: what later groups see before it is applied. The
+  // keys are views of the item keys of events in `events`, which outlive them.
+  absl::flat_hash_map<absl::string_view, EventPtr> latest;
   std::map<std::string, std::string> issuer_names;
   // A batch key of a group not journaled yet: stage again once it is.
   bool wait_for_earlier = false;
@@ -278,7 +279,9 @@ class GroupCatalog final : public Catalog {
     return e != nullptr ? *e : state_.Latest(item_key);
   }
   void Stage(const EventPtr& e) {
-    own_.latest[e->attrs().item_key] = e;
+    // A later revision keeps the key of the first: both events are the group's.
+    auto [it, inserted] = own_.latest.try_emplace(e->attrs().item_key, e);
+    if (!inserted) it->second = e;
     if (e->attrs().kind == v1::EVENT_KIND_ISSUER) {
       own_.issuer_names[e->attrs().issuer] = e->attrs().item_key;
       for (const auto& alias : e->event().issuer().aliases()) {
@@ -439,9 +442,9 @@ void Feed::Restage(StagedGroup& group) {
     p->count = 0;
     p->duplicate_of = nullptr;
   }
+  group.latest.clear();  // before the events its keys point into
   group.events.clear();
   group.batches.clear();
-  group.latest.clear();
   group.issuer_names.clear();
   // Voiding and staging in one hold of mu_: a later group stages either
   // before (void, restaged in its turn) or on top of this one.
@@ -521,6 +524,11 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   const google::protobuf::Timestamp now = ToTimestamp(options_.clock());
   uint64_t sequence = group.first - 1;
   std::map<std::pair<std::string, std::string>, PendingPublish*> keyed;
+  size_t group_items = 0;
+  for (const PendingPublish* p : group.requests) group_items += p->request->items_size();
+  group.events.reserve(group_items);
+  group.latest.reserve(group_items);
+  std::vector<std::string> item_keys;
   for (PendingPublish* p : group.requests) {
     v1::PublishRequest& request = *p->request;
     std::optional<BatchRecord> batch;
@@ -558,7 +566,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       }
       keyed[key] = p;
     }
-    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog);
+    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog, &item_keys);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -569,12 +577,13 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // On the request's arena with the items: the body moves by pointer, and
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
-    for (v1::PublishItem* item : *items) {
+    for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
       *e->mutable_time() = now;
-      MoveBody(*item, *e);
-      EventAttrs attrs = AttrsOf(*e);
+      MoveBody(*(*items)[i], *e);
+      // Validation built the item's key; it is not built again.
+      EventAttrs attrs = AttrsOf(*e, std::move(item_keys[i]));
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);

@@ -557,7 +557,8 @@ absl::Status SqliteJournal::Append(const std::vector<EventPtr>& events,
     }
   }
   RETURN_IF_ERROR(Exec(writer_, "BEGIN IMMEDIATE"));
-  RowBuilder row;
+  RowBuilder& row = row_;
+  row.Clear();
   absl::Status rows;
   for (const EventPtr& e : events) {
     rows =

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "journal/journal.h"
+#include "journal/journal_rows.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -97,6 +98,8 @@ class SqliteJournal final : public Journal {
   sqlite3* writer_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   sqlite3_stmt* insert_batch_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  // Append's row, kept between appends so that its buffers keep their size.
+  RowBuilder row_ ABSL_GUARDED_BY(write_mu_);
   // Written under write_mu_; read without it, so readers never wait for a
   // commit's fsync.
   std::atomic<uint64_t> last_sequence_{0};

@@ -14,27 +14,19 @@ int DaysInMonth(int y, int m) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
-v1::Date MakeDate(int y, int m, int d) {
-  v1::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
 // The first day of the month `months` after (year, month).
-v1::Date AddMonths(int year, int month, int months) {
+CalendarDate AddMonths(int year, int month, int months) {
   int index = year * 12 + (month - 1) + months;
-  return MakeDate(index / 12, index % 12 + 1, 1);
+  return CalendarDate{index / 12, index % 12 + 1, 1};
 }
 
-v1::Date LastDayBefore(const v1::Date& first_of_month) {
-  int y = first_of_month.year(), m = first_of_month.month() - 1;
+CalendarDate LastDayBefore(const CalendarDate& first_of_month) {
+  int y = first_of_month.year, m = first_of_month.month - 1;
   if (m == 0) {
     m = 12;
     --y;
   }
-  return MakeDate(y, m, DaysInMonth(y, m));
+  return CalendarDate{y, m, DaysInMonth(y, m)};
 }
 
 }  // namespace
@@ -90,8 +82,23 @@ absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period, int fisca
   return span;
 }
 
+bool SameDate(const v1::Date& date, const CalendarDate& day) {
+  return date.year() == day.year && date.month() == day.month && date.day() == day.day;
+}
+
+void SetDate(const CalendarDate& day, v1::Date* out) {
+  out->Clear();
+  out->set_year(day.year);
+  out->set_month(day.month);
+  out->set_day(day.day);
+}
+
 std::string FormatDate(const v1::Date& date) {
   return absl::StrFormat("%04d-%02d-%02d", date.year(), date.month(), date.day());
+}
+
+std::string FormatDate(const CalendarDate& date) {
+  return absl::StrFormat("%04d-%02d-%02d", date.year, date.month, date.day);
 }
 
 }  // namespace kessan

@@ -17,13 +17,26 @@ int CompareDates(const v1::Date& a, const v1::Date& b);
 // the month after fiscal_year_end_month of calendar year N (IIJ: FY2002 is
 // 2002-04-01 to 2003-03-31); with a December year end, N is calendar year N.
 // Returns InvalidArgument for a kind or number that names no period.
+// A day as plain numbers: spans are computed for every published fact, and
+// a v1::Date is a message to construct and destroy.
+struct CalendarDate {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+};
 struct PeriodSpan {
-  v1::Date start;
-  v1::Date end;
+  CalendarDate start;
+  CalendarDate end;
 };
 absl::StatusOr<PeriodSpan> PeriodDates(const v1::FiscalPeriod& period, int fiscal_year_end_month);
 
+// True when `date` is `day`.
+bool SameDate(const v1::Date& date, const CalendarDate& day);
+// Sets `out` to `day` (and nothing else).
+void SetDate(const CalendarDate& day, v1::Date* out);
+
 // "2003-01-31".
 std::string FormatDate(const v1::Date& date);
+std::string FormatDate(const CalendarDate& date);
 
 }  // namespace kessan

@@ -49,7 +49,10 @@ std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix) {
   return s;
 }
 
-EventAttrs AttrsOf(const v1::FeedEvent& event) {
+EventAttrs AttrsOf(const v1::FeedEvent& event) { return AttrsOf(event, std::string()); }
+
+EventAttrs AttrsOf(const v1::FeedEvent& event, std::string item_key) {
+  const bool known = !item_key.empty();
   EventAttrs a;
   a.time_ns = event.time().seconds() * 1000000000 + event.time().nanos();
   a.revision = 1;  // issuers and segments have no revision
@@ -71,13 +74,14 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.issuer = event.fact().key().issuer();
       a.concept_id = event.fact().key().concept_id();
       a.segment = event.fact().key().segment();
-      a.item_key = FactKeyString(event.fact().key(), "fact:");
+      a.item_key = known ? std::move(item_key) : FactKeyString(event.fact().key(), "fact:");
       break;
     case v1::FeedEvent::kCapitalAction:
       a.kind = v1::EVENT_KIND_CAPITAL_ACTION;
       a.revision = event.capital_action().revision();
       a.issuer = event.capital_action().issuer();
-      a.item_key = absl::StrCat("capital_action:", a.issuer, "/", event.capital_action().action_id());
+      a.item_key = known ? std::move(item_key)
+                         : absl::StrCat("capital_action:", a.issuer, "/", event.capital_action().action_id());
       break;
     case v1::FeedEvent::kGuidance:
       a.kind = v1::EVENT_KIND_GUIDANCE;
@@ -85,7 +89,7 @@ EventAttrs AttrsOf(const v1::FeedEvent& event) {
       a.issuer = event.guidance().key().issuer();
       a.concept_id = event.guidance().key().concept_id();
       a.segment = event.guidance().key().segment();
-      a.item_key = FactKeyString(event.guidance().key(), "guidance:");
+      a.item_key = known ? std::move(item_key) : FactKeyString(event.guidance().key(), "guidance:");
       break;
     case v1::FeedEvent::kRetraction: {
       const v1::ItemRef& ref = event.retraction().item();

@@ -36,6 +36,10 @@ struct EventAttrs {
 // Attributes of a journaled event; kind is UNSPECIFIED for control events.
 // A retraction has the item key and attributes of the item it withdraws.
 EventAttrs AttrsOf(const v1::FeedEvent& event);
+// The same with the item key already known (ValidatePublish's `item_keys`):
+// a fact's, capital action's or guidance's `item_key` is taken, not built
+// again; it must be the one AttrsOf gives. Empty: built as by AttrsOf.
+EventAttrs AttrsOf(const v1::FeedEvent& event, std::string item_key);
 
 // The item key of what `ref` names: "fact:IIJ/revenue/FY2002Q4", ...
 std::string ItemKeyOf(const v1::ItemRef& ref);

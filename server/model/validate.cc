@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "absl/strings/ascii.h"
@@ -355,16 +356,16 @@ class ItemValidator {
       v_.Add(p, absl::StrCat("no such period: ", span.status().message()));
       return;
     }
-    auto check = [&](const char* name, bool has, const v1::Date& given, const v1::Date& want) {
-      if (has && CompareDates(given, want) != 0) {
+    auto check = [&](const char* name, bool has, const v1::Date& given, const CalendarDate& want) {
+      if (has && !SameDate(given, want)) {
         v_.Add(p + "." + name, absl::StrCat("is ", FormatDate(given), " but the issuer's ",
                                             "calendar puts it at ", FormatDate(want)));
       }
     };
     check("start_date", period.has_start_date(), period.start_date(), span->start);
     check("end_date", period.has_end_date(), period.end_date(), span->end);
-    *period.mutable_start_date() = span->start;
-    *period.mutable_end_date() = span->end;
+    SetDate(span->start, period.mutable_start_date());
+    SetDate(span->end, period.mutable_end_date());
   }
 
   void Money(const Path& p, const v1::Money& money) {
@@ -544,7 +545,8 @@ std::string RevisedItemKey(const v1::PublishItem& item) {
 }  // namespace
 
 absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* mutable_request,
-                                                              const Catalog& catalog) {
+                                                              const Catalog& catalog,
+                                                              std::vector<std::string>* item_keys) {
   const v1::PublishRequest& request = *mutable_request;
   Violations v;
   if (request.items().empty()) {
@@ -571,8 +573,10 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   items.reserve(request.items_size());
   for (v1::PublishItem& item : *mutable_request->mutable_items()) items.push_back(&item);
   const Path items_root("items");
-  // Item key -> index of the first valid item with it.
-  std::unordered_map<std::string, size_t> first_with_key;
+  // The keys, then key -> index of the first valid item with it (views into
+  // `keys`, which is sized once and never reallocates).
+  std::vector<std::string> keys(items.size());
+  std::unordered_map<std::string_view, size_t> first_with_key;
   first_with_key.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
@@ -603,15 +607,16 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
     // One batch revises an item once: a second revision of it in the same
     // batch (also under an issuer alias) is refused, naming both items.
     if (v.count() != before) continue;
-    std::string key = RevisedItemKey(item);
-    if (key.empty()) continue;
-    auto [first, inserted] = first_with_key.try_emplace(std::move(key), i);
+    keys[i] = RevisedItemKey(item);
+    if (keys[i].empty()) continue;
+    auto [first, inserted] = first_with_key.try_emplace(std::string_view(keys[i]), i);
     if (!inserted) {
-      v.Add(p, absl::StrCat("has the same key ", first->first, " as items[", first->second,
+      v.Add(p, absl::StrCat("has the same key ", keys[first->second], " as items[", first->second,
                             "]; one batch may revise an item once"));
     }
   }
   if (!v.empty()) return v.ToStatus("batch");
+  if (item_keys != nullptr) *item_keys = std::move(keys);
   return items;
 }
 

@@ -1,6 +1,7 @@
 // Validation of publish batches and subscription filters.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,9 +21,12 @@ inline constexpr int kMaxBatchItems = 1000;
 absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(const v1::PublishRequest& request,
                                                              const Catalog& catalog);
 // The same, normalising the items of `request` in place; the pointers are
-// to its items. On an error some items may be normalised already.
+// to its items. On an error some items may be normalised already. With
+// `item_keys`, on success it holds each item's key as AttrsOf gives it for a
+// fact, capital action or guidance ("" for other items), in item order.
 absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* request,
-                                                              const Catalog& catalog);
+                                                              const Catalog& catalog,
+                                                              std::vector<std::string>* item_keys = nullptr);
 
 // ValidateFilter checks a subscription or snapshot filter and returns it with
 // issuer aliases resolved. A name that is unknown, or an unspecified event

@@ -198,7 +198,8 @@ void PluginHost::LoadAll(std::vector<std::unique_ptr<Plugin>> pending) {
     if (options_.metrics != nullptr) plugin->counters = options_.metrics->ForPlugin(name);
     plugins_[name] = std::move(plugin);
   }
-  Log().info("plugin host: {} plugin(s) in {}", plugins_.size(), options_.plugin_dir);
+  Log().info("plugin host: {} plugin(s) in {}, run by {}", plugins_.size(), options_.plugin_dir,
+             options_.worker_path);
   absl::MutexLock lock(&load_mu_);
   loaded_ = true;
 }

@@ -78,8 +78,13 @@ done
 
 echo "kessan-only modes" >&2
 k() { timeout 600 "$BENCH" "$@" --timeout 500 2>>"$LOG" | grep '^{' >>"$RES" || echo "    kessan-bench $* failed" >&2; }
-k --mode publish --size 200 --duration "$DURATION" --label kessan-r1
-k --mode publish --size 200 --duration "$DURATION" --batch 1 --pub_inflight 1 --label kessan-r1
+/usr/bin/python3 "$ROOT/tests/bench/fsync_probe.py" "$OUT" >>"$RES" 2>>"$LOG" || echo "    fsync_probe failed" >&2
+# The durable publish curve: larger batches and more in flight, until the
+# disk's sync rate or the server's CPU bounds the rate.
+for curve in "1 1" "10 8" "100 8" "1000 2" "1000 8" "4000 8"; do
+  set -- $curve
+  k --mode publish --size 200 --duration "$DURATION" --batch "$1" --pub_inflight "$2" --label kessan-r1
+done
 k --mode replay --size 200 --replay_events "$REPLAY_EVENTS" --label kessan-r1
 k --mode idle -S "$IDLE_S" --workers 2 --streams_per_channel 100 --label kessan-r1
 k --mode tput -S 256 --workers 256 --streams_per_channel 1 --size 200 --duration "$DURATION" --label procs-r1

@@ -4,8 +4,9 @@
 Reads the peer tools' `RESULT key=value ...` lines and kessan-bench's JSON
 lines; prints median [min-max] per (size, S, mode@rate, system), the ratios
 kessan/redis and kessan/nats per repetition (same repetition = run back to
-back), and kessan's other runs (publish, replay, idle, scenario, and a
-subscriber per process: label 'procs-...')."""
+back), the disk's fdatasync latency and kessan's durable publish curve (batch
+sizes and publishes in flight), and kessan's other runs (replay, idle,
+scenario, and a subscriber per process: label 'procs-...')."""
 import collections
 import json
 import statistics
@@ -111,6 +112,30 @@ def main(path):
                     r['p99'].append(d['p99_us'] / max(b['p99_us'], 1))
             print(f"| {size} | {S} | {mode}@{rate if rate else 'max'} | {peer} | {mr(r['t'], '%.2f')} | "
                   f"{mr(r['c'], '%.2f')} | {mr(r['p99'], '%.2f') if mode == 'lat' else 'n/a'} |")
+    sync = next((d for d in other if d.get('mode') == 'fdatasync'), None)
+    if sync:
+        print()
+        print(f"This machine's disk: fdatasync of a {sync['append_bytes'] // 1024} KiB append, p50 "
+              f"{sync['p50_us']:.0f} us, p90 {sync['p90_us']:.0f} us, p99 {sync['p99_us']:.0f} us "
+              f"({sync['count']} samples; {sync['syncs_per_s_at_p50']} syncs/s at p50).")
+    curve = sorted((d for d in other if d.get('mode') == 'publish' and not d.get('skipped')),
+                   key=lambda d: (d['batch'] * d['pub_inflight'], d['batch']))
+    if curve:
+        print()
+        print('Durable publish curve (no subscriber; each event validated, journaled and synced before '
+              'its acknowledgement). The sync ceiling is the syncs/s at p50 times the events in flight '
+              '(every in-flight event in one commit): a rate near it is bound by the disk, a rate far '
+              'below it with the server near 100 % CPU by the CPU.')
+        print()
+        print('| batch | in flight | acked events/s | ack p50 us | ack p99 us | srv CPU % | '
+              'srv CPU us/event | sync ceiling events/s |')
+        print('|---|---|---|---|---|---|---|---|')
+        for d in curve:
+            ceiling = (f"{sync['syncs_per_s_at_p50'] * d['batch'] * d['pub_inflight']:.0f}" if sync else '-')
+            print(f"| {d['batch']} | {d['pub_inflight']} | {d['acked_per_s']:.0f} | {d['ack_p50_us']:.0f} | "
+                  f"{d['ack_p99_us']:.0f} | {d['srv_cpu_pct']:.0f} | {d['srv_cpu_us_per_event']:.2f} | "
+                  f"{ceiling} |")
+    other = [d for d in other if d.get('mode') not in ('fdatasync', 'publish')]
     if other:
         print()
         print('kessan only:')
@@ -125,10 +150,6 @@ def main(path):
                 print(f"| tput ({d['S']} subscribers, one per process: {d['workers']} processes, {d['size']} B) | "
                       f"delivered events/s | {d['delivered_per_s']:.0f} (srv CPU {d['srv_cpu_us_per_delivery']:.2f} "
                       f"us/delivery, gaps {d['gaps']}, errors {d['errors']}) |")
-            elif m == 'publish':
-                print(f"| publish (batch {d['batch']}, {d['pub_inflight']} in flight, {d['size']} B) | "
-                      f"durable acknowledged events/s | {d['acked_per_s']:.0f} (ack p50 {d['ack_p50_us']:.0f} us, "
-                      f"p99 {d['ack_p99_us']:.0f} us; srv CPU {d['srv_cpu_us_per_event']:.1f} us/event) |")
             elif m == 'replay':
                 print(f"| replay ({d['journal_events']} events of {d['event_bytes']} B) | replayed events/s from "
                       f"sequence 0 | {d['replay_per_s']:.0f} ("

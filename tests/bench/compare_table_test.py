@@ -75,6 +75,27 @@ class CompareTableTest(unittest.TestCase):
         n = row(table([peer]), '200', '16', 'tput@max', 'nats')
         self.assertEqual(n[9], '-')
 
+    def test_the_publish_curve_sits_beside_the_disks_sync_rate(self):
+        sync = {"system": "machine", "mode": "fdatasync", "label": "machine-r1", "append_bytes": 65536,
+                "count": 200, "p50_us": 250.0, "p90_us": 300.0, "p99_us": 400.0, "mean_us": 260.0,
+                "syncs_per_s_at_p50": 4000}
+        pub = {"system": "kessan", "mode": "publish", "label": "kessan-r1", "size": 200, "batch": 1000,
+               "pub_inflight": 2, "acked_per_s": 300000, "ack_p50_us": 6000, "ack_p99_us": 9000,
+               "srv_cpu_pct": 97.0, "srv_cpu_us_per_event": 3.25}
+        single = dict(pub, batch=1, pub_inflight=1, acked_per_s=3000, ack_p50_us=320, ack_p99_us=700,
+                      srv_cpu_pct=20.0, srv_cpu_us_per_event=60.0)
+        text = table([json.dumps(KESSAN), json.dumps(pub), json.dumps(sync), json.dumps(single)])
+        self.assertIn('fdatasync of a 64 KiB append, p50 250 us, p90 300 us, p99 400 us', text)
+        lines = text[text.index('Durable publish curve'):].splitlines()
+        first = next(i for i, l in enumerate(lines) if l.startswith('| 1 |'))
+        # Sorted by events in flight; the ceiling is 4,000 syncs/s times them.
+        self.assertEqual(row(text, '1', '1', after='Durable publish curve'),
+                         ['1', '1', '3000', '320', '700', '20', '60.00', '4000'])
+        self.assertEqual(row(text, '1000', '2', after='Durable publish curve'),
+                         ['1000', '2', '300000', '6000', '9000', '97', '3.25', '8000000'])
+        self.assertTrue(lines[first + 1].startswith('| 1000 | 2 |'))
+        self.assertNotIn('publish (batch', text)
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -117,8 +117,13 @@ TEST_F(LocalTest, PublishesAndSubscribesInProcessInTheSameHistoryAsGrpc) {
   absl::StatusOr<std::unique_ptr<LocalSubscription>> sub =
       local->Subscribe(LiveRevenue(), collector.Callbacks());
   ASSERT_TRUE(sub.ok()) << sub.status();
-  // A gRPC subscriber beside it, from the same point.
+  // A gRPC subscriber beside it, from the same point: its snapshot is taken
+  // before the publish (else it would hold the revision, not the seed's fact).
   StreamCollector remote(*stub_, LiveRevenue());
+  remote.WaitUntil([](const std::vector<v1::FeedEvent>& events) {
+    return std::any_of(events.begin(), events.end(),
+                       [](const v1::FeedEvent& e) { return e.has_snapshot_end(); });
+  });
 
   absl::StatusOr<v1::PublishResponse> ack = local->Publish(Batch({RevenueItem(2002, 13'100'000'000)}));
   ASSERT_TRUE(ack.ok()) << ack.status();

@@ -44,6 +44,17 @@ TEST(CompareDatesTest, OrdersByYearMonthDay) {
   EXPECT_EQ(CompareDates(MakeDate(2003, 1, 1), MakeDate(2003, 1, 1)), 0);
 }
 
+TEST(SetDateTest, SetsTheDayAndNothingElse) {
+  v1::Date date = MakeDate(1999, 12, 31);
+  SetDate(CalendarDate{2003, 3, 31}, &date);
+  EXPECT_EQ(FormatDate(date), "2003-03-31");
+  EXPECT_TRUE(SameDate(date, CalendarDate{2003, 3, 31}));
+  EXPECT_FALSE(SameDate(date, CalendarDate{2003, 3, 30}));
+  EXPECT_FALSE(SameDate(date, CalendarDate{2003, 4, 31}));
+  EXPECT_FALSE(SameDate(date, CalendarDate{2002, 3, 31}));
+  EXPECT_EQ(FormatDate(CalendarDate{987, 3, 5}), "0987-03-05");
+}
+
 TEST(FormatDateTest, PadsWithZeros) {
   EXPECT_EQ(FormatDate(MakeDate(2003, 1, 31)), "2003-01-31");
   EXPECT_EQ(FormatDate(MakeDate(987, 3, 5)), "0987-03-05");

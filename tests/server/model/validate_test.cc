@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/calendar.h"
+#include "model/keys.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -428,6 +429,48 @@ TEST(ValidatePublishTest, ResolvesAliasesInEveryKindOfItem) {
   EXPECT_EQ(items[2].guidance().key().issuer(), "IIJ");
   EXPECT_EQ(FormatDate(items[2].guidance().key().period().start_date()), "2003-04-01");
   EXPECT_EQ(items[2].guidance().bound().precision().qualifier(), v1::QUALIFIER_GREATER_THAN);
+}
+
+// The keys ValidatePublish hands back are the ones AttrsOf builds for the
+// events the items become (the feed stamps events with them), aliases
+// resolved, "" for items without revisions.
+TEST(ValidatePublishTest, ItemKeysAreTheEventsItemKeys) {
+  v1::Fact fact = MakeFact("11J", "revenue", Quarter(2002, 4));
+  fact.mutable_key()->set_segment("network_services");
+  v1::PublishRequest request =
+      Batch({Item(MakeSegment("11J", "network_services")), Item(fact), Item(MakeCapitalAction("11J")),
+             Item(MakeGuidance("11J", "revenue_growth", FullYear(2003)))});
+  std::vector<std::string> keys;
+  absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, IijCatalog(), &keys);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(keys[0], "");
+  EXPECT_EQ(keys[1], "fact:IIJ/revenue/FY2002Q4/seg:network_services");
+  EXPECT_EQ(keys[2], "capital_action:IIJ/private_placement_2003_06");
+  EXPECT_EQ(keys[3], "guidance:IIJ/revenue_growth/FY2003");
+  for (size_t i = 1; i < keys.size(); ++i) {
+    v1::FeedEvent e;
+    switch ((*items)[i]->item_case()) {
+      case v1::PublishItem::kFact:
+        *e.mutable_fact() = (*items)[i]->fact();
+        break;
+      case v1::PublishItem::kCapitalAction:
+        *e.mutable_capital_action() = (*items)[i]->capital_action();
+        break;
+      default:
+        *e.mutable_guidance() = (*items)[i]->guidance();
+        break;
+    }
+    EXPECT_EQ(keys[i], AttrsOf(e).item_key) << i;
+    EXPECT_EQ(AttrsOf(e, keys[i]).item_key, keys[i]) << i;
+  }
+}
+
+TEST(ValidatePublishTest, ARefusedBatchLeavesTheItemKeysAlone) {
+  v1::PublishRequest request = Batch({Item(Revenue4Q02()), Item(Revenue4Q02())});
+  std::vector<std::string> keys = {"untouched"};
+  EXPECT_THAT(ValidatePublish(&request, IijCatalog(), &keys), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(keys, ::testing::ElementsAre("untouched"));
 }
 
 TEST(ValidatePublishTest, IssuerSegmentAndFactInOneBatch) {
