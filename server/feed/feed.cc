@@ -446,11 +446,11 @@ void Feed::Restage(StagedGroup& group) {
   group.events.clear();
   group.batches.clear();
   group.issuer_names.clear();
-  // Voiding and staging in one hold of mu_: a later group stages either
-  // before (void, restaged in its turn) or on top of this one.
   // Not under mu_ (the journal's tail holds its lock, then ours); no group
   // begins before epoch_ is bumped, as the caller holds begin_mu_.
   log_->ResumeAppends();
+  // Voiding and staging in one hold of mu_: a later group stages either
+  // before (void, restaged in its turn) or on top of this one.
   absl::MutexLock lock(&mu_);
   ++epoch_;
   staged_.clear();
