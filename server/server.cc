@@ -248,7 +248,7 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
   impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
   impl.local = std::make_shared<LocalHub>(*impl.services, kLocalDeliveryThreads);
   impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
-  impl.service = std::make_unique<FeedServiceImpl>(*impl.services);
+  impl.service = std::make_unique<FeedServiceImpl>(*impl.services, *impl.rpc_metrics);
   return absl::OkStatus();
 }
 
@@ -336,12 +336,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->tokens = guard_options.tokens;
   guard_options.refusals = &impl->refusal_metrics;
   impl->guard = std::make_unique<CallGuard>(*impl->feed, std::move(guard_options));
-  RETURN_IF_ERROR(StartScenarios(*impl, options));
   AddServerMetrics(*impl);
+  RETURN_IF_ERROR(StartScenarios(*impl, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &impl->port);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(MakeMetricsInterceptorFactory(*impl->rpc_metrics));
+  interceptors.push_back(
+      MakeMetricsInterceptorFactory(*impl->rpc_metrics, FeedServiceImpl::SelfRecordedMethods()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   AddKeepalive(builder);

@@ -52,13 +52,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(grpc::Cal
   v1::SubscribeRequest request;
   if (!ParseRequest(*raw, &request)) {
     if (absl::Status admitted = services_.Admit(caller, kSubscribeMethod); !admitted.ok()) {
-      return RefuseStream(ToGrpcStatus(admitted));
+      return RefuseStream(ToGrpcStatus(admitted), subscribe_metrics_);
     }
-    return RefuseStream(NotARequest("kessan.v1.SubscribeRequest"));
+    return RefuseStream(NotARequest("kessan.v1.SubscribeRequest"), subscribe_metrics_);
   }
   absl::StatusOr<std::unique_ptr<FeedStream>> stream = services_.Subscribe(caller, std::move(request));
-  if (!stream.ok()) return RefuseStream(ToGrpcStatus(stream.status()));
-  return StartSubscribeStream(*std::move(stream));
+  if (!stream.ok()) return RefuseStream(ToGrpcStatus(stream.status()), subscribe_metrics_);
+  return StartSubscribeStream(*std::move(stream), subscribe_metrics_);
 }
 
 }  // namespace kessan

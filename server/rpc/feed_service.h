@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kessan/v1/feed.grpc.pb.h"
+#include "metrics/rpc_metrics.h"
 #include "service/services.h"
 
 namespace kessan {
@@ -11,13 +12,18 @@ namespace kessan {
 // journal's fsync), streamed so that bytes that are not a request are
 // INVALID_ARGUMENT like any bad input; Subscribe is a raw callback stream that writes the
 // events' pre-encoded bytes, several queued events per message, one write
-// in flight. Services must outlive it.
+// in flight, and records its own metrics (rpc/metrics_interceptor.h:
+// kSelfRecordedMethods). Services and the metrics must outlive it.
 class FeedServiceImpl final
     : public v1::FeedService::WithStreamedUnaryMethod_Publish<
           v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
               v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
  public:
-  explicit FeedServiceImpl(Services& services) : services_(services) {}
+  // The methods whose calls the metrics interceptor leaves to the handler.
+  static std::vector<std::string> SelfRecordedMethods() { return {kSubscribeMethod}; }
+
+  FeedServiceImpl(Services& services, const metrics::RpcMetrics& metrics)
+      : services_(services), subscribe_metrics_(metrics.Find(kSubscribeMethod)) {}
 
   // Publish, read into a protobuf arena: its thousands of submessages are
   // allocated and freed in blocks, not one by one.
@@ -32,6 +38,7 @@ class FeedServiceImpl final
 
  private:
   Services& services_;
+  const metrics::RpcMetrics::Series& subscribe_metrics_;
 };
 
 }  // namespace kessan

@@ -41,20 +41,28 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
 
 class MetricsInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit MetricsInterceptorFactory(const metrics::RpcMetrics& metrics) : metrics_(metrics) {}
+  MetricsInterceptorFactory(const metrics::RpcMetrics& metrics, std::vector<std::string> self_recorded)
+      : metrics_(metrics), self_recorded_(std::move(self_recorded)) {}
+  // None (nullptr) for a self-recorded method: a call without interceptors
+  // skips gRPC's interception of each of its operations.
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(metrics_.Find(info->method() == nullptr ? "" : info->method()));
+    const absl::string_view method = info->method() == nullptr ? "" : info->method();
+    for (const std::string& path : self_recorded_) {
+      if (method == path) return nullptr;
+    }
+    return new MetricsInterceptor(metrics_.Find(method));
   }
 
  private:
   const metrics::RpcMetrics& metrics_;
+  const std::vector<std::string> self_recorded_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeMetricsInterceptorFactory(
-    const metrics::RpcMetrics& metrics) {
-  return std::make_unique<MetricsInterceptorFactory>(metrics);
+    const metrics::RpcMetrics& metrics, std::vector<std::string> self_recorded) {
+  return std::make_unique<MetricsInterceptorFactory>(metrics, std::move(self_recorded));
 }
 
 std::vector<metrics::RpcMethod> RpcMethodsOf(const std::vector<std::string>& services) {

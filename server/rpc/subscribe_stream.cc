@@ -1,5 +1,6 @@
 #include "rpc/subscribe_stream.h"
 
+#include "rpc/metrics_interceptor.h"
 #include "rpc/status_util.h"
 #include "rpc/wire.h"
 
@@ -19,8 +20,9 @@ class SubscribeReactor;
 // false, decided under mu_; the reactor is deleted only after Finish.
 class StreamCore final : public Waker {
  public:
-  StreamCore(std::shared_ptr<Subscription> subscription, SubscribeReactor* reactor)
-      : subscription_(std::move(subscription)), reactor_(reactor) {}
+  StreamCore(std::shared_ptr<Subscription> subscription, SubscribeReactor* reactor,
+             const metrics::RpcMetrics::Series& series)
+      : subscription_(std::move(subscription)), reactor_(reactor), metrics_(series) {}
 
   void Wake() override;
   void OnWriteDone(bool ok);
@@ -31,6 +33,7 @@ class StreamCore final : public Waker {
 
   const std::shared_ptr<Subscription> subscription_;
   SubscribeReactor* const reactor_;
+  StreamMetrics metrics_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -40,9 +43,9 @@ class StreamCore final : public Waker {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit SubscribeReactor(std::unique_ptr<FeedStream> stream)
+  SubscribeReactor(std::unique_ptr<FeedStream> stream, const metrics::RpcMetrics::Series& series)
       : stream_(std::move(stream)),
-        core_(std::make_shared<StreamCore>(stream_->shared_subscription(), this)) {}
+        core_(std::make_shared<StreamCore>(stream_->shared_subscription(), this, series)) {}
 
   void Start() {
     stream_->subscription().SetWaker(core_);
@@ -77,6 +80,7 @@ void StreamCore::Wake() {
   mu_.Unlock();
   // Safe unlocked: while writing_ is set nobody calls Finish, so the
   // reactor cannot be done; buffer_ is not touched until OnWriteDone.
+  metrics_.Sent();
   reactor_->StartWrite(&buffer_);
 }
 
@@ -101,25 +105,34 @@ void StreamCore::OnCancel() {
 void StreamCore::FinishLocked(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
+  metrics_.Handled(status.error_code());
   reactor_->Finish(std::move(status));
 }
 
 class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit RefusedReactor(const grpc::Status& status) { Finish(status); }
+  RefusedReactor(const grpc::Status& status, const metrics::RpcMetrics::Series& series) : metrics_(series) {
+    metrics_.Handled(status.error_code());
+    Finish(status);
+  }
   void OnDone() override { delete this; }
+
+ private:
+  StreamMetrics metrics_;
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr<FeedStream> stream) {
-  auto* reactor = new SubscribeReactor(std::move(stream));
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr<FeedStream> stream,
+                                                                 const metrics::RpcMetrics::Series& series) {
+  auto* reactor = new SubscribeReactor(std::move(stream), series);
   reactor->Start();
   return reactor;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status) {
-  return new RefusedReactor(status);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status,
+                                                         const metrics::RpcMetrics::Series& series) {
+  return new RefusedReactor(status, series);
 }
 
 }  // namespace kessan

@@ -40,7 +40,7 @@ class ServerMetricsTest : public FeedServerTest {
     return scrape.ok() ? *scrape : Scrape();
   }
 
-  // Scrapes until `ready` holds (a stream's interceptor counts on gRPC's
+  // Scrapes until `ready` holds (a call's end is counted on gRPC's
   // threads), at most kWait.
   template <typename Pred>
   Scrape ScrapeWhen(Pred ready) {
@@ -112,7 +112,7 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
 
   const Labels publish = Rpc("FeedService", "Publish", "unary");
   const Labels run = Rpc("ScenarioService", "RunScenario", "unary");
-  // The stream's messages are counted by the interceptor as gRPC sends them.
+  // The stream counts its messages as it writes them (StreamMetrics).
   const Scrape after = ScrapeWhen([&](const Scrape& s) {
     return s.Get("grpc_server_msg_sent_total", subscribe) >
                before.Get("grpc_server_msg_sent_total", subscribe) &&
@@ -199,6 +199,38 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
   EXPECT_EQ(ended.Get("grpc_server_handled_total", code(subscribe, "CANCELLED")) -
                 before.Get("grpc_server_handled_total", code(subscribe, "CANCELLED")),
             1);
+}
+
+// Subscribe records its own series (no interceptor on its calls): a
+// refused stream is started, its request received, handled with its code,
+// and sends nothing.
+TEST_F(ServerMetricsTest, ARefusedSubscribeIsCountedWithItsCode) {
+  const Labels subscribe = Rpc("FeedService", "Subscribe", "server_stream");
+  const Scrape before = MustScrape();
+  v1::SubscribeRequest beyond;
+  beyond.set_start(v1::START_MODE_FROM_SEQUENCE);
+  beyond.set_from_sequence(server_->last_sequence() + 1000);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader = stub_->Subscribe(&context, beyond);
+  v1::SubscribeResponse response;
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  Labels out_of_range = subscribe;
+  out_of_range["grpc_code"] = "OUT_OF_RANGE";
+  const Scrape after = ScrapeWhen([&](const Scrape& s) {
+    return s.Get("grpc_server_handling_seconds_count", subscribe) >
+           before.Get("grpc_server_handling_seconds_count", subscribe);
+  });
+  auto moved = [&](const std::string& name, const Labels& labels) {
+    return after.Get(name, labels) - before.Get(name, labels);
+  };
+  EXPECT_EQ(moved("grpc_server_started_total", subscribe), 1);
+  EXPECT_EQ(moved("grpc_server_msg_received_total", subscribe), 1);
+  EXPECT_EQ(moved("grpc_server_msg_sent_total", subscribe), 0);
+  EXPECT_EQ(moved("grpc_server_handled_total", out_of_range), 1);
+  EXPECT_EQ(moved("grpc_server_handling_seconds_count", subscribe), 1);
 }
 
 // Every family docs/operations.md lists is exported (deploy/check_deploy.py
