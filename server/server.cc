@@ -247,7 +247,7 @@ absl::Status StartScenarios(Server::Impl& impl, const ServerOptions& options) {
       std::make_unique<ScenarioEngine>(*impl.feed, *impl.plugin_host, &impl.scenario_metrics);
   impl.services = std::make_unique<Services>(*impl.feed, *impl.scenario_engine, *impl.guard);
   impl.local = std::make_shared<LocalHub>(*impl.services, kLocalDeliveryThreads);
-  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services);
+  impl.scenario_service = std::make_unique<ScenarioServiceImpl>(*impl.services, *impl.rpc_metrics);
   impl.service = std::make_unique<FeedServiceImpl>(*impl.services, *impl.rpc_metrics);
   return absl::OkStatus();
 }
@@ -341,8 +341,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &impl->port);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(
-      MakeMetricsInterceptorFactory(*impl->rpc_metrics, FeedServiceImpl::SelfRecordedMethods()));
+  std::vector<std::string> self_recorded = FeedServiceImpl::SelfRecordedMethods();
+  for (std::string& m : ScenarioServiceImpl::SelfRecordedMethods()) self_recorded.push_back(std::move(m));
+  // Health and reflection (gRPC's own services) are counted by the interceptor.
+  interceptors.push_back(MakeMetricsInterceptorFactory(*impl->rpc_metrics, std::move(self_recorded)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   AddKeepalive(builder);

@@ -6,9 +6,9 @@
 //   grpc_server_msg_received_total{grpc_type,grpc_service,grpc_method}
 //   grpc_server_msg_sent_total{grpc_type,grpc_service,grpc_method}
 //
-// gRPC records through an interceptor (rpc/metrics_interceptor.h), and
-// Subscribe's stream itself; another transport serving the same methods
-// records into the same series.
+// Over gRPC, kessan's handlers record their own calls and an interceptor
+// the rest (rpc/metrics_interceptor.h); another transport serving the same
+// methods records into the same series.
 #pragma once
 
 #include <array>

@@ -12,18 +12,23 @@ namespace kessan {
 // journal's fsync), streamed so that bytes that are not a request are
 // INVALID_ARGUMENT like any bad input; Subscribe is a raw callback stream that writes the
 // events' pre-encoded bytes, several queued events per message, one write
-// in flight, and records its own metrics (rpc/metrics_interceptor.h:
-// kSelfRecordedMethods). Services and the metrics must outlive it.
+// in flight. Each method records its own metrics (CallMetrics, without the
+// interceptor: SelfRecordedMethods). Services and the metrics must outlive it.
 class FeedServiceImpl final
     : public v1::FeedService::WithStreamedUnaryMethod_Publish<
           v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
               v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
  public:
   // The methods whose calls the metrics interceptor leaves to the handler.
-  static std::vector<std::string> SelfRecordedMethods() { return {kSubscribeMethod}; }
+  static std::vector<std::string> SelfRecordedMethods() {
+    return {kPublishMethod, kGetSnapshotMethod, kSubscribeMethod};
+  }
 
   FeedServiceImpl(Services& services, const metrics::RpcMetrics& metrics)
-      : services_(services), subscribe_metrics_(metrics.Find(kSubscribeMethod)) {}
+      : services_(services),
+        publish_metrics_(metrics.Find(kPublishMethod)),
+        get_snapshot_metrics_(metrics.Find(kGetSnapshotMethod)),
+        subscribe_metrics_(metrics.Find(kSubscribeMethod)) {}
 
   // Publish, read into a protobuf arena: its thousands of submessages are
   // allocated and freed in blocks, not one by one.
@@ -38,6 +43,8 @@ class FeedServiceImpl final
 
  private:
   Services& services_;
+  const metrics::RpcMetrics::Series& publish_metrics_;
+  const metrics::RpcMetrics::Series& get_snapshot_metrics_;
   const metrics::RpcMetrics::Series& subscribe_metrics_;
 };
 

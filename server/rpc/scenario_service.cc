@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "rpc/grpc_caller.h"
+#include "rpc/metrics_interceptor.h"
 #include "rpc/status_util.h"
 
 namespace kessan {
@@ -13,8 +14,8 @@ namespace kessan {
 class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public WatchSink {
  public:
   // The stream ends itself once done: OnDone releases the last reference.
-  static std::shared_ptr<WatchStream> Make() {
-    std::shared_ptr<WatchStream> stream(new WatchStream());
+  static std::shared_ptr<WatchStream> Make(const metrics::RpcMetrics::Series& series) {
+    std::shared_ptr<WatchStream> stream(new WatchStream(series));
     stream->self_ = stream;
     return stream;
   }
@@ -47,6 +48,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
     }
     current_.Swap(&bytes);
     writing_ = true;
+    metrics_.Sent();
     StartWrite(&current_);
   }
   void OnEnd(const absl::Status& status) override { End(ToGrpcStatus(status)); }
@@ -60,7 +62,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
       return;
     }
     finished_ = true;
-    Finish(status);
+    Finish(metrics_.Handled(status));
   }
 
   void OnWriteDone(bool ok) override {
@@ -69,7 +71,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
     if (finished_) return;
     if (!ok) {
       finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      Finish(metrics_.Handled(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken")));
       return;
     }
     if (has_pending_) {
@@ -77,10 +79,11 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
       pending_.Clear();
       has_pending_ = false;
       writing_ = true;
+      metrics_.Sent();
       StartWrite(&current_);
     } else if (finish_after_.has_value()) {
       finished_ = true;
-      Finish(*finish_after_);
+      Finish(metrics_.Handled(*finish_after_));
     }
   }
 
@@ -91,7 +94,7 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
       handle = std::move(handle_);
       if (!finished_ && !writing_) {
         finished_ = true;
-        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+        Finish(metrics_.Handled(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")));
       } else if (!finished_) {
         finish_after_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
       }
@@ -112,8 +115,9 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
   }
 
  private:
-  WatchStream() = default;
+  explicit WatchStream(const metrics::RpcMetrics::Series& series) : metrics_(series) { metrics_.Received(); }
 
+  CallMetrics metrics_;
   absl::Mutex mu_;
   std::shared_ptr<WatchStream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<WatchHandle> handle_ ABSL_GUARDED_BY(mu_);
@@ -129,42 +133,57 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
 grpc::Status ScenarioServiceImpl::StreamedListScenarios(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream) {
+  CallMetrics metrics(list_metrics_);
   const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::ListScenariosRequest request;
   if (!stream->Read(&request)) {
     if (absl::Status admitted = services_.Admit(caller, kListScenariosMethod); !admitted.ok()) {
-      return ToGrpcStatus(admitted);
+      return metrics.Handled(ToGrpcStatus(admitted));
     }
-    return NotARequest("kessan.v1.ListScenariosRequest");
+    return metrics.Handled(NotARequest("kessan.v1.ListScenariosRequest"));
   }
+  metrics.Received();
   absl::StatusOr<v1::ListScenariosResponse> response = services_.ListScenarios(caller, request);
-  if (!response.ok()) return ToGrpcStatus(response.status());
-  if (!stream->Write(*response)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away");
-  return grpc::Status::OK;
+  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
+  metrics.Sent();
+  if (!stream->Write(*response)) {
+    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
+  }
+  return metrics.Handled(grpc::Status::OK);
 }
 
 grpc::Status ScenarioServiceImpl::StreamedRunScenario(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::RunScenarioRequest, v1::RunScenarioResponse>* stream) {
+  CallMetrics metrics(run_metrics_);
   const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::RunScenarioRequest request;
   if (!stream->Read(&request)) {
     if (absl::Status admitted = services_.Admit(caller, kRunScenarioMethod); !admitted.ok()) {
-      return ToGrpcStatus(admitted);
+      return metrics.Handled(ToGrpcStatus(admitted));
     }
-    return NotARequest("kessan.v1.RunScenarioRequest");
+    return metrics.Handled(NotARequest("kessan.v1.RunScenarioRequest"));
   }
+  metrics.Received();
   absl::StatusOr<v1::RunScenarioResponse> response = services_.RunScenario(caller, request);
-  if (!response.ok()) return ToGrpcStatus(response.status());
-  if (!stream->Write(*response)) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away");
-  return grpc::Status::OK;
+  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
+  metrics.Sent();
+  if (!stream->Write(*response)) {
+    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
+  }
+  return metrics.Handled(grpc::Status::OK);
 }
 
 namespace {
 class RefusedWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  RefusedWatch(const grpc::Status& status, const metrics::RpcMetrics::Series& series) : metrics_(series) {
+    Finish(metrics_.Handled(status));
+  }
   void OnDone() override { delete this; }
+
+ private:
+  CallMetrics metrics_;
 };
 }  // namespace
 
@@ -174,11 +193,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ScenarioServiceImpl::WatchScenario(
   v1::WatchScenarioRequest request;
   if (!ParseRequest(*raw, &request)) {
     if (absl::Status admitted = services_.Admit(caller, kWatchScenarioMethod); !admitted.ok()) {
-      return new RefusedWatch(ToGrpcStatus(admitted));
+      return new RefusedWatch(ToGrpcStatus(admitted), watch_metrics_);
     }
-    return new RefusedWatch(NotARequest("kessan.v1.WatchScenarioRequest"));
+    return new RefusedWatch(NotARequest("kessan.v1.WatchScenarioRequest"), watch_metrics_);
   }
-  std::shared_ptr<WatchStream> stream = WatchStream::Make();
+  std::shared_ptr<WatchStream> stream = WatchStream::Make(watch_metrics_);
   absl::StatusOr<std::unique_ptr<WatchHandle>> handle = services_.WatchScenario(caller, request, stream);
   if (!handle.ok()) {
     stream->End(ToGrpcStatus(handle.status()));

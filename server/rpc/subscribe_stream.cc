@@ -22,7 +22,9 @@ class StreamCore final : public Waker {
  public:
   StreamCore(std::shared_ptr<Subscription> subscription, SubscribeReactor* reactor,
              const metrics::RpcMetrics::Series& series)
-      : subscription_(std::move(subscription)), reactor_(reactor), metrics_(series) {}
+      : subscription_(std::move(subscription)), reactor_(reactor), metrics_(series) {
+    metrics_.Received();
+  }
 
   void Wake() override;
   void OnWriteDone(bool ok);
@@ -33,7 +35,7 @@ class StreamCore final : public Waker {
 
   const std::shared_ptr<Subscription> subscription_;
   SubscribeReactor* const reactor_;
-  StreamMetrics metrics_;
+  CallMetrics metrics_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -105,20 +107,22 @@ void StreamCore::OnCancel() {
 void StreamCore::FinishLocked(grpc::Status status) {
   if (finished_) return;
   finished_ = true;
-  metrics_.Handled(status.error_code());
+  metrics_.Handled(status);
   reactor_->Finish(std::move(status));
 }
 
 class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  RefusedReactor(const grpc::Status& status, const metrics::RpcMetrics::Series& series) : metrics_(series) {
-    metrics_.Handled(status.error_code());
-    Finish(status);
+  // `received`: the request was read (a refusal of what it asks).
+  RefusedReactor(const grpc::Status& status, const metrics::RpcMetrics::Series& series, bool received)
+      : metrics_(series) {
+    if (received) metrics_.Received();
+    Finish(metrics_.Handled(status));
   }
   void OnDone() override { delete this; }
 
  private:
-  StreamMetrics metrics_;
+  CallMetrics metrics_;
 };
 
 }  // namespace
@@ -131,8 +135,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status,
-                                                         const metrics::RpcMetrics::Series& series) {
-  return new RefusedReactor(status, series);
+                                                         const metrics::RpcMetrics::Series& series,
+                                                         bool received) {
+  return new RefusedReactor(status, series, received);
 }
 
 }  // namespace kessan

@@ -16,8 +16,10 @@ namespace kessan {
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeStream(std::unique_ptr<FeedStream> stream,
                                                                  const metrics::RpcMetrics::Series& series);
 
-// A reactor that finishes at once with `status` (a refused subscription).
+// A reactor that finishes at once with `status` (a refused subscription;
+// `received`: its request was read).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseStream(const grpc::Status& status,
-                                                         const metrics::RpcMetrics::Series& series);
+                                                         const metrics::RpcMetrics::Series& series,
+                                                         bool received);
 
 }  // namespace kessan

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "feed_test_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "kessan/v1/scenario.grpc.pb.h"
 #include "prometheus_text.h"
 
@@ -231,6 +232,32 @@ TEST_F(ServerMetricsTest, ARefusedSubscribeIsCountedWithItsCode) {
   EXPECT_EQ(moved("grpc_server_msg_sent_total", subscribe), 0);
   EXPECT_EQ(moved("grpc_server_handled_total", out_of_range), 1);
   EXPECT_EQ(moved("grpc_server_handling_seconds_count", subscribe), 1);
+}
+
+// gRPC's own services are counted by the interceptor: a health check.
+TEST_F(ServerMetricsTest, AHealthCheckIsCountedByTheInterceptor) {
+  const Labels check = {
+      {"grpc_service", "grpc.health.v1.Health"}, {"grpc_method", "Check"}, {"grpc_type", "unary"}};
+  Labels ok = check;
+  ok["grpc_code"] = "OK";
+  const Scrape before = MustScrape();
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response).ok());
+  const Scrape after = ScrapeWhen([&](const Scrape& s) {
+    return s.Get("grpc_server_handled_total", ok) > before.Get("grpc_server_handled_total", ok);
+  });
+  EXPECT_EQ(after.Get("grpc_server_started_total", check) - before.Get("grpc_server_started_total", check),
+            1);
+  EXPECT_EQ(after.Get("grpc_server_msg_received_total", check) -
+                before.Get("grpc_server_msg_received_total", check),
+            1);
+  EXPECT_EQ(after.Get("grpc_server_msg_sent_total", check) - before.Get("grpc_server_msg_sent_total", check),
+            1);
+  EXPECT_EQ(after.Get("grpc_server_handled_total", ok) - before.Get("grpc_server_handled_total", ok), 1);
 }
 
 // Every family docs/operations.md lists is exported (deploy/check_deploy.py
