@@ -27,13 +27,13 @@ Subscription::Subscription(Options options)
       metrics_(options.metrics),
       load_initial_(std::move(options.load_initial)),
       initial_pending_(load_initial_ != nullptr),
-      initial_(std::make_move_iterator(options.initial.begin()),
+      pending_(std::make_move_iterator(options.initial.begin()),
                std::make_move_iterator(options.initial.end())),
       backlog_after_(options.backlog_after),
       backlog_up_to_(options.backlog_up_to),
       // A consumer busy with a snapshot or backlog takes live events when
       // done; only an idle one needs waking.
-      waiting_(initial_.empty() && !initial_pending_ && backlog_after_ >= backlog_up_to_),
+      waiting_(pending_.empty() && !initial_pending_ && backlog_after_ >= backlog_up_to_),
       last_activity_(options.now) {}
 
 void Subscription::Start() {
@@ -47,8 +47,8 @@ void Subscription::Start() {
 
 bool Subscription::ReadingLocked() const {
   // An error of the backlog's reads counts until Take has ended with it.
-  return initial_pending_ || !initial_.empty() || backlog_after_ < backlog_up_to_ || !backlog_.empty() ||
-         backlog_reading_ || !backlog_error_.ok();
+  return initial_pending_ || !pending_.empty() || backlog_after_ < backlog_up_to_ || backlog_reading_ ||
+         !backlog_error_.ok();
 }
 
 bool Subscription::reading() {
@@ -73,7 +73,7 @@ Subscription::Reads Subscription::DueReadsLocked() {
     reads.initial = std::move(load_initial_);
     load_initial_ = nullptr;
   } else if (!initial_pending_ && !backlog_reading_ && backlog_error_.ok() &&
-             backlog_after_ < backlog_up_to_ && backlog_.size() < kBacklogChunk) {
+             backlog_after_ < backlog_up_to_ && pending_.size() < kBacklogChunk) {
     backlog_reading_ = true;
     reads.backlog = true;
   }
@@ -111,7 +111,7 @@ void Subscription::LoadInitial(const std::function<absl::StatusOr<std::vector<Ev
         close_ = initial.status();
       }
     } else {
-      for (EventPtr& e : *initial) initial_.push_back(std::move(e));
+      for (EventPtr& e : *initial) pending_.push_back(std::move(e));
     }
     wake = waiting_;
     waiting_ = false;
@@ -143,7 +143,7 @@ void Subscription::ReadBacklog() {
   {
     absl::MutexLock lock(&mu_);
     backlog_reading_ = false;
-    for (EventPtr& e : matched) backlog_.push_back(std::move(e));
+    for (EventPtr& e : matched) pending_.push_back(std::move(e));
     backlog_after_ = read_to;
     if (!damaged.ok()) {
       backlog_error_ = damaged;
@@ -178,7 +178,7 @@ bool Subscription::PushMatching(const std::vector<EventPtr>& events, const std::
     }
   }
   if (run && matched > 0 && 2 * matched >= events.size() && !close_.has_value()) {
-    if (runs_.size() == kMaxRuns) runs_.pop_front();
+    if (runs_.size() == kMaxRuns) runs_.erase(runs_.begin());
     runs_.push_back(run());
   }
   return wake;
@@ -303,15 +303,11 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes, st
       // An error ends the subscription at once, snapshot and backlog included.
       if (close_.has_value() && !close_->ok()) return out;
       if (!ReadingLocked()) break;
-      while (room() && !initial_.empty()) {
-        add(std::move(initial_.front()));
-        initial_.pop_front();
+      while (room() && !pending_.empty()) {
+        add(std::move(pending_.front()));
+        pending_.pop_front();
       }
-      while (room() && !initial_pending_ && initial_.empty() && !backlog_.empty()) {
-        add(std::move(backlog_.front()));
-        backlog_.pop_front();
-      }
-      if (!backlog_error_.ok() && backlog_.empty() && !backlog_reading_) {
+      if (!backlog_error_.ok() && pending_.empty() && !backlog_reading_) {
         // What was read before the error went out first.
         queue_.clear();
         runs_.clear();
@@ -328,10 +324,9 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes, st
     if (!due || !here || !room()) return out;
   }
   absl::MutexLock lock(&mu_);
-  while (room() && !control_.empty()) {
-    add(std::move(control_.front()));
-    control_.pop_front();
-  }
+  size_t controls = 0;
+  while (room() && controls < control_.size()) add(std::move(control_[controls++]));
+  control_.erase(control_.begin(), control_.begin() + controls);
   const size_t live_from = out.size();
   while (room() && !queue_.empty()) {
     add(std::move(queue_.front()));
@@ -346,10 +341,12 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes, st
       }
     }
     // Runs ending before what is still queued are done with.
-    while (!runs_.empty() &&
-           (queue_.empty() || runs_.front()->last_sequence() < queue_.front()->sequence())) {
-      runs_.pop_front();
+    size_t done = 0;
+    while (done < runs_.size() &&
+           (queue_.empty() || runs_[done]->last_sequence() < queue_.front()->sequence())) {
+      ++done;
     }
+    runs_.erase(runs_.begin(), runs_.begin() + done);
   }
   waiting_ = out.empty();
   if (!out.empty()) sent_since_check_ = true;

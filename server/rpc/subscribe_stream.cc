@@ -90,6 +90,9 @@ void StreamCore::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    // gRPC is done with the response: its events go now, not at the next
+    // write, so an idle stream holds none.
+    buffer_.Clear();
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;

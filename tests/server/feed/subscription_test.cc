@@ -114,6 +114,23 @@ TEST_F(SubscriptionTest, BacklogAcrossChunkBoundaries) {
   EXPECT_THAT(Sequences(Drain(*s, /*max_events=*/10000)), ElementsAreArray(Range(101, 1300)));
 }
 
+// The snapshot and the backlog share one queue: a snapshot larger than a
+// read's chunk goes out whole, then the backlog, in small takes.
+TEST_F(SubscriptionTest, ALargeSnapshotThenItsBacklogInSmallTakes) {
+  FillLog(2000);
+  std::vector<EventPtr> initial;
+  for (uint64_t seq = 1; seq <= 1000; ++seq) initial.push_back(FactEvent(seq));
+  auto s = Make(std::move(initial), /*backlog_after=*/1000, /*backlog_up_to=*/2000);
+  s->Push(FactEvent(2001));
+  std::vector<uint64_t> all;
+  for (std::vector<EventPtr> taken; !(taken = s->Take(100, kManyBytes)).empty();) {
+    EXPECT_LE(taken.size(), 100u);
+    for (const EventPtr& e : taken) all.push_back(e->sequence());
+  }
+  EXPECT_THAT(all, ElementsAreArray(Range(1, 2001)));
+  EXPECT_FALSE(s->reading());
+}
+
 TEST_F(SubscriptionTest, BacklogInSmallTakes) {
   FillLog(600);
   auto s = Make({}, 0, 600);
