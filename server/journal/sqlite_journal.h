@@ -29,6 +29,10 @@ class SqliteJournal final : public Journal {
     // Open a journal that lost acknowledged events (see Open) as a new
     // incarnation instead of refusing it.
     bool accept_loss = false;
+    // false: synchronous=NORMAL, no sync per commit (a commit survives a
+    // crash of the process, not a power loss): for a cache of a journal kept
+    // durably elsewhere.
+    bool sync_commits = true;
   };
   // Opens or creates the journal at `path`; a journal of an earlier schema
   // is converted. Damage found (the file's header, its tables, a missing
