@@ -26,7 +26,7 @@ FUZZ_DIR ?= build-fuzz
 # preset excludes the same.
 SAN_EXCLUDE ?= plugins.sdk_install_test|MemoryBombIsResourceExhausted|MisbehavingPluginsCostOneCallNotTheServer
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 5
 
 .PHONY: all deps configure build run run-cluster test lint format format-check clean sanitize-build test-sanitize fuzz fuzz-smoke bench bench-deps
 

@@ -635,6 +635,11 @@ int main(int argc, char** argv) {
   if (c.workers <= 0) c.workers = c.subs <= 1 ? c.subs : 2;
   c.workers = std::min({c.workers, c.subs, kessan::bench::kMaxWorkers});
   if (c.mode == "inprocess") {
+#ifndef KESSAN_LOCAL_BENCH
+    std::fprintf(stderr,
+                 "kessan-bench: --mode inprocess needs kessan-local-bench (-DKESSAN_BENCH_TOOLS=ON)\n");
+    return 2;
+#else
     // Another binary: it links libkessan, this one a static protobuf.
     std::vector<std::string> args = {KESSAN_LOCAL_BENCH,
                                      "--transport=" + absl::GetFlag(FLAGS_transport),
@@ -656,6 +661,7 @@ int main(int argc, char** argv) {
     execv(argv2[0], argv2.data());
     std::perror("kessan-bench: " KESSAN_LOCAL_BENCH);
     return 1;
+#endif
   }
   static const char* kModes[] = {"tput", "lat", "publish", "replay", "idle", "scenario"};
   if (std::find_if(std::begin(kModes), std::end(kModes), [&](const char* m) { return c.mode == m; }) ==
