@@ -19,7 +19,8 @@ struct sqlite3_stmt;
 namespace kessan {
 
 // SqliteJournal keeps the journal in one SQLite database file (WAL,
-// synchronous=FULL, so a committed append survives a crash or power loss).
+// synchronous=FULL, so a committed append survives a crash or power loss;
+// see OpenOptions::sync_commits for a cache).
 // One connection writes; each read runs on a read connection of its own
 // (idle ones are kept for the next read), so a long read (a view over the
 // whole journal) holds up neither the writer nor the other readers.
