@@ -1,11 +1,15 @@
 #include "journal/nats_journal.h"
 
+#include <fcntl.h>
 #include <nats/nats.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -55,13 +59,36 @@ void AppendString(absl::string_view s, std::string* out) {
   out->append(s.data(), s.size());
 }
 
-// FNV-1a: the payload's part of its chunks' Nats-Msg-Ids.
-uint64_t Fnv1a(absl::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
+// MurmurHash64A (eight bytes a step): the payload's part of its chunks'
+// Nats-Msg-Ids. Deterministic; only a retry by the same process reuses an id.
+uint64_t PayloadHash(absl::string_view bytes) {
+  constexpr uint64_t kMul = 0xc6a4a7935bd1e995ull;
+  constexpr int kShift = 47;
+  const size_t n = bytes.size();
+  uint64_t h = 0x8445d61a4e774912ull ^ (n * kMul);
+  const char* p = bytes.data();
+  auto mix = [&](uint64_t k) {
+    k *= kMul;
+    k ^= k >> kShift;
+    k *= kMul;
+    h ^= k;
+    h *= kMul;
+  };
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t k;
+    std::memcpy(&k, p + i, sizeof(k));
+    mix(k);
   }
+  if (i < n) {
+    uint64_t k = 0;
+    std::memcpy(&k, p + i, n - i);
+    h ^= k;
+    h *= kMul;
+  }
+  h ^= h >> kShift;
+  h *= kMul;
+  h ^= h >> kShift;
   return h;
 }
 
@@ -316,13 +343,17 @@ absl::Status NatsJournal::EnsureStream() {
 
 absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last) {
   const std::string& path = options_.cache_path;
-  absl::StatusOr<std::unique_ptr<SqliteJournal>> cache = SqliteJournal::Open(path);
+  // The stream is the durable copy: the cache's commits are not synced, and
+  // one that lost its tail is found here (its -acked or side file is ahead).
+  SqliteJournal::OpenOptions cache_options;
+  cache_options.sync_commits = false;
+  absl::StatusOr<std::unique_ptr<SqliteJournal>> cache = SqliteJournal::Open(path, cache_options);
   if (!cache.ok()) {
     // A cache is disposable: the stream has it all.
     Log().warn("nats journal: cache {} dropped ({}): rebuilding it from stream {}", path,
                cache.status().ToString(), options_.stream);
     RemoveCacheFiles(path);
-    cache = SqliteJournal::Open(path);
+    cache = SqliteJournal::Open(path, cache_options);
     std::error_code ec;
     std::filesystem::remove(side_path_, ec);
     rebuilt_cache_ = true;
@@ -336,13 +367,24 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
   uint64_t seq = 0, last = 0;
   bool read = false;
   {
-    std::ifstream in(side_path_);
+    std::ifstream file(side_path_, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    // Version 2 ends with a hash of the rest: a torn in-place write is unreadable.
+    if (absl::StartsWith(text, absl::StrCat(kSideMagic, " 2\n"))) {
+      const size_t end = text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string::npos;
+      if (end == std::string::npos ||
+          text.substr(end + 1) !=
+              absl::StrCat(absl::Hex(PayloadHash(text.substr(0, end + 1)), absl::kZeroPad16), "\n")) {
+        text.clear();
+      }
+    }
+    std::istringstream in(text);
     read = static_cast<bool>(in >> magic >> version >> stream >> created >> seq >> last);
   }
   std::string mismatch;
   if (!read) {
     if (cache_->last_sequence() != 0) mismatch = "its side file is missing or unreadable";
-  } else if (magic != kSideMagic || version != 1) {
+  } else if (magic != kSideMagic || (version != 1 && version != 2)) {
     mismatch = "its side file is not one";
   } else if (stream != options_.stream || created != created_ns_) {
     mismatch = "it was made from another stream";
@@ -364,7 +406,7 @@ absl::Status NatsJournal::OpenCache(uint64_t stream_first, uint64_t stream_last)
              options_.stream);
   cache_.reset();
   RemoveCacheFiles(path);
-  ASSIGN_OR_RETURN(cache_, SqliteJournal::Open(path));
+  ASSIGN_OR_RETURN(cache_, SqliteJournal::Open(path, cache_options));
   rebuilt_cache_ = true;
   stream_seq_ = 0;
   return WriteSideFile();
@@ -377,19 +419,31 @@ absl::Status NatsJournal::WriteSideFile() {
   if (settled == side_written_.first && cache_->last_sequence() == side_written_.second) {
     return absl::OkStatus();  // as written last
   }
-  const std::string tmp = side_path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kSideMagic << " 1\n"
-        << options_.stream << "\n"
-        << created_ns_ << "\n"
-        << settled << "\n"
-        << cache_->last_sequence() << "\n";
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("nats journal: cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), side_path_.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("nats journal: cannot rename ", tmp));
+  // Fixed-width numbers: every record of this journal has the same length,
+  // so after the first (written by rename) each overwrites it in place.
+  std::string record = absl::StrCat(kSideMagic, " 2\n", options_.stream, "\n", created_ns_, "\n",
+                                    absl::Dec(settled, absl::kZeroPad20), "\n",
+                                    absl::Dec(cache_->last_sequence(), absl::kZeroPad20), "\n");
+  absl::StrAppend(&record, absl::Hex(PayloadHash(record), absl::kZeroPad16), "\n");
+  if (side_fd_ >= 0 && record.size() == side_size_) {
+    if (pwrite(side_fd_, record.data(), record.size(), 0) != static_cast<ssize_t>(record.size())) {
+      return absl::InternalError(
+          absl::StrCat("nats journal: cannot write ", side_path_, ": ", strerror(errno)));
+    }
+  } else {
+    const std::string tmp = side_path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+      out << record;
+      out.flush();
+      if (!out) return absl::InternalError(absl::StrCat("nats journal: cannot write ", tmp));
+    }
+    if (std::rename(tmp.c_str(), side_path_.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("nats journal: cannot rename ", tmp));
+    }
+    if (side_fd_ >= 0) close(side_fd_);
+    side_fd_ = open(side_path_.c_str(), O_WRONLY | O_CLOEXEC);
+    side_size_ = record.size();
   }
   side_written_ = {settled, cache_->last_sequence()};
   return absl::OkStatus();
@@ -445,6 +499,7 @@ NatsJournal::~NatsJournal() {
   jsCtx_Destroy(js_);
   natsConnection_Destroy(conn_);
   natsOptions_Destroy(nats_options_);
+  if (side_fd_ >= 0) close(side_fd_);
 }
 
 void NatsJournal::TailLoop() {
@@ -827,8 +882,8 @@ std::unique_ptr<PendingAppend> NatsJournal::BeginAppend(const std::vector<EventP
     append->expected_last = before.last_stream_seq();
     append->expected_id = before.ChunkId(before.chunks - 1);
   }
-  append->id_base = absl::StrCat(options_.stream, ".", first, ".", absl::Hex(Fnv1a(append->payload)), ".",
-                                 append->expected_last, ".");
+  append->id_base = absl::StrCat(options_.stream, ".", first, ".", absl::Hex(PayloadHash(append->payload)),
+                                 ".", append->expected_last, ".");
   append->acks.resize(static_cast<size_t>(append->chunks));
   const int64_t max_wait_ms = absl::ToInt64Milliseconds(options_.request_timeout);
   for (int i = 0; i < append->chunks; ++i) {

@@ -242,6 +242,9 @@ class NatsJournal final : public Journal {
   // The stream and event sequences the side file holds, as last written
   // or read (UINT64_MAX: not known).
   std::pair<uint64_t, uint64_t> side_written_ ABSL_GUARDED_BY(mu_) = {UINT64_MAX, 0};
+  // The side file, open once written, and its record's length.
+  int side_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  size_t side_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status tail_status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> tail_applied_{0};
   // Appends begun and not finished, oldest first, and their events.

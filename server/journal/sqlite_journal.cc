@@ -312,7 +312,7 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
   RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
   // FULL: the WAL is synced at every commit, so an acknowledged append
   // survives power loss, not only a process crash.
-  RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(Exec(db, options.sync_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   // No table at all: a new journal (or one whose creation did not commit).
   // Tables missing from an existing one are damage, never created anew.
   ASSIGN_OR_RETURN(const int64_t tables,

@@ -19,7 +19,8 @@ struct sqlite3_stmt;
 namespace kessan {
 
 // SqliteJournal keeps the journal in one SQLite database file (WAL,
-// synchronous=FULL, so a committed append survives a crash or power loss).
+// synchronous=FULL, so a committed append survives a crash or power loss;
+// see OpenOptions::sync_commits for a cache).
 // One connection writes; each read runs on a read connection of its own
 // (idle ones are kept for the next read), so a long read (a view over the
 // whole journal) holds up neither the writer nor the other readers.
@@ -29,6 +30,10 @@ class SqliteJournal final : public Journal {
     // Open a journal that lost acknowledged events (see Open) as a new
     // incarnation instead of refusing it.
     bool accept_loss = false;
+    // false: synchronous=NORMAL, no sync per commit (a commit survives a
+    // crash of the process, not a power loss): for a cache of a journal kept
+    // durably elsewhere.
+    bool sync_commits = true;
   };
   // Opens or creates the journal at `path`; a journal of an earlier schema
   // is converted. Damage found (the file's header, its tables, a missing

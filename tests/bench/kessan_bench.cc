@@ -125,7 +125,8 @@ v1::PublishResponse MustPublish(v1::FeedService::Stub& stub, const v1::PublishRe
 }
 
 // Publishes probe facts until one serializes to `size` bytes as a FeedEvent
-// (within 2 bytes: sequence varints grow later); returns the pad.
+// (within 2 bytes: sequence varints grow later); returns the pad, or -1 when
+// `size` is too small (the caller returns, so that its servers are stopped).
 int Calibrate(v1::FeedService::Stub& stub, int size) {
   int pad = 0;
   for (int round = 0; round < 4; ++round) {
@@ -139,7 +140,7 @@ int Calibrate(v1::FeedService::Stub& stub, int size) {
     if (next < 0) {
       std::fprintf(stderr, "kessan-bench: --size %d is below the smallest bench fact (%d bytes)\n", size,
                    got);
-      std::exit(2);
+      return -1;
     }
     pad = next;
   }
@@ -428,6 +429,7 @@ int Main(const Config& c) {
   auto stub = v1::FeedService::NewStub(channel);
   MustPublish(*stub, IssuerBatch());
   const int pad = Calibrate(*stub, c.size);
+  if (pad < 0) return 2;
   Publisher pub(channel, pad);
 
   uint64_t replay_published_s_ns = 0;
