@@ -5,52 +5,25 @@
 #include "rpc/metrics_interceptor.h"
 #include "rpc/status_util.h"
 #include "rpc/subscribe_stream.h"
+#include "rpc/unary_call.h"
 
 namespace kessan {
 
 grpc::Status FeedServiceImpl::StreamedPublish(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) {
-  CallMetrics metrics(publish_metrics_);
-  const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
-  if (!stream->Read(request)) {
-    if (absl::Status admitted = services_.Admit(caller, kPublishMethod); !admitted.ok()) {
-      return metrics.Handled(ToGrpcStatus(admitted));
-    }
-    return metrics.Handled(NotARequest("kessan.v1.PublishRequest"));
-  }
-  metrics.Received();
-  absl::StatusOr<v1::PublishResponse> result = services_.Publish(caller, request);
-  if (!result.ok()) return metrics.Handled(ToGrpcStatus(result.status()));
-  metrics.Sent();
-  if (!stream->Write(*result)) {
-    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the publisher went away"));
-  }
-  return metrics.Handled(grpc::Status::OK);
+  return ServeUnary(*context, *stream, request, services_, kPublishMethod, publish_metrics_,
+                    [&](const Caller& caller) { return services_.Publish(caller, request); });
 }
 
 grpc::Status FeedServiceImpl::StreamedGetSnapshot(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::GetSnapshotRequest, v1::GetSnapshotResponse>* stream) {
-  CallMetrics metrics(get_snapshot_metrics_);
-  const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::GetSnapshotRequest request;
-  if (!stream->Read(&request)) {
-    if (absl::Status admitted = services_.Admit(caller, kGetSnapshotMethod); !admitted.ok()) {
-      return metrics.Handled(ToGrpcStatus(admitted));
-    }
-    return metrics.Handled(NotARequest("kessan.v1.GetSnapshotRequest"));
-  }
-  metrics.Received();
-  absl::StatusOr<v1::GetSnapshotResponse> result = services_.GetSnapshot(caller, std::move(request));
-  if (!result.ok()) return metrics.Handled(ToGrpcStatus(result.status()));
-  metrics.Sent();
-  if (!stream->Write(*result)) {
-    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
-  }
-  return metrics.Handled(grpc::Status::OK);
+  return ServeUnary(*context, *stream, &request, services_, kGetSnapshotMethod, get_snapshot_metrics_,
+                    [&](const Caller& caller) { return services_.GetSnapshot(caller, std::move(request)); });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedServiceImpl::Subscribe(grpc::CallbackServerContext* context,

@@ -5,6 +5,7 @@
 #include "rpc/grpc_caller.h"
 #include "rpc/metrics_interceptor.h"
 #include "rpc/status_util.h"
+#include "rpc/unary_call.h"
 
 namespace kessan {
 
@@ -133,45 +134,17 @@ class WatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, pub
 grpc::Status ScenarioServiceImpl::StreamedListScenarios(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::ListScenariosRequest, v1::ListScenariosResponse>* stream) {
-  CallMetrics metrics(list_metrics_);
-  const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::ListScenariosRequest request;
-  if (!stream->Read(&request)) {
-    if (absl::Status admitted = services_.Admit(caller, kListScenariosMethod); !admitted.ok()) {
-      return metrics.Handled(ToGrpcStatus(admitted));
-    }
-    return metrics.Handled(NotARequest("kessan.v1.ListScenariosRequest"));
-  }
-  metrics.Received();
-  absl::StatusOr<v1::ListScenariosResponse> response = services_.ListScenarios(caller, request);
-  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
-  metrics.Sent();
-  if (!stream->Write(*response)) {
-    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
-  }
-  return metrics.Handled(grpc::Status::OK);
+  return ServeUnary(*context, *stream, &request, services_, kListScenariosMethod, list_metrics_,
+                    [&](const Caller& caller) { return services_.ListScenarios(caller, request); });
 }
 
 grpc::Status ScenarioServiceImpl::StreamedRunScenario(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<v1::RunScenarioRequest, v1::RunScenarioResponse>* stream) {
-  CallMetrics metrics(run_metrics_);
-  const Caller caller = GrpcCaller(*context, services_.wants_certificate_names());
   v1::RunScenarioRequest request;
-  if (!stream->Read(&request)) {
-    if (absl::Status admitted = services_.Admit(caller, kRunScenarioMethod); !admitted.ok()) {
-      return metrics.Handled(ToGrpcStatus(admitted));
-    }
-    return metrics.Handled(NotARequest("kessan.v1.RunScenarioRequest"));
-  }
-  metrics.Received();
-  absl::StatusOr<v1::RunScenarioResponse> response = services_.RunScenario(caller, request);
-  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
-  metrics.Sent();
-  if (!stream->Write(*response)) {
-    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
-  }
-  return metrics.Handled(grpc::Status::OK);
+  return ServeUnary(*context, *stream, &request, services_, kRunScenarioMethod, run_metrics_,
+                    [&](const Caller& caller) { return services_.RunScenario(caller, request); });
 }
 
 namespace {
