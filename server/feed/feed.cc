@@ -200,6 +200,8 @@ void Feed::MaybePruneLocked() {
 struct Feed::PendingPublish {
   v1::PublishRequest* request = nullptr;
   absl::string_view retry_scope;
+  // The serialized request, when known (Publish's `wire`).
+  absl::string_view wire;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
   // Set while the group is staged and committed.
@@ -325,11 +327,12 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
   return Publish(copy, retry_scope);
 }
 
-absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
-                                                  absl::string_view retry_scope) {
+absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request, absl::string_view retry_scope,
+                                                  absl::string_view wire) {
   PendingPublish me;
   me.request = request;
   me.retry_scope = retry_scope;
+  me.wire = wire;
   if (log_->shared()) me.pristine = std::make_unique<v1::PublishRequest>(*request);
   StagedGroup group;
   {
@@ -577,6 +580,10 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // On the request's arena with the items: the body moves by pointer, and
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
+    // The items' bytes as they came, when the request's are known.
+    std::vector<ItemBody> bodies;
+    if (!p->wire.empty()) bodies = PublishItemBodies(p->wire);
+    if (bodies.size() != items->size()) bodies.clear();
     for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
@@ -587,7 +594,9 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
-      EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
+      EventPtr encoded = !bodies.empty() && CanSplice(*e, bodies[i])
+                             ? EncodeSpliced(*e, bodies[i].bytes, std::move(attrs))
+                             : EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       group.events.push_back(std::move(encoded));
     }
