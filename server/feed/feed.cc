@@ -31,28 +31,37 @@ struct Revision {
 
 // Moves a validated item into the event body.
 void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
+  // On one arena the body changes hands by pointer, else by Swap.
+  const bool one_arena = item.GetArena() != nullptr && item.GetArena() == e.GetArena();
+#define KESSAN_MOVE_BODY(field)                                                \
+  if (one_arena) {                                                             \
+    e.unsafe_arena_set_allocated_##field(item.unsafe_arena_release_##field()); \
+  } else {                                                                     \
+    e.mutable_##field()->Swap(item.mutable_##field());                         \
+  }
   switch (item.item_case()) {
     case v1::PublishItem::kIssuer:
-      e.mutable_issuer()->Swap(item.mutable_issuer());
+      KESSAN_MOVE_BODY(issuer);
       break;
     case v1::PublishItem::kSegment:
-      e.mutable_segment()->Swap(item.mutable_segment());
+      KESSAN_MOVE_BODY(segment);
       break;
     case v1::PublishItem::kFact:
-      e.mutable_fact()->Swap(item.mutable_fact());
+      KESSAN_MOVE_BODY(fact);
       break;
     case v1::PublishItem::kCapitalAction:
-      e.mutable_capital_action()->Swap(item.mutable_capital_action());
+      KESSAN_MOVE_BODY(capital_action);
       break;
     case v1::PublishItem::kGuidance:
-      e.mutable_guidance()->Swap(item.mutable_guidance());
+      KESSAN_MOVE_BODY(guidance);
       break;
     case v1::PublishItem::kRetraction:
-      e.mutable_retraction()->Swap(item.mutable_retraction());
+      KESSAN_MOVE_BODY(retraction);
       break;
     default:
       break;
   }
+#undef KESSAN_MOVE_BODY
 }
 
 // Stamps the fields the server owns on a revisable body: revision,
@@ -302,9 +311,12 @@ class GroupCatalog final : public Catalog {
     }
   }
   const EventPtr* Find(const std::string& item_key) const {
+    // Hashed once for every group's map.
+    const absl::string_view key(item_key);
+    const size_t hash = own_.latest.hash_function()(key);
     const EventPtr* found = nullptr;
     ForEachGroup([&](const Staged& g) {
-      auto it = g.latest.find(item_key);
+      auto it = g.latest.find(key, hash);
       if (it == g.latest.end()) return false;
       found = &it->second;
       return true;
