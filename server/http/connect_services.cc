@@ -122,16 +122,17 @@ class WatchMessages final : public MessageStream {
   std::unique_ptr<WatchHandle> handle_;
 };
 
+// `call(caller, request, wire)`: `wire` as HttpCall's.
 template <typename Request, typename Response>
 Procedure Unary(Services& services, const char* method,
-                std::function<absl::StatusOr<Response>(const Caller&, Request&)> call) {
+                std::function<absl::StatusOr<Response>(const Caller&, Request&, absl::string_view)> call) {
   Procedure p;
   p.admit = [&services, method](const HttpCall& c) { return services.Admit(ToCaller(c), method); };
   p.request_prototype = &Request::default_instance();
   p.response_prototype = &Response::default_instance();
   p.unary = [call = std::move(call)](const HttpCall& c,
                                      Message& m) -> absl::StatusOr<std::unique_ptr<Message>> {
-    absl::StatusOr<Response> response = call(ToCaller(c), static_cast<Request&>(m));
+    absl::StatusOr<Response> response = call(ToCaller(c), static_cast<Request&>(m), c.wire);
     if (!response.ok()) return response.status();
     return std::unique_ptr<Message>(new Response(*std::move(response)));
   };
@@ -143,18 +144,24 @@ Procedure Unary(Services& services, const char* method,
 std::map<std::string, Procedure> ServiceProcedures(Services& services) {
   std::map<std::string, Procedure> procedures;
   procedures[kPublishMethod] = Unary<v1::PublishRequest, v1::PublishResponse>(
-      services, kPublishMethod,
-      [&services](const Caller& c, v1::PublishRequest& r) { return services.Publish(c, &r); });
+      services, kPublishMethod, [&services](const Caller& c, v1::PublishRequest& r, absl::string_view wire) {
+        return services.Publish(c, &r, wire);
+      });
   procedures[kGetSnapshotMethod] = Unary<v1::GetSnapshotRequest, v1::GetSnapshotResponse>(
-      services, kGetSnapshotMethod, [&services](const Caller& c, v1::GetSnapshotRequest& r) {
+      services, kGetSnapshotMethod,
+      [&services](const Caller& c, v1::GetSnapshotRequest& r, absl::string_view) {
         return services.GetSnapshot(c, std::move(r));
       });
   procedures[kListScenariosMethod] = Unary<v1::ListScenariosRequest, v1::ListScenariosResponse>(
       services, kListScenariosMethod,
-      [&services](const Caller& c, v1::ListScenariosRequest& r) { return services.ListScenarios(c, r); });
+      [&services](const Caller& c, v1::ListScenariosRequest& r, absl::string_view) {
+        return services.ListScenarios(c, r);
+      });
   procedures[kRunScenarioMethod] = Unary<v1::RunScenarioRequest, v1::RunScenarioResponse>(
       services, kRunScenarioMethod,
-      [&services](const Caller& c, v1::RunScenarioRequest& r) { return services.RunScenario(c, r); });
+      [&services](const Caller& c, v1::RunScenarioRequest& r, absl::string_view) {
+        return services.RunScenario(c, r);
+      });
 
   Procedure subscribe;
   subscribe.admit = [&services](const HttpCall& c) { return services.Admit(ToCaller(c), kSubscribeMethod); };

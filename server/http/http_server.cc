@@ -373,8 +373,11 @@ void HttpServer::Impl::HandleCall(evhttp_request* req, const std::string& path, 
       });
       return;
     }
+    HttpCall unary_call = who;
+    if (type.codec == connect::Codec::kProto) unary_call.wire = body;
     absl::StatusOr<std::unique_ptr<Message>> response =
-        parsed.ok() ? procedure.unary(who, *request) : absl::StatusOr<std::unique_ptr<Message>>(parsed);
+        parsed.ok() ? procedure.unary(unary_call, *request)
+                    : absl::StatusOr<std::unique_ptr<Message>>(parsed);
     absl::StatusOr<std::string> bytes = response.ok() ? connect::Serialize(type.codec, **response)
                                                       : absl::StatusOr<std::string>(response.status());
     int status = 200;

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 
 namespace kessan::http {
@@ -19,6 +20,9 @@ namespace kessan::http {
 struct HttpCall {
   std::string authorization;  // the Authorization header; empty: none
   std::string peer;           // "ipv4:127.0.0.1:41234" or "ipv6:[::1]:41234"
+  // A unary request in the binary codec: its bytes, as the request was
+  // parsed from them (valid during the call); empty for JSON.
+  absl::string_view wire;
 };
 
 // MessageStream: the responses of one server-streaming call, pulled by the
