@@ -1,10 +1,13 @@
 #include "event/encoded_event.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace kessan {
@@ -56,7 +59,201 @@ std::shared_ptr<EncodedEvent> SerializeToFrame(const v1::FeedEvent& event) {
   return std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
 }
 
+using google::protobuf::internal::WireFormatLite;
+
+// A few small messages written field by field into a fixed buffer (proto3:
+// zero scalars left out). Its callers bound what they write (kMaxFilled).
+class WireWriter {
+ public:
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<char>(v);
+  }
+  void Tag(int field, WireFormatLite::WireType type) { Varint(WireFormatLite::MakeTag(field, type)); }
+  // int32 and enum values are sign-extended, as protobuf writes them.
+  void Int(int field, int64_t v) {
+    if (v == 0) return;
+    Tag(field, WireFormatLite::WIRETYPE_VARINT);
+    Varint(static_cast<uint64_t>(v));
+  }
+  void UInt(int field, uint64_t v) {
+    if (v == 0) return;
+    Tag(field, WireFormatLite::WIRETYPE_VARINT);
+    Varint(v);
+  }
+  void String(int field, absl::string_view v) {
+    if (v.empty()) return;
+    Tag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    Varint(v.size());
+    std::memcpy(p_, v.data(), v.size());
+    p_ += v.size();
+  }
+  // A message field: its length is written by End, moving the message's
+  // bytes on by one when it needs a second byte (messages under 16 KiB).
+  char* Begin(int field) {
+    Tag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    return p_++;
+  }
+  void End(char* length) {
+    const size_t size = static_cast<size_t>(p_ - (length + 1));
+    if (size < 0x80) {
+      *length = static_cast<char>(size);
+      return;
+    }
+    std::memmove(length + 2, length + 1, size);
+    length[0] = static_cast<char>((size & 0x7f) | 0x80);
+    length[1] = static_cast<char>(size >> 7);
+    ++p_;
+  }
+  void Date(int field, const v1::Date& d) {
+    char* length = Begin(field);
+    Int(v1::Date::kYearFieldNumber, d.year());
+    Int(v1::Date::kMonthFieldNumber, d.month());
+    Int(v1::Date::kDayFieldNumber, d.day());
+    End(length);
+  }
+  void Timestamp(int field, const google::protobuf::Timestamp& t) {
+    char* length = Begin(field);
+    Int(google::protobuf::Timestamp::kSecondsFieldNumber, t.seconds());
+    Int(google::protobuf::Timestamp::kNanosFieldNumber, t.nanos());
+    End(length);
+  }
+  // The period's dates, which validation fills.
+  void PeriodDates(int field, const v1::FiscalPeriod& p) {
+    char* length = Begin(field);
+    if (p.has_start_date()) Date(v1::FiscalPeriod::kStartDateFieldNumber, p.start_date());
+    if (p.has_end_date()) Date(v1::FiscalPeriod::kEndDateFieldNumber, p.end_date());
+    End(length);
+  }
+  absl::string_view view() const { return absl::string_view(buf_, static_cast<size_t>(p_ - buf_)); }
+
+ private:
+  char buf_[512];
+  char* p_ = buf_;
+};
+
+// The longest issuer id a spliced event carries: with it, what
+// FilledFields writes stays well within WireWriter's buffer.
+constexpr size_t kMaxSplicedIssuer = 64;
+
+// What validation fills in a fact's or guidance's key and value, and the
+// stamped fields, as fields to follow the body's bytes. Fact and Guidance
+// share the key's and value's numbers (1 and 2).
+template <typename Body>
+void FilledFields(const Body& body, const v1::Value& value, int revision_field, WireWriter& w) {
+  static_assert(v1::Fact::kKeyFieldNumber == 1 && v1::Guidance::kKeyFieldNumber == 1 &&
+                v1::Fact::kValueFieldNumber == 2 && v1::Guidance::kBoundFieldNumber == 2);
+  if (body.has_key()) {
+    const v1::FactKey& key = body.key();
+    char* length = w.Begin(1);
+    w.String(v1::FactKey::kIssuerFieldNumber, key.issuer());
+    if (key.has_period()) w.PeriodDates(v1::FactKey::kPeriodFieldNumber, key.period());
+    if (key.has_comparison_period()) {
+      w.PeriodDates(v1::FactKey::kComparisonPeriodFieldNumber, key.comparison_period());
+    }
+    w.End(length);
+  }
+  if (value.has_precision()) {
+    char* value_length = w.Begin(2);
+    char* precision_length = w.Begin(v1::Value::kPrecisionFieldNumber);
+    w.Int(v1::Precision::kQualifierFieldNumber, value.precision().qualifier());
+    w.End(precision_length);
+    w.End(value_length);
+  }
+  w.Int(revision_field, body.revision());
+  w.UInt(revision_field + 1, body.supersedes_sequence());
+  if (body.has_known_at()) w.Timestamp(revision_field + 2, body.known_at());
+}
+
 }  // namespace
+
+std::vector<ItemBody> PublishItemBodies(absl::string_view request) {
+  std::vector<ItemBody> items;
+  const auto* data = reinterpret_cast<const uint8_t*>(request.data());
+  google::protobuf::io::CodedInputStream in(data, static_cast<int>(request.size()));
+  const uint32_t items_tag = WireFormatLite::MakeTag(v1::PublishRequest::kItemsFieldNumber,
+                                                     WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag != items_tag) {
+      if (!WireFormatLite::SkipField(&in, tag)) return {};
+      continue;
+    }
+    uint32_t size = 0;
+    if (!in.ReadVarint32(&size)) return {};
+    const int begin = in.CurrentPosition();
+    if (!in.Skip(static_cast<int>(size))) return {};
+    ItemBody& item = items.emplace_back();
+    // The item is its one field when that field's header and bytes fill it.
+    google::protobuf::io::CodedInputStream one(data + begin, static_cast<int>(size));
+    const uint32_t field_tag = one.ReadTag();
+    uint32_t field_size = 0;
+    if (WireFormatLite::GetTagWireType(field_tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
+        one.ReadVarint32(&field_size) && one.CurrentPosition() + field_size == size) {
+      item.field = WireFormatLite::GetTagFieldNumber(field_tag);
+      item.bytes = request.substr(begin + one.CurrentPosition(), field_size);
+    }
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(request.size())) return {};
+  return items;
+}
+
+bool CanSplice(const v1::FeedEvent& event, const ItemBody& body) {
+  switch (event.body_case()) {
+    case v1::FeedEvent::kFact:
+      // A translation's qualifier may have been filled, and a repeated
+      // field given again appends instead of merging.
+      return body.field == v1::PublishItem::kFactFieldNumber && event.fact().translations().empty() &&
+             event.fact().key().issuer().size() <= kMaxSplicedIssuer;
+    case v1::FeedEvent::kGuidance:
+      return body.field == v1::PublishItem::kGuidanceFieldNumber &&
+             event.guidance().key().issuer().size() <= kMaxSplicedIssuer;
+    default:
+      return false;
+  }
+}
+
+EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs) {
+  const bool fact = event.body_case() == v1::FeedEvent::kFact;
+  WireWriter filled;
+  if (fact) {
+    FilledFields(event.fact(), event.fact().value(), v1::Fact::kRevisionFieldNumber, filled);
+  } else {
+    FilledFields(event.guidance(), event.guidance().bound(), v1::Guidance::kRevisionFieldNumber, filled);
+  }
+  WireWriter head;
+  head.UInt(v1::FeedEvent::kSequenceFieldNumber, event.sequence());
+  if (event.has_time()) head.Timestamp(v1::FeedEvent::kTimeFieldNumber, event.time());
+  head.Tag(fact ? v1::FeedEvent::kFactFieldNumber : v1::FeedEvent::kGuidanceFieldNumber,
+           WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  head.Varint(body.size() + filled.view().size());
+  const absl::string_view parts[] = {head.view(), body, filled.view()};
+  size_t header_size;
+  char* at;
+  Bytes frame = NewFrame(parts[0].size() + parts[1].size() + parts[2].size(), &header_size, &at);
+  for (absl::string_view part : parts) {
+    if (part.empty()) continue;
+    std::memcpy(at, part.data(), part.size());
+    at += part.size();
+  }
+  auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
+  encoded->attrs_ = std::move(attrs);
+  encoded->attrs_known_ = true;
+#ifndef NDEBUG
+  // Where assertions are on, the rule above is checked.
+  v1::FeedEvent parsed;
+  const absl::string_view b = encoded->body();
+  if (!parsed.ParseFromArray(b.data(), static_cast<int>(b.size())) ||
+      !google::protobuf::util::MessageDifferencer::Equals(parsed, event)) {
+    std::fprintf(stderr, "EncodeSpliced: the bytes of sequence %llu do not parse to the event\n",
+                 static_cast<unsigned long long>(event.sequence()));
+    std::abort();
+  }
+#endif
+  return encoded;
+}
 
 void EncodedEvent::Decode() const {
   absl::call_once(decoded_, [this] {

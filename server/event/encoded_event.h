@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
@@ -42,6 +43,8 @@ class EncodedEvent {
   friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
   friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
+  friend std::shared_ptr<const EncodedEvent> EncodeSpliced(const v1::FeedEvent& event, absl::string_view body,
+                                                           EventAttrs attrs);
   void Decode() const;
 
   const uint64_t sequence_;
@@ -61,6 +64,28 @@ EventPtr EncodeEvent(v1::FeedEvent event);
 // Encodes `event`, keeping only its bytes and `attrs` (= AttrsOf(event)):
 // event() parses them if it is ever called. For events built on an arena.
 EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
+
+// One item of a serialized PublishRequest: the number and bytes of its one
+// field (fact, guidance, ...); field 0 when the item is not that field alone.
+struct ItemBody {
+  int field = 0;
+  absl::string_view bytes;
+};
+// The items of the serialized PublishRequest `request`, in order (views into
+// it); empty when its top level does not walk.
+std::vector<ItemBody> PublishItemBodies(absl::string_view request);
+
+// True when EncodeSpliced can encode `event` (validated and stamped) from
+// `body`, the bytes its item arrived in: a fact without translations or a
+// guidance, from that field.
+bool CanSplice(const v1::FeedEvent& event, const ItemBody& body);
+// `event` encoded from `body` without serializing it again: its sequence and
+// time, then its body field holding `body` followed by the fields validation
+// fills (key.issuer, the periods' dates, the value's qualifier) and the
+// stamped ones (revision, supersedes_sequence, known_at), taken from
+// `event`. Protobuf merges a message field given twice and keeps a scalar's
+// last value, so the bytes parse to `event`. `attrs` as for EncodeSerialized.
+EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed
 // at once: DATA_LOSS when they are not a FeedEvent.

@@ -31,28 +31,37 @@ struct Revision {
 
 // Moves a validated item into the event body.
 void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
+  // On one arena the body changes hands by pointer, else by Swap.
+  const bool one_arena = item.GetArena() != nullptr && item.GetArena() == e.GetArena();
+#define KESSAN_MOVE_BODY(field)                                                \
+  if (one_arena) {                                                             \
+    e.unsafe_arena_set_allocated_##field(item.unsafe_arena_release_##field()); \
+  } else {                                                                     \
+    e.mutable_##field()->Swap(item.mutable_##field());                         \
+  }
   switch (item.item_case()) {
     case v1::PublishItem::kIssuer:
-      e.mutable_issuer()->Swap(item.mutable_issuer());
+      KESSAN_MOVE_BODY(issuer);
       break;
     case v1::PublishItem::kSegment:
-      e.mutable_segment()->Swap(item.mutable_segment());
+      KESSAN_MOVE_BODY(segment);
       break;
     case v1::PublishItem::kFact:
-      e.mutable_fact()->Swap(item.mutable_fact());
+      KESSAN_MOVE_BODY(fact);
       break;
     case v1::PublishItem::kCapitalAction:
-      e.mutable_capital_action()->Swap(item.mutable_capital_action());
+      KESSAN_MOVE_BODY(capital_action);
       break;
     case v1::PublishItem::kGuidance:
-      e.mutable_guidance()->Swap(item.mutable_guidance());
+      KESSAN_MOVE_BODY(guidance);
       break;
     case v1::PublishItem::kRetraction:
-      e.mutable_retraction()->Swap(item.mutable_retraction());
+      KESSAN_MOVE_BODY(retraction);
       break;
     default:
       break;
   }
+#undef KESSAN_MOVE_BODY
 }
 
 // Stamps the fields the server owns on a revisable body: revision,
@@ -200,6 +209,8 @@ void Feed::MaybePruneLocked() {
 struct Feed::PendingPublish {
   v1::PublishRequest* request = nullptr;
   absl::string_view retry_scope;
+  // The serialized request, when known (Publish's `wire`).
+  absl::string_view wire;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
   // Set while the group is staged and committed.
@@ -300,9 +311,12 @@ class GroupCatalog final : public Catalog {
     }
   }
   const EventPtr* Find(const std::string& item_key) const {
+    // Hashed once for every group's map.
+    const absl::string_view key(item_key);
+    const size_t hash = own_.latest.hash_function()(key);
     const EventPtr* found = nullptr;
     ForEachGroup([&](const Staged& g) {
-      auto it = g.latest.find(item_key);
+      auto it = g.latest.find(key, hash);
       if (it == g.latest.end()) return false;
       found = &it->second;
       return true;
@@ -325,11 +339,12 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
   return Publish(copy, retry_scope);
 }
 
-absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request,
-                                                  absl::string_view retry_scope) {
+absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request, absl::string_view retry_scope,
+                                                  absl::string_view wire) {
   PendingPublish me;
   me.request = request;
   me.retry_scope = retry_scope;
+  me.wire = wire;
   if (log_->shared()) me.pristine = std::make_unique<v1::PublishRequest>(*request);
   StagedGroup group;
   {
@@ -577,6 +592,10 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // On the request's arena with the items: the body moves by pointer, and
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
+    // The items' bytes as they came, when the request's are known.
+    std::vector<ItemBody> bodies;
+    if (!p->wire.empty()) bodies = PublishItemBodies(p->wire);
+    if (bodies.size() != items->size()) bodies.clear();
     for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
@@ -587,7 +606,9 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
-      EventPtr encoded = EncodeSerialized(*e, std::move(attrs));
+      EventPtr encoded = !bodies.empty() && CanSplice(*e, bodies[i])
+                             ? EncodeSpliced(*e, bodies[i].bytes, std::move(attrs))
+                             : EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       group.events.push_back(std::move(encoded));
     }

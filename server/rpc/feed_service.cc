@@ -9,13 +9,13 @@
 
 namespace kessan {
 
-grpc::Status FeedServiceImpl::StreamedPublish(
-    grpc::ServerContext* context,
-    grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) {
+grpc::Status FeedServiceImpl::BytesPublish(
+    grpc::ServerContext* context, grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
-  return ServeUnary(*context, *stream, request, services_, kPublishMethod, publish_metrics_,
-                    [&](const Caller& caller) { return services_.Publish(caller, request); });
+  return ServeUnaryBytes<v1::PublishRequest, v1::PublishResponse>(
+      *context, *stream, request, services_, kPublishMethod, publish_metrics_,
+      [&](const Caller& caller, absl::string_view wire) { return services_.Publish(caller, request, wire); });
 }
 
 grpc::Status FeedServiceImpl::StreamedGetSnapshot(

@@ -1,13 +1,41 @@
 // FeedServiceImpl: kessan.v1.FeedService over gRPC, calling Services.
 #pragma once
 
+#include "google/protobuf/descriptor.h"
 #include "kessan/v1/feed.grpc.pb.h"
 #include "metrics/rpc_metrics.h"
 #include "service/services.h"
 
 namespace kessan {
 
-// Publish (streamed unary, to read the request onto an arena) and
+// Publish as a streamed unary call of bytes: the handler parses the request
+// itself (onto an arena) and keeps its bytes, which Feed::Publish encodes
+// facts and guidance from.
+template <class Base>
+class WithBytesMethod_Publish : public Base {
+ public:
+  WithBytesMethod_Publish() {
+    grpc::Service::MarkMethodStreamed(
+        google::protobuf::DescriptorPool::generated_pool()
+            ->FindServiceByName("kessan.v1.FeedService")
+            ->FindMethodByName("Publish")
+            ->index(),
+        new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+            [this](grpc::ServerContext* context,
+                   grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+              return BytesPublish(context, stream);
+            }));
+  }
+  // Replaced by BytesPublish.
+  grpc::Status Publish(grpc::ServerContext*, const v1::PublishRequest*, v1::PublishResponse*) override {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+  }
+  virtual grpc::Status BytesPublish(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) = 0;
+};
+
+// Publish (streamed unary of bytes, to read the request onto an arena) and
 // GetSnapshot run on gRPC's synchronous pool (a publish waits for the
 // journal's fsync), streamed so that bytes that are not a request are
 // INVALID_ARGUMENT like any bad input; Subscribe is a raw callback stream that writes the
@@ -15,9 +43,8 @@ namespace kessan {
 // in flight. Each method records its own metrics (CallMetrics, without the
 // interceptor: SelfRecordedMethods). Services and the metrics must outlive it.
 class FeedServiceImpl final
-    : public v1::FeedService::WithStreamedUnaryMethod_Publish<
-          v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
-              v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
+    : public WithBytesMethod_Publish<v1::FeedService::WithStreamedUnaryMethod_GetSnapshot<
+          v1::FeedService::WithRawCallbackMethod_Subscribe<v1::FeedService::Service>>> {
  public:
   // The methods whose calls the metrics interceptor leaves to the handler.
   static std::vector<std::string> SelfRecordedMethods() {
@@ -32,9 +59,8 @@ class FeedServiceImpl final
 
   // Publish, read into a protobuf arena: its thousands of submessages are
   // allocated and freed in blocks, not one by one.
-  grpc::Status StreamedPublish(
-      grpc::ServerContext* context,
-      grpc::ServerUnaryStreamer<v1::PublishRequest, v1::PublishResponse>* stream) override;
+  grpc::Status BytesPublish(grpc::ServerContext* context,
+                            grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) override;
   grpc::Status StreamedGetSnapshot(
       grpc::ServerContext* context,
       grpc::ServerUnaryStreamer<v1::GetSnapshotRequest, v1::GetSnapshotResponse>* stream) override;

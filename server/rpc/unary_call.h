@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "metrics/rpc_metrics.h"
 #include "rpc/grpc_caller.h"
 #include "rpc/metrics_interceptor.h"
@@ -14,29 +15,67 @@
 
 namespace kessan {
 
-// Reads `*request`; bytes that are not one are INVALID_ARGUMENT, once the
-// caller is admitted to `method` (else its refusal). `serve(caller)` gives
-// the response, which is written. Every step is counted in `series`.
+// `read()` reads the request; when it fails, that is INVALID_ARGUMENT once
+// the caller is admitted to `method` (else its refusal). `serve(caller)`
+// gives the response, which `write(response)` writes. Every step is counted
+// in `series`.
+template <typename Read, typename Write, typename Serve>
+grpc::Status ServeUnaryCall(grpc::ServerContext& context, Read read, Write write,
+                            absl::string_view request_type, Services& services, const char* method,
+                            const metrics::RpcMetrics::Series& series, Serve serve) {
+  CallMetrics metrics(series);
+  const Caller caller = GrpcCaller(context, services.wants_certificate_names());
+  if (!read()) {
+    if (absl::Status admitted = services.Admit(caller, method); !admitted.ok()) {
+      return metrics.Handled(ToGrpcStatus(admitted));
+    }
+    return metrics.Handled(NotARequest(request_type));
+  }
+  metrics.Received();
+  auto response = serve(caller);
+  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
+  metrics.Sent();
+  if (!write(*response)) {
+    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
+  }
+  return metrics.Handled(grpc::Status::OK);
+}
+
+// ServeUnaryCall reading `*request` from `stream`.
 template <typename Request, typename Response, typename Serve>
 grpc::Status ServeUnary(grpc::ServerContext& context, grpc::ServerUnaryStreamer<Request, Response>& stream,
                         Request* request, Services& services, const char* method,
                         const metrics::RpcMetrics::Series& series, Serve serve) {
-  CallMetrics metrics(series);
-  const Caller caller = GrpcCaller(context, services.wants_certificate_names());
-  if (!stream.Read(request)) {
-    if (absl::Status admitted = services.Admit(caller, method); !admitted.ok()) {
-      return metrics.Handled(ToGrpcStatus(admitted));
-    }
-    return metrics.Handled(NotARequest(Request::descriptor()->full_name()));
-  }
-  metrics.Received();
-  absl::StatusOr<Response> response = serve(caller);
-  if (!response.ok()) return metrics.Handled(ToGrpcStatus(response.status()));
-  metrics.Sent();
-  if (!stream.Write(*response)) {
-    return metrics.Handled(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the caller went away"));
-  }
-  return metrics.Handled(grpc::Status::OK);
+  return ServeUnaryCall(
+      context, [&] { return stream.Read(request); }, [&](const Response& r) { return stream.Write(r); },
+      Request::descriptor()->full_name(), services, method, series, serve);
+}
+
+// ServeUnaryCall on a stream of bytes: the request is parsed here from one
+// contiguous copy of its bytes, which `serve(caller, wire)` is given and
+// which live until it returns.
+template <typename Request, typename Response, typename Serve>
+grpc::Status ServeUnaryBytes(grpc::ServerContext& context,
+                             grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>& stream,
+                             Request* request, Services& services, const char* method,
+                             const metrics::RpcMetrics::Series& series, Serve serve) {
+  grpc::Slice bytes;
+  auto read = [&] {
+    grpc::ByteBuffer raw;
+    if (!stream.Read(&raw)) return false;
+    if (!raw.TrySingleSlice(&bytes).ok() && !raw.DumpToSingleSlice(&bytes).ok()) return false;
+    return request->ParseFromArray(bytes.begin(), static_cast<int>(bytes.size()));
+  };
+  auto write = [&](const Response& response) {
+    grpc::ByteBuffer out;
+    bool own = false;
+    return grpc::SerializationTraits<Response>::Serialize(response, &out, &own).ok() && stream.Write(out);
+  };
+  return ServeUnaryCall(
+      context, read, write, Request::descriptor()->full_name(), services, method, series,
+      [&](const Caller& caller) {
+        return serve(caller, absl::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+      });
 }
 
 }  // namespace kessan

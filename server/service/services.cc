@@ -133,7 +133,8 @@ absl::Status Services::Admit(const Caller& caller, absl::string_view method) {
   return guard_.Authorize(caller, RoleOf(method), method).status();
 }
 
-absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::PublishRequest* request) {
+absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::PublishRequest* request,
+                                                      absl::string_view wire) {
   absl::StatusOr<auth::Principal> principal =
       guard_.Authorize(caller, auth::Role::kPublisher, kPublishMethod);
   if (!principal.ok()) return principal.status();
@@ -143,7 +144,7 @@ absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::
     return allowed;
   }
   absl::StatusOr<v1::PublishResponse> result =
-      feed_.Publish(request, guard_.enabled() ? absl::string_view(principal->name) : "");
+      feed_.Publish(request, guard_.enabled() ? absl::string_view(principal->name) : "", wire);
   guard_.Audit(*principal, kPublishMethod, result.status(), items);
   return result;
 }

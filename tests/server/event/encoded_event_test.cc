@@ -145,5 +145,98 @@ TEST(EncodedEventTest, DecodeRefusesGarbage) {
   EXPECT_THAT(DecodeEvent("\xff\xff\xff"), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// A request's items as PublishItemBodies finds them: each item's one field,
+// field 0 for an item that is not that field alone, nothing for bytes whose
+// top level does not walk.
+TEST(SplicedEventTest, PublishItemBodiesAreTheItemsFields) {
+  v1::PublishRequest request = test::Batch(
+      {test::Item(test::Iij()), test::Item(test::MakeFact("IIJ", "revenue", test::Quarter(2002, 4))),
+       test::Item(test::MakeGuidance("IIJ", "revenue", test::FullYear(2003)))});
+  request.set_publisher_id("desk");
+  request.add_items();  // empty
+  const std::string wire = request.SerializeAsString();
+  std::vector<ItemBody> items = PublishItemBodies(wire);
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].field, v1::PublishItem::kIssuerFieldNumber);
+  EXPECT_EQ(items[0].bytes, request.items(0).issuer().SerializeAsString());
+  EXPECT_EQ(items[1].field, v1::PublishItem::kFactFieldNumber);
+  EXPECT_EQ(items[1].bytes, request.items(1).fact().SerializeAsString());
+  EXPECT_EQ(items[2].field, v1::PublishItem::kGuidanceFieldNumber);
+  EXPECT_EQ(items[3].field, 0);
+
+  // The fact given twice in one item (protobuf merges them): not one field.
+  v1::PublishItem twice = request.items(1);
+  std::string item_bytes = twice.SerializeAsString();
+  item_bytes += item_bytes;
+  v1::PublishRequest doubled;
+  std::string doubled_wire;
+  doubled_wire.push_back(static_cast<char>((v1::PublishRequest::kItemsFieldNumber << 3) | 2));
+  for (size_t n = item_bytes.size();; n >>= 7) {
+    doubled_wire.push_back(static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80));
+    if (n < 0x80) break;
+  }
+  doubled_wire += item_bytes;
+  ASSERT_TRUE(doubled.ParseFromString(doubled_wire));
+  ASSERT_EQ(doubled.items_size(), 1);
+  items = PublishItemBodies(doubled_wire);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].field, 0);
+
+  EXPECT_THAT(PublishItemBodies(wire.substr(0, wire.size() - 3)), testing::IsEmpty());
+  EXPECT_THAT(PublishItemBodies(std::string("\xff\xff\xff")), testing::IsEmpty());
+}
+
+// A fact as sent (an alias, no dates, no qualifier) and as validated and
+// stamped: the spliced bytes, the sent ones followed by what changed,
+// parse to the validated event.
+TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
+  v1::Fact sent = test::MakeFact("11J", "revenue", test::Quarter(2002, 4));
+  sent.GetReflection()->MutableUnknownFields(&sent)->AddLengthDelimited(40, "kept");
+  v1::PublishRequest request = test::Batch({test::Item(sent)});
+  const std::string wire = request.SerializeAsString();
+  std::vector<ItemBody> items = PublishItemBodies(wire);
+  ASSERT_EQ(items.size(), 1u);
+
+  v1::FeedEvent validated;
+  validated.set_sequence(42);
+  validated.mutable_time()->set_seconds(1054166400);
+  validated.mutable_time()->set_nanos(5);
+  v1::Fact& fact = *validated.mutable_fact();
+  fact = sent;
+  fact.mutable_key()->set_issuer("IIJ");
+  *fact.mutable_key()->mutable_period()->mutable_start_date() = test::MakeDate(2003, 1, 1);
+  *fact.mutable_key()->mutable_period()->mutable_end_date() = test::MakeDate(2003, 3, 31);
+  fact.mutable_value()->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
+  fact.set_revision(3);
+  fact.set_supersedes_sequence(17);
+  *fact.mutable_known_at() = validated.time();
+  ASSERT_TRUE(CanSplice(validated, items[0]));
+  EventAttrs attrs = AttrsOf(validated);
+  EventPtr e = EncodeSpliced(validated, items[0].bytes, attrs);
+  EXPECT_EQ(e->sequence(), 42u);
+  EXPECT_EQ(e->attrs().item_key, attrs.item_key);
+  EXPECT_NE(e->body(), validated.SerializeAsString());
+  v1::FeedEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
+  EXPECT_THAT(parsed, EqualsProto(validated));
+  EXPECT_THAT(e->event(), EqualsProto(validated));
+  // Framed as any event: an element of SubscribeResponse.events.
+  v1::SubscribeResponse response;
+  ASSERT_TRUE(response.ParseFromString(std::string(e->frame())));
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_THAT(response.events(0), EqualsProto(validated));
+
+  // A translation's qualifier cannot follow the bytes (a repeated field
+  // appends): that fact is serialized instead. So is a body from another field.
+  *fact.add_translations() = fact.value();
+  EXPECT_FALSE(CanSplice(validated, items[0]));
+  fact.clear_translations();
+  EXPECT_FALSE(CanSplice(validated, ItemBody{v1::PublishItem::kGuidanceFieldNumber, items[0].bytes}));
+  v1::FeedEvent issuer;
+  *issuer.mutable_issuer() = test::Iij();
+  EXPECT_FALSE(
+      CanSplice(issuer, ItemBody{v1::PublishItem::kIssuerFieldNumber, issuer.issuer().SerializeAsString()}));
+}
+
 }  // namespace
 }  // namespace kessan
