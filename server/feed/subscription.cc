@@ -324,6 +324,8 @@ std::vector<EventPtr> Subscription::Take(size_t max_events, size_t max_bytes, st
     if (!due || !here || !room()) return out;
   }
   absl::MutexLock lock(&mu_);
+  // Sized once for what is queued, not grown by doubling while it is taken.
+  out.reserve(std::min(max_events, out.size() + control_.size() + queue_.size()));
   size_t controls = 0;
   while (room() && controls < control_.size()) add(std::move(control_[controls++]));
   control_.erase(control_.begin(), control_.begin() + controls);

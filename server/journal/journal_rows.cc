@@ -15,12 +15,6 @@ using google::protobuf::io::CodedOutputStream;
 // SubscribeResponse.events: field 1, length-delimited.
 constexpr char kFrameTag = (1 << 3) | 2;
 
-void AppendVarint(uint64_t v, std::string* out) {
-  uint8_t buffer[10];  // the longest varint64
-  const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(v, buffer);
-  out->append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(end - buffer));
-}
-
 void AppendFixed32(uint32_t v, std::string* out) {
   uint8_t buffer[4];
   CodedOutputStream::WriteLittleEndian32ToArray(v, buffer);
@@ -73,21 +67,22 @@ void RowBuilder::Add(uint64_t sequence, int64_t time_ns, absl::string_view item_
   if (count_ == 0) first_ = sequence;
   last_ = sequence;
   ++count_;
-  AppendVarint(sequence - first_, &keys_);
-  uint8_t time[8];
-  CodedOutputStream::WriteLittleEndian64ToArray(static_cast<uint64_t>(time_ns), time);
-  keys_.append(reinterpret_cast<const char*>(time), sizeof(time));
-  AppendVarint(item_key.size(), &keys_);
+  // The key entry's head (delta, time, key length) in one append, then the key.
+  uint8_t head[10 + 8 + 10];  // two varint64s and a fixed64 at most
+  uint8_t* end = CodedOutputStream::WriteVarint64ToArray(sequence - first_, head);
+  end = CodedOutputStream::WriteLittleEndian64ToArray(static_cast<uint64_t>(time_ns), end);
+  end = CodedOutputStream::WriteVarint64ToArray(item_key.size(), end);
+  keys_.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
   keys_.append(item_key.data(), item_key.size());
   events_.append(frame.data(), frame.size());
-  AppendFixed32(EventChecksum(sequence, frame), &event_crcs_);
+  event_crcs_.push_back(EventChecksum(sequence, frame));
 }
 
 std::string RowBuilder::crcs() const {
-  std::string crcs;
-  crcs.reserve(4 + event_crcs_.size());
-  AppendFixed32(KeysChecksum(first_, last_, keys_), &crcs);
-  crcs.append(event_crcs_);
+  std::string crcs(4 * (1 + event_crcs_.size()), '\0');
+  auto* out = reinterpret_cast<uint8_t*>(crcs.data());
+  out = CodedOutputStream::WriteLittleEndian32ToArray(KeysChecksum(first_, last_, keys_), out);
+  for (uint32_t crc : event_crcs_) out = CodedOutputStream::WriteLittleEndian32ToArray(crc, out);
   return crcs;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -69,7 +70,7 @@ class RowBuilder {
   size_t count_ = 0;
   std::string keys_;
   std::string events_;
-  std::string event_crcs_;
+  std::vector<uint32_t> event_crcs_;  // EventChecksum of each event, in order
 };
 
 // Walks a row's records in order, checking its structure: each key entry

@@ -313,6 +313,10 @@ absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::OpenAt(const std::
   // FULL: the WAL is synced at every commit, so an acknowledged append
   // survives power loss, not only a process crash.
   RETURN_IF_ERROR(Exec(db, options.sync_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  // Debian builds SQLite with secure_delete on, which zeroes every b-tree page
+  // it makes (a whole 64 KiB memset per commit, on top of the pager's own) and
+  // every page it frees. Retention frees space; it does not promise erasure.
+  RETURN_IF_ERROR(Exec(db, "PRAGMA secure_delete=OFF"));
   // No table at all: a new journal (or one whose creation did not commit).
   // Tables missing from an existing one are damage, never created anew.
   ASSIGN_OR_RETURN(const int64_t tables,

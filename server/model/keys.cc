@@ -1,52 +1,74 @@
 #include "model/keys.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 
 namespace kessan {
 
 namespace {
 
-void AppendPeriodLabel(std::string* out, const v1::FiscalPeriod& period) {
-  switch (period.kind()) {
-    case v1::PERIOD_KIND_QUARTER:
-      absl::StrAppend(out, "FY", period.fiscal_year(), "Q", period.number());
-      break;
-    case v1::PERIOD_KIND_HALF:
-      absl::StrAppend(out, "FY", period.fiscal_year(), "H", period.number());
-      break;
-    case v1::PERIOD_KIND_FULL_YEAR:
-      absl::StrAppend(out, "FY", period.fiscal_year());
-      break;
-    default:
-      absl::StrAppend(out, "FY", period.fiscal_year(), "?", period.number());
-  }
+// The longest decimal int32: a sign and ten digits.
+constexpr size_t kMaxInt32Chars = 11;
+// "FY", a year, a part letter and its number.
+constexpr size_t kMaxPeriodLabel = 2 + kMaxInt32Chars + 1 + kMaxInt32Chars;
+
+char* Put(char* p, absl::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
-// Room for "FY", a year and a part: the label never outgrows it.
-constexpr size_t kMaxPeriodLabel = 32;
+// "FY2002", "FY2002Q4", "FY2002H1"; "FY2002?n" for an unknown kind.
+char* PutPeriodLabel(char* p, const v1::FiscalPeriod& period) {
+  p = Put(p, "FY");
+  p = Put(p, absl::AlphaNum(period.fiscal_year()).Piece());
+  switch (period.kind()) {
+    case v1::PERIOD_KIND_FULL_YEAR:
+      return p;
+    case v1::PERIOD_KIND_QUARTER:
+      *p++ = 'Q';
+      break;
+    case v1::PERIOD_KIND_HALF:
+      *p++ = 'H';
+      break;
+    default:
+      *p++ = '?';
+  }
+  return Put(p, absl::AlphaNum(period.number()).Piece());
+}
 
 }  // namespace
 
 std::string PeriodLabel(const v1::FiscalPeriod& period) {
-  std::string label;
-  AppendPeriodLabel(&label, period);
-  return label;
+  char label[kMaxPeriodLabel];
+  return std::string(label, PutPeriodLabel(label, period));
 }
 
 std::string FactKeyString(const v1::FactKey& key, absl::string_view prefix) {
-  // Sized once: this is every published fact's item key.
-  std::string s;
-  s.reserve(prefix.size() + key.issuer().size() + key.concept_id().size() + 2 + kMaxPeriodLabel +
-            (key.segment().empty() ? 0 : 5 + key.segment().size()) +
-            (key.has_comparison_period() ? 4 + kMaxPeriodLabel : 0));
-  absl::StrAppend(&s, prefix, key.issuer(), "/", key.concept_id(), "/");
-  AppendPeriodLabel(&s, key.period());
-  if (!key.segment().empty()) absl::StrAppend(&s, "/seg:", key.segment());
-  if (key.has_comparison_period()) {
-    s.append("/vs:");
-    AppendPeriodLabel(&s, key.comparison_period());
+  // Written on the stack, then copied into a string of its size: one
+  // allocation for every published fact's item key.
+  const size_t most = prefix.size() + key.issuer().size() + 1 + key.concept_id().size() + 1 +
+                      kMaxPeriodLabel + (key.segment().empty() ? 0 : 5 + key.segment().size()) +
+                      (key.has_comparison_period() ? 4 + kMaxPeriodLabel : 0);
+  char on_stack[256];
+  std::string on_heap;
+  char* begin = on_stack;
+  if (most > sizeof(on_stack)) {
+    on_heap.resize(most);
+    begin = on_heap.data();
   }
-  return s;
+  char* p = Put(begin, prefix);
+  p = Put(p, key.issuer());
+  *p++ = '/';
+  p = Put(p, key.concept_id());
+  *p++ = '/';
+  p = PutPeriodLabel(p, key.period());
+  if (!key.segment().empty()) p = Put(Put(p, "/seg:"), key.segment());
+  if (key.has_comparison_period()) p = PutPeriodLabel(Put(p, "/vs:"), key.comparison_period());
+  const size_t size = static_cast<size_t>(p - begin);
+  if (begin == on_stack) return std::string(on_stack, size);
+  on_heap.resize(size);
+  return on_heap;
 }
 
 EventAttrs AttrsOf(const v1::FeedEvent& event) { return AttrsOf(event, std::string()); }

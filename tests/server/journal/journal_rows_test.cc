@@ -64,6 +64,28 @@ TEST(JournalRowsTest, ARowReadsBackItsRecords) {
   EXPECT_TRUE(row.keys().empty() && row.events().empty());
 }
 
+TEST(JournalRowsTest, AClearedRowKeepsNothingOfTheRowBefore) {
+  RowBuilder reused;
+  reused.Add(1, 10, "fact:first", FactEvent(1)->frame());
+  reused.Add(2, 20, "fact:second", FactEvent(2)->frame());
+  reused.Clear();
+  RowBuilder fresh;
+  for (RowBuilder* row : {&reused, &fresh}) {
+    row->Add(3, 30, "fact:third", FactEvent(3)->frame());
+    row->Add(4, 40, "", FactEvent(4)->frame());
+  }
+  EXPECT_EQ(reused.keys(), fresh.keys());
+  EXPECT_EQ(reused.events(), fresh.events());
+  EXPECT_EQ(reused.crcs(), fresh.crcs());
+  ASSERT_EQ(reused.crcs().size(), 4u * 3);
+  const std::string crcs = reused.crcs();
+  absl::StatusOr<std::vector<JournalRecord>> read = ReadRow(3, 4, reused.keys(), reused.events(), crcs);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].item_key, "fact:third");
+  EXPECT_EQ((*read)[1].time_ns, 40);
+}
+
 TEST(JournalRowsTest, ARowIsFullAtItsEventCountOrItsBytes) {
   EventPtr small = FactEvent(1);
   RowBuilder by_count;

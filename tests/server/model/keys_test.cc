@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "testing/test_util.h"
 
 namespace kessan {
@@ -55,6 +59,59 @@ TEST(FactKeyStringTest, DistinguishesEveryPart) {
   EXPECT_NE(base, FactKeyString(MakeKey("IIJ", "revenue", Quarter(2001, 4))));
   EXPECT_NE(base, FactKeyString(MakeKey("IIJ", "net_income", Quarter(2002, 4))));
   EXPECT_NE(base, FactKeyString(MakeKey("SONY", "revenue", Quarter(2002, 4))));
+}
+
+// The journal keeps item keys: they must stay what StrCat wrote, for every
+// number and kind a key may hold.
+std::string StrCatLabel(const v1::FiscalPeriod& p) {
+  switch (p.kind()) {
+    case v1::PERIOD_KIND_QUARTER:
+      return absl::StrCat("FY", p.fiscal_year(), "Q", p.number());
+    case v1::PERIOD_KIND_HALF:
+      return absl::StrCat("FY", p.fiscal_year(), "H", p.number());
+    case v1::PERIOD_KIND_FULL_YEAR:
+      return absl::StrCat("FY", p.fiscal_year());
+    default:
+      return absl::StrCat("FY", p.fiscal_year(), "?", p.number());
+  }
+}
+
+TEST(FactKeyStringTest, WritesWhatStrCatWrote) {
+  const int32_t numbers[] = {0,
+                             1,
+                             4,
+                             9,
+                             10,
+                             2002,
+                             -1,
+                             -2002,
+                             std::numeric_limits<int32_t>::max(),
+                             std::numeric_limits<int32_t>::min()};
+  const v1::PeriodKind kinds[] = {v1::PERIOD_KIND_QUARTER, v1::PERIOD_KIND_HALF, v1::PERIOD_KIND_FULL_YEAR,
+                                  v1::PERIOD_KIND_UNSPECIFIED};
+  for (int32_t year : numbers) {
+    for (int32_t number : numbers) {
+      for (v1::PeriodKind kind : kinds) {
+        v1::FiscalPeriod period;
+        period.set_fiscal_year(year);
+        period.set_kind(kind);
+        period.set_number(number);
+        EXPECT_EQ(PeriodLabel(period), StrCatLabel(period));
+        v1::FactKey key = MakeKey("IIJ", "operating_income_margin", period, "systems_integration");
+        *key.mutable_comparison_period() = period;
+        EXPECT_EQ(FactKeyString(key, "guidance:"),
+                  absl::StrCat("guidance:IIJ/operating_income_margin/", StrCatLabel(period),
+                               "/seg:systems_integration/vs:", StrCatLabel(period)));
+        key.clear_segment();
+        key.clear_comparison_period();
+        EXPECT_EQ(FactKeyString(key), absl::StrCat("IIJ/operating_income_margin/", StrCatLabel(period)));
+      }
+    }
+  }
+  EXPECT_EQ(FactKeyString(v1::FactKey()), "//FY0?0");
+  const std::string long_concept(300, 'c');  // past the key's buffer on the stack
+  EXPECT_EQ(FactKeyString(MakeKey("IIJ", long_concept, Quarter(2002, 4), "seg"), "fact:"),
+            absl::StrCat("fact:IIJ/", long_concept, "/FY2002Q4/seg:seg"));
 }
 
 v1::FeedEvent Event(uint64_t sequence) {
