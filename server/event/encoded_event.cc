@@ -1,5 +1,6 @@
 #include "event/encoded_event.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -170,34 +171,126 @@ void FilledFields(const Body& body, const v1::Value& value, int revision_field, 
 
 }  // namespace
 
-std::vector<ItemBody> PublishItemBodies(absl::string_view request) {
-  std::vector<ItemBody> items;
-  const auto* data = reinterpret_cast<const uint8_t*>(request.data());
-  google::protobuf::io::CodedInputStream in(data, static_cast<int>(request.size()));
-  const uint32_t items_tag = WireFormatLite::MakeTag(v1::PublishRequest::kItemsFieldNumber,
-                                                     WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  while (uint32_t tag = in.ReadTag()) {
-    if (tag != items_tag) {
-      if (!WireFormatLite::SkipField(&in, tag)) return {};
-      continue;
+namespace {
+
+// Reads a serialized message given in pieces, as if they were one.
+class PieceReader {
+ public:
+  explicit PieceReader(absl::Span<const absl::string_view> pieces) : pieces_(pieces) { Settle(); }
+
+  bool done() const { return piece_ == pieces_.size(); }
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && !done(); shift += 7) {
+      const auto byte = static_cast<uint8_t>(pieces_[piece_][at_]);
+      Advance(1);
+      *v |= uint64_t{byte & 0x7fu} << shift;
+      if (byte < 0x80) return true;
     }
-    uint32_t size = 0;
-    if (!in.ReadVarint32(&size)) return {};
-    const int begin = in.CurrentPosition();
-    if (!in.Skip(static_cast<int>(size))) return {};
-    ItemBody& item = items.emplace_back();
-    // The item is its one field when that field's header and bytes fill it.
-    google::protobuf::io::CodedInputStream one(data + begin, static_cast<int>(size));
-    const uint32_t field_tag = one.ReadTag();
-    uint32_t field_size = 0;
-    if (WireFormatLite::GetTagWireType(field_tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
-        one.ReadVarint32(&field_size) && one.CurrentPosition() + field_size == size) {
-      item.field = WireFormatLite::GetTagFieldNumber(field_tag);
-      item.bytes = request.substr(begin + one.CurrentPosition(), field_size);
+    return false;
+  }
+  bool Skip(uint64_t n) {
+    while (n > 0) {
+      if (done()) return false;
+      const size_t step = static_cast<size_t>(std::min<uint64_t>(n, pieces_[piece_].size() - at_));
+      Advance(step);
+      n -= step;
+    }
+    return true;
+  }
+  // The next `n` bytes: a view into one piece, or a copy onto `arena`.
+  bool Take(size_t n, google::protobuf::Arena* arena, absl::string_view* out) {
+    if (n == 0 || (!done() && pieces_[piece_].size() - at_ >= n)) {
+      *out = done() ? absl::string_view() : pieces_[piece_].substr(at_, n);
+      return Skip(n);
+    }
+    if (arena == nullptr) return false;
+    char* copy = google::protobuf::Arena::CreateArray<char>(arena, n);
+    for (size_t copied = 0; copied < n;) {
+      if (done()) return false;
+      const size_t step = std::min(n - copied, pieces_[piece_].size() - at_);
+      std::memcpy(copy + copied, pieces_[piece_].data() + at_, step);
+      Advance(step);
+      copied += step;
+    }
+    *out = absl::string_view(copy, n);
+    return true;
+  }
+
+ private:
+  void Advance(size_t n) {
+    at_ += n;
+    Settle();
+  }
+  // Moves past the pieces that are used up (and empty ones).
+  void Settle() {
+    while (piece_ < pieces_.size() && at_ == pieces_[piece_].size()) {
+      ++piece_;
+      at_ = 0;
     }
   }
-  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(request.size())) return {};
+
+  absl::Span<const absl::string_view> pieces_;
+  size_t piece_ = 0;
+  size_t at_ = 0;
+};
+
+// The item's one field, when its header and bytes fill the item.
+ItemBody OneField(absl::string_view item) {
+  google::protobuf::io::CodedInputStream one(reinterpret_cast<const uint8_t*>(item.data()),
+                                             static_cast<int>(item.size()));
+  const uint32_t tag = one.ReadTag();
+  uint32_t size = 0;
+  if (WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+      !one.ReadVarint32(&size) || one.CurrentPosition() + size != item.size()) {
+    return {};
+  }
+  return ItemBody{static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)),
+                  item.substr(one.CurrentPosition())};
+}
+
+}  // namespace
+
+std::vector<ItemBody> PublishItemBodies(absl::Span<const absl::string_view> pieces,
+                                        google::protobuf::Arena* arena) {
+  std::vector<ItemBody> items;
+  PieceReader in(pieces);
+  uint64_t tag = 0;
+  while (!in.done()) {
+    if (!in.Varint(&tag) || tag > UINT32_MAX) return {};
+    const int field = WireFormatLite::GetTagFieldNumber(static_cast<uint32_t>(tag));
+    uint64_t value = 0;
+    switch (WireFormatLite::GetTagWireType(static_cast<uint32_t>(tag))) {
+      case WireFormatLite::WIRETYPE_VARINT:
+        if (!in.Varint(&value)) return {};
+        break;
+      case WireFormatLite::WIRETYPE_FIXED64:
+        if (!in.Skip(8)) return {};
+        break;
+      case WireFormatLite::WIRETYPE_FIXED32:
+        if (!in.Skip(4)) return {};
+        break;
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
+        if (!in.Varint(&value) || value > INT32_MAX) return {};
+        if (field != v1::PublishRequest::kItemsFieldNumber) {
+          if (!in.Skip(value)) return {};
+          break;
+        }
+        absl::string_view item;
+        if (!in.Take(static_cast<size_t>(value), arena, &item)) return {};
+        items.push_back(OneField(item));
+        break;
+      }
+      default:  // groups: not in a PublishRequest
+        return {};
+    }
+    if (field == 0) return {};
+  }
   return items;
+}
+
+std::vector<ItemBody> PublishItemBodies(absl::string_view request) {
+  return PublishItemBodies(absl::MakeConstSpan(&request, 1), nullptr);
 }
 
 bool CanSplice(const v1::FeedEvent& event, const ItemBody& body) {

@@ -8,7 +8,9 @@
 #include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "event/bytes.h"
+#include "google/protobuf/arena.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/keys.h"
 
@@ -74,6 +76,11 @@ struct ItemBody {
 // The items of the serialized PublishRequest `request`, in order (views into
 // it); empty when its top level does not walk.
 std::vector<ItemBody> PublishItemBodies(absl::string_view request);
+// The same for a request in pieces (a transport's slices, in order): an item
+// within one piece is a view into it, one across pieces is copied onto
+// `arena`. The views live as long as the pieces and the arena.
+std::vector<ItemBody> PublishItemBodies(absl::Span<const absl::string_view> pieces,
+                                        google::protobuf::Arena* arena);
 
 // True when EncodeSpliced can encode `event` (validated and stamped) from
 // `body`, the bytes its item arrived in: a fact without translations or a

@@ -209,8 +209,8 @@ void Feed::MaybePruneLocked() {
 struct Feed::PendingPublish {
   v1::PublishRequest* request = nullptr;
   absl::string_view retry_scope;
-  // The serialized request, when known (Publish's `wire`).
-  absl::string_view wire;
+  // The items' bytes as they came, when known (Publish's `bodies`).
+  const std::vector<ItemBody>* bodies = nullptr;
   absl::StatusOr<v1::PublishResponse> result = absl::UnknownError("not committed");
   bool done = false;
   // Set while the group is staged and committed.
@@ -340,11 +340,11 @@ absl::StatusOr<v1::PublishResponse> Feed::Publish(const v1::PublishRequest& requ
 }
 
 absl::StatusOr<v1::PublishResponse> Feed::Publish(v1::PublishRequest* request, absl::string_view retry_scope,
-                                                  absl::string_view wire) {
+                                                  const std::vector<ItemBody>* bodies) {
   PendingPublish me;
   me.request = request;
   me.retry_scope = retry_scope;
-  me.wire = wire;
+  me.bodies = bodies;
   if (log_->shared()) me.pristine = std::make_unique<v1::PublishRequest>(*request);
   StagedGroup group;
   {
@@ -593,9 +593,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
     // The items' bytes as they came, when the request's are known.
-    std::vector<ItemBody> bodies;
-    if (!p->wire.empty()) bodies = PublishItemBodies(p->wire);
-    if (bodies.size() != items->size()) bodies.clear();
+    const bool spliceable = p->bodies != nullptr && p->bodies->size() == items->size();
     for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
@@ -606,8 +604,8 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
-      EventPtr encoded = !bodies.empty() && CanSplice(*e, bodies[i])
-                             ? EncodeSpliced(*e, bodies[i].bytes, std::move(attrs))
+      EventPtr encoded = spliceable && CanSplice(*e, (*p->bodies)[i])
+                             ? EncodeSpliced(*e, (*p->bodies)[i].bytes, std::move(attrs))
                              : EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       group.events.push_back(std::move(encoded));

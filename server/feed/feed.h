@@ -75,12 +75,12 @@ class Feed {
   absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& request,
                                               absl::string_view retry_scope = {});
   // The same, validating the items of `*request` in place and moving their
-  // bodies out: no copy when it is on a protobuf arena. `wire`, when given,
-  // is the serialized request `*request` was parsed from (it must outlive
-  // the call): facts and guidance are then encoded from their bytes
-  // (EncodeSpliced), not serialized again.
+  // bodies out: no copy when it is on a protobuf arena. `bodies`, when
+  // given, are the items' bytes in the serialized request `*request` was
+  // parsed from (PublishItemBodies; they must outlive the call): facts and
+  // guidance are then encoded from them (EncodeSpliced), not serialized again.
   absl::StatusOr<v1::PublishResponse> Publish(v1::PublishRequest* request, absl::string_view retry_scope = {},
-                                              absl::string_view wire = {});
+                                              const std::vector<ItemBody>* bodies = nullptr);
 
   absl::StatusOr<v1::GetSnapshotResponse> Snapshot(const v1::Filter& filter);
   // The state at a point in time: latest, first reported, or as of a time.

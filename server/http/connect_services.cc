@@ -145,7 +145,8 @@ std::map<std::string, Procedure> ServiceProcedures(Services& services) {
   std::map<std::string, Procedure> procedures;
   procedures[kPublishMethod] = Unary<v1::PublishRequest, v1::PublishResponse>(
       services, kPublishMethod, [&services](const Caller& c, v1::PublishRequest& r, absl::string_view wire) {
-        return services.Publish(c, &r, wire);
+        const std::vector<ItemBody> bodies = PublishItemBodies(wire);
+        return services.Publish(c, &r, &bodies);
       });
   procedures[kGetSnapshotMethod] = Unary<v1::GetSnapshotRequest, v1::GetSnapshotResponse>(
       services, kGetSnapshotMethod,

@@ -15,7 +15,10 @@ grpc::Status FeedServiceImpl::BytesPublish(
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
   return ServeUnaryBytes<v1::PublishRequest, v1::PublishResponse>(
       *context, *stream, request, services_, kPublishMethod, publish_metrics_,
-      [&](const Caller& caller, absl::string_view wire) { return services_.Publish(caller, request, wire); });
+      [&](const Caller& caller, absl::Span<const absl::string_view> pieces) {
+        const std::vector<ItemBody> bodies = PublishItemBodies(pieces, &arena);
+        return services_.Publish(caller, request, &bodies);
+      });
 }
 
 grpc::Status FeedServiceImpl::StreamedGetSnapshot(

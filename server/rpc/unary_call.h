@@ -4,9 +4,13 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "metrics/rpc_metrics.h"
 #include "rpc/grpc_caller.h"
 #include "rpc/metrics_interceptor.h"
@@ -51,31 +55,35 @@ grpc::Status ServeUnary(grpc::ServerContext& context, grpc::ServerUnaryStreamer<
       Request::descriptor()->full_name(), services, method, series, serve);
 }
 
-// ServeUnaryCall on a stream of bytes: the request is parsed here from one
-// contiguous copy of its bytes, which `serve(caller, wire)` is given and
-// which live until it returns.
+// ServeUnaryCall on a stream of bytes: the request is parsed here from the
+// message's slices, which `serve(caller, pieces)` is given (views of them,
+// in order, valid until it returns).
 template <typename Request, typename Response, typename Serve>
 grpc::Status ServeUnaryBytes(grpc::ServerContext& context,
                              grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>& stream,
                              Request* request, Services& services, const char* method,
                              const metrics::RpcMetrics::Series& series, Serve serve) {
-  grpc::Slice bytes;
+  grpc::ByteBuffer raw;
+  std::vector<grpc::Slice> slices;
+  std::vector<absl::string_view> pieces;
   auto read = [&] {
-    grpc::ByteBuffer raw;
-    if (!stream.Read(&raw)) return false;
-    if (!raw.TrySingleSlice(&bytes).ok() && !raw.DumpToSingleSlice(&bytes).ok()) return false;
-    return request->ParseFromArray(bytes.begin(), static_cast<int>(bytes.size()));
+    if (!stream.Read(&raw) || !raw.Dump(&slices).ok()) return false;
+    pieces.reserve(slices.size());
+    for (const grpc::Slice& s : slices) {
+      pieces.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    if (pieces.size() == 1)
+      return request->ParseFromArray(pieces[0].data(), static_cast<int>(pieces[0].size()));
+    grpc::ProtoBufferReader reader(&raw);
+    return reader.status().ok() && request->ParseFromZeroCopyStream(&reader);
   };
   auto write = [&](const Response& response) {
     grpc::ByteBuffer out;
     bool own = false;
     return grpc::SerializationTraits<Response>::Serialize(response, &out, &own).ok() && stream.Write(out);
   };
-  return ServeUnaryCall(
-      context, read, write, Request::descriptor()->full_name(), services, method, series,
-      [&](const Caller& caller) {
-        return serve(caller, absl::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
-      });
+  return ServeUnaryCall(context, read, write, Request::descriptor()->full_name(), services, method, series,
+                        [&](const Caller& caller) { return serve(caller, absl::MakeConstSpan(pieces)); });
 }
 
 }  // namespace kessan

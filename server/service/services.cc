@@ -134,7 +134,7 @@ absl::Status Services::Admit(const Caller& caller, absl::string_view method) {
 }
 
 absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::PublishRequest* request,
-                                                      absl::string_view wire) {
+                                                      const std::vector<ItemBody>* bodies) {
   absl::StatusOr<auth::Principal> principal =
       guard_.Authorize(caller, auth::Role::kPublisher, kPublishMethod);
   if (!principal.ok()) return principal.status();
@@ -144,7 +144,7 @@ absl::StatusOr<v1::PublishResponse> Services::Publish(const Caller& caller, v1::
     return allowed;
   }
   absl::StatusOr<v1::PublishResponse> result =
-      feed_.Publish(request, guard_.enabled() ? absl::string_view(principal->name) : "", wire);
+      feed_.Publish(request, guard_.enabled() ? absl::string_view(principal->name) : "", bodies);
   guard_.Audit(*principal, kPublishMethod, result.status(), items);
   return result;
 }

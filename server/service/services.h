@@ -77,9 +77,9 @@ class Services {
   bool wants_certificate_names() const { return guard_.client_certificates(); }
 
   // `request` may live on an arena; it is consumed.
-  // `wire`: the serialized request, when known (Feed::Publish).
+  // `bodies`: the items' bytes, when known (Feed::Publish).
   absl::StatusOr<v1::PublishResponse> Publish(const Caller& caller, v1::PublishRequest* request,
-                                              absl::string_view wire = {});
+                                              const std::vector<ItemBody>* bodies = nullptr);
   absl::StatusOr<v1::GetSnapshotResponse> GetSnapshot(const Caller& caller, v1::GetSnapshotRequest request);
   absl::StatusOr<std::unique_ptr<FeedStream>> Subscribe(const Caller& caller, v1::SubscribeRequest request);
 

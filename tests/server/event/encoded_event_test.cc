@@ -186,6 +186,42 @@ TEST(SplicedEventTest, PublishItemBodiesAreTheItemsFields) {
   EXPECT_THAT(PublishItemBodies(std::string("\xff\xff\xff")), testing::IsEmpty());
 }
 
+// A request in pieces (a transport's slices) gives the items it gives whole,
+// wherever it is cut: an item across pieces is copied onto the arena.
+TEST(SplicedEventTest, PublishItemBodiesOfPiecesAreThoseOfTheWhole) {
+  v1::PublishRequest request = test::Batch(
+      {test::Item(test::MakeFact("IIJ", "revenue", test::Quarter(2002, 4))),
+       test::Item(test::MakeGuidance("IIJ", "revenue", test::FullYear(2003))), test::Item(test::Iij())});
+  request.set_publisher_id("desk");
+  request.set_omit_events(true);
+  const std::string wire = request.SerializeAsString();
+  const std::vector<ItemBody> whole = PublishItemBodies(wire);
+  ASSERT_EQ(whole.size(), 3u);
+  auto same = [&](const std::vector<ItemBody>& items) {
+    if (items.size() != whole.size()) return false;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].field != whole[i].field || items[i].bytes != whole[i].bytes) return false;
+    }
+    return true;
+  };
+  google::protobuf::Arena arena;
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    for (size_t second = cut; second <= wire.size(); second += 7) {
+      const absl::string_view w(wire);
+      const absl::string_view pieces[] = {w.substr(0, cut), w.substr(cut, second - cut), w.substr(second)};
+      EXPECT_TRUE(same(PublishItemBodies(pieces, &arena))) << "cut at " << cut << " and " << second;
+    }
+  }
+  // Without an arena an item across pieces cannot be given: nothing is.
+  const absl::string_view halves[] = {absl::string_view(wire).substr(0, wire.size() / 2),
+                                      absl::string_view(wire).substr(wire.size() / 2)};
+  EXPECT_THAT(PublishItemBodies(halves, nullptr), testing::IsEmpty());
+  // Cut short: nothing.
+  const absl::string_view short_pieces[] = {absl::string_view(wire).substr(0, 10),
+                                            absl::string_view(wire).substr(10, wire.size() - 13)};
+  EXPECT_THAT(PublishItemBodies(short_pieces, &arena), testing::IsEmpty());
+}
+
 // A fact as sent (an alias, no dates, no qualifier) and as validated and
 // stamped: the spliced bytes, the sent ones followed by what changed,
 // parse to the validated event.

@@ -585,7 +585,8 @@ TEST_F(FeedTest, ARequestWithItsBytesJournalsWhatTheCopyingPathDoes) {
     google::protobuf::Arena arena;
     auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
     ASSERT_TRUE(request->ParseFromString(wire));
-    absl::StatusOr<v1::PublishResponse> from_bytes = feed_->Publish(request, "", wire);
+    const std::vector<ItemBody> bodies = PublishItemBodies(wire);
+    absl::StatusOr<v1::PublishResponse> from_bytes = feed_->Publish(request, "", &bodies);
     ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
     ASSERT_EQ(from_bytes->events_size(), copied->events_size());
     for (int i = 0; i < copied->events_size(); ++i) {
