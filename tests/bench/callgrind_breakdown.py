@@ -13,10 +13,10 @@ import sys
 # (part, regular expression of the function, in callgrind_annotate's "file:function" form)
 PARTS = [
     ("all threads", [r"PROGRAM TOTALS"]),
+    # One pattern (the largest match counts): gRPC's deserializer calls the parse.
     ("receive + parse of PublishRequest",
-     [r"GenericDeserialize<grpc::ProtoBufferReader, kessan::v1::PublishRequest>",
-      r"libprotobuf.*MessageLite::ParseFromArray|MessageLite::ParseFromArray.*libprotobuf",
-      r"grpc::ByteBuffer::DumpToSingleSlice"]),
+     [r"GenericDeserialize<grpc::ProtoBufferReader, kessan::v1::PublishRequest>"
+      r"|MessageLite::ParseFrom(Array|ZeroCopyStream)\(.*libprotobuf"]),
     ("Feed::Publish", [r"feed\.cc:kessan::Feed::Publish\(kessan::v1::PublishRequest\*"]),
     ("  stage (validate, stamp, encode; under mu_)", [r"feed\.cc:kessan::Feed::StageGroupLocked"]),
     ("    validate", [r"validate\.cc:kessan::ValidatePublish\(kessan::v1::PublishRequest\*"]),
