@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -62,8 +63,8 @@ std::shared_ptr<EncodedEvent> SerializeToFrame(const v1::FeedEvent& event) {
 
 using google::protobuf::internal::WireFormatLite;
 
-// A few small messages written field by field into a fixed buffer (proto3:
-// zero scalars left out). Its callers bound what they write (kMaxFilled).
+// A few scalars and small messages written field by field into a fixed
+// buffer (proto3: zero scalars left out): an event's head and stamps.
 class WireWriter {
  public:
   void Varint(uint64_t v) {
@@ -109,64 +110,76 @@ class WireWriter {
     length[1] = static_cast<char>(size >> 7);
     ++p_;
   }
-  void Date(int field, const v1::Date& d) {
-    char* length = Begin(field);
-    Int(v1::Date::kYearFieldNumber, d.year());
-    Int(v1::Date::kMonthFieldNumber, d.month());
-    Int(v1::Date::kDayFieldNumber, d.day());
-    End(length);
-  }
   void Timestamp(int field, const google::protobuf::Timestamp& t) {
     char* length = Begin(field);
     Int(google::protobuf::Timestamp::kSecondsFieldNumber, t.seconds());
     Int(google::protobuf::Timestamp::kNanosFieldNumber, t.nanos());
     End(length);
   }
-  // The period's dates, which validation fills.
-  void PeriodDates(int field, const v1::FiscalPeriod& p) {
-    char* length = Begin(field);
-    if (p.has_start_date()) Date(v1::FiscalPeriod::kStartDateFieldNumber, p.start_date());
-    if (p.has_end_date()) Date(v1::FiscalPeriod::kEndDateFieldNumber, p.end_date());
-    End(length);
-  }
   absl::string_view view() const { return absl::string_view(buf_, static_cast<size_t>(p_ - buf_)); }
 
  private:
-  char buf_[512];
+  char buf_[64];
   char* p_ = buf_;
 };
 
-// The longest issuer id a spliced event carries: with it, what
-// FilledFields writes stays well within WireWriter's buffer.
-constexpr size_t kMaxSplicedIssuer = 64;
+// A message field of `m` at `out`: tag, length, bytes. Returns the end.
+// `m`'s size must be cached (MessageFieldSize).
+uint8_t* PutMessage(int field, const google::protobuf::MessageLite& m, uint8_t* out) {
+  out = WireFormatLite::WriteTagToArray(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, out);
+  out = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(m.GetCachedSize()), out);
+  return m.SerializeWithCachedSizesToArray(out);
+}
 
-// What validation fills in a fact's or guidance's key and value, and the
-// stamped fields, as fields to follow the body's bytes. Fact and Guidance
-// share the key's and value's numbers (1 and 2).
-template <typename Body>
-void FilledFields(const Body& body, const v1::Value& value, int revision_field, WireWriter& w) {
-  static_assert(v1::Fact::kKeyFieldNumber == 1 && v1::Guidance::kKeyFieldNumber == 1 &&
-                v1::Fact::kValueFieldNumber == 2 && v1::Guidance::kBoundFieldNumber == 2);
-  if (body.has_key()) {
-    const v1::FactKey& key = body.key();
-    char* length = w.Begin(1);
-    w.String(v1::FactKey::kIssuerFieldNumber, key.issuer());
-    if (key.has_period()) w.PeriodDates(v1::FactKey::kPeriodFieldNumber, key.period());
-    if (key.has_comparison_period()) {
-      w.PeriodDates(v1::FactKey::kComparisonPeriodFieldNumber, key.comparison_period());
+size_t MessageFieldSize(int field, const google::protobuf::MessageLite& m) {
+  const size_t size = m.ByteSizeLong();
+  return WireFormatLite::TagSize(field, WireFormatLite::TYPE_MESSAGE) +
+         google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
+}
+
+// A fact's or guidance's fields that validation fills (key, value or bound,
+// translations) or stamps (revision, supersedes_sequence, known_at): the
+// ones written from the message. Every other field is copied as it came.
+struct Rewritten {
+  const v1::FactKey* key = nullptr;
+  const v1::Value* value = nullptr;
+  const google::protobuf::RepeatedPtrField<v1::Value>* translations = nullptr;
+  int32_t revision = 0;
+  uint64_t supersedes_sequence = 0;
+  const google::protobuf::Timestamp* known_at = nullptr;
+  int revision_field = 0;  // then supersedes_sequence, known_at
+
+  // A field with another wire type than its declared one is an unknown
+  // field to protobuf: copied, not owned.
+  bool Owns(uint32_t tag) const {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
+    if (field == revision_field || field == revision_field + 1) return varint;
+    const bool message = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    return message && (field == 1 || field == 2 || field == revision_field + 2 ||
+                       (translations != nullptr && field == v1::Fact::kTranslationsFieldNumber));
+  }
+};
+
+// The top-level fields of `body` that `r` does not own, as spans of it, in
+// order (adjacent ones as one); false when `body` does not walk.
+bool CopiedFields(absl::string_view body, const Rewritten& r,
+                  absl::InlinedVector<absl::string_view, 8>* out) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(body.data()),
+                                            static_cast<int>(body.size()));
+  for (int begin = 0;; begin = in.CurrentPosition()) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.ConsumedEntireMessage() && begin == static_cast<int>(body.size());
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+    if (r.Owns(tag)) continue;
+    const absl::string_view field = body.substr(begin, in.CurrentPosition() - begin);
+    if (!out->empty() && out->back().data() + out->back().size() == field.data()) {
+      out->back() = absl::string_view(out->back().data(), out->back().size() + field.size());
+    } else {
+      out->push_back(field);
     }
-    w.End(length);
   }
-  if (value.has_precision()) {
-    char* value_length = w.Begin(2);
-    char* precision_length = w.Begin(v1::Value::kPrecisionFieldNumber);
-    w.Int(v1::Precision::kQualifierFieldNumber, value.precision().qualifier());
-    w.End(precision_length);
-    w.End(value_length);
-  }
-  w.Int(revision_field, body.revision());
-  w.UInt(revision_field + 1, body.supersedes_sequence());
-  if (body.has_known_at()) w.Timestamp(revision_field + 2, body.known_at());
 }
 
 }  // namespace
@@ -296,41 +309,84 @@ std::vector<ItemBody> PublishItemBodies(absl::string_view request) {
 bool CanSplice(const v1::FeedEvent& event, const ItemBody& body) {
   switch (event.body_case()) {
     case v1::FeedEvent::kFact:
-      // A translation's qualifier may have been filled, and a repeated
-      // field given again appends instead of merging.
-      return body.field == v1::PublishItem::kFactFieldNumber && event.fact().translations().empty() &&
-             event.fact().key().issuer().size() <= kMaxSplicedIssuer;
+      return body.field == v1::PublishItem::kFactFieldNumber;
     case v1::FeedEvent::kGuidance:
-      return body.field == v1::PublishItem::kGuidanceFieldNumber &&
-             event.guidance().key().issuer().size() <= kMaxSplicedIssuer;
+      return body.field == v1::PublishItem::kGuidanceFieldNumber;
     default:
       return false;
   }
 }
 
 EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs) {
+  static_assert(v1::Fact::kKeyFieldNumber == 1 && v1::Guidance::kKeyFieldNumber == 1 &&
+                v1::Fact::kValueFieldNumber == 2 && v1::Guidance::kBoundFieldNumber == 2);
   const bool fact = event.body_case() == v1::FeedEvent::kFact;
-  WireWriter filled;
+  Rewritten r;
   if (fact) {
-    FilledFields(event.fact(), event.fact().value(), v1::Fact::kRevisionFieldNumber, filled);
+    const v1::Fact& f = event.fact();
+    r = Rewritten{f.has_key() ? &f.key() : nullptr,
+                  f.has_value() ? &f.value() : nullptr,
+                  &f.translations(),
+                  f.revision(),
+                  f.supersedes_sequence(),
+                  f.has_known_at() ? &f.known_at() : nullptr,
+                  v1::Fact::kRevisionFieldNumber};
   } else {
-    FilledFields(event.guidance(), event.guidance().bound(), v1::Guidance::kRevisionFieldNumber, filled);
+    const v1::Guidance& g = event.guidance();
+    r = Rewritten{g.has_key() ? &g.key() : nullptr,
+                  g.has_bound() ? &g.bound() : nullptr,
+                  nullptr,
+                  g.revision(),
+                  g.supersedes_sequence(),
+                  g.has_known_at() ? &g.known_at() : nullptr,
+                  v1::Guidance::kRevisionFieldNumber};
   }
+  absl::InlinedVector<absl::string_view, 8> copied;
+  if (!CopiedFields(body, r, &copied)) {
+    // Not reached for bytes the request was parsed from: serialized instead.
+    std::shared_ptr<EncodedEvent> encoded = SerializeToFrame(event);
+    encoded->attrs_ = std::move(attrs);
+    encoded->attrs_known_ = true;
+    return encoded;
+  }
+  // The body: key, value, translations from the message, the copied fields,
+  // then the stamps (the field order, when the copied ones came in it).
+  size_t body_size = 0;
+  if (r.key != nullptr) body_size += MessageFieldSize(1, *r.key);
+  if (r.value != nullptr) body_size += MessageFieldSize(2, *r.value);
+  if (r.translations != nullptr) {
+    for (const v1::Value& t : *r.translations) {
+      body_size += MessageFieldSize(v1::Fact::kTranslationsFieldNumber, t);
+    }
+  }
+  for (absl::string_view c : copied) body_size += c.size();
+  WireWriter stamps;
+  stamps.Int(r.revision_field, r.revision);
+  stamps.UInt(r.revision_field + 1, r.supersedes_sequence);
+  if (r.known_at != nullptr) stamps.Timestamp(r.revision_field + 2, *r.known_at);
+  body_size += stamps.view().size();
   WireWriter head;
   head.UInt(v1::FeedEvent::kSequenceFieldNumber, event.sequence());
   if (event.has_time()) head.Timestamp(v1::FeedEvent::kTimeFieldNumber, event.time());
   head.Tag(fact ? v1::FeedEvent::kFactFieldNumber : v1::FeedEvent::kGuidanceFieldNumber,
            WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  head.Varint(body.size() + filled.view().size());
-  const absl::string_view parts[] = {head.view(), body, filled.view()};
+  head.Varint(body_size);
   size_t header_size;
-  char* at;
-  Bytes frame = NewFrame(parts[0].size() + parts[1].size() + parts[2].size(), &header_size, &at);
-  for (absl::string_view part : parts) {
-    if (part.empty()) continue;
-    std::memcpy(at, part.data(), part.size());
+  char* frame_at;
+  Bytes frame = NewFrame(head.view().size() + body_size, &header_size, &frame_at);
+  auto* at = reinterpret_cast<uint8_t*>(frame_at);
+  auto put = [&at](absl::string_view part) {
+    if (!part.empty()) std::memcpy(at, part.data(), part.size());
     at += part.size();
+  };
+  put(head.view());
+  if (r.key != nullptr) at = PutMessage(1, *r.key, at);
+  if (r.value != nullptr) at = PutMessage(2, *r.value, at);
+  if (r.translations != nullptr) {
+    for (const v1::Value& t : *r.translations) at = PutMessage(v1::Fact::kTranslationsFieldNumber, t, at);
   }
+  for (absl::string_view c : copied) put(c);
+  put(stamps.view());
   auto encoded = std::make_shared<EncodedEvent>(event.sequence(), std::move(frame), header_size);
   encoded->attrs_ = std::move(attrs);
   encoded->attrs_known_ = true;

@@ -83,15 +83,15 @@ std::vector<ItemBody> PublishItemBodies(absl::Span<const absl::string_view> piec
                                         google::protobuf::Arena* arena);
 
 // True when EncodeSpliced can encode `event` (validated and stamped) from
-// `body`, the bytes its item arrived in: a fact without translations or a
-// guidance, from that field.
+// `body`, the bytes its item arrived in: a fact or a guidance, from that field.
 bool CanSplice(const v1::FeedEvent& event, const ItemBody& body);
-// `event` encoded from `body` without serializing it again: its sequence and
-// time, then its body field holding `body` followed by the fields validation
-// fills (key.issuer, the periods' dates, the value's qualifier) and the
-// stamped ones (revision, supersedes_sequence, known_at), taken from
-// `event`. Protobuf merges a message field given twice and keeps a scalar's
-// last value, so the bytes parse to `event`. `attrs` as for EncodeSerialized.
+// `event` encoded from `body` without serializing all of it again: its
+// sequence and time, then its body with the fields validation fills or
+// stamps (key, value or bound, translations, revision, supersedes_sequence,
+// known_at) written from `event`, and every other field (provenance, unknown
+// fields) copied from `body` as it came. The bytes parse to `event`, and are
+// its serialization when `body`'s fields came in field order. `attrs` as
+// for EncodeSerialized.
 EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed

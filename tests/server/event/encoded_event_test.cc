@@ -222,39 +222,45 @@ TEST(SplicedEventTest, PublishItemBodiesOfPiecesAreThoseOfTheWhole) {
   EXPECT_THAT(PublishItemBodies(short_pieces, &arena), testing::IsEmpty());
 }
 
-// A fact as sent (an alias, no dates, no qualifier) and as validated and
-// stamped: the spliced bytes, the sent ones followed by what changed,
-// parse to the validated event.
+// A fact as sent (an alias, no dates, no qualifier, a translation without
+// one) and as validated and stamped: the spliced bytes (what validation
+// filled written from the message, the rest copied) parse to the validated
+// event, and are its serialization when the fields came in field order.
 TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
   v1::Fact sent = test::MakeFact("11J", "revenue", test::Quarter(2002, 4));
-  sent.GetReflection()->MutableUnknownFields(&sent)->AddLengthDelimited(40, "kept");
-  v1::PublishRequest request = test::Batch({test::Item(sent)});
-  const std::string wire = request.SerializeAsString();
-  std::vector<ItemBody> items = PublishItemBodies(wire);
-  ASSERT_EQ(items.size(), 1u);
+  *sent.add_translations() = test::MakeFact("IIJ", "revenue", test::Quarter(2002, 4), 110).value();
+  sent.mutable_translations(0)->mutable_precision()->clear_qualifier();
+  auto validate = [](const v1::Fact& as_sent) {
+    v1::FeedEvent validated;
+    validated.set_sequence(42);
+    validated.mutable_time()->set_seconds(1054166400);
+    validated.mutable_time()->set_nanos(5);
+    v1::Fact& fact = *validated.mutable_fact();
+    fact = as_sent;
+    fact.mutable_key()->set_issuer("IIJ");
+    *fact.mutable_key()->mutable_period()->mutable_start_date() = test::MakeDate(2003, 1, 1);
+    *fact.mutable_key()->mutable_period()->mutable_end_date() = test::MakeDate(2003, 3, 31);
+    fact.mutable_value()->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
+    fact.mutable_translations(0)->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
+    fact.set_revision(3);
+    fact.set_supersedes_sequence(17);
+    *fact.mutable_known_at() = validated.time();
+    return validated;
+  };
+  auto splice = [](const v1::Fact& as_sent, const v1::FeedEvent& validated) -> EventPtr {
+    const std::string wire = test::Batch({test::Item(as_sent)}).SerializeAsString();
+    std::vector<ItemBody> items = PublishItemBodies(wire);
+    EXPECT_EQ(items.size(), 1u);
+    if (items.size() != 1 || !CanSplice(validated, items[0])) return nullptr;
+    return EncodeSpliced(validated, items[0].bytes, AttrsOf(validated));
+  };
 
-  v1::FeedEvent validated;
-  validated.set_sequence(42);
-  validated.mutable_time()->set_seconds(1054166400);
-  validated.mutable_time()->set_nanos(5);
-  v1::Fact& fact = *validated.mutable_fact();
-  fact = sent;
-  fact.mutable_key()->set_issuer("IIJ");
-  *fact.mutable_key()->mutable_period()->mutable_start_date() = test::MakeDate(2003, 1, 1);
-  *fact.mutable_key()->mutable_period()->mutable_end_date() = test::MakeDate(2003, 3, 31);
-  fact.mutable_value()->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
-  fact.set_revision(3);
-  fact.set_supersedes_sequence(17);
-  *fact.mutable_known_at() = validated.time();
-  ASSERT_TRUE(CanSplice(validated, items[0]));
-  EventAttrs attrs = AttrsOf(validated);
-  EventPtr e = EncodeSpliced(validated, items[0].bytes, attrs);
+  const v1::FeedEvent validated = validate(sent);
+  EventPtr e = splice(sent, validated);
+  ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->sequence(), 42u);
-  EXPECT_EQ(e->attrs().item_key, attrs.item_key);
-  EXPECT_NE(e->body(), validated.SerializeAsString());
-  v1::FeedEvent parsed;
-  ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
-  EXPECT_THAT(parsed, EqualsProto(validated));
+  EXPECT_EQ(e->attrs().item_key, AttrsOf(validated).item_key);
+  EXPECT_EQ(e->body(), validated.SerializeAsString());
   EXPECT_THAT(e->event(), EqualsProto(validated));
   // Framed as any event: an element of SubscribeResponse.events.
   v1::SubscribeResponse response;
@@ -262,12 +268,28 @@ TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
   ASSERT_EQ(response.events_size(), 1);
   EXPECT_THAT(response.events(0), EqualsProto(validated));
 
-  // A translation's qualifier cannot follow the bytes (a repeated field
-  // appends): that fact is serialized instead. So is a body from another field.
-  *fact.add_translations() = fact.value();
-  EXPECT_FALSE(CanSplice(validated, items[0]));
-  fact.clear_translations();
-  EXPECT_FALSE(CanSplice(validated, ItemBody{v1::PublishItem::kGuidanceFieldNumber, items[0].bytes}));
+  // Fields protobuf does not know, at the top level (one with the key's
+  // number but another wire type) and inside the provenance, stay where they
+  // came: the bytes differ from a serialization and parse the same.
+  v1::Fact odd = sent;
+  odd.GetReflection()->MutableUnknownFields(&odd)->AddLengthDelimited(40, "kept");
+  odd.GetReflection()->MutableUnknownFields(&odd)->AddVarint(v1::Fact::kKeyFieldNumber, 9);
+  odd.mutable_provenance()
+      ->GetReflection()
+      ->MutableUnknownFields(odd.mutable_provenance())
+      ->AddFixed32(30, 1);
+  const v1::FeedEvent odd_validated = validate(odd);
+  e = splice(odd, odd_validated);
+  ASSERT_NE(e, nullptr);
+  EXPECT_NE(e->body(), odd_validated.SerializeAsString());
+  v1::FeedEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
+  EXPECT_THAT(parsed, EqualsProto(odd_validated));
+  EXPECT_EQ(parsed.fact().GetReflection()->GetUnknownFields(parsed.fact()).field_count(), 2);
+
+  // A body from another field, or of another kind, is not spliced.
+  const std::string body = sent.SerializeAsString();
+  EXPECT_FALSE(CanSplice(validated, ItemBody{v1::PublishItem::kGuidanceFieldNumber, body}));
   v1::FeedEvent issuer;
   *issuer.mutable_issuer() = test::Iij();
   EXPECT_FALSE(
