@@ -138,9 +138,10 @@ size_t MessageFieldSize(int field, const google::protobuf::MessageLite& m) {
          google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
 }
 
-// A fact's or guidance's fields that validation fills (key, value or bound,
-// translations) or stamps (revision, supersedes_sequence, known_at): the
-// ones written from the message. Every other field is copied as it came.
+// The fields of a fact or guidance written from the message: those
+// validation changed (key, value or bound, translations; null when not) and
+// the stamps (revision, supersedes_sequence, known_at). Every other field is
+// copied as it came.
 struct Rewritten {
   const v1::FactKey* key = nullptr;
   const v1::Value* value = nullptr;
@@ -157,7 +158,8 @@ struct Rewritten {
     const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
     if (field == revision_field || field == revision_field + 1) return varint;
     const bool message = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-    return message && (field == 1 || field == 2 || field == revision_field + 2 ||
+    return message && ((key != nullptr && field == 1) || (value != nullptr && field == 2) ||
+                       field == revision_field + 2 ||
                        (translations != nullptr && field == v1::Fact::kTranslationsFieldNumber));
   }
 };
@@ -317,24 +319,25 @@ bool CanSplice(const v1::FeedEvent& event, const ItemBody& body) {
   }
 }
 
-EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs) {
+EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8_t normalised,
+                       EventAttrs attrs) {
   static_assert(v1::Fact::kKeyFieldNumber == 1 && v1::Guidance::kKeyFieldNumber == 1 &&
                 v1::Fact::kValueFieldNumber == 2 && v1::Guidance::kBoundFieldNumber == 2);
   const bool fact = event.body_case() == v1::FeedEvent::kFact;
   Rewritten r;
   if (fact) {
     const v1::Fact& f = event.fact();
-    r = Rewritten{f.has_key() ? &f.key() : nullptr,
-                  f.has_value() ? &f.value() : nullptr,
-                  &f.translations(),
+    r = Rewritten{(normalised & kKeyNormalised) && f.has_key() ? &f.key() : nullptr,
+                  (normalised & kValueNormalised) && f.has_value() ? &f.value() : nullptr,
+                  (normalised & kTranslationsNormalised) ? &f.translations() : nullptr,
                   f.revision(),
                   f.supersedes_sequence(),
                   f.has_known_at() ? &f.known_at() : nullptr,
                   v1::Fact::kRevisionFieldNumber};
   } else {
     const v1::Guidance& g = event.guidance();
-    r = Rewritten{g.has_key() ? &g.key() : nullptr,
-                  g.has_bound() ? &g.bound() : nullptr,
+    r = Rewritten{(normalised & kKeyNormalised) && g.has_key() ? &g.key() : nullptr,
+                  (normalised & kValueNormalised) && g.has_bound() ? &g.bound() : nullptr,
                   nullptr,
                   g.revision(),
                   g.supersedes_sequence(),

@@ -13,6 +13,7 @@
 #include "google/protobuf/arena.h"
 #include "kessan/v1/feed.pb.h"
 #include "model/keys.h"
+#include "model/validate.h"
 
 namespace kessan {
 
@@ -46,7 +47,7 @@ class EncodedEvent {
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
   friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
   friend std::shared_ptr<const EncodedEvent> EncodeSpliced(const v1::FeedEvent& event, absl::string_view body,
-                                                           EventAttrs attrs);
+                                                           uint8_t normalised, EventAttrs attrs);
   void Decode() const;
 
   const uint64_t sequence_;
@@ -86,13 +87,14 @@ std::vector<ItemBody> PublishItemBodies(absl::Span<const absl::string_view> piec
 // `body`, the bytes its item arrived in: a fact or a guidance, from that field.
 bool CanSplice(const v1::FeedEvent& event, const ItemBody& body);
 // `event` encoded from `body` without serializing all of it again: its
-// sequence and time, then its body with the fields validation fills or
-// stamps (key, value or bound, translations, revision, supersedes_sequence,
-// known_at) written from `event`, and every other field (provenance, unknown
-// fields) copied from `body` as it came. The bytes parse to `event`, and are
-// its serialization when `body`'s fields came in field order. `attrs` as
-// for EncodeSerialized.
-EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, EventAttrs attrs);
+// sequence and time, then its body with the parts validation changed
+// (`normalised`, Normalised bits: key, value or bound, translations) and the
+// stamps (revision, supersedes_sequence, known_at) written from `event`, and
+// every other field (provenance, unknown fields) copied from `body` as it
+// came. The bytes parse to `event`, and are its serialization when `body`'s
+// fields came in field order. `attrs` as for EncodeSerialized.
+EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8_t normalised,
+                       EventAttrs attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed
 // at once: DATA_LOSS when they are not a FeedEvent.

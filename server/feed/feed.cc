@@ -544,8 +544,12 @@ void Feed::StageGroupLocked(StagedGroup& group) {
   group.events.reserve(group_items);
   group.latest.reserve(group_items);
   std::vector<std::string> item_keys;
+  std::vector<uint8_t> normalised;
   for (PendingPublish* p : group.requests) {
     v1::PublishRequest& request = *p->request;
+    // The items' bytes as they came, when the request's are known.
+    const bool spliceable_request =
+        p->bodies != nullptr && p->bodies->size() == static_cast<size_t>(request.items_size());
     std::optional<BatchRecord> batch;
     if (keyed_request(*p)) {
       batch = BatchRecord{publisher_of(*p), request.batch_key(), Fingerprint(request)};
@@ -581,7 +585,8 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       }
       keyed[key] = p;
     }
-    absl::StatusOr<std::vector<v1::PublishItem*>> items = ValidatePublish(&request, catalog, &item_keys);
+    absl::StatusOr<std::vector<v1::PublishItem*>> items =
+        ValidatePublish(&request, catalog, &item_keys, spliceable_request ? &normalised : nullptr);
     if (!items.ok()) {
       p->result = items.status();
       continue;
@@ -592,8 +597,6 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     // On the request's arena with the items: the body moves by pointer, and
     // nothing is freed one by one. The event keeps only its bytes.
     google::protobuf::Arena* on = request.GetArena() ? request.GetArena() : &arena;
-    // The items' bytes as they came, when the request's are known.
-    const bool spliceable = p->bodies != nullptr && p->bodies->size() == items->size();
     for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
@@ -604,8 +607,8 @@ void Feed::StageGroupLocked(StagedGroup& group) {
       EventPtr latest = catalog.Latest(attrs.item_key);
       const Revision prior = latest ? Revision{latest->attrs().revision, latest->sequence()} : Revision{};
       attrs.revision = Stamp(prior, now, *e);
-      EventPtr encoded = spliceable && CanSplice(*e, (*p->bodies)[i])
-                             ? EncodeSpliced(*e, (*p->bodies)[i].bytes, std::move(attrs))
+      EventPtr encoded = spliceable_request && CanSplice(*e, (*p->bodies)[i])
+                             ? EncodeSpliced(*e, (*p->bodies)[i].bytes, normalised[i], std::move(attrs))
                              : EncodeSerialized(*e, std::move(attrs));
       catalog.Stage(encoded);
       group.events.push_back(std::move(encoded));

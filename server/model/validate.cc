@@ -158,6 +158,12 @@ class ItemValidator {
   ItemValidator(BatchCatalog& catalog, Violations& v, bool retractions)
       : catalog_(catalog), v_(v), track_live_(retractions) {}
 
+  // Where the next item's Normalised bits go; null: nowhere.
+  void RecordNormalised(uint8_t* bits) {
+    normalised_ = bits;
+    checking_ = 0;
+  }
+
   void Issuer(const Path& p, v1::Issuer& issuer) {
     size_t before = v_.count();
     if (issuer.id().empty()) {
@@ -211,16 +217,19 @@ class ItemValidator {
   }
 
   void Fact(const Path& p, v1::Fact& fact) {
+    checking_ = kKeyNormalised;
     if (!fact.has_key()) {
       v_.Add(p + ".key", "must be set");
     } else {
       Key(p + ".key", *fact.mutable_key());
     }
+    checking_ = kValueNormalised;
     if (!fact.has_value()) {
       v_.Add(p + ".value", "must be set");
     } else {
       Value(p + ".value", *fact.mutable_value());
     }
+    checking_ = kTranslationsNormalised;
     for (int i = 0; i < fact.translations_size(); ++i) {
       Value(Path(p, absl::StrCat(".translations[", i, "]")), *fact.mutable_translations(i));
     }
@@ -249,11 +258,13 @@ class ItemValidator {
   }
 
   void Guidance(const Path& p, v1::Guidance& guidance) {
+    checking_ = kKeyNormalised;
     if (!guidance.has_key()) {
       v_.Add(p + ".key", "must be set");
     } else {
       Key(p + ".key", *guidance.mutable_key());
     }
+    checking_ = kValueNormalised;
     if (!guidance.has_bound()) {
       v_.Add(p + ".bound", "must be set");
     } else {
@@ -314,8 +325,16 @@ class ItemValidator {
       v_.Add(p, absl::StrCat("unknown issuer '", *id, "'; publish the issuer first"));
       return nullptr;
     }
-    *id = issuer->id();
+    if (*id != issuer->id()) {
+      MarkNormalised();
+      *id = issuer->id();
+    }
     return issuer;
+  }
+
+  // The part being checked was changed.
+  void MarkNormalised() {
+    if (normalised_ != nullptr) *normalised_ |= checking_;
   }
 
   void Key(const Path& p, v1::FactKey& key) {
@@ -364,6 +383,8 @@ class ItemValidator {
     };
     check("start_date", period.has_start_date(), period.start_date(), span->start);
     check("end_date", period.has_end_date(), period.end_date(), span->end);
+    // A date given is the one set (else refused above).
+    if (!period.has_start_date() || !period.has_end_date()) MarkNormalised();
     SetDate(span->start, period.mutable_start_date());
     SetDate(span->end, period.mutable_end_date());
   }
@@ -422,6 +443,7 @@ class ItemValidator {
     if (!v1::Qualifier_IsValid(precision.qualifier())) {
       v_.Add(p + ".precision.qualifier", "unknown qualifier");
     } else if (precision.qualifier() == v1::QUALIFIER_UNSPECIFIED) {
+      MarkNormalised();
       value.mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
     }
   }
@@ -524,6 +546,8 @@ class ItemValidator {
   BatchCatalog& catalog_;
   Violations& v_;
   const bool track_live_;
+  uint8_t* normalised_ = nullptr;
+  uint8_t checking_ = 0;  // the Normalised part being checked
 };
 
 // The key of a fact, capital action or guidance, whose publication makes a
@@ -546,7 +570,8 @@ std::string RevisedItemKey(const v1::PublishItem& item) {
 
 absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest* mutable_request,
                                                               const Catalog& catalog,
-                                                              std::vector<std::string>* item_keys) {
+                                                              std::vector<std::string>* item_keys,
+                                                              std::vector<uint8_t>* normalised) {
   const v1::PublishRequest& request = *mutable_request;
   Violations v;
   if (request.items().empty()) {
@@ -578,8 +603,10 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   std::vector<std::string> keys(items.size());
   std::unordered_map<std::string_view, size_t> first_with_key;
   first_with_key.reserve(items.size());
+  if (normalised != nullptr) normalised->assign(items.size(), 0);
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
+    check.RecordNormalised(normalised != nullptr ? &(*normalised)[i] : nullptr);
     const Path p(items_root, absl::StrCat("[", i, "]"));
     const size_t before = v.count();
     switch (item.item_case()) {

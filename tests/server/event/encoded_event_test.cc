@@ -252,7 +252,8 @@ TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
     std::vector<ItemBody> items = PublishItemBodies(wire);
     EXPECT_EQ(items.size(), 1u);
     if (items.size() != 1 || !CanSplice(validated, items[0])) return nullptr;
-    return EncodeSpliced(validated, items[0].bytes, AttrsOf(validated));
+    return EncodeSpliced(validated, items[0].bytes,
+                         kKeyNormalised | kValueNormalised | kTranslationsNormalised, AttrsOf(validated));
   };
 
   const v1::FeedEvent validated = validate(sent);
@@ -286,6 +287,28 @@ TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
   ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
   EXPECT_THAT(parsed, EqualsProto(odd_validated));
   EXPECT_EQ(parsed.fact().GetReflection()->GetUnknownFields(parsed.fact()).field_count(), 2);
+
+  // Parts validation left as they came are copied: for a fact sent in full
+  // only the stamps are written. Told wrongly that the key was not changed,
+  // the splice keeps the sent key.
+  v1::FeedEvent full = validated;
+  full.mutable_fact()->clear_revision();
+  full.mutable_fact()->clear_supersedes_sequence();
+  full.mutable_fact()->clear_known_at();
+  const std::string full_wire = test::Batch({test::Item(full.fact())}).SerializeAsString();
+  std::vector<ItemBody> full_items = PublishItemBodies(full_wire);
+  ASSERT_EQ(full_items.size(), 1u);
+  e = EncodeSpliced(validated, full_items[0].bytes, 0, AttrsOf(validated));
+  EXPECT_EQ(e->body(), validated.SerializeAsString());
+#ifdef NDEBUG  // with assertions on, EncodeSpliced aborts on such bytes
+  const std::string sent_wire = test::Batch({test::Item(sent)}).SerializeAsString();
+  std::vector<ItemBody> sent_items = PublishItemBodies(sent_wire);
+  ASSERT_EQ(sent_items.size(), 1u);
+  ASSERT_TRUE(parsed.ParseFromString(std::string(
+      EncodeSpliced(validated, sent_items[0].bytes, kValueNormalised, AttrsOf(validated))->body())));
+  EXPECT_EQ(parsed.fact().key().issuer(), "11J");
+  EXPECT_EQ(parsed.fact().value().precision().qualifier(), v1::QUALIFIER_EQUAL);
+#endif
 
   // A body from another field, or of another kind, is not spliced.
   const std::string body = sent.SerializeAsString();

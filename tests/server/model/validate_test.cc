@@ -534,6 +534,40 @@ TEST(ValidatePublishTest, PaymentOnTheApplicationDateIsAllowed) {
   EXPECT_EQ(Valid(Batch({item})).size(), 1u);
 }
 
+// What normalising changed, per item: a key whose issuer was an alias or
+// whose period had no dates, a value or translation without a qualifier;
+// nothing for an item given in full or of another kind.
+TEST(ValidatePublishTest, NormalisedPartsAreReported) {
+  v1::Fact full = Revenue4Q02();
+  *full.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2003, 1, 1);
+  *full.mutable_key()->mutable_period()->mutable_end_date() = MakeDate(2003, 3, 31);
+  full.mutable_value()->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
+  v1::Fact alias = full;
+  alias.mutable_key()->set_issuer("11J");
+  v1::Fact undated = full;
+  undated.mutable_key()->mutable_period()->clear_end_date();
+  undated.mutable_key()->set_concept_id("operating_income");
+  v1::Fact unqualified = full;
+  unqualified.mutable_key()->set_concept_id("net_income");
+  unqualified.mutable_value()->mutable_precision()->clear_qualifier();
+  v1::Fact translated = full;
+  translated.mutable_key()->set_concept_id("ordinary_income");
+  *translated.add_translations() = MakeFact("IIJ", "x", Quarter(2002, 4), 110).value();
+  v1::PublishRequest request = Batch(
+      {Item(full), Item(MakeSegment("IIJ", "network")), Item(undated), Item(unqualified), Item(translated)});
+  std::vector<uint8_t> normalised;
+  ASSERT_TRUE(ValidatePublish(&request, IijCatalog(), nullptr, &normalised).ok());
+  EXPECT_THAT(normalised,
+              testing::ElementsAre(0, 0, kKeyNormalised, kValueNormalised, kTranslationsNormalised));
+  v1::PublishRequest aliased = Batch({Item(alias)});
+  ASSERT_TRUE(ValidatePublish(&aliased, IijCatalog(), nullptr, &normalised).ok());
+  EXPECT_THAT(normalised, testing::ElementsAre(kKeyNormalised));
+  // MakeFact leaves the dates and the qualifier to be filled.
+  v1::PublishRequest plain = Batch({Item(Revenue4Q02())});
+  ASSERT_TRUE(ValidatePublish(&plain, IijCatalog(), nullptr, &normalised).ok());
+  EXPECT_THAT(normalised, testing::ElementsAre(kKeyNormalised | kValueNormalised));
+}
+
 TEST(ValidatePublishTest, UsdAmountsMayHaveCents) {
   v1::Fact fact = Revenue4Q02();
   v1::Value* usd = fact.add_translations();
