@@ -8,9 +8,9 @@
 
 namespace kessan {
 
-// Publish as a streamed unary call of bytes: the handler parses the request
-// itself (onto an arena) and keeps its bytes, which Feed::Publish encodes
-// facts and guidance from.
+// Publish as a streamed unary call of bytes (in place of the generated
+// handler): BytesPublish parses the request itself, onto an arena, and finds
+// the items' bytes, which Feed::Publish encodes facts and guidance from.
 template <class Base>
 class WithBytesMethod_Publish : public Base {
  public:
@@ -25,10 +25,6 @@ class WithBytesMethod_Publish : public Base {
                    grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
               return BytesPublish(context, stream);
             }));
-  }
-  // Replaced by BytesPublish.
-  grpc::Status Publish(grpc::ServerContext*, const v1::PublishRequest*, v1::PublishResponse*) override {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
   }
   virtual grpc::Status BytesPublish(
       grpc::ServerContext* context,
