@@ -86,13 +86,6 @@ class WireWriter {
     Tag(field, WireFormatLite::WIRETYPE_VARINT);
     Varint(v);
   }
-  void String(int field, absl::string_view v) {
-    if (v.empty()) return;
-    Tag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-    Varint(v.size());
-    std::memcpy(p_, v.data(), v.size());
-    p_ += v.size();
-  }
   // A message field: its length is written by End, moving the message's
   // bytes on by one when it needs a second byte (messages under 16 KiB).
   char* Begin(int field) {
