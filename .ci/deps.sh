@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
+  # the linker of every build (CMakeLists.txt, KESSAN_LLD)
+  lld
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libspdlog-dev libjemalloc-dev python3 python3-grpcio python3-grpc-tools python3-protobuf
