@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,7 @@ size_t MessageFieldSize(int field, const google::protobuf::MessageLite& m) {
 // copied as it came.
 struct Rewritten {
   const v1::FactKey* key = nullptr;
+  bool key_periods_only = false;  // only the key's periods changed
   const v1::Value* value = nullptr;
   const google::protobuf::RepeatedPtrField<v1::Value>* translations = nullptr;
   int32_t revision = 0;
@@ -157,24 +159,137 @@ struct Rewritten {
   }
 };
 
-// The top-level fields of `body` that `r` does not own, as spans of it, in
-// order (adjacent ones as one); false when `body` does not walk.
-bool CopiedFields(absl::string_view body, const Rewritten& r,
-                  absl::InlinedVector<absl::string_view, 8>* out) {
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(body.data()),
-                                            static_cast<int>(body.size()));
-  for (int begin = 0;; begin = in.CurrentPosition()) {
-    const uint32_t tag = in.ReadTag();
-    if (tag == 0) return in.ConsumedEntireMessage() && begin == static_cast<int>(body.size());
-    if (!WireFormatLite::SkipField(&in, tag)) return false;
-    if (r.Owns(tag)) continue;
-    const absl::string_view field = body.substr(begin, in.CurrentPosition() - begin);
-    if (!out->empty() && out->back().data() + out->back().size() == field.data()) {
-      out->back() = absl::string_view(out->back().data(), out->back().size() + field.size());
-    } else {
-      out->push_back(field);
+// The fields of a serialized message, one by one: each one's tag and bytes
+// (tag included) and, for a length-delimited one, its payload. Groups, which
+// kessan's messages do not have, end the walk as malformed bytes do.
+class FieldWalker {
+ public:
+  explicit FieldWalker(absl::string_view bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  // False at the end (then `ended()`) or at bytes that do not walk.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Next(uint32_t* tag, absl::string_view* field,
+                                         absl::string_view* payload) {
+    const char* begin = p_;
+    uint64_t v = 0;
+    if (p_ == end_ || !Varint(&v) || v > UINT32_MAX || WireFormatLite::GetTagFieldNumber(v) == 0)
+      return false;
+    *tag = static_cast<uint32_t>(v);
+    switch (WireFormatLite::GetTagWireType(*tag)) {
+      case WireFormatLite::WIRETYPE_VARINT:
+        if (!Varint(&v)) return false;
+        break;
+      case WireFormatLite::WIRETYPE_FIXED64:
+        if (!Skip(8)) return false;
+        break;
+      case WireFormatLite::WIRETYPE_FIXED32:
+        if (!Skip(4)) return false;
+        break;
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED:
+        if (!Varint(&v) || v > static_cast<uint64_t>(end_ - p_)) return false;
+        *payload = absl::string_view(p_, static_cast<size_t>(v));
+        p_ += v;
+        break;
+      default:
+        return false;
     }
+    *field = absl::string_view(begin, static_cast<size_t>(p_ - begin));
+    return true;
   }
+  bool ended() const { return p_ == end_; }
+
+ private:
+  bool Varint(uint64_t* v) {
+    if (p_ != end_ && static_cast<uint8_t>(*p_) < 0x80) {
+      *v = static_cast<uint8_t>(*p_++);
+      return true;
+    }
+    *v = 0;
+    for (int shift = 0; shift < 64 && p_ != end_; shift += 7) {
+      const auto byte = static_cast<uint8_t>(*p_++);
+      *v |= uint64_t{byte & 0x7fu} << shift;
+      if (byte < 0x80) return true;
+    }
+    return false;
+  }
+  bool Skip(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+// `field`, appended to the last of `spans` when it follows it.
+bool Extends(absl::string_view* last, absl::string_view field) {
+  if (last->data() + last->size() != field.data()) return false;
+  *last = absl::string_view(last->data(), last->size() + field.size());
+  return true;
+}
+
+// The top-level fields of `body` that `r` does not own, as spans of it, in
+// order (adjacent ones as one), and the payload of its key field (empty
+// when there is none or more than one); false when `body` does not walk.
+bool CopiedFields(absl::string_view body, const Rewritten& r, absl::InlinedVector<absl::string_view, 8>* out,
+                  absl::string_view* sent_key) {
+  const uint32_t key_tag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  int keys = 0;
+  FieldWalker walk(body);
+  uint32_t tag;
+  absl::string_view field, payload;
+  while (walk.Next(&tag, &field, &payload)) {
+    if (tag == key_tag) {
+      *sent_key = payload;
+      ++keys;
+    }
+    if (r.Owns(tag)) continue;
+    if (out->empty() || !Extends(&out->back(), field)) out->push_back(field);
+  }
+  if (keys != 1) *sent_key = absl::string_view();
+  return walk.ended();
+}
+
+// A key as its sent bytes with its periods (fields 3 and 5) written from
+// `key`: spans of the sent bytes, and a period where one stood.
+struct KeyParts {
+  struct Part {
+    absl::string_view bytes;
+    const v1::FiscalPeriod* period = nullptr;  // then `bytes` is unused
+    int field = 0;
+  };
+  absl::InlinedVector<Part, 6> parts;
+  size_t size = 0;  // of the key's payload
+};
+
+// False when `sent` does not walk or a period is not exactly once in both
+// (then the key is serialized whole).
+bool SplitKey(absl::string_view sent, const v1::FactKey& key, KeyParts* out) {
+  bool seen[2] = {false, false};  // period, comparison_period
+  FieldWalker walk(sent);
+  uint32_t tag;
+  absl::string_view field, payload;
+  while (walk.Next(&tag, &field, &payload)) {
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    const bool period =
+        (number == v1::FactKey::kPeriodFieldNumber || number == v1::FactKey::kComparisonPeriodFieldNumber) &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    if (!period) {
+      out->size += field.size();
+      if (out->parts.empty() || out->parts.back().period != nullptr ||
+          !Extends(&out->parts.back().bytes, field)) {
+        out->parts.push_back({field});
+      }
+      continue;
+    }
+    const bool comparison = number == v1::FactKey::kComparisonPeriodFieldNumber;
+    if (seen[comparison]) return false;
+    seen[comparison] = true;
+    const v1::FiscalPeriod& p = comparison ? key.comparison_period() : key.period();
+    out->size += MessageFieldSize(number, p);
+    out->parts.push_back({absl::string_view(), &p, number});
+  }
+  return walk.ended() && seen[0] == key.has_period() && seen[1] == key.has_comparison_period();
 }
 
 }  // namespace
@@ -245,16 +360,14 @@ class PieceReader {
 
 // The item's one field, when its header and bytes fill the item.
 ItemBody OneField(absl::string_view item) {
-  google::protobuf::io::CodedInputStream one(reinterpret_cast<const uint8_t*>(item.data()),
-                                             static_cast<int>(item.size()));
-  const uint32_t tag = one.ReadTag();
-  uint32_t size = 0;
-  if (WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
-      !one.ReadVarint32(&size) || one.CurrentPosition() + size != item.size()) {
+  FieldWalker walk(item);
+  uint32_t tag;
+  absl::string_view field, payload;
+  if (!walk.Next(&tag, &field, &payload) || !walk.ended() ||
+      WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
     return {};
   }
-  return ItemBody{static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)),
-                  item.substr(one.CurrentPosition())};
+  return ItemBody{static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)), payload};
 }
 
 }  // namespace
@@ -320,7 +433,8 @@ EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8
   Rewritten r;
   if (fact) {
     const v1::Fact& f = event.fact();
-    r = Rewritten{(normalised & kKeyNormalised) && f.has_key() ? &f.key() : nullptr,
+    r = Rewritten{(normalised & (kKeyNormalised | kPeriodNormalised)) && f.has_key() ? &f.key() : nullptr,
+                  !(normalised & kKeyNormalised),
                   (normalised & kValueNormalised) && f.has_value() ? &f.value() : nullptr,
                   (normalised & kTranslationsNormalised) ? &f.translations() : nullptr,
                   f.revision(),
@@ -329,7 +443,8 @@ EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8
                   v1::Fact::kRevisionFieldNumber};
   } else {
     const v1::Guidance& g = event.guidance();
-    r = Rewritten{(normalised & kKeyNormalised) && g.has_key() ? &g.key() : nullptr,
+    r = Rewritten{(normalised & (kKeyNormalised | kPeriodNormalised)) && g.has_key() ? &g.key() : nullptr,
+                  !(normalised & kKeyNormalised),
                   (normalised & kValueNormalised) && g.has_bound() ? &g.bound() : nullptr,
                   nullptr,
                   g.revision(),
@@ -338,7 +453,8 @@ EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8
                   v1::Guidance::kRevisionFieldNumber};
   }
   absl::InlinedVector<absl::string_view, 8> copied;
-  if (!CopiedFields(body, r, &copied)) {
+  absl::string_view sent_key;
+  if (!CopiedFields(body, r, &copied, &sent_key)) {
     // Not reached for bytes the request was parsed from: serialized instead.
     std::shared_ptr<EncodedEvent> encoded = SerializeToFrame(event);
     encoded->attrs_ = std::move(attrs);
@@ -347,8 +463,18 @@ EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8
   }
   // The body: key, value, translations from the message, the copied fields,
   // then the stamps (the field order, when the copied ones came in it).
+  KeyParts key_parts;
+  const bool key_spliced =
+      r.key != nullptr && r.key_periods_only && !sent_key.empty() && SplitKey(sent_key, *r.key, &key_parts);
   size_t body_size = 0;
-  if (r.key != nullptr) body_size += MessageFieldSize(1, *r.key);
+  if (key_spliced) {
+    body_size +=
+        WireFormatLite::TagSize(1, WireFormatLite::TYPE_MESSAGE) +
+        google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(key_parts.size)) +
+        key_parts.size;
+  } else if (r.key != nullptr) {
+    body_size += MessageFieldSize(1, *r.key);
+  }
   if (r.value != nullptr) body_size += MessageFieldSize(2, *r.value);
   if (r.translations != nullptr) {
     for (const v1::Value& t : *r.translations) {
@@ -376,7 +502,20 @@ EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8
     at += part.size();
   };
   put(head.view());
-  if (r.key != nullptr) at = PutMessage(1, *r.key, at);
+  if (key_spliced) {
+    at = WireFormatLite::WriteTagToArray(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, at);
+    at = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(key_parts.size),
+                                                                       at);
+    for (const KeyParts::Part& part : key_parts.parts) {
+      if (part.period != nullptr) {
+        at = PutMessage(part.field, *part.period, at);
+      } else {
+        put(part.bytes);
+      }
+    }
+  } else if (r.key != nullptr) {
+    at = PutMessage(1, *r.key, at);
+  }
   if (r.value != nullptr) at = PutMessage(2, *r.value, at);
   if (r.translations != nullptr) {
     for (const v1::Value& t : *r.translations) at = PutMessage(v1::Fact::kTranslationsFieldNumber, t, at);

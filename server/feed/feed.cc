@@ -64,6 +64,12 @@ void MoveBody(v1::PublishItem& item, v1::FeedEvent& e) {
 #undef KESSAN_MOVE_BODY
 }
 
+// `to` set to `t` field by field (a message assignment is a MergeFrom).
+void SetTimestamp(const google::protobuf::Timestamp& t, google::protobuf::Timestamp* to) {
+  to->set_seconds(t.seconds());
+  to->set_nanos(t.nanos());
+}
+
 // Stamps the fields the server owns on a revisable body: revision,
 // supersedes_sequence and known_at. Returns the event's revision (1 for
 // issuers and segments, which have none).
@@ -71,7 +77,7 @@ int32_t Stamp(const Revision& prior, const google::protobuf::Timestamp& now, v1:
   auto stamp = [&](auto* m) {
     m->set_revision(prior.revision + 1);
     m->set_supersedes_sequence(prior.sequence);
-    *m->mutable_known_at() = now;
+    SetTimestamp(now, m->mutable_known_at());
   };
   switch (e.body_case()) {
     case v1::FeedEvent::kFact:
@@ -600,7 +606,7 @@ void Feed::StageGroupLocked(StagedGroup& group) {
     for (size_t i = 0; i < items->size(); ++i) {
       auto* e = google::protobuf::Arena::CreateMessage<v1::FeedEvent>(on);
       e->set_sequence(++sequence);
-      *e->mutable_time() = now;
+      SetTimestamp(now, e->mutable_time());
       MoveBody(*(*items)[i], *e);
       // Validation built the item's key; it is not built again.
       EventAttrs attrs = AttrsOf(*e, std::move(item_keys[i]));

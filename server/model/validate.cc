@@ -4,9 +4,8 @@
 #include <map>
 #include <set>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -112,18 +111,23 @@ class Path {
   Path(std::string&& root) : owned_(std::move(root)), part_(owned_) {}  // NOLINT: idem
   Path(const Path& parent, absl::string_view part) : parent_(&parent), part_(part) {}
   Path(const Path& parent, std::string&& part) : parent_(&parent), owned_(std::move(part)), part_(owned_) {}
+  // The parent's element `index`: "[index]".
+  Path(const Path& parent, size_t index) : parent_(&parent), index_(index) {}
   Path(const Path&) = delete;
   Path& operator=(const Path&) = delete;
 
   std::string str() const {
-    return parent_ != nullptr ? absl::StrCat(parent_->str(), part_) : std::string(part_);
+    std::string part = index_ == kNoIndex ? std::string(part_) : absl::StrCat("[", index_, "]");
+    return parent_ != nullptr ? absl::StrCat(parent_->str(), part) : part;
   }
   friend Path operator+(const Path& parent, absl::string_view part) { return Path(parent, part); }
 
  private:
+  static constexpr size_t kNoIndex = ~size_t{0};
   const Path* parent_ = nullptr;
   std::string owned_;
   absl::string_view part_;
+  size_t index_ = kNoIndex;
 };
 
 // Collects violations as "path: rule".
@@ -332,9 +336,9 @@ class ItemValidator {
     return issuer;
   }
 
-  // The part being checked was changed.
-  void MarkNormalised() {
-    if (normalised_ != nullptr) *normalised_ |= checking_;
+  // The part being checked (or `part` of it) was changed.
+  void MarkNormalised(uint8_t part = 0) {
+    if (normalised_ != nullptr && checking_ != 0) *normalised_ |= part != 0 ? part : checking_;
   }
 
   void Key(const Path& p, v1::FactKey& key) {
@@ -384,7 +388,7 @@ class ItemValidator {
     check("start_date", period.has_start_date(), period.start_date(), span->start);
     check("end_date", period.has_end_date(), period.end_date(), span->end);
     // A date given is the one set (else refused above).
-    if (!period.has_start_date() || !period.has_end_date()) MarkNormalised();
+    if (!period.has_start_date() || !period.has_end_date()) MarkNormalised(kPeriodNormalised);
     SetDate(span->start, period.mutable_start_date());
     SetDate(span->end, period.mutable_end_date());
   }
@@ -601,13 +605,13 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
   // The keys, then key -> index of the first valid item with it (views into
   // `keys`, which is sized once and never reallocates).
   std::vector<std::string> keys(items.size());
-  std::unordered_map<std::string_view, size_t> first_with_key;
+  absl::flat_hash_map<absl::string_view, size_t> first_with_key;
   first_with_key.reserve(items.size());
   if (normalised != nullptr) normalised->assign(items.size(), 0);
   for (size_t i = 0; i < items.size(); ++i) {
     v1::PublishItem& item = *items[i];
     check.RecordNormalised(normalised != nullptr ? &(*normalised)[i] : nullptr);
-    const Path p(items_root, absl::StrCat("[", i, "]"));
+    const Path p(items_root, i);
     const size_t before = v.count();
     switch (item.item_case()) {
       case v1::PublishItem::kIssuer:
@@ -636,7 +640,7 @@ absl::StatusOr<std::vector<v1::PublishItem*>> ValidatePublish(v1::PublishRequest
     if (v.count() != before) continue;
     keys[i] = RevisedItemKey(item);
     if (keys[i].empty()) continue;
-    auto [first, inserted] = first_with_key.try_emplace(std::string_view(keys[i]), i);
+    auto [first, inserted] = first_with_key.try_emplace(absl::string_view(keys[i]), i);
     if (!inserted) {
       v.Add(p, absl::StrCat("has the same key ", keys[first->second], " as items[", first->second,
                             "]; one batch may revise an item once"));

@@ -22,9 +22,10 @@ absl::StatusOr<std::vector<v1::PublishItem>> ValidatePublish(const v1::PublishRe
                                                              const Catalog& catalog);
 // What normalising changed in a fact's or guidance's fields, as bits.
 enum Normalised : uint8_t {
-  kKeyNormalised = 1,           // key (its issuer or a period's dates)
+  kKeyNormalised = 1,           // key: its issuer (an alias resolved)
   kValueNormalised = 2,         // value or bound (its qualifier)
   kTranslationsNormalised = 4,  // a translation's qualifier
+  kPeriodNormalised = 8,        // key: a period's dates filled in
 };
 
 // The same, normalising the items of `request` in place; the pointers are

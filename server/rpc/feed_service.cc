@@ -1,5 +1,7 @@
 #include "rpc/feed_service.h"
 
+#include <memory>
+
 #include "google/protobuf/arena.h"
 #include "rpc/grpc_caller.h"
 #include "rpc/metrics_interceptor.h"
@@ -8,10 +10,28 @@
 #include "rpc/unary_call.h"
 
 namespace kessan {
+namespace {
+
+// A publish's request and events are parsed onto an arena whose first block
+// is the serving thread's own, reused call after call: a batch of 1,000
+// 200-byte facts takes ~0.9 MB. Later blocks grow to 1 MiB each.
+constexpr size_t kPublishFirstBlock = 1 << 20;
+
+google::protobuf::ArenaOptions PublishArenaOptions() {
+  thread_local const std::unique_ptr<char[]> block(new char[kPublishFirstBlock]);
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block.get();
+  options.initial_block_size = kPublishFirstBlock;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = kPublishFirstBlock;
+  return options;
+}
+
+}  // namespace
 
 grpc::Status FeedServiceImpl::BytesPublish(
     grpc::ServerContext* context, grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
-  google::protobuf::Arena arena;
+  google::protobuf::Arena arena(PublishArenaOptions());
   auto* request = google::protobuf::Arena::CreateMessage<v1::PublishRequest>(&arena);
   return ServeUnaryBytes<v1::PublishRequest, v1::PublishResponse>(
       *context, *stream, request, services_, kPublishMethod, publish_metrics_,

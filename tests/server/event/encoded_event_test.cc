@@ -319,5 +319,83 @@ TEST(SplicedEventTest, SplicedBytesParseToTheValidatedEvent) {
       CanSplice(issuer, ItemBody{v1::PublishItem::kIssuerFieldNumber, issuer.issuer().SerializeAsString()}));
 }
 
+// A length-delimited field: tag, length, payload.
+std::string LengthDelimited(int number, const std::string& payload) {
+  std::string out;
+  auto varint = [&out](uint64_t v) {
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+  };
+  varint((static_cast<uint64_t>(number) << 3) | 2);
+  varint(payload.size());
+  return out + payload;
+}
+
+// A key whose periods only had their dates filled in keeps its other bytes
+// (fields protobuf does not know among them) and gets its periods from the
+// message; a period sent twice, which protobuf merges, leaves the key
+// serialized whole. Either way the bytes parse to the validated event.
+TEST(SplicedEventTest, AKeyWhosePeriodsWereFilledInKeepsItsOtherBytes) {
+  v1::Fact sent = test::MakeFact("IIJ", "revenue_growth", test::Quarter(2002, 4));
+  sent.mutable_key()->set_segment("network");
+  *sent.mutable_key()->mutable_comparison_period() = test::Quarter(2001, 4);
+  sent.mutable_key()->GetReflection()->MutableUnknownFields(sent.mutable_key())->AddVarint(30, 5);
+  sent.mutable_value()->mutable_precision()->set_qualifier(v1::QUALIFIER_EQUAL);
+  auto validate = [](const v1::Fact& as_sent) {
+    v1::FeedEvent validated;
+    validated.set_sequence(7);
+    v1::Fact& fact = *validated.mutable_fact();
+    fact = as_sent;
+    v1::FactKey& key = *fact.mutable_key();
+    *key.mutable_period()->mutable_start_date() = test::MakeDate(2003, 1, 1);
+    *key.mutable_period()->mutable_end_date() = test::MakeDate(2003, 3, 31);
+    *key.mutable_comparison_period()->mutable_start_date() = test::MakeDate(2002, 1, 1);
+    *key.mutable_comparison_period()->mutable_end_date() = test::MakeDate(2002, 3, 31);
+    fact.set_revision(1);
+    return validated;
+  };
+  // The request's bytes with `fact` as its one item.
+  auto request_of = [](const std::string& fact) {
+    return LengthDelimited(v1::PublishRequest::kItemsFieldNumber,
+                           LengthDelimited(v1::PublishItem::kFactFieldNumber, fact));
+  };
+  auto splice = [](const std::string& request, const v1::FeedEvent& validated) -> EventPtr {
+    std::vector<ItemBody> items = PublishItemBodies(request);
+    EXPECT_EQ(items.size(), 1u);
+    if (items.size() != 1 || !CanSplice(validated, items[0])) return nullptr;
+    return EncodeSpliced(validated, items[0].bytes, kPeriodNormalised, AttrsOf(validated));
+  };
+
+  const v1::FeedEvent validated = validate(sent);
+  EventPtr e = splice(request_of(sent.SerializeAsString()), validated);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->body(), validated.SerializeAsString());
+  EXPECT_THAT(e->event(), EqualsProto(validated));
+  EXPECT_EQ(e->event().fact().key().GetReflection()->GetUnknownFields(e->event().fact().key()).field_count(),
+            1);
+
+  // The period twice: the second carries the number, which protobuf merges.
+  v1::Fact keyless = sent;
+  keyless.clear_key();
+  v1::FactKey first = sent.key();
+  first.mutable_period()->clear_number();
+  const std::string second =
+      LengthDelimited(v1::FactKey::kPeriodFieldNumber, test::Quarter(2002, 4).SerializeAsString());
+  const std::string twice = LengthDelimited(v1::Fact::kKeyFieldNumber, first.SerializeAsString() + second) +
+                            keyless.SerializeAsString();
+  v1::Fact merged;
+  ASSERT_TRUE(merged.ParseFromString(twice));
+  EXPECT_THAT(merged.key().period(), EqualsProto(test::Quarter(2002, 4)));
+  const v1::FeedEvent merged_validated = validate(merged);
+  e = splice(request_of(twice), merged_validated);
+  ASSERT_NE(e, nullptr);
+  v1::FeedEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
+  EXPECT_THAT(parsed, EqualsProto(merged_validated));
+}
+
 }  // namespace
 }  // namespace kessan

@@ -534,9 +534,9 @@ TEST(ValidatePublishTest, PaymentOnTheApplicationDateIsAllowed) {
   EXPECT_EQ(Valid(Batch({item})).size(), 1u);
 }
 
-// What normalising changed, per item: a key whose issuer was an alias or
-// whose period had no dates, a value or translation without a qualifier;
-// nothing for an item given in full or of another kind.
+// What normalising changed, per item: a key whose issuer was an alias, a
+// period without dates, a value or translation without a qualifier; nothing
+// for an item given in full or of another kind.
 TEST(ValidatePublishTest, NormalisedPartsAreReported) {
   v1::Fact full = Revenue4Q02();
   *full.mutable_key()->mutable_period()->mutable_start_date() = MakeDate(2003, 1, 1);
@@ -558,14 +558,16 @@ TEST(ValidatePublishTest, NormalisedPartsAreReported) {
   std::vector<uint8_t> normalised;
   ASSERT_TRUE(ValidatePublish(&request, IijCatalog(), nullptr, &normalised).ok());
   EXPECT_THAT(normalised,
-              testing::ElementsAre(0, 0, kKeyNormalised, kValueNormalised, kTranslationsNormalised));
-  v1::PublishRequest aliased = Batch({Item(alias)});
+              testing::ElementsAre(0, 0, kPeriodNormalised, kValueNormalised, kTranslationsNormalised));
+  v1::Fact alias_undated = undated;
+  alias_undated.mutable_key()->set_issuer("11J");
+  v1::PublishRequest aliased = Batch({Item(alias), Item(alias_undated)});
   ASSERT_TRUE(ValidatePublish(&aliased, IijCatalog(), nullptr, &normalised).ok());
-  EXPECT_THAT(normalised, testing::ElementsAre(kKeyNormalised));
+  EXPECT_THAT(normalised, testing::ElementsAre(kKeyNormalised, kKeyNormalised | kPeriodNormalised));
   // MakeFact leaves the dates and the qualifier to be filled.
   v1::PublishRequest plain = Batch({Item(Revenue4Q02())});
   ASSERT_TRUE(ValidatePublish(&plain, IijCatalog(), nullptr, &normalised).ok());
-  EXPECT_THAT(normalised, testing::ElementsAre(kKeyNormalised | kValueNormalised));
+  EXPECT_THAT(normalised, testing::ElementsAre(kPeriodNormalised | kValueNormalised));
 }
 
 TEST(ValidatePublishTest, UsdAmountsMayHaveCents) {
