@@ -64,7 +64,7 @@ TEST(EncodedEventTest, SerializedEventsKeepTheirAttributesAndParseOnDemand) {
   EventPtr original = FactEvent(6);
   EventAttrs attrs = original->attrs();
   attrs.concept_id = "as_given";  // kept as given, not recomputed from the bytes
-  EventPtr e = EncodeSerialized(original->event(), attrs);
+  EventPtr e = EncodeSerialized(original->event(), std::move(attrs));
   EXPECT_EQ(e->sequence(), 6u);
   EXPECT_EQ(e->frame(), original->frame());
   EXPECT_EQ(e->attrs().concept_id, "as_given");
