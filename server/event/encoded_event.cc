@@ -426,7 +426,7 @@ bool CanSplice(const v1::FeedEvent& event, const ItemBody& body) {
 }
 
 EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8_t normalised,
-                       EventAttrs attrs) {
+                       EventAttrs&& attrs) {
   static_assert(v1::Fact::kKeyFieldNumber == 1 && v1::Guidance::kKeyFieldNumber == 1 &&
                 v1::Fact::kValueFieldNumber == 2 && v1::Guidance::kBoundFieldNumber == 2);
   const bool fact = event.body_case() == v1::FeedEvent::kFact;
@@ -567,7 +567,7 @@ EventPtr EncodeEvent(v1::FeedEvent event) {
   return encoded;
 }
 
-EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs) {
+EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs&& attrs) {
   std::shared_ptr<EncodedEvent> encoded = SerializeToFrame(event);
   encoded->attrs_ = std::move(attrs);
   encoded->attrs_known_ = true;

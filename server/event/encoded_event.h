@@ -45,9 +45,9 @@ class EncodedEvent {
  private:
   friend std::shared_ptr<const EncodedEvent> EncodeEvent(v1::FeedEvent event);
   friend absl::StatusOr<std::shared_ptr<const EncodedEvent>> DecodeEvent(absl::string_view body);
-  friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
+  friend std::shared_ptr<const EncodedEvent> EncodeSerialized(const v1::FeedEvent& event, EventAttrs&& attrs);
   friend std::shared_ptr<const EncodedEvent> EncodeSpliced(const v1::FeedEvent& event, absl::string_view body,
-                                                           uint8_t normalised, EventAttrs attrs);
+                                                           uint8_t normalised, EventAttrs&& attrs);
   void Decode() const;
 
   const uint64_t sequence_;
@@ -66,7 +66,7 @@ EventPtr EncodeEvent(v1::FeedEvent event);
 
 // Encodes `event`, keeping only its bytes and `attrs` (= AttrsOf(event)):
 // event() parses them if it is ever called. For events built on an arena.
-EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs attrs);
+EventPtr EncodeSerialized(const v1::FeedEvent& event, EventAttrs&& attrs);
 
 // One item of a serialized PublishRequest: the number and bytes of its one
 // field (fact, guidance, ...); field 0 when the item is not that field alone.
@@ -94,7 +94,7 @@ bool CanSplice(const v1::FeedEvent& event, const ItemBody& body);
 // came. The bytes parse to `event`, and are its serialization when `body`'s
 // fields came in field order. `attrs` as for EncodeSerialized.
 EventPtr EncodeSpliced(const v1::FeedEvent& event, absl::string_view body, uint8_t normalised,
-                       EventAttrs attrs);
+                       EventAttrs&& attrs);
 
 // An event from its serialized FeedEvent bytes (the journal form), parsed
 // at once: DATA_LOSS when they are not a FeedEvent.

@@ -292,8 +292,9 @@ class GroupCatalog final : public Catalog {
     return e != nullptr ? (*e)->attrs().kind != v1::EVENT_KIND_RETRACTION : state_.HasLiveItem(item_key);
   }
   EventPtr Latest(const std::string& item_key) const {
-    const EventPtr* e = Find(item_key);
-    return e != nullptr ? *e : state_.Latest(item_key);
+    const size_t hash = own_.latest.hash_function()(absl::string_view(item_key));
+    const EventPtr* e = Find(item_key, hash);
+    return e != nullptr ? *e : state_.Latest(item_key, hash);
   }
   void Stage(const EventPtr& e) {
     // A later revision keeps the key of the first: both events are the group's.
@@ -317,9 +318,11 @@ class GroupCatalog final : public Catalog {
     }
   }
   const EventPtr* Find(const std::string& item_key) const {
-    // Hashed once for every group's map.
-    const absl::string_view key(item_key);
-    const size_t hash = own_.latest.hash_function()(key);
+    return Find(item_key, own_.latest.hash_function()(absl::string_view(item_key)));
+  }
+  // `hash`: the key's, as every group's map and the state's hash it.
+  static_assert(std::is_same_v<decltype(Staged::latest)::hasher, State::ItemHash>);
+  const EventPtr* Find(absl::string_view key, size_t hash) const {
     const EventPtr* found = nullptr;
     ForEachGroup([&](const Staged& g) {
       auto it = g.latest.find(key, hash);

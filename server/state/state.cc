@@ -25,6 +25,11 @@ EventPtr State::Latest(const std::string& item_key) const {
   return it == items_.end() ? nullptr : it->second;
 }
 
+EventPtr State::Latest(absl::string_view item_key, size_t hash) const {
+  auto it = items_.find(item_key, hash);
+  return it == items_.end() ? nullptr : it->second;
+}
+
 std::vector<EventPtr> State::Snapshot(const EventFilter& filter) const {
   std::vector<EventPtr> out;
   for (const auto& [key, event] : items_) {

@@ -23,6 +23,9 @@ class State : public Catalog {
 
   // The latest revision of `item_key`, or nullptr.
   EventPtr Latest(const std::string& item_key) const;
+  // How item keys are hashed; the same, given the key's hash.
+  using ItemHash = absl::flat_hash_map<std::string, EventPtr>::hasher;
+  EventPtr Latest(absl::string_view item_key, size_t hash) const;
 
   // The latest revision of every item that `filter` matches, in sequence
   // order; retracted items are left out.
@@ -41,7 +44,7 @@ class State : public Catalog {
 
  private:
   // Unordered: Snapshot sorts by sequence; lookups are on every publish.
-  absl::flat_hash_map<std::string, EventPtr> items_;
+  absl::flat_hash_map<std::string, EventPtr, ItemHash> items_;
   std::map<std::string, std::string, std::less<>> issuer_by_name_;  // id or alias -> id
   std::set<std::string, std::less<>> segments_;                     // "issuer/segment"
   uint64_t last_sequence_ = 0;

@@ -64,7 +64,7 @@ TEST(EncodedEventTest, SerializedEventsKeepTheirAttributesAndParseOnDemand) {
   EventPtr original = FactEvent(6);
   EventAttrs attrs = original->attrs();
   attrs.concept_id = "as_given";  // kept as given, not recomputed from the bytes
-  EventPtr e = EncodeSerialized(original->event(), attrs);
+  EventPtr e = EncodeSerialized(original->event(), std::move(attrs));
   EXPECT_EQ(e->sequence(), 6u);
   EXPECT_EQ(e->frame(), original->frame());
   EXPECT_EQ(e->attrs().concept_id, "as_given");
@@ -395,6 +395,21 @@ TEST(SplicedEventTest, AKeyWhosePeriodsWereFilledInKeepsItsOtherBytes) {
   v1::FeedEvent parsed;
   ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
   EXPECT_THAT(parsed, EqualsProto(merged_validated));
+
+  // A group, which the walk does not take, in the key (the key is serialized
+  // whole) or at the top (the event is): the bytes still parse the same.
+  for (bool in_key : {true, false}) {
+    v1::Fact grouped = sent;
+    google::protobuf::Message* holder = in_key
+                                            ? static_cast<google::protobuf::Message*>(grouped.mutable_key())
+                                            : static_cast<google::protobuf::Message*>(&grouped);
+    holder->GetReflection()->MutableUnknownFields(holder)->AddGroup(31)->AddFixed64(1, 7);
+    const v1::FeedEvent grouped_validated = validate(grouped);
+    e = splice(request_of(grouped.SerializeAsString()), grouped_validated);
+    ASSERT_NE(e, nullptr);
+    ASSERT_TRUE(parsed.ParseFromString(std::string(e->body())));
+    EXPECT_THAT(parsed, EqualsProto(grouped_validated)) << (in_key ? "in the key" : "at the top");
+  }
 }
 
 }  // namespace
