@@ -320,8 +320,8 @@ class GroupCatalog final : public Catalog {
   const EventPtr* Find(const std::string& item_key) const {
     return Find(item_key, own_.latest.hash_function()(absl::string_view(item_key)));
   }
-  // `hash`: the key's, as every group's map and the state's hash it.
   static_assert(std::is_same_v<decltype(Staged::latest)::hasher, State::ItemHash>);
+  // `hash`: the key's, as every group's map and the state's hash it.
   const EventPtr* Find(absl::string_view key, size_t hash) const {
     const EventPtr* found = nullptr;
     ForEachGroup([&](const Staged& g) {
