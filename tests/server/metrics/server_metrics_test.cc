@@ -188,11 +188,14 @@ TEST_F(ServerMetricsTest, FiguresMoveWithPublishesSubscriptionsScenariosAndRefus
   EXPECT_GT(after.Get("process_open_fds"), 0);
   EXPECT_GT(after.Get("process_start_time_seconds"), 0);
 
-  // The stream ends: handled, as CANCELLED (the client went away).
+  // The stream ends: handled, as CANCELLED (the client went away). A scrape
+  // reads the counters before the histograms, so both are waited for.
   stream.reset();
   const Scrape ended = ScrapeWhen([&](const Scrape& s) {
     return s.Get("grpc_server_handling_seconds_count", subscribe) >
-           before.Get("grpc_server_handling_seconds_count", subscribe);
+               before.Get("grpc_server_handling_seconds_count", subscribe) &&
+           s.Get("grpc_server_handled_total", code(subscribe, "CANCELLED")) >
+               before.Get("grpc_server_handled_total", code(subscribe, "CANCELLED"));
   });
   EXPECT_EQ(ended.Get("grpc_server_handling_seconds_count", subscribe) -
                 before.Get("grpc_server_handling_seconds_count", subscribe),
